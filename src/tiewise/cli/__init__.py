@@ -1,0 +1,356 @@
+"""The ``tiewise`` command line: parses, shows progress, formats; the Python API does the work.
+
+Exit codes: 0 ok; 1 the analysis failed; 2 bad input or usage; 130 interrupted (Ctrl-C or
+SIGTERM; the workspace keeps its previous results).  Errors print one paragraph and no traceback
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tiewise.config import Config, load_config, template
+from tiewise.exceptions import InputError, TiewiseError
+from tiewise.pipeline import RunResult, run_pipeline
+from tiewise.store import Workspace
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tiewise",
+    help="Customer link analytics: networks, communities, influencers, value and target lists.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+synth_app = typer.Typer(
+    help="Generate realistic data with known ground truth.", no_args_is_help=True
+)
+app.add_typer(synth_app, name="synth")
+
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The configuration file (TOML).")
+]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+def _step_reporter(progress: Progress):  # type: ignore[no-untyped-def]
+    @contextmanager
+    def step(description: str) -> Iterator[None]:
+        task = progress.add_task(description, total=1)
+        yield
+        progress.update(task, completed=1)
+
+    return step
+
+
+def _load(config: Path, **overrides: object) -> Config:
+    return load_config(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _print_result(result: RunResult) -> None:
+    if result.warning:
+        err.print(f"[yellow]Note:[/] {escape(result.warning)}")
+    g = result.graph
+    out.print(
+        f"Run {result.run_id} complete: {result.links.nodes:,} parties "
+        f"({result.links.on_network:,} customers), {result.links.links:,} links, "
+        f"{g.communities:,} communities (modularity {g.modularity:.3f}), "
+        f"{result.links.service_numbers} service numbers set aside."
+    )
+    rejected = sum(result.ingest.rejected.values())
+    if rejected:
+        out.print(f"{rejected:,} input rows were rejected: see the ingest_report table.")
+    table = Table(title=f"Top {len(result.top_customers)} customers by link strength")
+    for column in ("#", "customer", "community", "contacts", "why"):
+        table.add_column(column, overflow="fold")
+    for i, c in enumerate(result.top_customers, 1):
+        table.add_row(
+            str(i), c["customer_id"], str(c["community"]), str(c["contacts"]), c["reason"]
+        )
+    out.print(table)
+    out.print(f"Workspace: {result.workspace}")
+    out.print(f"Report:    {result.report_path}")
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the configuration.")] = Path(
+        "tiewise.toml"
+    ),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="A folder of inputs (e.g. from `tiewise synth`) to point the config at."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented configuration template."""
+    if path.exists() and not force:
+        raise InputError(f"{path} exists already; use --force to overwrite it.")
+    if data is not None and not data.is_dir():
+        raise InputError(f"--data {data}: no such folder.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(template(data, config_dir=path.parent), encoding="utf-8")
+    out.print(f"Wrote {path}. Edit the inputs, then run `tiewise run --config {path}`.")
+
+
+@app.command()
+def run(
+    config: ConfigOption = Path("tiewise.toml"),
+    seed: Annotated[int | None, typer.Option(help="Override the configuration's seed.")] = None,
+    keep_raw_ids: Annotated[
+        bool,
+        typer.Option(
+            "--keep-raw-ids",
+            help="Store raw identifiers instead of pseudonyms (they are personal data).",
+        ),
+    ] = False,
+) -> None:
+    """Run the pipeline: ingest, links, communities and leaders, then the report."""
+    cfg = _load(config, seed=seed)
+    with _progress() as progress:
+        result = run_pipeline(
+            cfg,
+            keep_raw_ids=keep_raw_ids,
+            reporter=_step_reporter(progress),
+            command=" ".join(["tiewise", *sys.argv[1:]])[:500],
+        )
+    _print_result(result)
+
+
+def _workspace_path(config: Path, workspace: Path | None) -> Path:
+    if workspace is not None:
+        return workspace
+    return load_config(config).workspace_path
+
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="The workspace folder (default: from --config)."),
+]
+
+
+@app.command()
+def tables(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption = None) -> None:
+    """List the tables in the workspace."""
+    with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
+        note = ws.recover()
+        if note:
+            err.print(f"[yellow]Note:[/] {escape(note)}")
+        table = Table(title=f"Tables in {ws.path}")
+        for column in ("table", "stage", "rows", "run", "description"):
+            table.add_column(column)
+        for t in ws.tables():
+            table.add_row(t.name, t.stage, f"{t.rows:,}", str(t.run_id), t.description)
+        out.print(table)
+
+
+@app.command()
+def runs(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption = None) -> None:
+    """List the runs recorded in the workspace, newest first."""
+    with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
+        table = Table(title=f"Runs in {ws.path}")
+        for column in ("run", "command", "started", "ended", "status", "error"):
+            table.add_column(column, overflow="fold")
+        for r in ws.runs():
+            table.add_row(
+                str(r["run_id"]),
+                r["command"],
+                f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                f"{r['ended_at']:%H:%M:%S}" if r["ended_at"] else "",
+                r["status"],
+                r["error"] or "",
+            )
+        out.print(table)
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="The table to export (see `tiewise tables`).")],
+    output: Annotated[Path, typer.Argument(help="The file to write (.csv or .parquet).")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or parquet (default: from the suffix).")
+    ] = None,
+    config: ConfigOption = Path("tiewise.toml"),
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Export a table to CSV or Parquet."""
+    if fmt not in (None, "csv", "parquet"):
+        raise InputError(f"--format must be csv or parquet, got {fmt!r}.")
+    chosen: Literal["csv", "parquet"] | None = fmt  # type: ignore[assignment]
+    with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
+        written = ws.export(table, output, fmt=chosen)
+    out.print(f"Wrote {written}.")
+
+
+@synth_app.command("telco")
+def synth_telco(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the data into.")],
+    customers: Annotated[int, typer.Option(help="On-network subscribers.")] = 100_000,
+    days: Annotated[int, typer.Option(help="Days of interaction records.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    mixing: Annotated[float, typer.Option(help="Share of ties outside one's community.")] = 0.2,
+    influence: Annotated[float, typer.Option(help="Adoption contagion scale (0 = none).")] = 1.0,
+    churn_contagion: Annotated[float, typer.Option(help="Churn contagion scale (0 = none).")] = 1.0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """A mobile operator: calls and SMS, off-network contacts, service numbers, adoption, churn."""
+    from tiewise.synth import TelcoParams, generate_telco
+
+    params = TelcoParams(
+        customers=customers,
+        days=days,
+        seed=seed,
+        mixing=mixing,
+        influence=influence,
+        churn_contagion=churn_contagion,
+    )
+    _generate(lambda p: generate_telco(params, out_dir, fmt=_fmt(fmt), progress=p))
+
+
+@synth_app.command("b2b")
+def synth_b2b(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the data into.")],
+    accounts: Annotated[int, typer.Option(help="Accounts (companies).")] = 500,
+    days: Annotated[int, typer.Option(help="Days of records.")] = 365,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+) -> None:
+    """A B2B vendor: accounts, contacts, colleague links, engagement, referrals, expansion."""
+    from tiewise.synth import B2BParams, generate_b2b
+
+    params = B2BParams(accounts=accounts, days=days, seed=seed)
+    _generate(lambda p: generate_b2b(params, out_dir, fmt=_fmt(fmt), progress=p))
+
+
+def _fmt(fmt: str) -> Literal["parquet", "csv"]:
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"--format must be parquet or csv, got {fmt!r}.")
+    return "parquet" if fmt == "parquet" else "csv"
+
+
+def _generate(job):  # type: ignore[no-untyped-def]
+    with _progress() as progress:
+        task = progress.add_task("Generating", total=1.0)
+
+        def report(step: str, fraction: float) -> None:
+            progress.update(task, description=f"Generating: {step}", completed=fraction)
+
+        result = job(report)
+        progress.update(task, description="Generated", completed=1.0)
+    for name, count in result.counts.items():
+        out.print(f"  {name}: {count:,} rows")
+    out.print(f"Data in {result.out}; hidden ground truth in {result.out / 'truth'}.")
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder for data, workspace, report.")
+    ] = Path("demo"),
+    customers: Annotated[int, typer.Option(help="Subscribers to generate.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate a telco dataset, configure a project for it and run the pipeline."""
+    from tiewise.synth import TelcoParams, generate_telco
+
+    data = folder / "data"
+    if not (data / "interactions.parquet").exists():
+        params = TelcoParams(customers=customers, seed=seed)
+        _generate(lambda p: generate_telco(params, data, progress=p))
+    config_path = folder / "tiewise.toml"
+    if not config_path.exists():
+        config_path.write_text(template(data, config_dir=folder), encoding="utf-8")
+    out.print(f"Configuration: {config_path}")
+    cfg = load_config(config_path, seed=seed)
+    with _progress() as progress:
+        result = run_pipeline(cfg, reporter=_step_reporter(progress), command="tiewise demo")
+    _print_result(result)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tiewise`` command; returns the exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            err.print(f"Error: {escape(str(exc))}", highlight=False)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        if debug:
+            traceback.print_exc()
+        err.print(
+            "Interrupted: nothing this run wrote was kept; "
+            "the workspace holds the previous results."
+        )
+        return 130
+    except TiewiseError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except Exception as exc:  # a defect: say so plainly
+        if debug:
+            traceback.print_exc()
+        else:
+            err.print(
+                f"[red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
+                "The workspace keeps its previous results. "
+                "Rerun with --debug for the traceback and report it.",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return 1
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

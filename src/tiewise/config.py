@@ -1,0 +1,317 @@
+"""The tiewise configuration: one TOML file, validated with pydantic.
+
+A configuration names the workspace, the input files (path, format and how their columns map to
+tiewise's names), the parameters of each stage and the seed.  ``tiewise init`` writes a commented
+template (:func:`template`); :func:`load_config` reads and validates one.  Every mistake is a
+:class:`~tiewise.exceptions.ConfigError` that names the key, the value and what is allowed.
+
+Relative paths in the file are relative to the file's own folder, so a project folder can be moved
+as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tiewise.exceptions import ConfigError
+
+__all__ = [
+    "Config",
+    "GraphConfig",
+    "IngestConfig",
+    "InputSpec",
+    "Inputs",
+    "LinksConfig",
+    "PrivacyConfig",
+    "ReportConfig",
+    "config_hash",
+    "load_config",
+    "template",
+]
+
+
+class _Strict(BaseModel):
+    """Base of every section: unknown keys are errors, values are not silently coerced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class InputSpec(_Strict):
+    """One input: where it is, its format and how its columns map to tiewise's names."""
+
+    path: str = Field(description="A file, or a glob over many files (cdr/2026-*.csv.gz).")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="tiewise column name -> the column's name in your file.",
+    )
+    delimiter: str | None = Field(default=None, description="CSV delimiter; None sniffs it.")
+    timestamp_format: Literal["auto", "iso", "epoch_s", "epoch_ms", "relative_s"] = "auto"
+    origin: str | None = Field(
+        default=None,
+        description="For timestamp_format = 'relative_s': the ISO date-time of second 0.",
+    )
+
+
+class Inputs(_Strict):
+    """The input tables; only ``interactions`` is required to build a network."""
+
+    interactions: InputSpec | None = None
+    customers: InputSpec | None = None
+    transactions: InputSpec | None = None
+    adoptions: InputSpec | None = None
+    churn: InputSpec | None = None
+    engagement: InputSpec | None = None
+
+
+class PrivacyConfig(_Strict):
+    """How identifiers (phone numbers, emails) are pseudonymised at ingest."""
+
+    pseudonymise: bool = True
+    key_file: str = Field(
+        default="tiewise.key",
+        description="The secret key for the keyed hash; created on first use. Keep it out of "
+        "the workspace: whoever holds it can link pseudonyms back to raw identifiers.",
+    )
+    key_env: str = Field(
+        default="TIEWISE_KEY",
+        description="An environment variable that, when set, holds the key (hex) instead.",
+    )
+
+
+class IngestConfig(_Strict):
+    """What to do with bad rows."""
+
+    policy: Literal["quarantine", "strict"] = "quarantine"
+    max_bad_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class LinksConfig(_Strict):
+    """The link-strength formula (see the README, "Link strength")."""
+
+    half_life_days: float = Field(default=30.0, gt=0)
+    channel_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "voice": 1.0,
+            "sms": 0.5,
+            "email": 0.5,
+            "meeting": 2.0,
+            "referral": 3.0,
+        }
+    )
+    duration_weight: float = Field(
+        default=0.5, ge=0, description="Extra weight per log-minute of a voice call."
+    )
+    service_min_contacts: int = Field(
+        default=500, ge=2, description="A number with at least this many distinct contacts..."
+    )
+    service_max_reciprocity: float = Field(
+        default=0.1, ge=0, le=1, description="...who are called back by at most this share..."
+    )
+    exclude_service_numbers: bool = True
+
+    @field_validator("channel_weights")
+    @classmethod
+    def _weights_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if v < 0}
+        if bad:
+            raise ValueError(f"channel weights must be >= 0, got {bad}")
+        return value
+
+
+class GraphConfig(_Strict):
+    """Community detection and centrality."""
+
+    resolution: float = Field(default=1.0, gt=0, description="Leiden modularity resolution.")
+    leiden_iterations: int = Field(default=3, ge=1)
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads for community detection. More than 1 is faster but not bit-for-bit "
+        "reproducible (NetworKit's parallel Leiden).",
+    )
+    pagerank_damping: float = Field(default=0.85, gt=0, lt=1)
+    leaders_per_community: int = Field(default=3, ge=1)
+
+
+class ReportConfig(_Strict):
+    """The HTML report."""
+
+    path: str = "report.html"
+    top_communities: int = Field(default=20, ge=1)
+    top_customers: int = Field(default=10, ge=1)
+
+
+class Config(_Strict):
+    """A whole tiewise configuration."""
+
+    seed: int = 0
+    workspace: str = "workspace"
+    inputs: Inputs = Field(default_factory=Inputs)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        """Return ``path`` made absolute against the configuration file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def workspace_path(self) -> Path:
+        """The workspace folder."""
+        return self.resolve(self.workspace)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """Walk ``loc`` through nested models; return the model that owns the last key."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [a for a in (annotation, *args) if isinstance(a, type)]
+        current = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        if current is None:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _describe(error: Any, source: str) -> str:
+    """Turn one pydantic error into a sentence naming the key and the allowed values."""
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc)
+    if error["type"] == "extra_forbidden":
+        owner = _model_at(Config, loc)
+        allowed = ", ".join(k for k in owner.model_fields if k != "base_dir") if owner else "?"
+        return f"{source}: unknown key '{key}'. Allowed keys here: {allowed}."
+    value = error.get("input")
+    shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
+    return f"{source}: key '{key}' = {shown}: {error['msg']}."
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Read and validate a configuration file.
+
+    Parameters
+    ----------
+    path
+        The TOML file. ``None`` gives the defaults (no inputs), relative to the current folder.
+    **overrides
+        Top-level keys that replace the file's (e.g. ``seed=7``).
+
+    Returns
+    -------
+    Config
+        The validated configuration, with ``base_dir`` set to the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid TOML, or breaks the schema; the message names the key.
+
+    Examples
+    --------
+    >>> cfg = load_config(None, seed=3)
+    >>> cfg.seed, cfg.graph.resolution, cfg.privacy.pseudonymise
+    (3, 1.0, True)
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    base = Path.cwd()
+    if path is not None:
+        file = Path(path)
+        source = str(file)
+        if not file.is_file():
+            raise ConfigError(
+                f"configuration file {file} does not exist. Create one with `tiewise init {file}`."
+            )
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc}). Fix the line it names.") from None
+        base = file.resolve().parent
+    if "base_dir" in data:
+        raise ConfigError(f"{source}: unknown key 'base_dir' (it is set from the file's location).")
+    data.update(overrides)
+    try:
+        return Config(**data, base_dir=base)
+    except ValidationError as exc:
+        lines = [_describe(e, source) for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def config_hash(config: Config) -> str:
+    """A short stable hash of the analysis settings (paths and seed included)."""
+    payload = config.model_dump_json(exclude={"base_dir"})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def template(data: Path | None = None, *, config_dir: Path | None = None) -> str:
+    """The commented configuration template that ``tiewise init`` writes.
+
+    Parameters
+    ----------
+    data
+        A folder of input files named like the generator's (``interactions.parquet``,
+        ``customers.csv``, ...).  Inputs found there are enabled with their paths; the others are
+        commented out.  Without it, ``interactions`` and ``customers`` are enabled under ``data/``.
+    config_dir
+        The folder the configuration will be written to, so paths can be made relative to it.
+    """
+    text = resources.files("tiewise").joinpath("config_template.toml").read_text(encoding="utf-8")
+    out: list[str] = []
+    block: list[str] | None = None
+    name = ""
+    for line in text.splitlines():
+        if line.startswith("# >>> input "):
+            name, block = line.removeprefix("# >>> input ").strip(), []
+            continue
+        if line.startswith("# <<<") and block is not None:
+            out.extend(_input_block(name, block, data, config_dir))
+            block = None
+            continue
+        (block if block is not None else out).append(line)
+    return "\n".join(out) + "\n"
+
+
+def _input_block(
+    name: str, lines: list[str], data: Path | None, config_dir: Path | None
+) -> list[str]:
+    """One input's lines, enabled with the right path or commented out."""
+    found: Path | None = None
+    if data is not None:
+        found = next(
+            (
+                data / f"{name}{ext}"
+                for ext in (".parquet", ".csv", ".csv.gz")
+                if (data / f"{name}{ext}").exists()
+            ),
+            None,
+        )
+        enabled = found is not None
+    else:
+        enabled = name in ("interactions", "customers")
+    result = []
+    for line in lines:
+        if found is not None and line.startswith("path = "):
+            base = (config_dir or Path.cwd()).resolve()
+            try:
+                shown = found.resolve().relative_to(base)
+            except ValueError:
+                shown = found.resolve()
+            line = f'path = "{shown.as_posix()}"'
+        result.append(line if enabled or line.startswith("#") else f"# {line}")
+    return result

@@ -1,0 +1,53 @@
+"""The one exception family of tiewise.
+
+Every error a user can cause or meet derives from :class:`TiewiseError`.  The command line maps
+the family to documented exit codes (see :mod:`tiewise.cli`):
+
+* :class:`InputError` and :class:`ConfigError` -- bad input or usage, exit code 2;
+* any other :class:`TiewiseError` (e.g. :class:`ConvergenceError`, :class:`AnalysisError`) --
+  the analysis failed, exit code 1.
+
+Messages are written for the person who must fix the problem: which file, which row and column,
+what was expected, how to fix it.  They never contain a raw customer identifier.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnalysisError",
+    "ConfigError",
+    "ConvergenceError",
+    "InputError",
+    "TiewiseError",
+    "WorkspaceError",
+]
+
+
+class TiewiseError(Exception):
+    """Base class of every error raised on purpose by tiewise."""
+
+    exit_code: int = 1
+
+
+class InputError(TiewiseError):
+    """An input file or argument is unusable: names the file, row, column and the fix."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """The configuration file is invalid: names the key, the value and the allowed values."""
+
+
+class WorkspaceError(TiewiseError):
+    """The workspace is missing, locked, or lacks a table that a stage needs."""
+
+    exit_code = 2
+
+
+class AnalysisError(TiewiseError):
+    """An analysis stage could not produce a result from valid input."""
+
+
+class ConvergenceError(AnalysisError):
+    """A numerical fit did not converge."""

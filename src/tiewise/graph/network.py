@@ -1,0 +1,86 @@
+"""The customer network as arrays and as a NetworKit graph.
+
+Nodes are numbered 0..n-1 in the order of the workspace's ``nodes`` table (sorted by pseudonymised
+id), so the numbering is reproducible for the same data and key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkit as nk
+import numpy as np
+import numpy.typing as npt
+
+from tiewise.store import RunContext
+
+__all__ = ["Network", "load_network"]
+
+
+@dataclass(frozen=True)
+class Network:
+    """An undirected weighted network: node ids and an edge list ``(u, v, weight)`` with u < v."""
+
+    ids: npt.NDArray[np.object_]
+    on_network: npt.NDArray[np.bool_]
+    u: npt.NDArray[np.int64]
+    v: npt.NDArray[np.int64]
+    weight: npt.NDArray[np.float64]
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.ids)
+
+    def to_networkit(self) -> nk.Graph:
+        """The same network as a weighted, undirected NetworKit graph."""
+        graph = nk.Graph(self.n, weighted=True, directed=False)
+        if len(self.u):
+            graph.addEdges(
+                (self.weight, (self.u.astype(np.uint64), self.v.astype(np.uint64))),
+                checkMultiEdge=False,
+            )
+        return graph
+
+    def degree(self) -> npt.NDArray[np.int64]:
+        """Number of distinct contacts of each node."""
+        return np.bincount(self.u, minlength=self.n) + np.bincount(self.v, minlength=self.n)
+
+    def weighted_degree(self) -> npt.NDArray[np.float64]:
+        """Sum of link strengths of each node."""
+        total = np.bincount(self.u, self.weight, minlength=self.n) + np.bincount(
+            self.v, self.weight, minlength=self.n
+        )
+        return total.astype(np.float64)
+
+
+def load_network(ctx: RunContext, *, exclude_service: bool = True) -> Network:
+    """Read ``nodes`` and ``links`` from the workspace into a :class:`Network`.
+
+    Service numbers stay as nodes (so every party has a row) but lose their links when
+    ``exclude_service`` is set.
+    """
+    con = ctx.con
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _node_index AS "
+        "SELECT customer_id, on_network, is_service, "
+        "CAST(row_number() OVER (ORDER BY customer_id) - 1 AS BIGINT) AS idx FROM nodes"
+    )
+    nodes = con.execute("SELECT customer_id, on_network FROM _node_index ORDER BY idx").fetchnumpy()
+    service = "AND NOT na.is_service AND NOT nb.is_service" if exclude_service else ""
+    edges = con.execute(
+        f"""
+        SELECT na.idx AS u, nb.idx AS v, l.strength AS w
+        FROM links l JOIN _node_index na ON na.customer_id = l.a
+                     JOIN _node_index nb ON nb.customer_id = l.b
+        WHERE l.strength > 0 {service}
+        ORDER BY u, v
+        """
+    ).fetchnumpy()
+    return Network(
+        ids=np.asarray(nodes["customer_id"], dtype=object),
+        on_network=np.asarray(nodes["on_network"], dtype=bool),
+        u=np.asarray(edges["u"], dtype=np.int64),
+        v=np.asarray(edges["v"], dtype=np.int64),
+        weight=np.asarray(edges["w"], dtype=np.float64),
+    )

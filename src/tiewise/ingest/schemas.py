@@ -1,0 +1,121 @@
+"""The input schemas: tiewise's column names for each input, their types and whether required.
+
+Column names in a user's file are mapped to these in the configuration
+(``[inputs.interactions.columns] from_id = "caller_msisdn"``); nothing needs renaming.
+Identifier columns (``kind == "id"``) hold personal data and are pseudonymised at ingest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["SCHEMAS", "Column", "InputSchema"]
+
+Kind = Literal["id", "timestamp", "date", "text", "number", "integer", "boolean"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an input: its tiewise name, its kind, and whether a file must have it."""
+
+    name: str
+    kind: Kind
+    required: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """The columns of one input table and the table it lands in."""
+
+    name: str
+    table: str
+    columns: tuple[Column, ...]
+    doc: str
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The names of the columns a file must have."""
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
+
+
+SCHEMAS: dict[str, InputSchema] = {
+    s.name: s
+    for s in (
+        InputSchema(
+            "interactions",
+            "interactions",
+            (
+                Column("from_id", "id", True, "Who initiated: caller, sender, referrer."),
+                Column("to_id", "id", True, "Who received it."),
+                Column(
+                    "timestamp", "timestamp", True, "When: ISO-8601, epoch s/ms, or relative s."
+                ),
+                Column("channel", "text", True, "voice, sms, email, meeting, referral, ..."),
+                Column("duration_s", "number", False, "Voice call or meeting length in seconds."),
+            ),
+            "One row per call, message, email, meeting or referral.",
+        ),
+        InputSchema(
+            "customers",
+            "customers",
+            (
+                Column("customer_id", "id", True, "The customer's identifier (phone, email, ...)."),
+                Column("on_network", "boolean", False, "False for known off-network contacts."),
+                Column("account_id", "text", False, "The B2B account (company) of a contact."),
+                Column("segment", "text", False, "Any segment label."),
+                Column("signup_date", "date", False, "When the customer joined."),
+                Column("plan", "text", False, "Plan, tier or product."),
+                Column("monthly_fee", "number", False, "Recurring fee per month."),
+            ),
+            "Your customers. Interaction parties missing here are off-network prospects.",
+        ),
+        InputSchema(
+            "transactions",
+            "transactions",
+            (
+                Column("customer_id", "id", True, "Who paid."),
+                Column("timestamp", "timestamp", True, "When."),
+                Column("amount", "number", True, "How much (bill, order, expansion)."),
+                Column("category", "text", False, "What for."),
+            ),
+            "Purchases, orders or monthly bills.",
+        ),
+        InputSchema(
+            "adoptions",
+            "adoptions",
+            (
+                Column("customer_id", "id", True, "Who adopted."),
+                Column("item", "text", True, "The product, service or content adopted."),
+                Column("category", "text", False, "The item's topic: influence is per category."),
+                Column("timestamp", "timestamp", True, "When they adopted it."),
+            ),
+            "First adoption of an item by a customer.",
+        ),
+        InputSchema(
+            "churn",
+            "churn_events",
+            (
+                Column("customer_id", "id", True, "Who left."),
+                Column("timestamp", "timestamp", True, "When they left."),
+            ),
+            "Customers who left (ported out, cancelled).",
+        ),
+        InputSchema(
+            "engagement",
+            "engagement_events",
+            (
+                Column("customer_id", "id", True, "Who engaged."),
+                Column("timestamp", "timestamp", True, "When."),
+                Column("event_type", "text", True, "live_event, web_visit, survey, webinar, ..."),
+                Column("value", "number", False, "Survey score, pages viewed; default 1."),
+            ),
+            "Engagement behaviour: events, web visits, surveys, email opens/clicks/forwards.",
+        ),
+    )
+}

@@ -1,0 +1,125 @@
+"""The whole job: ingest → links → graph, in one transactional run, then the report.
+
+This is the Python API behind ``tiewise run``::
+
+    from tiewise import load_config, run_pipeline
+    result = run_pipeline(load_config("tiewise.toml"))
+    print(result.report_path, result.top_customers[:3])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiewise.config import Config, config_hash
+from tiewise.graph.stage import GraphSummary, analyse_network
+from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
+from tiewise.ingest.pseudonym import load_key
+from tiewise.links.strength import LinkSummary, build_links
+from tiewise.report.html import write_report
+from tiewise.store import Workspace
+
+__all__ = ["RunResult", "StepReporter", "run_pipeline"]
+
+StepReporter = Callable[[str], AbstractContextManager[None]]
+"""Called with a step's description; the step runs inside the returned context (for progress)."""
+
+
+@dataclass
+class RunResult:
+    """What a pipeline run produced."""
+
+    run_id: int
+    workspace: Path
+    report_path: Path
+    ingest: IngestSummary
+    links: LinkSummary
+    graph: GraphSummary
+    top_customers: list[dict[str, Any]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warning: str | None = None
+
+
+def _quiet(_: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], name: str, reporter: StepReporter) -> Iterator[None]:
+    start = time.perf_counter()
+    with reporter(name):
+        yield
+    seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def run_pipeline(
+    config: Config,
+    *,
+    keep_raw_ids: bool = False,
+    reporter: StepReporter | None = None,
+    command: str = "run",
+) -> RunResult:
+    """Run every stage on the configured inputs and write the report.
+
+    Parameters
+    ----------
+    config
+        A validated configuration (:func:`tiewise.config.load_config`).
+    keep_raw_ids
+        Store raw identifiers instead of pseudonyms (explicit opt-out; see the README).
+    reporter
+        Progress hook: each step runs inside ``reporter(description)``.
+    command
+        The command line recorded in the ``runs`` table.
+
+    Returns
+    -------
+    RunResult
+        Run id, report path, per-stage summaries and the top customers with their reasons.
+    """
+    step = reporter or _quiet
+    seconds: dict[str, float] = {}
+    inputs = fingerprint_inputs(config)
+    pseudonymise = config.privacy.pseudonymise and not keep_raw_ids
+    key = (
+        load_key(config.resolve(config.privacy.key_file), config.privacy.key_env)
+        if pseudonymise
+        else None
+    )
+    with Workspace.open(config.workspace_path, create=True) as ws:
+        warning = ws.recover()
+        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
+            with _timed(seconds, "Loading and validating inputs", step):
+                ingested = ingest(run, config, key)
+            with _timed(seconds, "Building links and their strengths", step):
+                links = build_links(run, config)
+            with _timed(seconds, "Finding communities, centrality and leaders", step):
+                graph = analyse_network(run, config)
+        with _timed(seconds, "Writing the report", step):
+            report = write_report(ws, config.resolve(config.report.path), config)
+        top: list[dict[str, Any]] = (
+            ws.con.execute(
+                "SELECT customer_id, community, contacts, weighted_degree, pagerank, reason "
+                "FROM customer_scores WHERE on_network AND NOT is_service "
+                "ORDER BY weighted_degree DESC, customer_id LIMIT ?",
+                [config.report.top_customers],
+            )
+            .df()
+            .to_dict("records")  # type: ignore[assignment]
+        )
+        return RunResult(
+            run_id=run.run_id,
+            workspace=ws.path,
+            report_path=report,
+            ingest=ingested,
+            links=links,
+            graph=graph,
+            top_customers=top,
+            seconds=seconds,
+            warning=warning,
+        )

@@ -1,0 +1,107 @@
+"""The HTML report: one self-contained file that opens offline (no script or style fetched)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from tiewise.config import Config
+from tiewise.report.plots import community_sizes_svg, degree_ccdf_svg
+from tiewise.store import Workspace, scalar
+
+__all__ = ["write_report"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("tiewise.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _records(ws: Workspace, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cur = ws.con.execute(sql, params or [])
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _context(ws: Workspace, config: Config) -> dict[str, Any]:
+    con = ws.con
+    sizes = np.asarray(
+        con.execute("SELECT size FROM communities").fetchnumpy()["size"], dtype=np.int64
+    )
+    degree = np.asarray(
+        con.execute("SELECT contacts FROM customer_scores WHERE NOT is_service").fetchnumpy()[
+            "contacts"
+        ],
+        dtype=np.int64,
+    )
+    top_k = config.report.top_communities
+    communities = _records(
+        ws, "SELECT * FROM communities WHERE size >= 3 ORDER BY community LIMIT ?", [top_k]
+    )
+    members = _records(
+        ws,
+        "SELECT community, customer_id, rank_in_community, contacts, weighted_degree, pagerank, "
+        "reason FROM customer_scores WHERE community IN (SELECT community FROM communities "
+        "WHERE size >= 3 ORDER BY community LIMIT ?) AND rank_in_community BETWEEN 1 AND 5 "
+        "ORDER BY community, rank_in_community",
+        [top_k],
+    )
+    by_community: dict[int, list[dict[str, Any]]] = {}
+    for m in members:
+        by_community.setdefault(m["community"], []).append(m)
+    run = ws.last_complete_run() or {}
+    headline = _records(
+        ws,
+        "SELECT (SELECT count(*) FROM nodes) AS parties, "
+        "(SELECT count(*) FROM nodes WHERE on_network) AS customers, "
+        "(SELECT count(*) FROM links) AS links, "
+        "(SELECT count(*) FROM communities) AS communities, "
+        "(SELECT count(*) FROM service_numbers) AS service_numbers, "
+        "(SELECT count(*) FROM interactions) AS interactions, "
+        "(SELECT min(timestamp) FROM interactions) AS first_record, "
+        "(SELECT max(timestamp) FROM interactions) AS last_record",
+    )[0]
+    return {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "headline": headline,
+        "run": run,
+        "inputs": json.loads(run.get("inputs") or "{}"),
+        "versions": json.loads(run.get("versions") or "{}"),
+        "runs": ws.runs()[:10],
+        "ingest": _records(ws, "SELECT * FROM ingest_report ORDER BY input, action DESC, rule"),
+        "service_numbers": _records(ws, "SELECT * FROM service_numbers LIMIT 10"),
+        "top_customers": _records(
+            ws,
+            "SELECT customer_id, community, contacts, weighted_degree, pagerank, reason "
+            "FROM customer_scores WHERE on_network AND NOT is_service "
+            "ORDER BY weighted_degree DESC, customer_id LIMIT ?",
+            [config.report.top_customers],
+        ),
+        "communities": communities,
+        "members": by_community,
+        "in_large": scalar(
+            ws.con,
+            "SELECT coalesce(sum(size) FILTER (WHERE size >= 3), 0) * 1.0 / "
+            "greatest(1, sum(size)) FROM communities",
+        ),
+        "size_plot": community_sizes_svg(sizes),
+        "degree_plot": degree_ccdf_svg(degree),
+        "config": config,
+    }
+
+
+def write_report(ws: Workspace, path: Path, config: Config) -> Path:
+    """Render the report for the workspace's current results to ``path`` (atomically)."""
+    html = _ENV.get_template("report.html.j2").render(**_context(ws, config))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,373 @@
+"""The workspace: one folder holding one DuckDB database file with every input and result table.
+
+A run writes all its tables in one transaction (:meth:`Workspace.run`).  If it fails or is
+interrupted -- an exception, Ctrl-C, SIGTERM, even ``kill -9`` -- the transaction is never
+committed, so the workspace keeps the previous complete results, and the next command says so
+(:meth:`Workspace.recover`).  The ``runs`` table records every run: id, command, config hash,
+input fingerprints, start, end, status, versions.
+
+Examples
+--------
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as d, Workspace.open(d, create=True) as ws:
+...     with ws.run(command="example") as run:
+...         n = run.write_table("numbers", "SELECT range AS n FROM range(3)", stage="example",
+...                         description="three numbers")
+...     [t.name for t in ws.tables()], ws.table("numbers").count("*").fetchall()[0][0]
+(['numbers'], 3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from tiewise.exceptions import InputError, WorkspaceError
+
+__all__ = ["RunContext", "TableInfo", "Workspace", "scalar", "versions"]
+
+DB_FILE = "tiewise.duckdb"
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_INTERNAL = {"runs", "_tiewise_tables"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY,
+    command VARCHAR NOT NULL,
+    config_hash VARCHAR,
+    inputs JSON,
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    versions JSON,
+    pid INTEGER,
+    host VARCHAR
+);
+CREATE TABLE IF NOT EXISTS _tiewise_tables (
+    name VARCHAR PRIMARY KEY,
+    stage VARCHAR NOT NULL,
+    run_id INTEGER NOT NULL,
+    description VARCHAR NOT NULL,
+    written_at TIMESTAMP NOT NULL
+);
+"""
+
+
+def versions() -> dict[str, str]:
+    """Versions of tiewise, Python and the engines, as recorded with every run."""
+    found = {"python": platform.python_version()}
+    for package in ("tiewise", "duckdb", "networkit", "igraph", "numpy", "pandas"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first value of the first row of ``sql`` (None when no row); the result is consumed."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A result or input table in the workspace."""
+
+    name: str
+    stage: str
+    rows: int
+    run_id: int
+    description: str
+
+
+class RunContext:
+    """What a stage sees during a run: the connection and a way to write tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+        self.con = con
+        self.run_id = run_id
+        self.written: list[str] = []
+
+    def write_table(
+        self,
+        name: str,
+        source: str | duckdb.DuckDBPyRelation | Any,
+        *,
+        stage: str,
+        description: str,
+        params: list[Any] | None = None,
+    ) -> int:
+        """Create or replace table ``name`` from SQL, a relation, a data frame or an arrow table.
+
+        Returns the number of rows written.  The table becomes visible to others only when the
+        run commits.
+        """
+        if not _NAME.match(name) or name in _INTERNAL:
+            raise ValueError(f"invalid table name {name!r}")
+        if isinstance(source, str):
+            self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {source}', params or [])
+        elif isinstance(source, duckdb.DuckDBPyRelation):
+            source.create_view("_tiewise_relation", replace=True)
+            try:
+                self.con.execute(
+                    f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_relation'
+                )
+            finally:
+                self.con.execute("DROP VIEW IF EXISTS _tiewise_relation")
+        else:
+            self.con.register("_tiewise_frame", source)
+            try:
+                self.con.execute(
+                    f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_frame'
+                )
+            finally:
+                self.con.unregister("_tiewise_frame")
+        self.con.execute(
+            "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
+            [name, stage, self.run_id, description, _now()],
+        )
+        self.written.append(name)
+        return int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists (including ones written earlier in this run)."""
+        sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'"
+        return bool(scalar(self.con, sql, [name]))
+
+
+class Workspace:
+    """A tiewise workspace: a folder with one DuckDB database.
+
+    Use :meth:`open` to get one; it is a context manager that closes the database.
+    """
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> Workspace:
+        """Open the workspace in folder ``path``.
+
+        Parameters
+        ----------
+        path
+            The workspace folder.
+        create
+            Create the folder and database if missing; otherwise a missing workspace is an error.
+        read_only
+            Open without the write lock, so several readers (report, explorer) can share it.
+        memory_limit, threads
+            DuckDB limits, e.g. ``"4GB"``; beyond the memory limit DuckDB spills to
+            ``path/tmp``.
+        """
+        folder = Path(path)
+        db = folder / DB_FILE
+        if not db.exists():
+            if not create:
+                raise WorkspaceError(
+                    f"no workspace at {folder} (no {DB_FILE} there). Run `tiewise run` with a "
+                    "configuration whose `workspace` points here, or check the path."
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(db), read_only=read_only and db.exists())
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WorkspaceError(
+                    f"the workspace {folder} is in use by another tiewise process. Wait for it "
+                    "to finish, or stop it; an interrupted run leaves the previous results intact."
+                ) from None
+            raise WorkspaceError(f"cannot open workspace {folder}: {exc}") from None
+        tmp = folder / "tmp"
+        con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if not (read_only and db.exists()):
+            con.execute(_SCHEMA)
+        return cls(folder, con, read_only=read_only)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.con.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def tables(self) -> list[TableInfo]:
+        """The tables that runs have written, with their stage, row count and description."""
+        rows = self.con.execute(
+            "SELECT t.name, t.stage, t.run_id, t.description, d.estimated_size "
+            "FROM _tiewise_tables t JOIN duckdb_tables() d "
+            "ON d.table_name = t.name AND d.schema_name = 'main' ORDER BY t.written_at, t.name"
+        ).fetchall()
+        out = []
+        for name, stage, run_id, description, _ in rows:
+            count = int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
+            out.append(TableInfo(name, stage, count, run_id, description))
+        return out
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        """The table ``name`` as a DuckDB relation (``.df()``, ``.arrow()``, ``.fetchall()``)."""
+        known = {t.name for t in self.tables()} | {"runs"}
+        if name not in known:
+            hint = ", ".join(sorted(known)) or "none yet: run `tiewise run` first"
+            raise WorkspaceError(f"no table {name!r} in workspace {self.path}. Tables: {hint}.")
+        return self.con.table(f'"{name}"')
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first."""
+        cur = self.con.execute("SELECT * FROM runs ORDER BY run_id DESC")
+        names = [d[0] for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def last_complete_run(self) -> dict[str, Any] | None:
+        """The newest run whose results were committed, or None."""
+        return next((r for r in self.runs() if r["status"] == "ok"), None)
+
+    def export(
+        self, name: str, out: str | Path, *, fmt: Literal["csv", "parquet"] | None = None
+    ) -> Path:
+        """Write table ``name`` to ``out`` as CSV or Parquet (guessed from the suffix)."""
+        self.table(name)  # raises a clear error when missing
+        target = Path(out)
+        chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
+        if chosen not in ("csv", "parquet"):
+            raise InputError(f"export format must be csv or parquet, got {chosen!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        option = "FORMAT PARQUET" if chosen == "parquet" else "FORMAT CSV, HEADER"
+        self.con.execute(f"COPY \"{name}\" TO '{target.as_posix()}' ({option})")
+        return target
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def recover(self) -> str | None:
+        """Mark runs that died without cleaning up; say what the workspace now holds.
+
+        Returns a message for the user when the last run did not complete, else None.
+        """
+        if self.read_only:
+            stale = [r for r in self.runs() if r["status"] == "running"]
+        else:
+            stale = []
+            host = socket.gethostname()
+            for r in self.runs():
+                if r["status"] != "running":
+                    continue
+                if r["host"] == host and r["pid"] and _pid_alive(int(r["pid"])):
+                    continue  # genuinely running elsewhere
+                self.con.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = ?, "
+                    "error = 'the process ended before the run completed' WHERE run_id = ?",
+                    [_now(), r["run_id"]],
+                )
+                stale.append(r)
+        runs = self.runs()
+        if not runs or runs[0]["status"] == "ok":
+            return None
+        last = runs[0]
+        done = self.last_complete_run()
+        kept = (
+            f"the workspace holds the results of run {done['run_id']} ({done['command']}, "
+            f"finished {done['ended_at']:%Y-%m-%d %H:%M})"
+            if done
+            else "the workspace holds no complete results yet"
+        )
+        state = "was interrupted" if last["status"] in ("interrupted", "running") else "failed"
+        why = f": {last['error']}" if last["error"] and state == "failed" else ""
+        run = f"Run {last['run_id']} ({last['command']})"
+        return f"{run} {state}{why}; nothing it wrote was kept, {kept}."
+
+    @contextmanager
+    def run(
+        self,
+        *,
+        command: str,
+        config_hash: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Iterator[RunContext]:
+        """Run a command's writes in one transaction, recorded in ``runs``.
+
+        On success the tables and the run's status ``ok`` commit together.  On any exception
+        (including KeyboardInterrupt and SystemExit) everything is rolled back, the run is marked
+        ``failed`` or ``interrupted`` and the exception propagates.
+        """
+        if self.read_only:
+            raise WorkspaceError(f"workspace {self.path} was opened read-only")
+        run_id = int(scalar(self.con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, ?, ?, ?)",
+            [
+                run_id,
+                command,
+                config_hash,
+                json.dumps(dict(inputs or {}), default=str),
+                _now(),
+                json.dumps(versions()),
+                os.getpid(),
+                socket.gethostname(),
+            ],
+        )
+        self.con.execute("BEGIN TRANSACTION")
+        ctx = RunContext(self.con, run_id)
+        try:
+            yield ctx
+            self.con.execute(
+                "UPDATE runs SET status = 'ok', ended_at = ? WHERE run_id = ?", [_now(), run_id]
+            )
+            self.con.execute("COMMIT")
+        except BaseException as exc:
+            self.con.execute("ROLLBACK")
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            status = "interrupted" if interrupted else "failed"
+            message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            self.con.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
+                [status, _now(), message, run_id],
+            )
+            raise
+        self.con.execute("CHECKPOINT")

@@ -1,0 +1,116 @@
+"""The SQL link builder against a slow, obviously-correct reference written in plain Python."""
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tiewise.config import LinksConfig, load_config
+from tiewise.links.strength import build_links
+from tiewise.store import Workspace
+
+
+def reference_links(
+    frame: pd.DataFrame, cfg: LinksConfig
+) -> dict[tuple[str, str], dict[str, float]]:
+    as_of = frame["timestamp"].max()
+    span = (frame["timestamp"].max() - frame["timestamp"].min()).total_seconds()
+    weeks = max(1, math.ceil(span / 604800))
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    groups: dict[tuple[str, str], list[pd.Series]] = defaultdict(list)
+    for _, r in frame.iterrows():
+        groups[(min(r.from_id, r.to_id), max(r.from_id, r.to_id))].append(r)
+    for (a, b), records in groups.items():
+        volume = 0.0
+        n_ab = n_ba = 0
+        week_starts = set()
+        for r in records:
+            minutes = (0 if pd.isna(r.duration_s) else r.duration_s) / 60
+            age_days = (as_of - r.timestamp).total_seconds() / 86400
+            volume += (
+                cfg.channel_weights[r.channel]
+                * (1 + cfg.duration_weight * math.log(1 + minutes))
+                * 2 ** (-age_days / cfg.half_life_days)
+            )
+            n_ab += r.from_id == a
+            n_ba += r.from_id == b
+            day = r.timestamp.normalize()
+            week_starts.add(day - pd.Timedelta(days=day.weekday()))
+        reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)
+        regularity = min(1.0, len(week_starts) / weeks)
+        out[(a, b)] = {
+            "records": len(records),
+            "n_ab": n_ab,
+            "n_ba": n_ba,
+            "volume": volume,
+            "reciprocity": reciprocity,
+            "regularity": regularity,
+            "strength": volume * (1 + reciprocity) / 2 * (1 + regularity) / 2,
+        }
+    return out
+
+
+def random_log(seed: int, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    people = [f"p{i}" for i in range(25)]
+    a = rng.integers(0, 25, n)
+    b = (a + rng.integers(1, 5, n)) % 25
+    channel = rng.choice(["voice", "sms", "meeting"], n)
+    return pd.DataFrame(
+        {
+            "from_id": [people[i] for i in a],
+            "to_id": [people[i] for i in b],
+            "timestamp": pd.Timestamp("2026-01-01")
+            + pd.to_timedelta(rng.integers(0, 70 * 86400, n), unit="s"),
+            "channel": channel,
+            "duration_s": np.where(channel == "sms", np.nan, rng.integers(0, 3600, n)).astype(
+                float
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_strength_components_match_the_reference(tmp_path: Path, seed: int) -> None:
+    frame = random_log(seed)
+    config = load_config(None, workspace=str(tmp_path))
+    with Workspace.open(tmp_path, create=True) as ws, ws.run(command="t") as run:
+        run.write_table("interactions", frame, stage="ingest", description="test")
+        build_links(run, config)
+        got = ws.con.execute(
+            "SELECT a, b, records, n_ab, n_ba, volume, reciprocity, regularity, strength FROM links"
+        ).fetchall()
+    expected = reference_links(frame, config.links)
+    assert len(got) == len(expected)
+    for a, b, records, n_ab, n_ba, volume, reciprocity, regularity, strength in got:
+        ref = expected[(a, b)]
+        assert (records, n_ab, n_ba) == (ref["records"], ref["n_ab"], ref["n_ba"])
+        assert volume == pytest.approx(ref["volume"], rel=1e-9)
+        assert reciprocity == pytest.approx(ref["reciprocity"])
+        assert regularity == pytest.approx(ref["regularity"])
+        assert strength == pytest.approx(ref["strength"], rel=1e-9)
+
+
+def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
+    rows = [("svc", f"c{i}", "voice", 20.0) for i in range(600)]  # calls 600 people, none back
+    rows += [(f"c{i}", f"c{i + 1}", "sms", None) for i in range(600)]
+    rows += [(f"c{i + 1}", f"c{i}", "sms", None) for i in range(600)]
+    rows += [("hub", f"c{i}", "voice", 60.0) for i in range(0, 600, 1)]  # a super-connector...
+    rows += [(f"c{i}", "hub", "voice", 60.0) for i in range(0, 600, 2)]  # ...often called back
+    frame = pd.DataFrame(rows, columns=["from_id", "to_id", "channel", "duration_s"])
+    frame["timestamp"] = pd.Timestamp("2026-01-01")
+    config = load_config(None, workspace=str(tmp_path))
+    with Workspace.open(tmp_path, create=True) as ws, ws.run(command="t") as run:
+        run.write_table("interactions", frame, stage="ingest", description="test")
+        summary = build_links(run, config)
+        service = ws.con.execute(
+            "SELECT customer_id, contacts, reason FROM service_numbers"
+        ).fetchall()
+        flagged = ws.con.execute("SELECT customer_id FROM nodes WHERE is_service").fetchall()
+    assert summary.service_numbers == 1
+    assert [s[:2] for s in service] == [("svc", 600)]
+    assert "only 0.0% of them ever contact it back" in service[0][2]
+    assert flagged == [("svc",)]

@@ -1,0 +1,129 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tiewise.exceptions import WorkspaceError
+from tiewise.store import Workspace
+
+
+def first_value(ws: Workspace, table: str) -> list[tuple[int]]:
+    return ws.table(table).order("n").fetchall()
+
+
+def commit_numbers(path: Path, count: int) -> None:
+    with Workspace.open(path, create=True) as ws, ws.run(command=f"numbers {count}") as run:
+        run.write_table(
+            "numbers", f"SELECT range AS n FROM range({count})", stage="t", description="numbers"
+        )
+
+
+def test_a_run_commits_tables_and_records_itself(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 3)
+    with Workspace.open(tmp_path) as ws:
+        assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
+        (run,) = ws.runs()
+        assert run["status"] == "ok" and run["command"] == "numbers 3"
+        assert run["ended_at"] >= run["started_at"]
+        assert '"duckdb"' in run["versions"]
+        assert ws.recover() is None
+
+
+def test_a_failed_run_keeps_the_previous_results(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 3)
+    with Workspace.open(tmp_path) as ws:
+        with pytest.raises(RuntimeError), ws.run(command="broken") as run:
+            run.write_table("numbers", "SELECT 99 AS n", stage="t", description="overwritten")
+            run.write_table("extra", "SELECT 1 AS x", stage="t", description="new")
+            raise RuntimeError("stage exploded")
+        assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
+        assert "extra" not in {t.name for t in ws.tables()}
+        assert ws.runs()[0]["status"] == "failed"
+        message = ws.recover()
+    assert message is not None
+    assert "Run 2 (broken) failed: stage exploded" in message
+    assert "results of run 1" in message
+
+
+def test_interrupt_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 2)
+    with Workspace.open(tmp_path) as ws:
+        with pytest.raises(KeyboardInterrupt), ws.run(command="ctrl-c") as run:
+            run.write_table("numbers", "SELECT 7 AS n", stage="t", description="x")
+            raise KeyboardInterrupt
+        assert ws.runs()[0]["status"] == "interrupted"
+        assert first_value(ws, "numbers") == [(0,), (1,)]
+
+
+KILLED_RUN = """
+import sys, time
+from pathlib import Path
+from tiewise.store import Workspace
+with Workspace.open(sys.argv[1]) as ws, ws.run(command="doomed") as run:
+    run.write_table("numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x")
+    Path(sys.argv[2]).touch()
+    time.sleep(60)
+"""
+
+
+def test_a_run_killed_half_way_leaves_the_previous_results_readable(tmp_path: Path) -> None:
+    ws_path = tmp_path / "ws"
+    commit_numbers(ws_path, 3)
+    marker = tmp_path / "half-way"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(ws_path), str(marker)])
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, "the doomed run ended on its own"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Workspace.open(ws_path) as ws:
+        message = ws.recover()
+        assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
+        assert ws.runs()[0]["status"] == "interrupted"
+    assert message is not None and "was interrupted" in message and "results of run 1" in message
+
+
+def test_export_csv_and_parquet(tmp_path: Path) -> None:
+    commit_numbers(tmp_path / "ws", 3)
+    with Workspace.open(tmp_path / "ws", read_only=True) as ws:
+        csv = ws.export("numbers", tmp_path / "n.csv")
+        parquet = ws.export("numbers", tmp_path / "n.parquet")
+        assert csv.read_text().splitlines() == ["n", "0", "1", "2"]
+        assert ws.con.execute(f"SELECT sum(n) FROM '{parquet}'").fetchall() == [(3,)]
+        with pytest.raises(WorkspaceError, match="no table 'nope'"):
+            ws.export("nope", tmp_path / "x.csv")
+
+
+def test_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="no workspace at"):
+        Workspace.open(tmp_path / "absent")
+
+
+def test_a_locked_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+            "time.sleep(30)",
+            str(tmp_path / "tiewise.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(WorkspaceError, match="in use by another tiewise process"):
+            Workspace.open(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
