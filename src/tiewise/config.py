@@ -113,7 +113,14 @@ class LinksConfig(_Strict):
         default=500, ge=2, description="A number with at least this many distinct contacts..."
     )
     service_max_reciprocity: float = Field(
-        default=0.1, ge=0, le=1, description="...who are called back by at most this share..."
+        default=0.1, ge=0, le=1, description="...of whom at most this share ever contact it back..."
+    )
+    service_min_one_way_share: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1,
+        description="...and whose records go mostly one way (outbound call centre or inbound "
+        "hotline), unlike a sociable super-connector's.",
     )
     exclude_service_numbers: bool = True
 
@@ -136,6 +143,11 @@ class GraphConfig(_Strict):
         ge=1,
         description="Threads for community detection. More than 1 is faster but not bit-for-bit "
         "reproducible (NetworKit's parallel Leiden).",
+    )
+    edge_weight: Literal["log_strength", "strength"] = Field(
+        default="log_strength",
+        description="The graph's edge weight: ln(1 + strength) (default), so that one very "
+        "strong tie (a partner) does not outweigh many ordinary ones, or the raw strength.",
     )
     pagerank_damping: float = Field(default=0.85, gt=0, lt=1)
     leaders_per_community: int = Field(default=3, ge=1)

@@ -95,11 +95,17 @@ def test_strength_components_match_the_reference(tmp_path: Path, seed: int) -> N
 
 
 def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
-    rows = [("svc", f"c{i}", "voice", 20.0) for i in range(600)]  # calls 600 people, none back
-    rows += [(f"c{i}", f"c{i + 1}", "sms", None) for i in range(600)]
-    rows += [(f"c{i + 1}", f"c{i}", "sms", None) for i in range(600)]
-    rows += [("hub", f"c{i}", "voice", 60.0) for i in range(0, 600, 1)]  # a super-connector...
-    rows += [(f"c{i}", "hub", "voice", 60.0) for i in range(0, 600, 2)]  # ...often called back
+    people = [f"c{i}" for i in range(1200)]
+    rows = [("svc", p, "voice", 20.0) for p in people[:600]]  # calls 600, none call back
+    rows += [(p, "hotline", "voice", 90.0) for p in people[600:]]  # 600 call in, never called
+    rows += [(people[i], people[i + 1], "sms", None) for i in range(1199)]
+    rows += [(people[i + 1], people[i], "sms", None) for i in range(1199)]
+    # A sociable super-connector: contacts 1,200 people, few both ways, but traffic both ways.
+    rows += [("star", p, "voice", 60.0) for p in people[::2]]
+    rows += [(p, "star", "voice", 60.0) for p in people[1::2]]
+    # A friend who calls a lot but is called back: never a service number.
+    rows += [("hub", p, "voice", 60.0) for p in people[:600]]
+    rows += [(p, "hub", "voice", 60.0) for p in people[:600:2]]
     frame = pd.DataFrame(rows, columns=["from_id", "to_id", "channel", "duration_s"])
     frame["timestamp"] = pd.Timestamp("2026-01-01")
     config = load_config(None, workspace=str(tmp_path))
@@ -107,10 +113,12 @@ def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
         run.write_table("interactions", frame, stage="ingest", description="test")
         summary = build_links(run, config)
         service = ws.con.execute(
-            "SELECT customer_id, contacts, reason FROM service_numbers"
+            "SELECT customer_id, contacts, reason FROM service_numbers ORDER BY customer_id"
         ).fetchall()
-        flagged = ws.con.execute("SELECT customer_id FROM nodes WHERE is_service").fetchall()
-    assert summary.service_numbers == 1
-    assert [s[:2] for s in service] == [("svc", 600)]
-    assert "only 0.0% of them ever contact it back" in service[0][2]
-    assert flagged == [("svc",)]
+        flagged = ws.con.execute("SELECT customer_id FROM nodes WHERE is_service ORDER BY 1")
+        flagged_ids = [r[0] for r in flagged.fetchall()]
+    assert summary.service_numbers == 2
+    assert [s[:2] for s in service] == [("hotline", 600), ("svc", 600)]
+    assert "only 0.0% of them ever contact it back; 100% of its records are inbound" in service[0][2]
+    assert "100% of its records are outbound; 20 s per record" in service[1][2]
+    assert flagged_ids == ["hotline", "svc"]

@@ -97,7 +97,7 @@ def _print_result(result: RunResult) -> None:
     rejected = sum(result.ingest.rejected.values())
     if rejected:
         out.print(f"{rejected:,} input rows were rejected: see the ingest_report table.")
-    table = Table(title=f"Top {len(result.top_customers)} customers by link strength")
+    table = Table(title=f"Top {len(result.top_customers)} customers by tie strength")
     for column in ("#", "customer", "community", "contacts", "why"):
         table.add_column(column, overflow="fold")
     for i, c in enumerate(result.top_customers, 1):

@@ -54,11 +54,14 @@ class Network:
         return total.astype(np.float64)
 
 
-def load_network(ctx: RunContext, *, exclude_service: bool = True) -> Network:
+def load_network(
+    ctx: RunContext, *, exclude_service: bool = True, log_weight: bool = True
+) -> Network:
     """Read ``nodes`` and ``links`` from the workspace into a :class:`Network`.
 
     Service numbers stay as nodes (so every party has a row) but lose their links when
-    ``exclude_service`` is set.
+    ``exclude_service`` is set.  The edge weight is ``ln(1 + strength)`` with ``log_weight``,
+    else the strength itself.
     """
     con = ctx.con
     con.execute(
@@ -70,7 +73,7 @@ def load_network(ctx: RunContext, *, exclude_service: bool = True) -> Network:
     service = "AND NOT na.is_service AND NOT nb.is_service" if exclude_service else ""
     edges = con.execute(
         f"""
-        SELECT na.idx AS u, nb.idx AS v, l.strength AS w
+        SELECT na.idx AS u, nb.idx AS v, {"ln(1 + l.strength)" if log_weight else "l.strength"} AS w
         FROM links l JOIN _node_index na ON na.customer_id = l.a
                      JOIN _node_index nb ON nb.customer_id = l.b
         WHERE l.strength > 0 {service}

@@ -79,7 +79,11 @@ def _community_table(net: Network, labels: np.ndarray, wdeg: np.ndarray) -> pa.T
 
 def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     """Find communities and leaders; write ``customer_scores`` and ``communities``."""
-    net = load_network(ctx, exclude_service=config.links.exclude_service_numbers)
+    net = load_network(
+        ctx,
+        exclude_service=config.links.exclude_service_numbers,
+        log_weight=config.graph.edge_weight == "log_strength",
+    )
     graph = net.to_networkit()
     cfg = config.graph
     found = leiden(
@@ -124,10 +128,10 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
                  WHEN n.is_service THEN 'service number: left out of the social graph'
                  WHEN NOT s.on_network THEN format(
                    'off-network contact in community {{}} ({{}} members): {{}} contacts among '
-                   'the customers, link strength {{}}', s.community, c.size, s.contacts,
+                   'the customers, tie strength {{}}', s.community, c.size, s.contacts,
                    round(s.weighted_degree, 1))
                  ELSE format(
-                   '{{}} community {{}} ({{}} members): rank {{}} of {{}} customers there by link '
+                   '{{}} community {{}} ({{}} members): rank {{}} of {{}} customers there by tie '
                    'strength {{}} (top {{}}% overall), {{}} contacts, PageRank top {{}}%',
                    CASE WHEN s.rank_in_community <= {n_leaders} AND c.size >= 3
                         THEN 'leads' ELSE 'member of' END,

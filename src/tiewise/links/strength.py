@@ -13,7 +13,7 @@ Every component is kept as a column so each strength can be explained.  Ages are
 newest record in the data (the "as of" time).
 
 Service numbers and call centres -- far more distinct contacts than anyone else, almost never
-called back -- are listed in ``service_numbers`` with the evidence, and their links are left out
+called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence, and their links are left out
 of the social graph by default.
 """
 
@@ -26,6 +26,8 @@ from tiewise.exceptions import InputError
 from tiewise.store import RunContext, scalar
 
 __all__ = ["LinkSummary", "build_links"]
+
+_SCALE = 2.0**32
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ def _record_weight_sql(config: Config) -> str:
     )
 
 
+def _exact_sum(expr: str) -> str:
+    """Sum of a non-negative DOUBLE expression in fixed point (2^-32), so that the result does
+    not depend on the order in which parallel threads add up the records: the same input always
+    gives the same bits."""
+    return f"CAST(sum(CAST(round(({expr}) * {_SCALE}) AS HUGEINT)) AS DOUBLE) / {_SCALE}"
+
+
 def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     """Build ``nodes``, ``service_numbers``, ``links_directed`` and ``links``."""
     con = ctx.con
@@ -76,7 +85,7 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
                count(*) FILTER (WHERE channel NOT IN ('voice', 'sms')) AS n_other,
                CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice'), 0) AS DOUBLE)
                    AS voice_seconds,
-               sum({weight}) AS volume,
+               {_exact_sum(weight)} AS volume,
                min(timestamp) AS first_ts, max(timestamp) AS last_ts
         FROM base GROUP BY from_id, to_id
         """,
@@ -105,7 +114,7 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
                    count(DISTINCT date_trunc('week', timestamp)) AS active_weeks,
                    min(timestamp) AS first_ts, max(timestamp) AS last_ts,
                    any_value(as_of) AS as_of,
-                   sum({weight}) AS volume
+                   {_exact_sum(weight)} AS volume
             FROM base GROUP BY a, b
         )
         SELECT a, b, records, n_voice, n_sms, n_other, voice_seconds, n_ab, n_ba,
@@ -139,12 +148,16 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
         ), population AS (SELECT quantile_cont(contacts, 0.99) AS p99 FROM per)
         SELECT id AS customer_id, contacts, reciprocated, outbound_share, seconds_per_record,
                format('{{}} distinct contacts (99th percentile of all numbers: {{}}); only {{}}% '
-                      'of them ever contact it back; {{}}% of its records are outbound',
+                      'of them ever contact it back; {{}}% of its records are {{}}; {{}} s per '
+                      'record on average',
                       contacts, round(p99)::INTEGER, round(100 * reciprocated, 1),
-                      round(100 * outbound_share)::INTEGER) AS reason
+                      round(100 * greatest(outbound_share, 1 - outbound_share))::INTEGER,
+                      CASE WHEN outbound_share >= 0.5 THEN 'outbound' ELSE 'inbound' END,
+                      round(seconds_per_record)::INTEGER) AS reason
         FROM per, population
         WHERE contacts >= {cfg.service_min_contacts}
           AND reciprocated <= {cfg.service_max_reciprocity!r}
+          AND greatest(outbound_share, 1 - outbound_share) >= {cfg.service_min_one_way_share!r}
         ORDER BY contacts DESC
         """,
         stage="links",

@@ -15,12 +15,17 @@ import numpy.typing as npt
 
 __all__ = ["community_sizes_svg", "degree_ccdf_svg"]
 
-_STYLE: dict[str, Any] = {"figure.figsize": (6.4, 3.6), "font.size": 9, "svg.fonttype": "none"}
+_STYLE: dict[str, Any] = {
+    "figure.figsize": (6.4, 3.6),
+    "font.size": 9,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "tiewise",  # stable element ids: the same data gives the same file
+}
 
 
 def _svg(fig: plt.Figure) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
