@@ -119,6 +119,8 @@ def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
         flagged_ids = [r[0] for r in flagged.fetchall()]
     assert summary.service_numbers == 2
     assert [s[:2] for s in service] == [("hotline", 600), ("svc", 600)]
-    assert "only 0.0% of them ever contact it back; 100% of its records are inbound" in service[0][2]
+    assert (
+        "only 0.0% of them ever contact it back; 100% of its records are inbound" in service[0][2]
+    )
     assert "100% of its records are outbound; 20 s per record" in service[1][2]
     assert flagged_ids == ["hotline", "svc"]

@@ -13,8 +13,8 @@ Every component is kept as a column so each strength can be explained.  Ages are
 newest record in the data (the "as of" time).
 
 Service numbers and call centres -- far more distinct contacts than anyone else, almost never
-called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence, and their links are left out
-of the social graph by default.
+called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence,
+and their links are left out of the social graph by default.
 """
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ def _record_weight_sql(config: Config) -> str:
 
 
 def _exact_sum(expr: str) -> str:
-    """Sum of a non-negative DOUBLE expression in fixed point (2^-32), so that the result does
-    not depend on the order in which parallel threads add up the records: the same input always
-    gives the same bits."""
+    """Sum a non-negative DOUBLE expression in fixed point (2^-32), independent of order.
+
+    Parallel threads add up records in any order; in fixed point the result is the same bits.
+    """
     return f"CAST(sum(CAST(round(({expr}) * {_SCALE}) AS HUGEINT)) AS DOUBLE) / {_SCALE}"
 
 
