@@ -24,6 +24,7 @@ from tiewise.exceptions import ConfigError
 
 __all__ = [
     "Config",
+    "EngineConfig",
     "GraphConfig",
     "IngestConfig",
     "InputSpec",
@@ -52,7 +53,15 @@ class InputSpec(_Strict):
         default_factory=dict,
         description="tiewise column name -> the column's name in your file.",
     )
+    constants: dict[str, str] = Field(
+        default_factory=dict,
+        description="tiewise column name -> a value for every row, for a column the file lacks "
+        '(e.g. channel = "sms" for a file of text messages).',
+    )
     delimiter: str | None = Field(default=None, description="CSV delimiter; None sniffs it.")
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = Field(
+        default="utf-8", description="CSV text encoding."
+    )
     timestamp_format: Literal["auto", "iso", "epoch_s", "epoch_ms", "relative_s"] = "auto"
     origin: str | None = Field(
         default=None,
@@ -60,15 +69,29 @@ class InputSpec(_Strict):
     )
 
 
-class Inputs(_Strict):
-    """The input tables; only ``interactions`` is required to build a network."""
+Sources = InputSpec | list[InputSpec] | None
 
-    interactions: InputSpec | None = None
-    customers: InputSpec | None = None
-    transactions: InputSpec | None = None
-    adoptions: InputSpec | None = None
-    churn: InputSpec | None = None
-    engagement: InputSpec | None = None
+
+class Inputs(_Strict):
+    """The input tables; only ``interactions`` is required to build a network.
+
+    Each input is one table (``[inputs.interactions]``) or several sources with their own files
+    and column mappings (``[[inputs.interactions]]``), e.g. a call log and an SMS log.
+    """
+
+    interactions: Sources = None
+    customers: Sources = None
+    transactions: Sources = None
+    adoptions: Sources = None
+    churn: Sources = None
+    engagement: Sources = None
+
+    def sources(self, name: str) -> list[InputSpec]:
+        """The sources configured for input ``name`` (empty when it is not configured)."""
+        value = getattr(self, name)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list) else [value]
 
 
 class PrivacyConfig(_Strict):
@@ -87,10 +110,40 @@ class PrivacyConfig(_Strict):
 
 
 class IngestConfig(_Strict):
-    """What to do with bad rows."""
+    """What to do with bad and duplicate rows."""
 
     policy: Literal["quarantine", "strict"] = "quarantine"
     max_bad_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    deduplicate: bool = Field(
+        default=True,
+        description="Drop repeated interaction records: exact copies, and the same call logged "
+        "from both phones (same parties, direction, channel, duration and time).",
+    )
+    duplicate_tolerance_s: int = Field(
+        default=1,
+        ge=1,
+        le=3600,
+        description="Records whose times fall in the same window of this many seconds count as "
+        "the same time when looking for duplicates.",
+    )
+    keep_interactions: bool = Field(
+        default=False,
+        description="Also keep every interaction record in the workspace. Off by default: the "
+        "workspace keeps daily per-pair aggregates (link_days), which is all later stages need "
+        "and a fraction of the size.",
+    )
+
+
+class EngineConfig(_Strict):
+    """The embedded DuckDB engine's limits."""
+
+    memory_limit: str | None = Field(
+        default=None,
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description='e.g. "6GB"; beyond it DuckDB spills to the workspace\'s tmp folder. '
+        "Default: 80% of the machine's memory.",
+    )
+    threads: int | None = Field(default=None, ge=1, description="Default: all cores.")
 
 
 class LinksConfig(_Strict):
@@ -167,6 +220,7 @@ class Config(_Strict):
     seed: int = 0
     workspace: str = "workspace"
     inputs: Inputs = Field(default_factory=Inputs)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)

@@ -91,7 +91,12 @@ def run_pipeline(
         if pseudonymise
         else None
     )
-    with Workspace.open(config.workspace_path, create=True) as ws:
+    with Workspace.open(
+        config.workspace_path,
+        create=True,
+        memory_limit=config.engine.memory_limit,
+        threads=config.engine.threads,
+    ) as ws:
         warning = ws.recover()
         with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
             with _timed(seconds, "Loading and validating inputs", step):

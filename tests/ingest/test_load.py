@@ -15,7 +15,11 @@ KEY = bytes(range(32))
 
 
 def setup(
-    tmp_path: Path, rows: list[dict[str, Any]] | str, extra: str = "", name: str = "calls.csv"
+    tmp_path: Path,
+    rows: list[dict[str, Any]] | str,
+    extra: str = "",
+    name: str = "calls.csv",
+    ingest: str = "",
 ) -> Path:
     data = tmp_path / name
     if isinstance(rows, str):
@@ -32,6 +36,9 @@ def setup(
         to_id = "callee"
         timestamp = "ts"
         {extra}
+        [ingest]
+        keep_interactions = true
+        {ingest}
     """),
         encoding="utf-8",
     )
@@ -89,13 +96,11 @@ def test_empty_file(tmp_path: Path) -> None:
 
 def test_strict_policy_stops_at_the_first_bad_row_with_file_row_column(tmp_path: Path) -> None:
     rows = [*GOOD, call("333", "444", "not a date"), call("555", "555")]
-    config = setup(tmp_path, rows)
-    text = config.read_text() + '\n[ingest]\npolicy = "strict"\n'
-    config.write_text(text)
+    config = setup(tmp_path, rows, ingest='policy = "strict"')
     with pytest.raises(InputError) as info:
         load(config)
     message = str(info.value)
-    assert "calls.csv, row 3" in message and "column ts" in message
+    assert "calls.csv, data row 3" in message and "column ts" in message
     assert "bad_timestamp" in message and "quarantine" in message
 
 
@@ -113,14 +118,15 @@ def test_strict_policy_stops_at_the_first_bad_row_with_file_row_column(tmp_path:
 def test_quarantine_sets_bad_rows_aside_with_their_rule(
     tmp_path: Path, bad: dict[str, Any], rule: str
 ) -> None:
-    config = setup(tmp_path, [*GOOD * 20, bad])
-    with load(config, ingest={"max_bad_share": 0.5}) as ws:
+    many = [call("111", "222", f"2026-01-05T10:{m:02d}:00") for m in range(40)]
+    config = setup(tmp_path, [*many, bad])
+    with load(config, ingest={"max_bad_share": 0.5, "keep_interactions": True}) as ws:
         rejected = ws.table("rejected_rows").fetchall()
-        assert [(r[0], r[2], r[3]) for r in rejected] == [("interactions", 41, rule)]
+        assert [(r[0], r[3], r[4]) for r in rejected] == [("interactions", 41, rule)]
         report = ws.con.execute(
             "SELECT rule, rows, example FROM ingest_report WHERE action = 'rejected'"
         ).fetchall()
-        assert report[0][:2] == (rule, 1) and "row 41" in report[0][2]
+        assert report[0][:2] == (rule, 1) and "data row 41" in report[0][2]
         assert ws.table("interactions").count("*").fetchall() == [(40,)]
 
 

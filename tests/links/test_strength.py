@@ -8,9 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tiewise.config import LinksConfig, load_config
-from tiewise.links.strength import build_links
+from tiewise.config import Config, LinksConfig, load_config
+from tiewise.ingest.load import ingest
+from tiewise.links.strength import LinkSummary, build_links
 from tiewise.store import Workspace
+
+
+def links_of(
+    tmp_path: Path, frame: pd.DataFrame, **ingest_options: object
+) -> tuple[Config, LinkSummary]:
+    """Ingest `frame` (raw ids kept) and build its links in a workspace under tmp_path."""
+    frame.to_parquet(tmp_path / "records.parquet")
+    config = load_config(
+        None,
+        workspace=str(tmp_path / "ws"),
+        inputs={"interactions": {"path": str(tmp_path / "records.parquet")}},
+        ingest=ingest_options,
+    )
+    with Workspace.open(config.workspace_path, create=True) as ws, ws.run(command="t") as run:
+        ingest(run, config, None)
+        summary = build_links(run, config)
+    return config, summary
 
 
 def reference_links(
@@ -76,10 +94,8 @@ def random_log(seed: int, n: int = 400) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_strength_components_match_the_reference(tmp_path: Path, seed: int) -> None:
     frame = random_log(seed)
-    config = load_config(None, workspace=str(tmp_path))
-    with Workspace.open(tmp_path, create=True) as ws, ws.run(command="t") as run:
-        run.write_table("interactions", frame, stage="ingest", description="test")
-        build_links(run, config)
+    config, _ = links_of(tmp_path, frame, deduplicate=False)
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
         got = ws.con.execute(
             "SELECT a, b, records, n_ab, n_ba, volume, reciprocity, regularity, strength FROM links"
         ).fetchall()
@@ -108,10 +124,8 @@ def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
     rows += [(p, "hub", "voice", 60.0) for p in people[:600:2]]
     frame = pd.DataFrame(rows, columns=["from_id", "to_id", "channel", "duration_s"])
     frame["timestamp"] = pd.Timestamp("2026-01-01")
-    config = load_config(None, workspace=str(tmp_path))
-    with Workspace.open(tmp_path, create=True) as ws, ws.run(command="t") as run:
-        run.write_table("interactions", frame, stage="ingest", description="test")
-        summary = build_links(run, config)
+    config, summary = links_of(tmp_path, frame)
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
         service = ws.con.execute(
             "SELECT customer_id, contacts, reason FROM service_numbers ORDER BY customer_id"
         ).fetchall()

@@ -84,6 +84,24 @@ def _load(config: Path, **overrides: object) -> Config:
     return load_config(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def _print_ingest(result: RunResult) -> None:
+    """The ingest report: every rule broken, duplicate dropped and fix applied."""
+    lines = [line for line in result.ingest.lines if line.rule != "loaded"]
+    loaded = ", ".join(f"{name} {n:,}" for name, n in result.ingest.loaded.items())
+    out.print(f"Loaded rows: {loaded}.", highlight=False)
+    if result.ingest.mode != "full":
+        out.print(f"Interactions: {result.ingest.mode} ({result.ingest.reason}).", highlight=False)
+    if not lines:
+        out.print("Every input row passed validation.")
+        return
+    table = Table(title="Ingest report (also in the ingest_report table)", title_justify="left")
+    for column in ("input", "rule", "rows", "action", "example"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        table.add_row(line.input, line.rule, f"{line.rows:,}", line.action, line.example or "")
+    out.print(table)
+
+
 def _print_result(result: RunResult) -> None:
     if result.warning:
         err.print(f"[yellow]Note:[/] {escape(result.warning)}")
@@ -94,17 +112,11 @@ def _print_result(result: RunResult) -> None:
         f"{g.communities:,} communities (modularity {g.modularity:.3f}), "
         f"{result.links.service_numbers} service numbers set aside."
     )
-    rejected = sum(result.ingest.rejected.values())
-    if rejected:
-        out.print(f"{rejected:,} input rows were rejected: see the ingest_report table.")
-    table = Table(title=f"Top {len(result.top_customers)} customers by tie strength")
-    for column in ("#", "customer", "community", "contacts", "why"):
-        table.add_column(column, overflow="fold")
+    _print_ingest(result)
+    out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
     for i, c in enumerate(result.top_customers, 1):
-        table.add_row(
-            str(i), c["customer_id"], str(c["community"]), str(c["contacts"]), c["reason"]
-        )
-    out.print(table)
+        out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
+    out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
 

@@ -58,6 +58,13 @@ SCHEMAS: dict[str, InputSchema] = {
                 ),
                 Column("channel", "text", True, "voice, sms, email, meeting, referral, ..."),
                 Column("duration_s", "number", False, "Voice call or meeting length in seconds."),
+                Column(
+                    "direction",
+                    "text",
+                    False,
+                    "For one-sided records (one row per subscriber and call): 'out' when from_id "
+                    "initiated, 'in' when from_id received (then from and to are swapped).",
+                ),
             ),
             "One row per call, message, email, meeting or referral.",
         ),

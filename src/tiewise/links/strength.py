@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError
+from tiewise.ingest.interactions import FIXED_POINT
 from tiewise.store import RunContext, scalar
 
 __all__ = ["LinkSummary", "build_links"]
-
-_SCALE = 2.0**32
 
 
 @dataclass(frozen=True)
@@ -40,85 +39,63 @@ class LinkSummary:
     service_numbers: int
 
 
-def _record_weight_sql(config: Config) -> str:
+def _weight_sql(config: Config) -> str:
+    """SQL for the decayed, channel- and duration-weighted volume of one ``link_days`` row."""
     cases = " ".join(
         f"WHEN '{channel}' THEN {weight!r}"
         for channel, weight in config.links.channel_weights.items()
     )
     dw = config.links.duration_weight
-    hl = config.links.half_life_days
+    half_life_s = config.links.half_life_days * 86400.0
     return (
         f"(CASE channel {cases} ELSE 0 END)"
-        f" * (1 + {dw!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
-        f" * pow(2, -(epoch(as_of) - epoch(timestamp)) / 86400.0 / {hl!r})"
+        f" * (decay_fp + {dw!r} * log_decay_fp) / {FIXED_POINT}"
+        f" * pow(2, -(epoch(as_of) - epoch(day)) / {half_life_s!r})"
     )
 
 
 def _exact_sum(expr: str) -> str:
     """Sum a non-negative DOUBLE expression in fixed point (2^-32), independent of order.
 
-    Parallel threads add up records in any order; in fixed point the result is the same bits.
+    Parallel threads add up rows in any order; in fixed point the result is the same bits.
     """
-    return f"CAST(sum(CAST(round(({expr}) * {_SCALE}) AS HUGEINT)) AS DOUBLE) / {_SCALE}"
+    return f"CAST(sum(CAST(round(({expr}) * {FIXED_POINT}) AS HUGEINT)) AS DOUBLE) / {FIXED_POINT}"
 
 
 def build_links(ctx: RunContext, config: Config) -> LinkSummary:
-    """Build ``nodes``, ``service_numbers``, ``links_directed`` and ``links``."""
+    """Build ``links``, ``links_directed``, ``service_numbers`` and ``nodes`` from ``link_days``."""
     con = ctx.con
-    if not ctx.has_table("interactions"):
+    if not ctx.has_table("link_days"):
         raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
     weeks = scalar(
         con,
-        "SELECT greatest(1, ceil((epoch(max(timestamp)) - epoch(min(timestamp))) / 604800.0)) "
-        "FROM interactions",
-    )
-    weight = _record_weight_sql(config)
-    ctx.write_table(
-        "links_directed",
-        f"""
-        WITH base AS (
-            SELECT *, (SELECT max(timestamp) FROM interactions) AS as_of FROM interactions
-        )
-        SELECT from_id, to_id,
-               count(*) AS records,
-               count(*) FILTER (WHERE channel = 'voice') AS n_voice,
-               count(*) FILTER (WHERE channel = 'sms') AS n_sms,
-               count(*) FILTER (WHERE channel NOT IN ('voice', 'sms')) AS n_other,
-               CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice'), 0) AS DOUBLE)
-                   AS voice_seconds,
-               {_exact_sum(weight)} AS volume,
-               min(timestamp) AS first_ts, max(timestamp) AS last_ts
-        FROM base GROUP BY from_id, to_id
-        """,
-        stage="links",
-        description="Directed links: who contacts whom, per channel, with the decayed volume.",
+        "SELECT greatest(1, ceil((epoch(max(last_ts)) - epoch(min(first_ts))) / 604800.0)) "
+        "FROM link_days",
     )
     ctx.write_table(
         "links",
         f"""
-        WITH pairs AS (
-            SELECT least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
-                   from_id < to_id AS a_initiated, *
-            FROM interactions
-        ), base AS (SELECT *, (SELECT max(timestamp) FROM interactions) AS as_of FROM pairs),
+        WITH p AS (SELECT max(last_ts) AS as_of FROM link_days),
         agg AS (
             SELECT a, b,
-                   count(*) AS records,
-                   count(*) FILTER (WHERE channel = 'voice') AS n_voice,
-                   count(*) FILTER (WHERE channel = 'sms') AS n_sms,
-                   count(*) FILTER (WHERE channel NOT IN ('voice', 'sms')) AS n_other,
-                   CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice'), 0) AS DOUBLE)
-                       AS voice_seconds,
-                   count(*) FILTER (WHERE a_initiated) AS n_ab,
-                   count(*) FILTER (WHERE NOT a_initiated) AS n_ba,
-                   count(DISTINCT CAST(timestamp AS DATE)) AS active_days,
-                   count(DISTINCT date_trunc('week', timestamp)) AS active_weeks,
-                   min(timestamp) AS first_ts, max(timestamp) AS last_ts,
+                   sum(n_ab + n_ba) AS records,
+                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel = 'voice'), 0) AS n_voice,
+                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel = 'sms'), 0) AS n_sms,
+                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel NOT IN ('voice', 'sms')), 0)
+                       AS n_other,
+                   CAST(coalesce(sum(seconds_ab + seconds_ba) FILTER (WHERE channel = 'voice'), 0)
+                       AS DOUBLE) AS voice_seconds,
+                   sum(n_ab) AS n_ab, sum(n_ba) AS n_ba,
+                   count(DISTINCT day) AS active_days,
+                   count(DISTINCT date_trunc('week', day)) AS active_weeks,
+                   min(first_ts) AS first_ts, max(last_ts) AS last_ts,
                    any_value(as_of) AS as_of,
-                   {_exact_sum(weight)} AS volume
-            FROM base GROUP BY a, b
+                   {_exact_sum(_weight_sql(config))} AS volume
+            FROM link_days, p GROUP BY a, b
         )
-        SELECT a, b, records, n_voice, n_sms, n_other, voice_seconds, n_ab, n_ba,
+        SELECT a, b, CAST(records AS BIGINT) AS records, CAST(n_voice AS BIGINT) AS n_voice,
+               CAST(n_sms AS BIGINT) AS n_sms, CAST(n_other AS BIGINT) AS n_other,
+               voice_seconds, CAST(n_ab AS BIGINT) AS n_ab, CAST(n_ba AS BIGINT) AS n_ba,
                active_days, active_weeks, first_ts, last_ts,
                (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
                volume,
@@ -127,9 +104,31 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
                volume * (1 + CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba)) / 2
                       * (1 + least(1.0, active_weeks / {weeks!r})) / 2 AS strength
         FROM agg
+        ORDER BY a, b
         """,
         stage="links",
         description="Undirected links (a < b) with every strength component and the strength.",
+    )
+    directed = """
+        SELECT {src} AS from_id, {dst} AS to_id,
+               CAST(sum({n}) AS BIGINT) AS records,
+               CAST(coalesce(sum({n}) FILTER (WHERE channel = 'voice'), 0) AS BIGINT) AS n_voice,
+               CAST(coalesce(sum({n}) FILTER (WHERE channel = 'sms'), 0) AS BIGINT) AS n_sms,
+               CAST(coalesce(sum({n}) FILTER (WHERE channel NOT IN ('voice', 'sms')), 0)
+                   AS BIGINT) AS n_other,
+               CAST(coalesce(sum({s}) FILTER (WHERE channel = 'voice'), 0) AS DOUBLE)
+                   AS voice_seconds,
+               count(DISTINCT day) FILTER (WHERE {n} > 0) AS active_days
+        FROM link_days GROUP BY {src}, {dst} HAVING sum({n}) > 0
+    """
+    ctx.write_table(
+        "links_directed",
+        directed.format(src="a", dst="b", n="n_ab", s="seconds_ab")
+        + " UNION ALL "
+        + directed.format(src="b", dst="a", n="n_ba", s="seconds_ba")
+        + " ORDER BY from_id, to_id",
+        stage="links",
+        description="Directed links: who contacts whom, how often per channel, for how long.",
     )
     cfg = config.links
     ctx.write_table(

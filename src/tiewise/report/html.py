@@ -64,9 +64,9 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "(SELECT count(*) FROM links) AS links, "
         "(SELECT count(*) FROM communities) AS communities, "
         "(SELECT count(*) FROM service_numbers) AS service_numbers, "
-        "(SELECT count(*) FROM interactions) AS interactions, "
-        "(SELECT min(timestamp) FROM interactions) AS first_record, "
-        "(SELECT max(timestamp) FROM interactions) AS last_record",
+        "(SELECT CAST(sum(n_ab + n_ba) AS BIGINT) FROM link_days) AS interactions, "
+        "(SELECT min(first_ts) FROM link_days) AS first_record, "
+        "(SELECT max(last_ts) FROM link_days) AS last_record",
     )[0]
     return {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,0 +1,365 @@
+"""Loading interaction records at operator scale into daily per-pair aggregates (``link_days``).
+
+Records are never materialised row by row.  One DuckDB pass over each source checks every rule,
+drops duplicates (exact copies, and the same call logged from both phones), and aggregates the
+valid records per pair of parties, day and channel.  Identifiers are pseudonymised after that
+aggregation, on the distinct parties only (hashing every record would cost more than all the
+rest).  The result, ``link_days``, holds everything the link-strength formula needs, in additive
+form, so that new files are merged in without re-reading history:
+
+``n_ab``, ``n_ba``              records initiated by ``a`` (the smaller id) and by ``b``
+``seconds_ab``, ``seconds_ba``  their total duration
+``decay_fp``                    Σ 2^((t − day start) / half-life), in fixed point (2^-32)
+``log_decay_fp``                Σ ln(1 + minutes) · 2^((t − day start) / half-life), likewise
+``first_ts``, ``last_ts``       first and last record
+``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
+                                missed calls (negative duration) kept with duration 0
+
+A record's decayed weight at any later "as of" time is then exact:
+``2^(-(as_of − t)/h) = 2^((t − day)/h) · 2^(-(as_of − day)/h)``.
+
+``ingested_files`` remembers which files were loaded.  A run loads only files it has not seen;
+when a loaded file changed or disappeared, or the settings that shape history changed (column
+mapping, deduplication, half-life, the pseudonymisation key), it rebuilds from all files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from tiewise.config import Config
+from tiewise.exceptions import InputError
+from tiewise.ingest.checks import (
+    IngestSummary,
+    RuleCount,
+    check_columns,
+    malformed_lines,
+    record_rules,
+    usable_files,
+)
+from tiewise.ingest.pseudonym import hmac_sql
+from tiewise.ingest.rules import validated_select
+from tiewise.ingest.sources import FileStat, Source, resolve_sources
+from tiewise.store import RunContext, scalar
+
+__all__ = ["FIXED_POINT", "load_interactions"]
+
+FIXED_POINT = 2.0**32  # sums of doubles are kept as integers of 2^-32: exact and order-free
+
+_LINK_DAYS_AGG = """
+    sum(n_ab) AS n_ab, sum(n_ba) AS n_ba, sum(seconds_ab) AS seconds_ab,
+    sum(seconds_ba) AS seconds_ba, sum(decay_fp) AS decay_fp, sum(log_decay_fp) AS log_decay_fp,
+    min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(duplicates) AS duplicates,
+    sum(two_sided) AS two_sided, sum(missed) AS missed
+"""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    mode: str  # "full", "incremental" or "unchanged"
+    reason: str
+    loads: list[tuple[Source, list[FileStat]]]
+
+
+def history_hash(config: Config, key: bytes | None) -> str:
+    """A hash of everything that shapes ``link_days``: a change means rebuilding from files."""
+    specs = [s.model_dump_json() for s in config.inputs.sources("interactions")]
+    key_id = hmac.new(key, b"tiewise key fingerprint", hashlib.sha256).hexdigest() if key else ""
+    parts = [
+        *specs,
+        str(config.ingest.deduplicate),
+        str(config.ingest.duplicate_tolerance_s),
+        repr(config.links.half_life_days),
+        key_id,
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
+    everything = [(s, list(s.files)) for s in sources]
+    if not (ctx.has_table("link_days") and ctx.has_table("ingested_files")):
+        return _Plan("full", "first load", everything)
+    previous = ctx.con.execute(
+        "SELECT source, path, bytes, mtime, history_hash FROM ingested_files "
+        "WHERE input = 'interactions'"
+    ).fetchall()
+    if not previous:
+        return _Plan("full", "first load", everything)
+    if any(row[4] != digest for row in previous):
+        return _Plan("full", "the interactions settings or the key changed", everything)
+    current = {(s.label, f.path): f for s in sources for f in s.files}
+    for label, path, size, mtime, _ in previous:
+        now = current.get((label, path))
+        if now is None:
+            return _Plan("full", f"{path} was loaded before and is no longer an input", everything)
+        if (now.bytes, now.mtime) != (size, mtime):
+            return _Plan("full", f"{path} changed since it was loaded", everything)
+    seen = {(row[0], row[1]) for row in previous}
+    loads = [(s, [f for f in s.files if (s.label, f.path) not in seen]) for s in sources]
+    loads = [(s, files) for s, files in loads if files]
+    if not loads:
+        return _Plan("unchanged", "no new interaction files", [])
+    n = sum(len(files) for _, files in loads)
+    return _Plan("incremental", f"{n} new file(s) merged into earlier ones", loads)
+
+
+def _fixed(expr: str) -> str:
+    return f"CAST(round(({expr}) * {FIXED_POINT}) AS HUGEINT)"
+
+
+def _aggregate_source(
+    ctx: RunContext, config: Config, source: Source, summary: IngestSummary, table: str
+) -> tuple[int, int, int]:
+    """Check and aggregate one source into temp table ``table``: (valid, rejected, total)."""
+    con = ctx.con
+    _record_files(ctx, source)
+    files = usable_files(source, summary)
+    source = Source(
+        source.schema, source.index, source.spec, tuple(files), source.fmt, source.label
+    )
+    columns = source.columns(con)
+    check_columns(source, columns)
+    rejects = f"_rejects_interactions_{source.index}"
+    validated = validated_select(source, columns, config, row_numbers=False, rejects=rejects)
+    tolerance = config.ingest.duplicate_tolerance_s
+    if config.ingest.deduplicate:
+        records = f"""
+            SELECT _rule, from_id, to_id, channel, duration_s,
+                   min(timestamp) AS timestamp, count(*) AS copies,
+                   bool_or(_in) AS seen_in, bool_or(NOT _in) AS seen_out, bool_or(_missed) AS missed
+            FROM ({validated.sql})
+            GROUP BY _rule, from_id, to_id, channel, duration_s,
+                     time_bucket(INTERVAL '{tolerance} seconds', timestamp)
+        """
+    else:
+        records = f"""
+            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, 1 AS copies,
+                   _in AS seen_in, NOT _in AS seen_out, _missed AS missed
+            FROM ({validated.sql})
+        """
+    if config.ingest.keep_interactions:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _records_{source.index} AS {records}")
+        records = f"SELECT * FROM _records_{source.index}"
+    half_life_s = config.links.half_life_days * 86400.0
+    intraday = f"pow(2, (epoch(timestamp) - epoch(CAST(timestamp AS DATE))) / {half_life_s!r})"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT _rule,
+               least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
+               CAST(timestamp AS DATE) AS day, channel,
+               count(*) FILTER (WHERE from_id < to_id) AS n_ab,
+               count(*) FILTER (WHERE from_id > to_id) AS n_ba,
+               coalesce(sum(duration_s) FILTER (WHERE from_id < to_id), 0) AS seconds_ab,
+               coalesce(sum(duration_s) FILTER (WHERE from_id > to_id), 0) AS seconds_ba,
+               sum({_fixed(intraday)}) AS decay_fp,
+               sum({_fixed(f"ln(1 + coalesce(duration_s, 0) / 60.0) * {intraday}")})
+                   AS log_decay_fp,
+               min(timestamp) AS first_ts, max(timestamp) AS last_ts,
+               sum(copies - 1) AS duplicates,
+               count(*) FILTER (WHERE seen_in AND seen_out) AS two_sided,
+               count(*) FILTER (WHERE missed) AS missed,
+               sum(copies) AS raw_rows
+        FROM ({records})
+        GROUP BY ALL
+    """)
+    total = int(scalar(con, f"SELECT coalesce(sum(raw_rows), 0) FROM {table}"))
+    malformed = (
+        malformed_lines(ctx, source, rejects, config, summary, total) if source.fmt == "csv" else 0
+    )
+    counts = {
+        int(rule): int(n)
+        for rule, n in con.execute(
+            f"SELECT _rule, sum(raw_rows) FROM {table} WHERE _rule IS NOT NULL GROUP BY _rule"
+        ).fetchall()
+    }
+    if counts:
+        detailed = validated_select(source, columns, config, row_numbers=True)
+        bad = record_rules(ctx, source, validated, counts, total, config, summary, detailed.raw_sql)
+    else:
+        bad = 0
+    stats = con.execute(
+        f"SELECT coalesce(sum(n_ab + n_ba), 0), coalesce(sum(duplicates), 0), "
+        f"coalesce(sum(two_sided), 0), coalesce(sum(missed), 0) FROM {table} WHERE _rule IS NULL"
+    ).fetchall()[0]
+    valid, duplicates, two_sided, missed = (int(x) for x in stats)
+    if duplicates:
+        summary.add(
+            RuleCount(
+                "interactions",
+                "duplicate_record",
+                None,
+                duplicates,
+                duplicates / max(1, total),
+                source.label,
+                "dropped",
+                f"{two_sided} of them the same call logged from both phones",
+            )
+        )
+    if missed:
+        summary.add(
+            RuleCount(
+                "interactions",
+                "missed_call",
+                "duration_s",
+                missed,
+                missed / max(1, total),
+                source.label,
+                "kept, duration 0",
+                "a negative duration marks a missed call",
+            )
+        )
+    return valid, bad + malformed, total + malformed
+
+
+def _record_files(ctx: RunContext, source: Source) -> None:
+    ctx.con.executemany(
+        "INSERT INTO _new_files VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ["interactions", source.label, f.path, f.bytes, f.mtime, ctx.run_id]
+            for f in source.files
+        ],
+    )
+
+
+def load_interactions(
+    ctx: RunContext, config: Config, key: bytes | None, summary: IngestSummary
+) -> None:
+    """Load the interaction sources into ``link_days`` (and ``interactions`` if kept)."""
+    con = ctx.con
+    sources = resolve_sources(config, "interactions")
+    digest = history_hash(config, key)
+    plan = _plan(ctx, sources, digest)
+    summary.mode, summary.reason = plan.mode, plan.reason
+    if plan.mode == "unchanged":
+        summary.loaded["interactions"] = 0
+        summary.add(
+            RuleCount(
+                "interactions", "loaded", None, 0, None, None, "unchanged: no new interaction files"
+            )
+        )
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _new_files (input VARCHAR, source VARCHAR, path VARCHAR, "
+        "bytes BIGINT, mtime BIGINT, run_id INTEGER)"
+    )
+    parts = []
+    valid = rejected = total = 0
+    for source, files in plan.loads:
+        table = f"_pair_days_{source.index}"
+        only_new = Source(
+            source.schema, source.index, source.spec, tuple(files), source.fmt, source.label
+        )
+        n_valid, n_rejected, n_total = _aggregate_source(ctx, config, only_new, summary, table)
+        valid, rejected, total = valid + n_valid, rejected + n_rejected, total + n_total
+        parts.append(table)
+    if total == 0 and plan.mode == "full":
+        raise InputError(
+            f"inputs.interactions: the file(s) {', '.join(s.spec.path for s in sources)} hold no "
+            "rows: there is no network to build."
+        )
+    union = " UNION ALL ".join(
+        f"SELECT a, b, day, channel, n_ab, n_ba, seconds_ab, seconds_ba, decay_fp, "
+        f"log_decay_fp, first_ts, last_ts, duplicates, two_sided, missed FROM {t} "
+        "WHERE _rule IS NULL"
+        for t in parts
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _pair_days AS SELECT a, b, day, channel, {_LINK_DAYS_AGG} "
+        f"FROM ({union}) GROUP BY a, b, day, channel"
+    )
+    for t in parts:
+        con.execute(f"DROP TABLE {t}")
+    new_days = _pseudonymised(ctx, key)
+    if config.ingest.keep_interactions:
+        _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")
+    if plan.mode == "incremental":
+        merged = (
+            f"SELECT a, b, day, channel, {_LINK_DAYS_AGG} FROM (SELECT * FROM link_days "
+            f"UNION ALL SELECT * FROM ({new_days})) GROUP BY a, b, day, channel"
+        )
+    else:
+        merged = new_days
+    ctx.write_table(
+        "link_days",
+        f"SELECT * FROM ({merged}) ORDER BY a, b, day, channel",
+        stage="ingest",
+        description="Interactions per pair of parties, day and channel, in additive form.",
+    )
+    loaded = (
+        "SELECT input, source, path, bytes, mtime, run_id, "
+        f"'{digest}' AS history_hash FROM _new_files"
+    )
+    if plan.mode == "incremental":
+        loaded = f"SELECT * FROM ingested_files UNION ALL {loaded}"
+    ctx.write_table(
+        "ingested_files",
+        loaded,
+        stage="ingest",
+        description="Every input file loaded into link_days: path, size, time, run.",
+    )
+    con.execute("DROP TABLE _pair_days")
+    con.execute("DROP TABLE IF EXISTS _ids")
+    summary.loaded["interactions"] = valid
+    summary.rejected["interactions"] = rejected
+    summary.add(
+        RuleCount(
+            "interactions",
+            "loaded",
+            None,
+            valid,
+            None,
+            None,
+            f"loaded ({plan.mode}: {plan.reason})",
+        )
+    )
+
+
+def _keep_records(ctx: RunContext, key: bytes | None, indexes: list[int], append: bool) -> None:
+    """Write the valid, deduplicated records of this run to ``interactions``."""
+    if key is None:
+        ids = "from_id, to_id"
+        joins = ""
+    else:
+        ids = "f.p AS from_id, t.p AS to_id"
+        joins = "JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id"
+    select = " UNION ALL ".join(
+        f"SELECT {ids}, r.timestamp, r.channel, r.duration_s FROM _records_{i} r {joins} "
+        "WHERE r._rule IS NULL"
+        for i in indexes
+    )
+    if append and ctx.has_table("interactions"):
+        ctx.con.execute(f"INSERT INTO interactions {select}")
+    else:
+        ctx.write_table(
+            "interactions",
+            select,
+            stage="ingest",
+            description="Every valid interaction record, deduplicated.",
+        )
+    for i in indexes:
+        ctx.con.execute(f"DROP TABLE _records_{i}")
+
+
+def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
+    """SQL for ``_pair_days`` with pseudonyms for ids (a < b again, directions swapped)."""
+    if key is None:
+        return "SELECT * FROM _pair_days"
+    ctx.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT id, {hmac_sql('id', key)} AS p FROM "
+        "(SELECT a AS id FROM _pair_days UNION SELECT b FROM _pair_days)"
+    )
+    swap = "pa.p > pb.p"
+    return f"""
+        SELECT CASE WHEN {swap} THEN pb.p ELSE pa.p END AS a,
+               CASE WHEN {swap} THEN pa.p ELSE pb.p END AS b,
+               r.day, r.channel,
+               CASE WHEN {swap} THEN r.n_ba ELSE r.n_ab END AS n_ab,
+               CASE WHEN {swap} THEN r.n_ab ELSE r.n_ba END AS n_ba,
+               CASE WHEN {swap} THEN r.seconds_ba ELSE r.seconds_ab END AS seconds_ab,
+               CASE WHEN {swap} THEN r.seconds_ab ELSE r.seconds_ba END AS seconds_ba,
+               r.decay_fp, r.log_decay_fp, r.first_ts, r.last_ts,
+               r.duplicates, r.two_sided, r.missed
+        FROM _pair_days r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
+    """

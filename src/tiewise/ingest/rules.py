@@ -1,0 +1,254 @@
+"""Validation rules and the typed, checked view of a source, as DuckDB SQL.
+
+Each rule has a name, the column it concerns, a SQL condition on the row, what was expected and
+how to fix it.  A row breaks the first rule whose condition holds; its number goes to ``_rule``.
+The rules (README, "Validation"):
+
+``missing_value``        a required column is empty
+``bad_timestamp`` ...    a value that does not parse as its type (``bad_number``, ``bad_date``, ...)
+``implausible_timestamp`` before 1990 or more than a day in the future
+``bad_direction``        a direction that is neither in nor out
+``self_interaction``     a party interacting with itself
+``unknown_channel``      a channel with no weight in ``[links.channel_weights]``
+``absurd_duration``      over 24 hours
+
+Normalisations that are not errors: a negative duration is a missed call (kept, duration 0); a
+record logged from the receiver's side (direction ``in``) has its parties swapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tiewise.config import Config, InputSpec
+from tiewise.ingest.schemas import Column
+from tiewise.ingest.sources import Source
+
+__all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "validated_select"]
+
+MAX_DURATION_S = 24 * 3600
+IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
+OUT_WORDS = ("out", "o", "outgoing", "moc", "originating", "sent", "outbound")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named validation rule."""
+
+    name: str
+    column: str
+    condition: str
+    expected: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A SELECT giving ``_file``, ``_row``, the typed columns and ``_rule`` for every row."""
+
+    sql: str  # the rows as later stages use them (interactions: normalised)
+    raw_sql: str  # the rows with their raw values too (``_raw_<column>``), for rejected rows
+    rules: tuple[Rule, ...]
+    present: tuple[Column, ...]
+
+    def rule_name_sql(self, code: str = "_rule") -> str:
+        """SQL mapping a rule number to its name."""
+        cases = " ".join(f"WHEN {i} THEN '{r.name}'" for i, r in enumerate(self.rules))
+        return f"CASE {code} {cases} END" if self.rules else "NULL"
+
+    def rule_column_sql(self, code: str = "_rule") -> str:
+        """SQL mapping a rule number to the column it concerns."""
+        cases = " ".join(f"WHEN {i} THEN '{r.column}'" for i, r in enumerate(self.rules))
+        return f"CASE {code} {cases} END" if self.rules else "NULL"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
+    """SQL turning ``col`` into a naive UTC TIMESTAMP (NULL when it does not parse)."""
+    numeric = f"TRY_CAST({col} AS DOUBLE)"
+    epoch_s = f"make_timestamp(CAST({numeric} * 1000000 AS BIGINT))"
+    epoch_ms = f"make_timestamp(CAST({numeric} * 1000 AS BIGINT))"
+    if spec.timestamp_format == "relative_s":
+        offset = f"to_microseconds(CAST({numeric} * 1e6 AS BIGINT))"
+        return f"(TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset})"
+    if spec.timestamp_format == "epoch_s":
+        return epoch_s
+    if spec.timestamp_format == "epoch_ms":
+        return epoch_ms
+    iso = f"CAST(TRY_CAST(CAST({col} AS VARCHAR) AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if spec.timestamp_format == "iso":
+        return iso
+    if source_type.startswith(("TIMESTAMP", "DATE")):
+        return f"CAST({col} AS TIMESTAMP)"
+    if source_type in ("BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "UBIGINT", "FLOAT"):
+        return f"CASE WHEN abs({numeric}) >= 1e11 THEN {epoch_ms} ELSE {epoch_s} END"
+    guess = f"CASE WHEN abs({numeric}) >= 1e11 THEN {epoch_ms} ELSE {epoch_s} END"
+    return f"coalesce({iso}, {guess})"
+
+
+def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> str:
+    if column.kind == "id":
+        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    if column.kind == "timestamp":
+        return _timestamp_sql(col, source_type, spec)
+    if column.kind == "date":
+        return f"TRY_CAST({col} AS DATE)"
+    if column.kind == "number":
+        return f"TRY_CAST({col} AS DOUBLE)"
+    if column.kind == "integer":
+        return f"TRY_CAST({col} AS BIGINT)"
+    if column.kind == "boolean":
+        return f"TRY_CAST({col} AS BOOLEAN)"
+    return f"NULLIF(lower(trim(CAST({col} AS VARCHAR))), '')"
+
+
+def _generic_rules(present: list[Column]) -> list[Rule]:
+    rules: list[Rule] = []
+    for c in present:
+        raw = f"_raw_{c.name}"
+        empty = f"({raw} IS NULL OR trim(CAST({raw} AS VARCHAR)) = '')"
+        if c.required:
+            rules.append(
+                Rule(
+                    "missing_value",
+                    c.name,
+                    empty,
+                    f"a value in required column {c.name}",
+                    "fill it in, or drop the row",
+                )
+            )
+        if c.kind not in ("id", "text"):
+            rules.append(
+                Rule(
+                    f"bad_{c.kind}",
+                    c.name,
+                    f"NOT {empty} AND {c.name} IS NULL",
+                    f"a {c.kind}",
+                    f"fix the value, or set the {c.kind} format in the configuration",
+                )
+            )
+        if c.kind == "timestamp":
+            rules.append(
+                Rule(
+                    "implausible_timestamp",
+                    c.name,
+                    f"({c.name} < TIMESTAMP '1990-01-01' OR "
+                    f"{c.name} > now()::TIMESTAMP + INTERVAL 1 DAY)",
+                    "a time between 1990 and tomorrow",
+                    "check the unit (seconds vs milliseconds) or the origin of relative times",
+                )
+            )
+    return rules
+
+
+def _interaction_rules(present: list[Column], config: Config) -> list[Rule]:
+    names = {c.name for c in present}
+    allowed = ", ".join(f"'{k}'" for k in config.links.channel_weights)
+    words = ", ".join(f"'{w}'" for w in IN_WORDS + OUT_WORDS)
+    rules = []
+    if "direction" in names:
+        rules.append(
+            Rule(
+                "bad_direction",
+                "direction",
+                f"direction IS NOT NULL AND direction NOT IN ({words})",
+                "in or out (or MOC/MTC, incoming/outgoing)",
+                "map the direction column's values, or remove the mapping",
+            )
+        )
+    rules += [
+        Rule(
+            "self_interaction",
+            "to_id",
+            "from_id = to_id",
+            "two different parties",
+            "drop the row: a number contacting itself is not a social tie",
+        ),
+        Rule(
+            "unknown_channel",
+            "channel",
+            f"channel NOT IN ({allowed})",
+            f"one of {allowed}",
+            "add the channel with a weight to [links.channel_weights]",
+        ),
+    ]
+    if "duration_s" in names:
+        rules.append(
+            Rule(
+                "absurd_duration",
+                "duration_s",
+                f"duration_s > {MAX_DURATION_S}",
+                "a duration of at most 24 hours",
+                "check the unit (seconds are expected)",
+            )
+        )
+    return rules
+
+
+def validated_select(
+    source: Source,
+    source_columns: dict[str, str],
+    config: Config,
+    *,
+    row_numbers: bool = True,
+    rejects: str | None = None,
+) -> Validated:
+    """Build the checked SELECT of one source (its columns were checked by the caller).
+
+    For interactions it also normalises: ``from_id``/``to_id`` are swapped on records logged
+    from the receiver's side, ``_missed`` marks missed calls (negative durations, then set to 0),
+    ``_in`` tells which side logged the record.
+    """
+    spec = source.spec
+    present: list[Column] = []
+    selects = []
+    if source.fmt == "parquet":
+        selects += ["filename AS _file", "file_row_number + 1 AS _row"]
+    elif row_numbers:
+        selects += ["filename AS _file", "row_number() OVER (PARTITION BY filename) AS _row"]
+    else:
+        selects += ["filename AS _file", "NULL::BIGINT AS _row"]
+    for c in source.schema.columns:
+        if c.name in spec.constants:
+            raw = "'" + spec.constants[c.name].replace("'", "''") + "'"
+            kind = "VARCHAR"
+        elif source.user_column(c.name) in source_columns:
+            raw = _quote(source.user_column(c.name))
+            kind = source_columns[source.user_column(c.name)]
+        else:
+            continue
+        present.append(c)
+        selects.append(f"{raw} AS _raw_{c.name}")
+        selects.append(f"{_typed_sql(c, raw, kind, spec)} AS {c.name}")
+    rules = _generic_rules(present)
+    if source.schema.name == "interactions":
+        rules += _interaction_rules(present, config)
+    case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))
+    inner = f"SELECT {', '.join(selects)} FROM {source.reader(rejects=rejects)}"
+    checked = f"SELECT *, CASE {case or 'WHEN false THEN 0'} ELSE NULL END AS _rule FROM ({inner})"
+    used = (
+        _normalised_interactions(checked, present)
+        if source.schema.name == "interactions"
+        else (checked)
+    )
+    return Validated(used, checked, tuple(rules), tuple(present))
+
+
+def _normalised_interactions(checked: str, present: list[Column]) -> str:
+    names = {c.name for c in present}
+    words = ", ".join(f"'{w}'" for w in IN_WORDS)
+    is_in = f"coalesce(direction IN ({words}), false)" if "direction" in names else "false"
+    duration = "duration_s" if "duration_s" in names else "NULL::DOUBLE"
+    return f"""
+        SELECT _file, _row, _rule,
+               CASE WHEN {is_in} THEN to_id ELSE from_id END AS from_id,
+               CASE WHEN {is_in} THEN from_id ELSE to_id END AS to_id,
+               timestamp, channel,
+               CASE WHEN {duration} < 0 THEN 0 ELSE {duration} END AS duration_s,
+               coalesce({duration} < 0, false) AS _missed,
+               {is_in} AS _in
+        FROM ({checked})
+    """

@@ -1,0 +1,264 @@
+"""Interaction loading: duplicates, one-sided records, malformed files, sources, increments."""
+
+import gzip
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tiewise.config import load_config
+from tiewise.exceptions import InputError
+from tiewise.ingest.load import IngestSummary, ingest
+from tiewise.store import Workspace
+
+HEADER = "caller,callee,ts,channel,duration_s\n"
+
+
+def project(tmp_path: Path, sources: str, ingest_options: str = "") -> Path:
+    config = tmp_path / "tiewise.toml"
+    config.write_text(
+        textwrap.dedent(sources) + "\n[ingest]\n" + textwrap.dedent(ingest_options),
+        encoding="utf-8",
+    )
+    return config
+
+
+CALLS = """
+[inputs.interactions]
+path = "{path}"
+{extra}
+[inputs.interactions.columns]
+from_id = "caller"
+to_id = "callee"
+timestamp = "ts"
+"""
+
+
+def calls_config(tmp_path: Path, path: str = "calls.csv", extra: str = "", **kw: str) -> Path:
+    return project(tmp_path, CALLS.format(path=path, extra=extra), **kw)
+
+
+def run(config_path: Path) -> tuple[Workspace, IngestSummary]:
+    config = load_config(config_path)
+    ws = Workspace.open(config.workspace_path, create=True)
+    with ws.run(command="test") as r:
+        summary = ingest(r, config, None)
+    return ws, summary
+
+
+def report(ws: Workspace) -> dict[str, tuple[Any, ...]]:
+    rows = ws.con.execute("SELECT rule, rows, example, action FROM ingest_report").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def totals(ws: Workspace) -> tuple[int, int, int, int]:
+    row = ws.con.execute(
+        "SELECT sum(n_ab), sum(n_ba), sum(duplicates), sum(two_sided) FROM link_days"
+    ).fetchall()[0]
+    return tuple(int(x) for x in row)  # type: ignore[return-value]
+
+
+def test_exact_duplicates_are_dropped_and_counted(tmp_path: Path) -> None:
+    line = "111,222,2026-01-05T10:00:00,voice,60\n"
+    (tmp_path / "calls.csv").write_text(HEADER + line * 3 + "222,111,2026-01-06T10:00:00,sms,\n")
+    ws, summary = run(calls_config(tmp_path))
+    with ws:
+        assert totals(ws) == (1, 1, 2, 0)
+        assert report(ws)["duplicate_record"][:1] == (2,)
+    assert summary.loaded["interactions"] == 2
+
+
+def test_one_sided_records_from_both_phones_count_once(tmp_path: Path) -> None:
+    # The caller's switch logs (111 out to 222); the callee's logs (222 in from 111): one call.
+    text = (
+        "party,other,ts,channel,duration_s,dir\n"
+        "111,222,2026-01-05T10:00:00,voice,60,MOC\n"
+        "222,111,2026-01-05T10:00:00,voice,60,MTC\n"
+        "222,111,2026-01-06T09:00:00,voice,30,out\n"
+    )
+    (tmp_path / "cdr.csv").write_text(text)
+    config = project(
+        tmp_path,
+        """
+        [inputs.interactions]
+        path = "cdr.csv"
+        [inputs.interactions.columns]
+        from_id = "party"
+        to_id = "other"
+        timestamp = "ts"
+        direction = "dir"
+    """,
+    )
+    ws, _ = run(config)
+    with ws:
+        assert totals(ws) == (1, 1, 1, 1)  # 111 called 222 once; 222 called 111 once
+        assert "1 of them the same call logged from both phones" in str(
+            ws.con.execute(
+                "SELECT expected FROM ingest_report WHERE rule = 'duplicate_record'"
+            ).fetchall()
+        )
+
+
+def test_unknown_direction_is_rejected(tmp_path: Path) -> None:
+    text = (
+        "party,other,ts,channel,dir\n"
+        + "".join(f"1,2,2026-01-05T10:{m:02d}:00,sms,out\n" for m in range(30))
+        + "1,2,2026-01-06T10:00:00,sms,sideways\n"
+    )
+    (tmp_path / "cdr.csv").write_text(text)
+    config = project(
+        tmp_path,
+        """
+        [inputs.interactions]
+        path = "cdr.csv"
+        [inputs.interactions.columns]
+        from_id = "party"
+        to_id = "other"
+        timestamp = "ts"
+        direction = "dir"
+    """,
+    )
+    ws, _ = run(config)
+    with ws:
+        assert ws.table("rejected_rows").fetchall() == [
+            (
+                "interactions",
+                "inputs.interactions",
+                str(tmp_path / "cdr.csv"),
+                31,
+                "bad_direction",
+                "direction",
+                "sideways",
+            )
+        ]
+
+
+def good_lines(n: int) -> str:
+    return "".join(f"1,2,2026-01-05T10:{m:02d}:00,voice,{m + 1}\n" for m in range(n))
+
+
+def test_malformed_lines_are_set_aside_with_their_line(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(HEADER + good_lines(30) + "1,2,oops\n" + good_lines(1))
+    ws, _ = run(calls_config(tmp_path))
+    with ws:
+        rejected = ws.con.execute("SELECT rule, row FROM rejected_rows").fetchall()
+        assert rejected == [("malformed_line", 32)]
+        assert "line 32" in report(ws)["malformed_line"][1]
+
+
+def test_malformed_line_in_strict_mode_stops_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(HEADER + good_lines(3) + "1,2,x,y,z,w\n")
+    with pytest.raises(InputError, match=r"calls.csv, line 5: rule malformed_line"):
+        run(calls_config(tmp_path, ingest_options='policy = "strict"'))
+
+
+def test_wrong_encoding_is_named_and_the_encoding_option_fixes_it(tmp_path: Path) -> None:
+    body = (HEADER + good_lines(30)).encode() + "1,2,2026-01-05T11:00:00,voice,7 Zoë\n".encode(
+        "latin-1"
+    )
+    (tmp_path / "calls.csv").write_bytes(body)
+    ws, _ = run(calls_config(tmp_path))
+    with ws:
+        assert ws.con.execute("SELECT rule FROM rejected_rows").fetchall() == [("bad_encoding",)]
+    (tmp_path / "ws2").mkdir()
+    config = calls_config(tmp_path, extra='encoding = "latin-1"\nformat = "csv"')
+    text = config.read_text().replace("[ingest]", "[ingest]\nmax_bad_share = 0.5", 1)
+    config.write_text('workspace = "ws2"\n' + text)
+    ws, _ = run(config)
+    with ws:
+        assert report(ws)["bad_number"][0] == 1  # decoded now; "7 Zoë" is just a bad number
+
+
+def test_empty_files_in_a_glob_are_reported_and_skipped(tmp_path: Path) -> None:
+    (tmp_path / "cdr").mkdir()
+    (tmp_path / "cdr" / "2026-01-01.csv").write_text(HEADER + good_lines(2))
+    (tmp_path / "cdr" / "2026-01-02.csv").write_text("")
+    ws, summary = run(calls_config(tmp_path, path="cdr/*.csv"))
+    with ws:
+        assert report(ws)["empty_file"][1].endswith("2026-01-02.csv")
+    assert summary.loaded["interactions"] == 2
+    (tmp_path / "cdr" / "2026-01-01.csv").write_text("")
+    with pytest.raises(InputError, match="every file is empty"):
+        run(calls_config(tmp_path, path="cdr/*.csv"))
+
+
+def test_implausible_timestamps(tmp_path: Path) -> None:
+    (tmp_path / "calls.csv").write_text(HEADER + good_lines(30) + "1,2,100,voice,5\n")
+    ws, _ = run(calls_config(tmp_path))
+    with ws:
+        assert ws.con.execute("SELECT rule, value FROM rejected_rows").fetchall() == [
+            ("implausible_timestamp", "100")
+        ]
+
+
+def test_several_sources_with_constants_gzip_and_delimiters(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "calls.csv.gz", "wt") as fh:
+        fh.write("a;b;t;secs\n1;2;2026-01-05T10:00:00;60\n2;1;2026-01-05T11:00:00;-1\n")
+    (tmp_path / "sms.csv").write_text("sender,recipient,time\n1,3,1767607200\n")
+    config = project(
+        tmp_path,
+        """
+        [[inputs.interactions]]
+        path = "calls.csv.gz"
+        delimiter = ";"
+        constants = { channel = "voice" }
+        columns = { from_id = "a", to_id = "b", timestamp = "t", duration_s = "secs" }
+
+        [[inputs.interactions]]
+        path = "sms.csv"
+        constants = { channel = "sms" }
+        columns = { from_id = "sender", to_id = "recipient", timestamp = "time" }
+    """,
+    )
+    ws, summary = run(config)
+    with ws:
+        rows = ws.con.execute(
+            "SELECT a, b, channel, n_ab, n_ba, seconds_ab + seconds_ba, missed FROM link_days "
+            "ORDER BY a, b"
+        ).fetchall()
+    assert rows == [("1", "2", "voice", 1, 1, 60.0, 1), ("1", "3", "sms", 1, 0, 0.0, 0)]
+    assert summary.loaded["interactions"] == 3
+
+
+def links_table(ws: Workspace) -> pd.DataFrame:
+    return ws.con.execute("SELECT * FROM link_days ORDER BY a, b, day, channel").df()
+
+
+def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:
+    cdr = tmp_path / "cdr"
+    cdr.mkdir()
+    day1 = HEADER + "1,2,2026-01-05T10:00:00,voice,60\n2,3,2026-01-05T12:00:00,sms,\n"
+    day2 = HEADER + "1,2,2026-01-06T10:00:00,voice,30\n3,1,2026-01-06T12:00:00,sms,\n"
+    (cdr / "d1.csv").write_text(day1)
+    config = calls_config(tmp_path, path="cdr/*.csv")
+    ws, summary = run(config)
+    ws.close()
+    assert summary.mode == "full"
+    (cdr / "d2.csv").write_text(day2)
+    ws, summary = run(config)
+    with ws:
+        assert summary.mode == "incremental" and summary.loaded["interactions"] == 2
+        incremental = links_table(ws)
+        files = ws.con.execute("SELECT path FROM ingested_files ORDER BY path").fetchall()
+    assert [Path(f[0]).name for f in files] == ["d1.csv", "d2.csv"]
+    # The same data loaded in one go gives the same table.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in ("d1.csv", "d2.csv"):
+        (fresh / name).write_text((cdr / name).read_text())
+    ws, _ = run(calls_config(fresh, path="*.csv"))
+    with ws:
+        pd.testing.assert_frame_equal(incremental, links_table(ws), check_exact=True)
+    # Nothing new: nothing reloaded.  A changed file: everything rebuilt.
+    ws, summary = run(config)
+    ws.close()
+    assert summary.mode == "unchanged"
+    (cdr / "d1.csv").write_text(day1 + "1,3,2026-01-05T13:00:00,sms,\n")
+    os.utime(cdr / "d1.csv", (1_800_000_000, 1_800_000_000))
+    ws, summary = run(config)
+    with ws:
+        assert summary.mode == "full" and "d1.csv changed" in summary.reason
+        assert totals(ws)[0] + totals(ws)[1] == 5
