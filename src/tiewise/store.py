@@ -132,6 +132,8 @@ class RunContext:
         """
         if not _NAME.match(name) or name in _INTERNAL:
             raise ValueError(f"invalid table name {name!r}")
+        if self._is_view(name):
+            self.con.execute(f'DROP VIEW "{name}"')
         if isinstance(source, str):
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {source}', params or [])
         elif isinstance(source, duckdb.DuckDBPyRelation):
@@ -156,6 +158,23 @@ class RunContext:
         )
         self.written.append(name)
         return int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
+
+    def write_view(self, name: str, sql: str, *, stage: str, description: str) -> None:
+        """Create or replace view ``name``: a table computed from others when it is read."""
+        if not _NAME.match(name) or name in _INTERNAL:
+            raise ValueError(f"invalid view name {name!r}")
+        if self.has_table(name):  # it was a table in an earlier version of the workspace
+            self.con.execute(f'DROP TABLE "{name}"')
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        self.con.execute(
+            "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
+            [name, stage, self.run_id, description, _now()],
+        )
+        self.written.append(name)
+
+    def _is_view(self, name: str) -> bool:
+        sql = "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'"
+        return bool(scalar(self.con, sql, [name]))
 
     def has_table(self, name: str) -> bool:
         """Whether table ``name`` exists (including ones written earlier in this run)."""
@@ -241,12 +260,13 @@ class Workspace:
     def tables(self) -> list[TableInfo]:
         """The tables that runs have written, with their stage, row count and description."""
         rows = self.con.execute(
-            "SELECT t.name, t.stage, t.run_id, t.description, d.estimated_size "
-            "FROM _tiewise_tables t JOIN duckdb_tables() d "
-            "ON d.table_name = t.name AND d.schema_name = 'main' ORDER BY t.written_at, t.name"
+            "SELECT t.name, t.stage, t.run_id, t.description FROM _tiewise_tables t "
+            "WHERE t.name IN (SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main') "
+            "ORDER BY t.written_at, t.name"
         ).fetchall()
         out = []
-        for name, stage, run_id, description, _ in rows:
+        for name, stage, run_id, description in rows:
             count = int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
             out.append(TableInfo(name, stage, count, run_id, description))
         return out

@@ -56,7 +56,8 @@ def report(ws: Workspace) -> dict[str, tuple[Any, ...]]:
 
 def totals(ws: Workspace) -> tuple[int, int, int, int]:
     row = ws.con.execute(
-        "SELECT sum(n_ab), sum(n_ba), sum(duplicates), sum(two_sided) FROM link_days"
+        "SELECT sum(n_voice_ab + n_sms_ab + n_other_ab), sum(n_voice_ba + n_sms_ba + n_other_ba), "
+        "sum(duplicates), sum(two_sided) FROM link_days"
     ).fetchall()[0]
     return tuple(int(x) for x in row)  # type: ignore[return-value]
 
@@ -216,15 +217,15 @@ def test_several_sources_with_constants_gzip_and_delimiters(tmp_path: Path) -> N
     ws, summary = run(config)
     with ws:
         rows = ws.con.execute(
-            "SELECT a, b, channel, n_ab, n_ba, seconds_ab + seconds_ba, missed FROM link_days "
-            "ORDER BY a, b"
+            "SELECT a, b, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, "
+            "voice_seconds_ab + voice_seconds_ba, missed FROM link_days ORDER BY a, b"
         ).fetchall()
-    assert rows == [("1", "2", "voice", 1, 1, 60.0, 1), ("1", "3", "sms", 1, 0, 0.0, 0)]
+    assert rows == [("1", "2", 1, 1, 0, 0, 60.0, 1), ("1", "3", 0, 0, 1, 0, 0.0, 0)]
     assert summary.loaded["interactions"] == 3
 
 
 def links_table(ws: Workspace) -> pd.DataFrame:
-    return ws.con.execute("SELECT * FROM link_days ORDER BY a, b, day, channel").df()
+    return ws.con.execute("SELECT * FROM link_days ORDER BY a, b, day").df()
 
 
 def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:

@@ -34,9 +34,11 @@ def links_of(
 def reference_links(
     frame: pd.DataFrame, cfg: LinksConfig
 ) -> dict[tuple[str, str], dict[str, float]]:
+    """The link strength of the README, record by record, in plain Python."""
     as_of = frame["timestamp"].max()
-    span = (frame["timestamp"].max() - frame["timestamp"].min()).total_seconds()
-    weeks = max(1, math.ceil(span / 604800))
+    as_of_day = as_of.normalize()
+    span_days = (as_of_day - frame["timestamp"].min().normalize()).days
+    weeks = min(52, span_days // 7 + 1)
     out: dict[tuple[str, str], dict[str, float]] = {}
     groups: dict[tuple[str, str], list[pd.Series]] = defaultdict(list)
     for _, r in frame.iterrows():
@@ -44,7 +46,7 @@ def reference_links(
     for (a, b), records in groups.items():
         volume = 0.0
         n_ab = n_ba = 0
-        week_starts = set()
+        active_weeks = set()
         for r in records:
             minutes = (0 if pd.isna(r.duration_s) else r.duration_s) / 60
             age_days = (as_of - r.timestamp).total_seconds() / 86400
@@ -55,10 +57,11 @@ def reference_links(
             )
             n_ab += r.from_id == a
             n_ba += r.from_id == b
-            day = r.timestamp.normalize()
-            week_starts.add(day - pd.Timedelta(days=day.weekday()))
+            weeks_back = (as_of_day - r.timestamp.normalize()).days // 7
+            if weeks_back < weeks:
+                active_weeks.add(weeks_back)
         reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)
-        regularity = min(1.0, len(week_starts) / weeks)
+        regularity = len(active_weeks) / weeks
         out[(a, b)] = {
             "records": len(records),
             "n_ab": n_ab,

@@ -43,7 +43,7 @@ app.add_typer(synth_app, name="synth")
 
 out = Console()
 err = Console(stderr=True)
-_state = {"debug": False}
+_state: dict[str, object] = {"debug": False, "argv": []}
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The configuration file (TOML).")
@@ -104,7 +104,7 @@ def _print_ingest(result: RunResult) -> None:
 
 def _print_result(result: RunResult) -> None:
     if result.warning:
-        err.print(f"[yellow]Note:[/] {escape(result.warning)}")
+        err.print(f"[yellow]Note:[/] {escape(result.warning)}", soft_wrap=True)
     g = result.graph
     out.print(
         f"Run {result.run_id} complete: {result.links.nodes:,} parties "
@@ -161,7 +161,7 @@ def run(
             cfg,
             keep_raw_ids=keep_raw_ids,
             reporter=_step_reporter(progress),
-            command=" ".join(["tiewise", *sys.argv[1:]])[:500],
+            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
         )
     _print_result(result)
 
@@ -184,7 +184,7 @@ def tables(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOpti
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
         note = ws.recover()
         if note:
-            err.print(f"[yellow]Note:[/] {escape(note)}")
+            err.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
         table = Table(title=f"Tables in {ws.path}")
         for column in ("table", "stage", "rows", "run", "description"):
             table.add_column(column)
@@ -323,7 +323,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tiewise`` command; returns the exit code."""
     signal.signal(signal.SIGTERM, _on_sigterm)
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    _state["argv"] = args
+    debug = "--debug" in args
     try:
         app(args=argv, standalone_mode=False)
     except typer.Exit as exc:

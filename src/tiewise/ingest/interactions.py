@@ -7,10 +7,11 @@ aggregation, on the distinct parties only (hashing every record would cost more 
 rest).  The result, ``link_days``, holds everything the link-strength formula needs, in additive
 form, so that new files are merged in without re-reading history:
 
-``n_ab``, ``n_ba``              records initiated by ``a`` (the smaller id) and by ``b``
-``seconds_ab``, ``seconds_ba``  their total duration
-``decay_fp``                    Σ 2^((t − day start) / half-life), in fixed point (2^-32)
-``log_decay_fp``                Σ ln(1 + minutes) · 2^((t − day start) / half-life), likewise
+``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
+                                likewise ``n_sms_*`` and ``n_other_*`` (email, meeting, ...)
+``voice_seconds_ab``, ``_ba``   total call time each way
+``weight_fp``                   Σ channel_weight · (1 + duration_weight · ln(1 + minutes))
+                                · 2^((t − day start) / half-life), in fixed point (2^-32)
 ``first_ts``, ``last_ts``       first and last record
 ``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
                                 missed calls (negative duration) kept with duration 0
@@ -48,12 +49,23 @@ __all__ = ["FIXED_POINT", "load_interactions"]
 
 FIXED_POINT = 2.0**32  # sums of doubles are kept as integers of 2^-32: exact and order-free
 
-_LINK_DAYS_AGG = """
-    sum(n_ab) AS n_ab, sum(n_ba) AS n_ba, sum(seconds_ab) AS seconds_ab,
-    sum(seconds_ba) AS seconds_ba, sum(decay_fp) AS decay_fp, sum(log_decay_fp) AS log_decay_fp,
-    min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(duplicates) AS duplicates,
-    sum(two_sided) AS two_sided, sum(missed) AS missed
+_COUNTS = ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
+_LINK_DAYS_AGG = (
+    ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
+    + """,
+    CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
+    CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
+    CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
+    min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+    CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(two_sided) AS BIGINT) AS two_sided,
+    CAST(sum(missed) AS BIGINT) AS missed
 """
+)
+_TOTAL = " + ".join(_COUNTS)
+_LINK_DAYS_COLUMNS = (
+    "a, b, day, " + ", ".join(_COUNTS) + ", voice_seconds_ab, voice_seconds_ba, weight_fp, "
+    "first_ts, last_ts, duplicates, two_sided, missed"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ def history_hash(config: Config, key: bytes | None) -> str:
         str(config.ingest.deduplicate),
         str(config.ingest.duplicate_tolerance_s),
         repr(config.links.half_life_days),
+        repr(sorted(config.links.channel_weights.items())),
+        repr(config.links.duration_weight),
         key_id,
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
@@ -103,10 +117,6 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
         return _Plan("unchanged", "no new interaction files", [])
     n = sum(len(files) for _, files in loads)
     return _Plan("incremental", f"{n} new file(s) merged into earlier ones", loads)
-
-
-def _fixed(expr: str) -> str:
-    return f"CAST(round(({expr}) * {FIXED_POINT}) AS HUGEINT)"
 
 
 def _aggregate_source(
@@ -143,21 +153,31 @@ def _aggregate_source(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _records_{source.index} AS {records}")
         records = f"SELECT * FROM _records_{source.index}"
     half_life_s = config.links.half_life_days * 86400.0
-    intraday = f"pow(2, (epoch(timestamp) - epoch(CAST(timestamp AS DATE))) / {half_life_s!r})"
+    weights = " ".join(f"WHEN '{c}' THEN {w!r}" for c, w in config.links.channel_weights.items())
+    weight = (
+        f"(CASE channel {weights} ELSE 0 END)"
+        f" * (1 + {config.links.duration_weight!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
+        f" * pow(2, (epoch(timestamp) - epoch(CAST(timestamp AS DATE))) / {half_life_s!r})"
+    )
+    other = "channel NOT IN ('voice', 'sms')"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT _rule,
                least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
-               CAST(timestamp AS DATE) AS day, channel,
-               count(*) FILTER (WHERE from_id < to_id) AS n_ab,
-               count(*) FILTER (WHERE from_id > to_id) AS n_ba,
-               coalesce(sum(duration_s) FILTER (WHERE from_id < to_id), 0) AS seconds_ab,
-               coalesce(sum(duration_s) FILTER (WHERE from_id > to_id), 0) AS seconds_ba,
-               sum({_fixed(intraday)}) AS decay_fp,
-               sum({_fixed(f"ln(1 + coalesce(duration_s, 0) / 60.0) * {intraday}")})
-                   AS log_decay_fp,
+               CAST(timestamp AS DATE) AS day,
+               count(*) FILTER (WHERE channel = 'voice' AND from_id < to_id) AS n_voice_ab,
+               count(*) FILTER (WHERE channel = 'voice' AND from_id > to_id) AS n_voice_ba,
+               count(*) FILTER (WHERE channel = 'sms' AND from_id < to_id) AS n_sms_ab,
+               count(*) FILTER (WHERE channel = 'sms' AND from_id > to_id) AS n_sms_ba,
+               count(*) FILTER (WHERE {other} AND from_id < to_id) AS n_other_ab,
+               count(*) FILTER (WHERE {other} AND from_id > to_id) AS n_other_ba,
+               CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice' AND from_id < to_id),
+                             0) AS DOUBLE) AS voice_seconds_ab,
+               CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice' AND from_id > to_id),
+                             0) AS DOUBLE) AS voice_seconds_ba,
+               sum(CAST(round(({weight}) * {FIXED_POINT}) AS HUGEINT)) AS weight_fp,
                min(timestamp) AS first_ts, max(timestamp) AS last_ts,
-               sum(copies - 1) AS duplicates,
+               CAST(sum(copies - 1) AS BIGINT) AS duplicates,
                count(*) FILTER (WHERE seen_in AND seen_out) AS two_sided,
                count(*) FILTER (WHERE missed) AS missed,
                sum(copies) AS raw_rows
@@ -180,7 +200,7 @@ def _aggregate_source(
     else:
         bad = 0
     stats = con.execute(
-        f"SELECT coalesce(sum(n_ab + n_ba), 0), coalesce(sum(duplicates), 0), "
+        f"SELECT coalesce(sum({_TOTAL}), 0), coalesce(sum(duplicates), 0), "
         f"coalesce(sum(two_sided), 0), coalesce(sum(missed), 0) FROM {table} WHERE _rule IS NULL"
     ).fetchall()[0]
     valid, duplicates, two_sided, missed = (int(x) for x in stats)
@@ -260,32 +280,31 @@ def load_interactions(
             "rows: there is no network to build."
         )
     union = " UNION ALL ".join(
-        f"SELECT a, b, day, channel, n_ab, n_ba, seconds_ab, seconds_ba, decay_fp, "
-        f"log_decay_fp, first_ts, last_ts, duplicates, two_sided, missed FROM {t} "
-        "WHERE _rule IS NULL"
+        f"SELECT {_LINK_DAYS_COLUMNS} FROM {t} WHERE _rule IS NULL"
         for t in parts
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _pair_days AS SELECT a, b, day, channel, {_LINK_DAYS_AGG} "
-        f"FROM ({union}) GROUP BY a, b, day, channel"
-    )
-    for t in parts:
-        con.execute(f"DROP TABLE {t}")
+    if len(parts) == 1:  # one source: its pairs are already unique per day and channel
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _pair_days AS {union}")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _pair_days AS SELECT a, b, day, "
+            f"{_LINK_DAYS_AGG} FROM ({union}) GROUP BY a, b, day"
+        )
     new_days = _pseudonymised(ctx, key)
     if config.ingest.keep_interactions:
         _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")
     if plan.mode == "incremental":
         merged = (
-            f"SELECT a, b, day, channel, {_LINK_DAYS_AGG} FROM (SELECT * FROM link_days "
-            f"UNION ALL SELECT * FROM ({new_days})) GROUP BY a, b, day, channel"
+            f"SELECT a, b, day, {_LINK_DAYS_AGG} FROM (SELECT * FROM link_days "
+            f"UNION ALL SELECT * FROM ({new_days})) GROUP BY a, b, day"
         )
     else:
         merged = new_days
     ctx.write_table(
         "link_days",
-        f"SELECT * FROM ({merged}) ORDER BY a, b, day, channel",
+        merged,
         stage="ingest",
-        description="Interactions per pair of parties, day and channel, in additive form.",
+        description="Interactions per pair of parties and day, in additive form.",
     )
     loaded = (
         "SELECT input, source, path, bytes, mtime, run_id, "
@@ -299,7 +318,9 @@ def load_interactions(
         stage="ingest",
         description="Every input file loaded into link_days: path, size, time, run.",
     )
-    con.execute("DROP TABLE _pair_days")
+    con.execute(f"DROP {'VIEW' if len(parts) == 1 else 'TABLE'} _pair_days")
+    for t in parts:
+        con.execute(f"DROP TABLE {t}")
     con.execute("DROP TABLE IF EXISTS _ids")
     summary.loaded["interactions"] = valid
     summary.rejected["interactions"] = rejected
@@ -354,12 +375,15 @@ def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
     return f"""
         SELECT CASE WHEN {swap} THEN pb.p ELSE pa.p END AS a,
                CASE WHEN {swap} THEN pa.p ELSE pb.p END AS b,
-               r.day, r.channel,
-               CASE WHEN {swap} THEN r.n_ba ELSE r.n_ab END AS n_ab,
-               CASE WHEN {swap} THEN r.n_ab ELSE r.n_ba END AS n_ba,
-               CASE WHEN {swap} THEN r.seconds_ba ELSE r.seconds_ab END AS seconds_ab,
-               CASE WHEN {swap} THEN r.seconds_ab ELSE r.seconds_ba END AS seconds_ba,
-               r.decay_fp, r.log_decay_fp, r.first_ts, r.last_ts,
-               r.duplicates, r.two_sided, r.missed
+               r.day,
+               CASE WHEN {swap} THEN r.n_voice_ba ELSE r.n_voice_ab END AS n_voice_ab,
+               CASE WHEN {swap} THEN r.n_voice_ab ELSE r.n_voice_ba END AS n_voice_ba,
+               CASE WHEN {swap} THEN r.n_sms_ba ELSE r.n_sms_ab END AS n_sms_ab,
+               CASE WHEN {swap} THEN r.n_sms_ab ELSE r.n_sms_ba END AS n_sms_ba,
+               CASE WHEN {swap} THEN r.n_other_ba ELSE r.n_other_ab END AS n_other_ab,
+               CASE WHEN {swap} THEN r.n_other_ab ELSE r.n_other_ba END AS n_other_ba,
+               CASE WHEN {swap} THEN r.voice_seconds_ba ELSE r.voice_seconds_ab END AS voice_seconds_ab,
+               CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END AS voice_seconds_ba,
+               r.weight_fp, r.first_ts, r.last_ts, r.duplicates, r.two_sided, r.missed
         FROM _pair_days r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
     """

@@ -105,11 +105,12 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
     return f"NULLIF(lower(trim(CAST({col} AS VARCHAR))), '')"
 
 
-def _generic_rules(present: list[Column]) -> list[Rule]:
+def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
     rules: list[Rule] = []
     for c in present:
         raw = f"_raw_{c.name}"
-        empty = f"({raw} IS NULL OR trim(CAST({raw} AS VARCHAR)) = '')"
+        text = types[c.name] == "VARCHAR"  # typed columns (Parquet) cannot hold blank text
+        empty = f"({raw} IS NULL OR trim({raw}) = '')" if text else f"{raw} IS NULL"
         if c.required:
             rules.append(
                 Rule(
@@ -204,6 +205,7 @@ def validated_select(
     """
     spec = source.spec
     present: list[Column] = []
+    types: dict[str, str] = {}
     selects = []
     if source.fmt == "parquet":
         selects += ["filename AS _file", "file_row_number + 1 AS _row"]
@@ -221,9 +223,10 @@ def validated_select(
         else:
             continue
         present.append(c)
+        types[c.name] = kind
         selects.append(f"{raw} AS _raw_{c.name}")
         selects.append(f"{_typed_sql(c, raw, kind, spec)} AS {c.name}")
-    rules = _generic_rules(present)
+    rules = _generic_rules(present, types)
     if source.schema.name == "interactions":
         rules += _interaction_rules(present, config)
     case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))

@@ -6,11 +6,12 @@ The strength of the link between two parties ``a`` and ``b`` (see the README, "L
                   * 2^(-age(r) / half_life)
     volume      = sum of w(r) over the pair's records r      (how often, how long, how recent)
     reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)          (both initiate: 1; one-sided: 0)
-    regularity  = distinct active weeks / weeks in the data  (steady ties beat one burst)
+    regularity  = active weeks / weeks               (steady ties beat one burst; the last
+                                                      min(52, weeks in the data) 7-day weeks)
     strength    = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2
 
 Every component is kept as a column so each strength can be explained.  Ages are measured from the
-newest record in the data (the "as of" time).
+newest record in the data (the "as of" time); weeks are the 7-day windows ending on its day.
 
 Service numbers and call centres -- far more distinct contacts than anyone else, almost never
 called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence,
@@ -26,7 +27,9 @@ from tiewise.exceptions import InputError
 from tiewise.ingest.interactions import FIXED_POINT
 from tiewise.store import RunContext, scalar
 
-__all__ = ["LinkSummary", "build_links"]
+__all__ = ["REGULARITY_WEEKS", "LinkSummary", "build_links"]
+
+REGULARITY_WEEKS = 52  # regularity looks at most this many weeks back
 
 
 @dataclass(frozen=True)
@@ -37,21 +40,6 @@ class LinkSummary:
     nodes: int
     on_network: int
     service_numbers: int
-
-
-def _weight_sql(config: Config) -> str:
-    """SQL for the decayed, channel- and duration-weighted volume of one ``link_days`` row."""
-    cases = " ".join(
-        f"WHEN '{channel}' THEN {weight!r}"
-        for channel, weight in config.links.channel_weights.items()
-    )
-    dw = config.links.duration_weight
-    half_life_s = config.links.half_life_days * 86400.0
-    return (
-        f"(CASE channel {cases} ELSE 0 END)"
-        f" * (decay_fp + {dw!r} * log_decay_fp) / {FIXED_POINT}"
-        f" * pow(2, -(epoch(as_of) - epoch(day)) / {half_life_s!r})"
-    )
 
 
 def _exact_sum(expr: str) -> str:
@@ -67,66 +55,71 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     con = ctx.con
     if not ctx.has_table("link_days"):
         raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
-    weeks = scalar(
-        con,
-        "SELECT greatest(1, ceil((epoch(max(last_ts)) - epoch(min(first_ts))) / 604800.0)) "
-        "FROM link_days",
+    half_life_s = config.links.half_life_days * 86400.0
+    decay = f"pow(2, -(epoch(p.as_of) - epoch(day)) / {half_life_s!r})"
+    counts = ", ".join(
+        f"CAST(sum({c}) AS BIGINT) AS {c}"
+        for c in ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
     )
     ctx.write_table(
         "links",
         f"""
-        WITH p AS (SELECT max(last_ts) AS as_of FROM link_days),
+        WITH p AS (
+            SELECT max(last_ts) AS as_of, CAST(max(last_ts) AS DATE) AS as_of_day,
+                   least({REGULARITY_WEEKS},
+                         date_diff('day', CAST(min(first_ts) AS DATE),
+                                   CAST(max(last_ts) AS DATE)) // 7 + 1) AS weeks
+            FROM link_days
+        ),
         agg AS (
-            SELECT a, b,
-                   sum(n_ab + n_ba) AS records,
-                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel = 'voice'), 0) AS n_voice,
-                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel = 'sms'), 0) AS n_sms,
-                   coalesce(sum(n_ab + n_ba) FILTER (WHERE channel NOT IN ('voice', 'sms')), 0)
-                       AS n_other,
-                   CAST(coalesce(sum(seconds_ab + seconds_ba) FILTER (WHERE channel = 'voice'), 0)
-                       AS DOUBLE) AS voice_seconds,
-                   sum(n_ab) AS n_ab, sum(n_ba) AS n_ba,
-                   count(DISTINCT day) AS active_days,
-                   count(DISTINCT date_trunc('week', day)) AS active_weeks,
+            SELECT a, b, {counts},
+                   CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
+                   CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
+                   count(*) AS active_days,
+                   bit_count(bit_or(CASE
+                       WHEN date_diff('day', day, p.as_of_day) // 7 < p.weeks
+                       THEN CAST(1 AS UBIGINT) << CAST(date_diff('day', day, p.as_of_day) // 7
+                                                      AS UBIGINT)
+                       ELSE CAST(0 AS UBIGINT) END)) AS active_weeks,
                    min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-                   any_value(as_of) AS as_of,
-                   {_exact_sum(_weight_sql(config))} AS volume
+                   any_value(p.as_of) AS as_of, any_value(p.weeks) AS weeks,
+                   {_exact_sum(f"weight_fp / {FIXED_POINT} * {decay}")} AS volume
             FROM link_days, p GROUP BY a, b
+        ),
+        parts AS (
+            SELECT *,
+                   n_voice_ab + n_sms_ab + n_other_ab AS n_ab,
+                   n_voice_ba + n_sms_ba + n_other_ba AS n_ba
+            FROM agg
         )
-        SELECT a, b, CAST(records AS BIGINT) AS records, CAST(n_voice AS BIGINT) AS n_voice,
-               CAST(n_sms AS BIGINT) AS n_sms, CAST(n_other AS BIGINT) AS n_other,
-               voice_seconds, CAST(n_ab AS BIGINT) AS n_ab, CAST(n_ba AS BIGINT) AS n_ba,
+        SELECT a, b, n_ab + n_ba AS records,
+               n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,
+               n_other_ab + n_other_ba AS n_other,
+               voice_seconds_ab + voice_seconds_ba AS voice_seconds,
+               n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
+               voice_seconds_ab, voice_seconds_ba,
                active_days, active_weeks, first_ts, last_ts,
                (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
                volume,
                CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
-               least(1.0, active_weeks / {weeks!r}) AS regularity,
+               CAST(active_weeks AS DOUBLE) / weeks AS regularity,
                volume * (1 + CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba)) / 2
-                      * (1 + least(1.0, active_weeks / {weeks!r})) / 2 AS strength
-        FROM agg
-        ORDER BY a, b
+                      * (1 + CAST(active_weeks AS DOUBLE) / weeks) / 2 AS strength
+        FROM parts
         """,
         stage="links",
         description="Undirected links (a < b) with every strength component and the strength.",
     )
-    directed = """
-        SELECT {src} AS from_id, {dst} AS to_id,
-               CAST(sum({n}) AS BIGINT) AS records,
-               CAST(coalesce(sum({n}) FILTER (WHERE channel = 'voice'), 0) AS BIGINT) AS n_voice,
-               CAST(coalesce(sum({n}) FILTER (WHERE channel = 'sms'), 0) AS BIGINT) AS n_sms,
-               CAST(coalesce(sum({n}) FILTER (WHERE channel NOT IN ('voice', 'sms')), 0)
-                   AS BIGINT) AS n_other,
-               CAST(coalesce(sum({s}) FILTER (WHERE channel = 'voice'), 0) AS DOUBLE)
-                   AS voice_seconds,
-               count(DISTINCT day) FILTER (WHERE {n} > 0) AS active_days
-        FROM link_days GROUP BY {src}, {dst} HAVING sum({n}) > 0
+    direction = """
+        SELECT {x} AS from_id, {y} AS to_id, n_{ab} AS records, n_voice_{ab} AS n_voice,
+               n_sms_{ab} AS n_sms, n_other_{ab} AS n_other, voice_seconds_{ab} AS voice_seconds
+        FROM links WHERE n_{ab} > 0
     """
-    ctx.write_table(
+    ctx.write_view(
         "links_directed",
-        directed.format(src="a", dst="b", n="n_ab", s="seconds_ab")
+        direction.format(x="a", y="b", ab="ab")
         + " UNION ALL "
-        + directed.format(src="b", dst="a", n="n_ba", s="seconds_ba")
-        + " ORDER BY from_id, to_id",
+        + direction.format(x="b", y="a", ab="ba"),
         stage="links",
         description="Directed links: who contacts whom, how often per channel, for how long.",
     )

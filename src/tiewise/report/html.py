@@ -64,7 +64,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "(SELECT count(*) FROM links) AS links, "
         "(SELECT count(*) FROM communities) AS communities, "
         "(SELECT count(*) FROM service_numbers) AS service_numbers, "
-        "(SELECT CAST(sum(n_ab + n_ba) AS BIGINT) FROM link_days) AS interactions, "
+        "(SELECT CAST(sum(records) AS BIGINT) FROM links) AS interactions, "
         "(SELECT min(first_ts) FROM link_days) AS first_record, "
         "(SELECT max(last_ts) FROM link_days) AS last_record",
     )[0]
