@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -43,7 +43,7 @@ app.add_typer(synth_app, name="synth")
 
 out = Console()
 err = Console(stderr=True)
-_state: dict[str, object] = {"debug": False, "argv": []}
+_state: dict[str, Any] = {"debug": False, "argv": []}
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The configuration file (TOML).")

@@ -172,11 +172,11 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
         stage="links",
         description="Every party: customers (on-network) and their off-network contacts.",
     )
-    counts = con.execute(
+    nodes, on_network, service = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE on_network), count(*) FILTER (WHERE is_service) "
         "FROM nodes"
     ).fetchall()[0]
     links = int(scalar(con, "SELECT count(*) FROM links"))
     return LinkSummary(
-        links=links, nodes=counts[0], on_network=counts[1], service_numbers=counts[2]
+        links=links, nodes=int(nodes), on_network=int(on_network), service_numbers=int(service)
     )
