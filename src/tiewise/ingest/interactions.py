@@ -382,8 +382,10 @@ def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
                CASE WHEN {swap} THEN r.n_sms_ab ELSE r.n_sms_ba END AS n_sms_ba,
                CASE WHEN {swap} THEN r.n_other_ba ELSE r.n_other_ab END AS n_other_ab,
                CASE WHEN {swap} THEN r.n_other_ab ELSE r.n_other_ba END AS n_other_ba,
-               CASE WHEN {swap} THEN r.voice_seconds_ba ELSE r.voice_seconds_ab END AS voice_seconds_ab,
-               CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END AS voice_seconds_ba,
+               CASE WHEN {swap} THEN r.voice_seconds_ba ELSE r.voice_seconds_ab END
+                   AS voice_seconds_ab,
+               CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END
+                   AS voice_seconds_ba,
                r.weight_fp, r.first_ts, r.last_ts, r.duplicates, r.two_sided, r.missed
         FROM _pair_days r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
     """
