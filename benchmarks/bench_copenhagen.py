@@ -43,20 +43,34 @@ def main() -> None:
     rows = []
     for column in SCORES:
         score = {(a, b): float(v) for a, b, v in zip(links.a, links.b, links[column], strict=True)}
-        rows.append({
-            "score": column,
-            "auc_all_pairs": round(pair_auc(score, friends, participants), 4),
-            "auc_interacting_pairs": round(auc(links[column].to_numpy(), labels), 4),
-        })
-    print(f"{len(participants)} participants, {len(links)} interacting pairs "
-          f"({labels.mean():.0%} of them friends), built in {seconds:.2f} s")
+        rows.append(
+            {
+                "score": column,
+                "auc_all_pairs": round(pair_auc(score, friends, participants), 4),
+                "auc_interacting_pairs": round(auc(links[column].to_numpy(), labels), 4),
+            }
+        )
+    print(
+        f"{len(participants)} participants, {len(links)} interacting pairs "
+        f"({labels.mean():.0%} of them friends), built in {seconds:.2f} s"
+    )
     print(f"{'score':<10} {'AUC, all pairs':>15} {'AUC, interacting pairs':>23}")
     for r in rows:
         print(f"{r['score']:<10} {r['auc_all_pairs']:>15.4f} {r['auc_interacting_pairs']:>23.4f}")
     out = Path(__file__).parent / "results" / "copenhagen.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"participants": len(participants), "pairs": len(links),
-                               "seconds": seconds, "rows": rows}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "participants": len(participants),
+                "pairs": len(links),
+                "seconds": seconds,
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

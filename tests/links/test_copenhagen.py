@@ -2,8 +2,6 @@
 rest better than call counts or SMS counts alone.  The floors are the AUCs measured here (see the
 README, "Link strength on real data"); a change to the formula that does worse fails."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,8 +42,10 @@ def test_auc_matches_the_reference_implementation() -> None:
 def test_strength_separates_friends_better_than_counts(links: pd.DataFrame) -> None:
     friends = copenhagen_friends()
     participants = {p for pair in friends for p in pair} & (set(links.a) | set(links.b))
-    result = {c: pair_auc(scores(links, c), friends, participants)
-              for c in ("n_voice", "n_sms", "strength")}
+    result = {
+        c: pair_auc(scores(links, c), friends, participants)
+        for c in ("n_voice", "n_sms", "strength")
+    }
     assert result["strength"] >= 0.580
     assert result["strength"] > max(result["n_voice"], result["n_sms"]) + 0.01
     labels = np.array([(a, b) in set(friends) for a, b in zip(links.a, links.b, strict=True)])

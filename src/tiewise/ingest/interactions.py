@@ -280,8 +280,7 @@ def load_interactions(
             "rows: there is no network to build."
         )
     union = " UNION ALL ".join(
-        f"SELECT {_LINK_DAYS_COLUMNS} FROM {t} WHERE _rule IS NULL"
-        for t in parts
+        f"SELECT {_LINK_DAYS_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
     )
     if len(parts) == 1:  # one source: its pairs are already unique per day and channel
         con.execute(f"CREATE OR REPLACE TEMP VIEW _pair_days AS {union}")
