@@ -129,7 +129,7 @@ class IngestConfig(_Strict):
     keep_interactions: bool = Field(
         default=False,
         description="Also keep every interaction record in the workspace. Off by default: the "
-        "workspace keeps daily per-pair aggregates (link_days), which is all later stages need "
+        "workspace keeps per-pair aggregates (link_state), which is all later stages need "
         "and a fraction of the size.",
     )
 

@@ -16,7 +16,7 @@ def test_run_tables_export_and_runs(project: Path, cli, monkeypatch: pytest.Monk
 
     tables = cli("tables")
     assert tables.code == 0
-    for name in ("link_days", "links", "customer_scores", "communities", "ingest_report"):
+    for name in ("link_state", "links", "customer_scores", "communities", "ingest_report"):
         assert name in tables.out
 
     exported = cli("export", "customer_scores", "out/scores.csv")

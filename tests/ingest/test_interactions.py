@@ -57,7 +57,7 @@ def report(ws: Workspace) -> dict[str, tuple[Any, ...]]:
 def totals(ws: Workspace) -> tuple[int, int, int, int]:
     row = ws.con.execute(
         "SELECT sum(n_voice_ab + n_sms_ab + n_other_ab), sum(n_voice_ba + n_sms_ba + n_other_ba), "
-        "sum(duplicates), sum(two_sided) FROM link_days"
+        "sum(duplicates), sum(two_sided) FROM link_state"
     ).fetchall()[0]
     return tuple(int(x) for x in row)  # type: ignore[return-value]
 
@@ -218,14 +218,14 @@ def test_several_sources_with_constants_gzip_and_delimiters(tmp_path: Path) -> N
     with ws:
         rows = ws.con.execute(
             "SELECT a, b, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, "
-            "voice_seconds_ab + voice_seconds_ba, missed FROM link_days ORDER BY a, b"
+            "voice_seconds_ab + voice_seconds_ba, missed FROM link_state ORDER BY a, b"
         ).fetchall()
     assert rows == [("1", "2", 1, 1, 0, 0, 60.0, 1), ("1", "3", 0, 0, 1, 0, 0.0, 0)]
     assert summary.loaded["interactions"] == 3
 
 
 def links_table(ws: Workspace) -> pd.DataFrame:
-    return ws.con.execute("SELECT * FROM link_days ORDER BY a, b, day").df()
+    return ws.con.execute("SELECT * FROM link_state ORDER BY a, b").df()
 
 
 def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:
@@ -252,7 +252,12 @@ def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:
         (fresh / name).write_text((cdr / name).read_text())
     ws, _ = run(calls_config(fresh, path="*.csv"))
     with ws:
-        pd.testing.assert_frame_equal(incremental, links_table(ws), check_exact=True)
+        full = links_table(ws)
+    # Counts and times are equal; the decayed weight, rounded to 2^-32 once per merge, within 2.
+    pd.testing.assert_frame_equal(
+        incremental.drop(columns="weight_fp"), full.drop(columns="weight_fp"), check_exact=True
+    )
+    assert (incremental["weight_fp"].astype(float) - full["weight_fp"].astype(float)).abs().max() <= 2
     # Nothing new: nothing reloaded.  A changed file: everything rebuilt.
     ws, summary = run(config)
     ws.close()

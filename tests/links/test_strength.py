@@ -36,9 +36,11 @@ def reference_links(
 ) -> dict[tuple[str, str], dict[str, float]]:
     """The link strength of the README, record by record, in plain Python."""
     as_of = frame["timestamp"].max()
-    as_of_day = as_of.normalize()
-    span_days = (as_of_day - frame["timestamp"].min().normalize()).days
-    weeks = min(52, span_days // 7 + 1)
+
+    def monday(t: pd.Timestamp) -> pd.Timestamp:
+        return t.normalize() - pd.Timedelta(days=t.weekday())
+
+    weeks = min(52, (monday(as_of) - monday(frame["timestamp"].min())).days // 7 + 1)
     out: dict[tuple[str, str], dict[str, float]] = {}
     groups: dict[tuple[str, str], list[pd.Series]] = defaultdict(list)
     for _, r in frame.iterrows():
@@ -57,7 +59,7 @@ def reference_links(
             )
             n_ab += r.from_id == a
             n_ba += r.from_id == b
-            weeks_back = (as_of_day - r.timestamp.normalize()).days // 7
+            weeks_back = (monday(as_of) - monday(r.timestamp)).days // 7
             if weeks_back < weeks:
                 active_weeks.add(weeks_back)
         reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)

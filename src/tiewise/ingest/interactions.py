@@ -1,31 +1,36 @@
-"""Loading interaction records at operator scale into daily per-pair aggregates (``link_days``).
+"""Loading interaction records at operator scale into per-pair state (``link_state``).
 
 Records are never materialised row by row.  One DuckDB pass over each source checks every rule,
 drops duplicates (exact copies, and the same call logged from both phones), and aggregates the
-valid records per pair of parties, day and channel.  Identifiers are pseudonymised after that
-aggregation, on the distinct parties only (hashing every record would cost more than all the
-rest).  The result, ``link_days``, holds everything the link-strength formula needs, in additive
-form, so that new files are merged in without re-reading history:
+valid records per pair of parties and day; a second, much smaller aggregation gives one row per
+pair.  Identifiers are pseudonymised after that, on the distinct parties only (hashing every
+record would cost more than all the rest).  ``link_state`` holds everything the link-strength
+formula needs, in a form that new files merge into without re-reading history:
 
 ``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
                                 likewise ``n_sms_*`` and ``n_other_*`` (email, meeting, ...)
 ``voice_seconds_ab``, ``_ba``   total call time each way
 ``weight_fp``                   Σ channel_weight · (1 + duration_weight · ln(1 + minutes))
-                                · 2^((t − day start) / half-life), in fixed point (2^-32)
+                                · 2^(-(as_of − t) / half-life), in fixed point (2^-32)
+``week_mask``                   bit k set when the pair was in contact in week k after the origin
+``active_days``                 days with contact (summed over loads)
 ``first_ts``, ``last_ts``       first and last record
 ``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
                                 missed calls (negative duration) kept with duration 0
 
-A record's decayed weight at any later "as of" time is then exact:
-``2^(-(as_of − t)/h) = 2^((t − day)/h) · 2^(-(as_of − day)/h)``.
+``link_meta`` holds the as-of time (the newest record) and the week origin.  When new records
+arrive, the old weights are decayed to the new as-of time (one multiplication: the exponential
+decay of a sum is the sum of the decays) and the week masks shifted to the new origin.
 
 ``ingested_files`` remembers which files were loaded.  A run loads only files it has not seen;
 when a loaded file changed or disappeared, or the settings that shape history changed (column
-mapping, deduplication, half-life, the pseudonymisation key), it rebuilds from all files.
+mapping, deduplication, half-life, channel or duration weights, the key), it rebuilds from all
+files.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -45,9 +50,10 @@ from tiewise.ingest.rules import validated_select
 from tiewise.ingest.sources import FileStat, Source, resolve_sources
 from tiewise.store import RunContext, scalar
 
-__all__ = ["FIXED_POINT", "load_interactions"]
+__all__ = ["FIXED_POINT", "MASK_WEEKS", "load_interactions"]
 
 FIXED_POINT = 2.0**32  # sums of doubles are kept as integers of 2^-32: exact and order-free
+MASK_WEEKS = 127  # weeks of activity a pair's week mask (a HUGEINT) can hold
 
 _COUNTS = ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
 _LINK_DAYS_AGG = (
@@ -76,7 +82,7 @@ class _Plan:
 
 
 def history_hash(config: Config, key: bytes | None) -> str:
-    """A hash of everything that shapes ``link_days``: a change means rebuilding from files."""
+    """A hash of everything that shapes ``link_state``: a change means rebuilding from files."""
     specs = [s.model_dump_json() for s in config.inputs.sources("interactions")]
     key_id = hmac.new(key, b"tiewise key fingerprint", hashlib.sha256).hexdigest() if key else ""
     parts = [
@@ -93,7 +99,7 @@ def history_hash(config: Config, key: bytes | None) -> str:
 
 def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
     everything = [(s, list(s.files)) for s in sources]
-    if not (ctx.has_table("link_days") and ctx.has_table("ingested_files")):
+    if not (ctx.has_table("link_state") and ctx.has_table("ingested_files")):
         return _Plan("full", "first load", everything)
     previous = ctx.con.execute(
         "SELECT source, path, bytes, mtime, history_hash FROM ingested_files "
@@ -246,7 +252,7 @@ def _record_files(ctx: RunContext, source: Source) -> None:
 def load_interactions(
     ctx: RunContext, config: Config, key: bytes | None, summary: IngestSummary
 ) -> None:
-    """Load the interaction sources into ``link_days`` (and ``interactions`` if kept)."""
+    """Load the interaction sources into ``link_state`` (and ``interactions`` if kept)."""
     con = ctx.con
     sources = resolve_sources(config, "interactions")
     digest = history_hash(config, key)
@@ -282,28 +288,33 @@ def load_interactions(
     union = " UNION ALL ".join(
         f"SELECT {_LINK_DAYS_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
     )
-    if len(parts) == 1:  # one source: its pairs are already unique per day and channel
+    if len(parts) == 1:  # one source: its pairs are already unique per day
         con.execute(f"CREATE OR REPLACE TEMP VIEW _pair_days AS {union}")
     else:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _pair_days AS SELECT a, b, day, "
             f"{_LINK_DAYS_AGG} FROM ({union}) GROUP BY a, b, day"
         )
-    new_days = _pseudonymised(ctx, key)
+    previous = _previous_meta(ctx) if plan.mode == "incremental" else None
+    meta = _meta(ctx, config, previous)
+    _pairs(ctx, config, meta)
+    new_state = _pseudonymised(ctx, key)
     if config.ingest.keep_interactions:
         _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")
-    if plan.mode == "incremental":
-        merged = (
-            f"SELECT a, b, day, {_LINK_DAYS_AGG} FROM (SELECT * FROM link_days "
-            f"UNION ALL SELECT * FROM ({new_days})) GROUP BY a, b, day"
-        )
-    else:
-        merged = new_days
+    if previous is not None:
+        new_state = _merged(config, new_state, previous, meta)
     ctx.write_table(
-        "link_days",
-        merged,
+        "link_state",
+        new_state,
         stage="ingest",
-        description="Interactions per pair of parties and day, in additive form.",
+        description="Interactions per pair of parties, in mergeable form (see links).",
+    )
+    ctx.write_table(
+        "link_meta",
+        f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
+        f"TIMESTAMP '{meta.first_ts}' AS first_ts, {config.links.half_life_days!r} AS half_life_days",
+        stage="ingest",
+        description="When the interactions start and end (as of), and the week origin.",
     )
     loaded = (
         "SELECT input, source, path, bytes, mtime, run_id, "
@@ -315,9 +326,10 @@ def load_interactions(
         "ingested_files",
         loaded,
         stage="ingest",
-        description="Every input file loaded into link_days: path, size, time, run.",
+        description="Every input file loaded into link_state: path, size, time, run.",
     )
     con.execute(f"DROP {'VIEW' if len(parts) == 1 else 'TABLE'} _pair_days")
+    con.execute("DROP TABLE _pairs")
     for t in parts:
         con.execute(f"DROP TABLE {t}")
     con.execute("DROP TABLE IF EXISTS _ids")
@@ -334,6 +346,95 @@ def load_interactions(
             f"loaded ({plan.mode}: {plan.reason})",
         )
     )
+
+
+@dataclass(frozen=True)
+class _Meta:
+    origin: datetime.date  # Monday of week 0 of the week masks
+    as_of: datetime.datetime  # the newest record: weights are decayed to this time
+    first_ts: datetime.datetime  # the oldest record
+
+
+def _previous_meta(ctx: RunContext) -> _Meta:
+    origin, as_of, first_ts = ctx.con.execute(
+        "SELECT origin, as_of, first_ts FROM link_meta"
+    ).fetchall()[0]
+    return _Meta(origin, as_of, first_ts)
+
+
+def _meta(ctx: RunContext, config: Config, previous: _Meta | None) -> _Meta:
+    """The as-of time and week origin after this load.
+
+    Week masks hold MASK_WEEKS weeks from the origin; the origin is the Monday at most
+    MASK_WEEKS - 7 weeks before the newest record, so a mask never overflows.
+    """
+    newest, oldest = ctx.con.execute(
+        "SELECT max(last_ts), min(first_ts) FROM _pair_days"
+    ).fetchall()[0]
+    if previous is not None:
+        newest, oldest = max(newest, previous.as_of), min(oldest, previous.first_ts)
+    earliest = newest.date() - datetime.timedelta(weeks=MASK_WEEKS - 7)
+    start = max(oldest.date(), earliest)
+    origin = start - datetime.timedelta(days=start.weekday())
+    if previous is not None:
+        origin = max(origin, previous.origin)
+    return _Meta(origin, newest, oldest)
+
+
+def _week(expr: str, origin: datetime.date) -> str:
+    return f"(date_diff('day', DATE '{origin}', {expr}) // 7)"
+
+
+def _pairs(ctx: RunContext, config: Config, meta: _Meta) -> None:
+    """Aggregate ``_pair_days`` per pair, weights decayed to ``meta.as_of``, into ``_pairs``."""
+    half_life_s = config.links.half_life_days * 86400.0
+    decay = f"pow(2, (epoch(day) - epoch(TIMESTAMP '{meta.as_of}')) / {half_life_s!r})"
+    week = _week("day", meta.origin)
+    counts = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
+    ctx.con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _pairs AS
+        SELECT a, b, {counts},
+               CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
+               CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
+               CAST(sum(CAST(round(weight_fp * {decay}) AS HUGEINT)) AS HUGEINT) AS weight_fp,
+               bit_or(CASE WHEN {week} >= 0 THEN CAST(1 AS HUGEINT) << CAST({week} AS INTEGER)
+                           ELSE CAST(0 AS HUGEINT) END) AS week_mask,
+               count(*) AS active_days,
+               min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+               CAST(sum(duplicates) AS BIGINT) AS duplicates,
+               CAST(sum(two_sided) AS BIGINT) AS two_sided,
+               CAST(sum(missed) AS BIGINT) AS missed
+        FROM _pair_days GROUP BY a, b
+    """)
+
+
+def _merged(config: Config, new_state: str, previous: _Meta, meta: _Meta) -> str:
+    """SQL merging the existing ``link_state`` (decayed and shifted to ``meta``) with new pairs."""
+    half_life_s = config.links.half_life_days * 86400.0
+    elapsed = (meta.as_of - previous.as_of).total_seconds()
+    shift = (meta.origin - previous.origin).days // 7
+    counts = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
+    old = f"""
+        SELECT a, b, {", ".join(_COUNTS)}, voice_seconds_ab, voice_seconds_ba,
+               CAST(round(weight_fp * pow(2, -{elapsed!r} / {half_life_s!r})) AS HUGEINT)
+                   AS weight_fp,
+               week_mask >> {shift} AS week_mask, active_days, first_ts, last_ts,
+               duplicates, two_sided, missed
+        FROM link_state
+    """
+    return f"""
+        SELECT a, b, {counts},
+               CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
+               CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
+               CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
+               bit_or(week_mask) AS week_mask,
+               CAST(sum(active_days) AS BIGINT) AS active_days,
+               min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+               CAST(sum(duplicates) AS BIGINT) AS duplicates,
+               CAST(sum(two_sided) AS BIGINT) AS two_sided,
+               CAST(sum(missed) AS BIGINT) AS missed
+        FROM ({old} UNION ALL SELECT * FROM ({new_state})) GROUP BY a, b
+    """
 
 
 def _keep_records(ctx: RunContext, key: bytes | None, indexes: list[int], append: bool) -> None:
@@ -363,18 +464,17 @@ def _keep_records(ctx: RunContext, key: bytes | None, indexes: list[int], append
 
 
 def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
-    """SQL for ``_pair_days`` with pseudonyms for ids (a < b again, directions swapped)."""
+    """SQL for ``_pairs`` with pseudonyms for ids (a < b again, directions swapped)."""
     if key is None:
-        return "SELECT * FROM _pair_days"
+        return "SELECT * FROM _pairs"
     ctx.con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT id, {hmac_sql('id', key)} AS p FROM "
-        "(SELECT a AS id FROM _pair_days UNION SELECT b FROM _pair_days)"
+        "(SELECT a AS id FROM _pairs UNION SELECT b FROM _pairs)"
     )
     swap = "pa.p > pb.p"
     return f"""
         SELECT CASE WHEN {swap} THEN pb.p ELSE pa.p END AS a,
                CASE WHEN {swap} THEN pa.p ELSE pb.p END AS b,
-               r.day,
                CASE WHEN {swap} THEN r.n_voice_ba ELSE r.n_voice_ab END AS n_voice_ab,
                CASE WHEN {swap} THEN r.n_voice_ab ELSE r.n_voice_ba END AS n_voice_ba,
                CASE WHEN {swap} THEN r.n_sms_ba ELSE r.n_sms_ab END AS n_sms_ab,
@@ -385,6 +485,7 @@ def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
                    AS voice_seconds_ab,
                CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END
                    AS voice_seconds_ba,
-               r.weight_fp, r.first_ts, r.last_ts, r.duplicates, r.two_sided, r.missed
-        FROM _pair_days r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
+               r.weight_fp, r.week_mask, r.active_days, r.first_ts, r.last_ts,
+               r.duplicates, r.two_sided, r.missed
+        FROM _pairs r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
     """

@@ -6,12 +6,12 @@ The strength of the link between two parties ``a`` and ``b`` (see the README, "L
                   * 2^(-age(r) / half_life)
     volume      = sum of w(r) over the pair's records r      (how often, how long, how recent)
     reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)          (both initiate: 1; one-sided: 0)
-    regularity  = active weeks / weeks               (steady ties beat one burst; the last
-                                                      min(52, weeks in the data) 7-day weeks)
+    regularity  = active weeks / weeks               (steady ties beat one burst; calendar
+                                                      weeks, the last min(52, in the data))
     strength    = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2
 
 Every component is kept as a column so each strength can be explained.  Ages are measured from the
-newest record in the data (the "as of" time); weeks are the 7-day windows ending on its day.
+newest record in the data (the "as of" time); weeks are calendar weeks (Monday to Sunday).
 
 Service numbers and call centres -- far more distinct contacts than anyone else, almost never
 called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence,
@@ -42,55 +42,33 @@ class LinkSummary:
     service_numbers: int
 
 
-def _exact_sum(expr: str) -> str:
-    """Sum a non-negative DOUBLE expression in fixed point (2^-32), independent of order.
-
-    Parallel threads add up rows in any order; in fixed point the result is the same bits.
-    """
-    return f"CAST(sum(CAST(round(({expr}) * {FIXED_POINT}) AS HUGEINT)) AS DOUBLE) / {FIXED_POINT}"
-
-
 def build_links(ctx: RunContext, config: Config) -> LinkSummary:
-    """Build ``links``, ``links_directed``, ``service_numbers`` and ``nodes`` from ``link_days``."""
+    """Build ``links``, ``links_directed``, ``service_numbers`` and ``nodes`` from ``link_state``.
+
+    ``links`` is a view: its strength components are a few arithmetic operations per pair over
+    ``link_state``, cheaper to compute when read than to store.
+    """
     con = ctx.con
-    if not ctx.has_table("link_days"):
+    if not ctx.has_table("link_state"):
         raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
-    half_life_s = config.links.half_life_days * 86400.0
-    decay = f"pow(2, -(epoch(p.as_of) - epoch(day)) / {half_life_s!r})"
-    counts = ", ".join(
-        f"CAST(sum({c}) AS BIGINT) AS {c}"
-        for c in ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
+    as_of_week = "(date_diff('day', m.origin, CAST(m.as_of AS DATE)) // 7)"
+    first_week = "greatest(0, date_diff('day', m.origin, CAST(m.first_ts AS DATE)) // 7)"
+    weeks = f"least({REGULARITY_WEEKS}, {as_of_week} - {first_week} + 1)"
+    window = (
+        f"((s.week_mask >> CAST({as_of_week} - {weeks} + 1 AS INTEGER)) "
+        f"& ((CAST(1 AS HUGEINT) << CAST({weeks} AS INTEGER)) - 1))"
     )
-    ctx.write_table(
+    ctx.write_view(
         "links",
         f"""
-        WITH p AS (
-            SELECT max(last_ts) AS as_of, CAST(max(last_ts) AS DATE) AS as_of_day,
-                   least({REGULARITY_WEEKS},
-                         date_diff('day', CAST(min(first_ts) AS DATE),
-                                   CAST(max(last_ts) AS DATE)) // 7 + 1) AS weeks
-            FROM link_days
-        ),
-        agg AS (
-            SELECT a, b, {counts},
-                   CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
-                   CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
-                   count(*) AS active_days,
-                   bit_count(bit_or(CASE
-                       WHEN date_diff('day', day, p.as_of_day) // 7 < p.weeks
-                       THEN CAST(1 AS UBIGINT) << CAST(date_diff('day', day, p.as_of_day) // 7
-                                                      AS UBIGINT)
-                       ELSE CAST(0 AS UBIGINT) END)) AS active_weeks,
-                   min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-                   any_value(p.as_of) AS as_of, any_value(p.weeks) AS weeks,
-                   {_exact_sum(f"weight_fp / {FIXED_POINT} * {decay}")} AS volume
-            FROM link_days, p GROUP BY a, b
-        ),
-        parts AS (
-            SELECT *,
+        WITH parts AS (
+            SELECT s.*, m.as_of,
                    n_voice_ab + n_sms_ab + n_other_ab AS n_ab,
-                   n_voice_ba + n_sms_ba + n_other_ba AS n_ba
-            FROM agg
+                   n_voice_ba + n_sms_ba + n_other_ba AS n_ba,
+                   CAST(bit_count({window}) AS BIGINT) AS active_weeks,
+                   {weeks} AS weeks,
+                   CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
+            FROM link_state s, link_meta m
         )
         SELECT a, b, n_ab + n_ba AS records,
                n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,

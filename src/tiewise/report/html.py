@@ -65,8 +65,8 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "(SELECT count(*) FROM communities) AS communities, "
         "(SELECT count(*) FROM service_numbers) AS service_numbers, "
         "(SELECT CAST(sum(records) AS BIGINT) FROM links) AS interactions, "
-        "(SELECT min(first_ts) FROM link_days) AS first_record, "
-        "(SELECT max(last_ts) FROM link_days) AS last_record",
+        "(SELECT first_ts FROM link_meta) AS first_record, "
+        "(SELECT as_of FROM link_meta) AS last_record",
     )[0]
     return {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
