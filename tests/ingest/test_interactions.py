@@ -257,7 +257,9 @@ def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(
         incremental.drop(columns="weight_fp"), full.drop(columns="weight_fp"), check_exact=True
     )
-    assert (incremental["weight_fp"].astype(float) - full["weight_fp"].astype(float)).abs().max() <= 2
+    assert (
+        incremental["weight_fp"].astype(float) - full["weight_fp"].astype(float)
+    ).abs().max() <= 2
     # Nothing new: nothing reloaded.  A changed file: everything rebuilt.
     ws, summary = run(config)
     ws.close()
