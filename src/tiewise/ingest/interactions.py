@@ -312,7 +312,8 @@ def load_interactions(
     ctx.write_table(
         "link_meta",
         f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
-        f"TIMESTAMP '{meta.first_ts}' AS first_ts, {config.links.half_life_days!r} AS half_life_days",
+        f"TIMESTAMP '{meta.first_ts}' AS first_ts, "
+        f"{config.links.half_life_days!r} AS half_life_days",
         stage="ingest",
         description="When the interactions start and end (as of), and the week origin.",
     )
