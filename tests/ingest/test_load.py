@@ -206,3 +206,23 @@ def test_parquet_and_glob_over_many_files(tmp_path: Path) -> None:
     )
     with load(config) as ws:
         assert ws.table("interactions").count("*").fetchall() == [(3,)]
+
+
+def test_snapshot_inputs_check_dates_booleans_and_numbers(tmp_path: Path) -> None:
+    config = setup(tmp_path, GOOD)
+    rows = ["customer_id,on_network,signup_date,monthly_fee"]
+    rows += [f"{i},true,2024-01-{i % 28 + 1:02d},25.0" for i in range(40)]
+    rows += ["900,maybe,2024-01-01,25", "901,false,2024-13-45,25", "902,true,2024-01-01,lots"]
+    (tmp_path / "customers.csv").write_text("\n".join(rows) + "\n")
+    config.write_text(config.read_text() + '\n[inputs.customers]\npath = "customers.csv"\n')
+    with load(config, ingest={"keep_interactions": True, "max_bad_share": 0.2}) as ws:
+        rejected = ws.con.execute(
+            "SELECT rule, row, column_name, value FROM rejected_rows WHERE input = 'customers' "
+            "ORDER BY row"
+        ).fetchall()
+        assert rejected == [
+            ("bad_boolean", 41, "on_network", "maybe"),
+            ("bad_date", 42, "signup_date", "2024-13-45"),
+            ("bad_number", 43, "monthly_fee", "lots"),
+        ]
+        assert ws.table("customers").count("*").fetchall() == [(40,)]

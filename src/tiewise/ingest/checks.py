@@ -165,7 +165,7 @@ def _create_rejected(ctx: RunContext) -> None:
     ctx.write_table(
         "rejected_rows",
         "SELECT ''::VARCHAR AS input, ''::VARCHAR AS source, ''::VARCHAR AS file, "
-        "0::BIGINT AS row, ''::VARCHAR AS rule, ''::VARCHAR AS column, ''::VARCHAR AS value "
+        "0::BIGINT AS row, ''::VARCHAR AS rule, ''::VARCHAR AS column_name, ''::VARCHAR AS value "
         "WHERE false",
         stage="ingest",
         description="Rows and lines set aside by validation: file, row, rule, column "
