@@ -187,9 +187,23 @@ class LinksConfig(_Strict):
 
 
 class GraphConfig(_Strict):
-    """Community detection and centrality."""
+    """Community detection, centrality and roles."""
 
-    resolution: float = Field(default=1.0, gt=0, description="Leiden modularity resolution.")
+    objective: Literal["modularity", "cpm"] = Field(
+        default="modularity",
+        description="Leiden's objective: modularity (NetworKit) or the Constant Potts Model "
+        "(igraph), which has no resolution limit.",
+    )
+    resolution: float = Field(default=2.0, gt=0, description="The main level's resolution.")
+    levels: list[float] = Field(
+        default_factory=lambda: [1.0, 4.0],
+        description="Further resolutions, stored as coarser or finer levels.",
+    )
+    stable_ids: bool = Field(
+        default=True, description="Keep community ids across runs by matching members."
+    )
+    betweenness_samples: int = Field(default=16, ge=0, description="0 skips betweenness.")
+    super_connector_percentile: float = Field(default=99.0, gt=0, lt=100)
     leiden_iterations: int = Field(default=3, ge=1)
     threads: int = Field(
         default=1,
@@ -204,6 +218,13 @@ class GraphConfig(_Strict):
     )
     pagerank_damping: float = Field(default=0.85, gt=0, lt=1)
     leaders_per_community: int = Field(default=3, ge=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _positive_levels(cls, value: list[float]) -> list[float]:
+        if any(r <= 0 for r in value):
+            raise ValueError(f"every level's resolution must be > 0, got {value}")
+        return value
 
 
 class ReportConfig(_Strict):
@@ -292,7 +313,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     --------
     >>> cfg = load_config(None, seed=3)
     >>> cfg.seed, cfg.graph.resolution, cfg.privacy.pseudonymise
-    (3, 1.0, True)
+    (3, 2.0, True)
     """
     data: dict[str, Any] = {}
     source = "defaults"

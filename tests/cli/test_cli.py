@@ -10,7 +10,7 @@ def test_run_tables_export_and_runs(project: Path, cli, monkeypatch: pytest.Monk
     result = cli("run")
     assert result.code == 0, result.err
     assert "Run 1 complete" in result.out and "Top 10 customers" in result.out
-    assert "leads community" in result.out
+    assert "leader in community" in result.out
     assert "4479" not in result.out + result.err  # raw phone numbers never printed
     assert (project / "report.html").is_file()
 

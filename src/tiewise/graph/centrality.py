@@ -6,7 +6,14 @@ import networkit as nk
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["pagerank", "rank_within"]
+__all__ = [
+    "approximate_betweenness",
+    "core_number",
+    "eigenvector",
+    "local_clustering",
+    "pagerank",
+    "rank_within",
+]
 
 
 def pagerank(
@@ -50,3 +57,43 @@ def rank_within(
     position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     ranks[order] = position + 1
     return ranks
+
+
+def eigenvector(graph: nk.Graph, *, tol: float = 1e-9) -> npt.NDArray[np.float64]:
+    """Eigenvector centrality (leading eigenvector of the weighted adjacency, 2-norm 1)."""
+    if graph.numberOfEdges() == 0:
+        return np.zeros(graph.numberOfNodes())
+    algo = nk.centrality.EigenvectorCentrality(graph, tol=tol)
+    algo.run()
+    return np.abs(np.asarray(algo.scores(), dtype=np.float64))
+
+
+def core_number(graph: nk.Graph) -> npt.NDArray[np.int64]:
+    """The k-core shell of each node: the largest k such that it is in the k-core."""
+    algo = nk.centrality.CoreDecomposition(graph)
+    algo.run()
+    return np.asarray(algo.scores(), dtype=np.int64)
+
+
+def local_clustering(graph: nk.Graph) -> npt.NDArray[np.float64]:
+    """Share of a node's pairs of contacts who are contacts of each other (unweighted)."""
+    algo = nk.centrality.LocalClusteringCoefficient(graph, turbo=True)
+    algo.run()
+    return np.asarray(algo.scores(), dtype=np.float64)
+
+
+def approximate_betweenness(
+    graph: nk.Graph, *, samples: int = 16, seed: int = 0, threads: int = 1
+) -> npt.NDArray[np.float64]:
+    """Betweenness estimated from ``samples`` seeded source nodes (Geisberger et al. 2008).
+
+    Normalised to [0, 1].  Exact up to sampling; with ``threads=1`` the same seed gives the
+    same values.
+    """
+    if graph.numberOfEdges() == 0:
+        return np.zeros(graph.numberOfNodes())
+    nk.setNumberOfThreads(threads)
+    nk.setSeed(seed, False)
+    algo = nk.centrality.EstimateBetweenness(graph, samples, True, threads > 1)
+    algo.run()
+    return np.asarray(algo.scores(), dtype=np.float64)

@@ -26,6 +26,7 @@ class Network:
     u: npt.NDArray[np.int64]
     v: npt.NDArray[np.int64]
     weight: npt.NDArray[np.float64]
+    channels: dict[str, npt.NDArray[np.bool_]]  # per edge: any voice / sms / other records
 
     @property
     def n(self) -> int:
@@ -45,6 +46,13 @@ class Network:
     def degree(self) -> npt.NDArray[np.int64]:
         """Number of distinct contacts of each node."""
         return np.bincount(self.u, minlength=self.n) + np.bincount(self.v, minlength=self.n)
+
+    def contacts_by(self, channel: str) -> npt.NDArray[np.int64]:
+        """Number of distinct contacts of each node over one channel (voice, sms, other)."""
+        flag = self.channels[channel]
+        return np.bincount(self.u[flag], minlength=self.n) + np.bincount(
+            self.v[flag], minlength=self.n
+        )
 
     def weighted_degree(self) -> npt.NDArray[np.float64]:
         """Sum of link strengths of each node."""
@@ -73,7 +81,9 @@ def load_network(
     service = "AND NOT na.is_service AND NOT nb.is_service" if exclude_service else ""
     edges = con.execute(
         f"""
-        SELECT na.idx AS u, nb.idx AS v, {"ln(1 + l.strength)" if log_weight else "l.strength"} AS w
+        SELECT na.idx AS u, nb.idx AS v,
+               {"ln(1 + l.strength)" if log_weight else "l.strength"} AS w,
+               l.n_voice > 0 AS voice, l.n_sms > 0 AS sms, l.n_other > 0 AS other
         FROM links l JOIN _node_index na ON na.customer_id = l.a
                      JOIN _node_index nb ON nb.customer_id = l.b
         WHERE l.strength > 0 {service}
@@ -86,4 +96,5 @@ def load_network(
         u=np.asarray(edges["u"], dtype=np.int64),
         v=np.asarray(edges["v"], dtype=np.int64),
         weight=np.asarray(edges["w"], dtype=np.float64),
+        channels={c: np.asarray(edges[c], dtype=bool) for c in ("voice", "sms", "other")},
     )

@@ -1,13 +1,21 @@
-"""The graph stage: communities, centrality and leaders, written to the workspace.
+"""The graph stage: communities at several resolutions, centrality, roles and leaders.
 
 Tables written:
 
 ``customer_scores``
-    One row per party: community, contacts, strength-weighted degree, PageRank, their percentiles,
-    rank inside the community, whether a leader, and the reason in words.
+    One row per party: community, contacts (per channel; super-connectors flagged), tie strength,
+    PageRank, eigenvector, k-core shell, local clustering, approximate betweenness, within-community
+    degree z-score and participation coefficient, Guimerà-Amaral role and business role, rank inside
+    the community, whether a leader, and the reason in words.
 ``communities``
-    One row per community: size, on-network members, internal and external links, density,
-    conductance, mean tie strength and its leaders.
+    One row per community of the main level: size, on-network members, links inside and out,
+    density, conductance, mean tie strength, churn rate and revenue (when those inputs exist),
+    leaders and bridges.
+``community_levels``
+    Each party's community at every resolution (level 0 is the main one).
+``community_changes``
+    How the communities of this run relate to the previous run's: kept, split, merged, new,
+    dissolved (see :mod:`tiewise.graph.stable`).
 """
 
 from __future__ import annotations
@@ -15,12 +23,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 
 from tiewise.config import Config
-from tiewise.graph.centrality import pagerank, rank_within
-from tiewise.graph.communities import leiden
+from tiewise.graph.centrality import (
+    approximate_betweenness,
+    core_number,
+    eigenvector,
+    local_clustering,
+    pagerank,
+    rank_within,
+)
+from tiewise.graph.communities import Communities, leiden, leiden_cpm
 from tiewise.graph.network import Network, load_network
+from tiewise.graph.roles import (
+    ROLE_NAMES,
+    business_role,
+    participation_coefficient,
+    role,
+    within_module_z,
+)
+from tiewise.graph.stable import stable_ids
 from tiewise.store import RunContext
 
 __all__ = ["GraphSummary", "analyse_network"]
@@ -34,135 +59,255 @@ class GraphSummary:
     links: int
     communities: int
     modularity: float
+    levels: int
 
 
-def _percentile(values: np.ndarray) -> np.ndarray:
+def _percentile(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Share of values strictly below each value, in percent (ties share the lower rank)."""
     order = np.sort(values)
     return 100.0 * np.searchsorted(order, values, side="left") / max(1, len(values))
 
 
-def _community_table(net: Network, labels: np.ndarray, wdeg: np.ndarray) -> pa.Table:
-    k = int(labels.max()) + 1 if len(labels) else 1
-    lu, lv = labels[net.u], labels[net.v]
+def _detect(net: Network, config: Config, resolution: float) -> Communities:
+    cfg = config.graph
+    if cfg.objective == "cpm":
+        return leiden_cpm(net.n, net.u, net.v, net.weight, resolution=resolution, seed=config.seed)
+    return leiden(
+        net.to_networkit(),
+        resolution=resolution,
+        iterations=cfg.leiden_iterations,
+        seed=config.seed,
+        threads=cfg.threads,
+    )
+
+
+def _previous_levels(ctx: RunContext) -> pd.DataFrame | None:
+    if not ctx.has_table("community_levels"):
+        return None
+    return ctx.con.execute("SELECT customer_id, level, community FROM community_levels").df()
+
+
+def _levels(
+    ctx: RunContext, net: Network, config: Config
+) -> tuple[list[npt.NDArray[np.int64]], float, pd.DataFrame]:
+    """Communities at every resolution, with stable ids; their changes since the last run."""
+    resolutions = [config.graph.resolution, *config.graph.levels]
+    previous = _previous_levels(ctx) if config.graph.stable_ids else None
+    labels, changes = [], []
+    modularity = 0.0
+    for level, resolution in enumerate(resolutions):
+        found = _detect(net, config, resolution)
+        if level == 0:
+            modularity = found.modularity_
+        before = None
+        if previous is not None:
+            before = previous[previous["level"] == level][["customer_id", "community"]]
+        stable = stable_ids(net.ids, found.labels_, before)
+        labels.append(stable.labels_)
+        changes.append(stable.changes_.assign(level=level, resolution=resolution))
+    return labels, modularity, pd.concat(changes, ignore_index=True)
+
+
+def _community_table(
+    net: Network, labels: npt.NDArray[np.int64], wdeg: npt.NDArray[np.float64]
+) -> pa.Table:
+    ids, dense = np.unique(labels, return_inverse=True)
+    k = len(ids)
+    lu, lv = dense[net.u], dense[net.v]
     same = lu == lv
-    size = np.bincount(labels, minlength=k)
-    on_net = np.bincount(labels, net.on_network.astype(np.float64), minlength=k)
+    size = np.bincount(dense, minlength=k)
+    on_net = np.bincount(dense, net.on_network.astype(np.float64), minlength=k)
     internal = np.bincount(lu[same], minlength=k)
     internal_w = np.bincount(lu[same], net.weight[same], minlength=k)
     external = np.bincount(lu[~same], minlength=k) + np.bincount(lv[~same], minlength=k)
     cut_w = np.bincount(lu[~same], net.weight[~same], minlength=k) + np.bincount(
         lv[~same], net.weight[~same], minlength=k
     )
-    volume = np.bincount(labels, wdeg, minlength=k)
+    volume = np.bincount(dense, wdeg, minlength=k)
     total = volume.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         density = np.where(size > 1, 2.0 * internal / (size * (size - 1.0)), 0.0)
-        conductance = np.where(
-            np.minimum(volume, total - volume) > 0, cut_w / np.minimum(volume, total - volume), 0.0
-        )
+        smaller = np.minimum(volume, total - volume)
+        conductance = np.where(smaller > 0, cut_w / smaller, 0.0)
         mean_tie = np.where(internal > 0, internal_w / internal, 0.0)
-    ids = np.arange(1, k)
     return pa.table(
         {
             "community": ids,
-            "size": size[1:],
-            "on_network_members": on_net[1:].astype(np.int64),
-            "internal_links": internal[1:],
-            "external_links": external[1:],
-            "density": density[1:],
-            "conductance": conductance[1:],
-            "mean_tie_strength": mean_tie[1:],
+            "size": size,
+            "on_network_members": on_net.astype(np.int64),
+            "internal_links": internal,
+            "external_links": external,
+            "density": density,
+            "conductance": conductance,
+            "mean_tie_strength": mean_tie,
         }
     )
 
 
-def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
-    """Find communities and leaders; write ``customer_scores`` and ``communities``."""
-    net = load_network(
-        ctx,
-        exclude_service=config.links.exclude_service_numbers,
-        log_weight=config.graph.edge_weight == "log_strength",
-    )
-    graph = net.to_networkit()
+def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.Table:
     cfg = config.graph
-    found = leiden(
-        graph,
-        resolution=cfg.resolution,
-        iterations=cfg.leiden_iterations,
-        seed=config.seed,
-        threads=cfg.threads,
-    )
-    labels = found.labels_
+    graph = net.to_networkit()
     degree = net.degree()
     wdeg = net.weighted_degree()
     pr = pagerank(graph, damping=cfg.pagerank_damping)
-    # Leaders are customers: rank on-network members inside their community; others get no rank.
+    z = within_module_z(net.u, net.v, labels)
+    p = participation_coefficient(net.u, net.v, labels)
+    roles = role(z, p)
+    betweenness = (
+        approximate_betweenness(graph, samples=cfg.betweenness_samples, seed=config.seed)
+        if cfg.betweenness_samples
+        else np.zeros(net.n)
+    )
+    threshold = np.percentile(degree, cfg.super_connector_percentile) if net.n else 0
     ranked = rank_within(np.where(net.on_network, labels, 0), wdeg, pr)
-    rank = np.where(net.on_network, ranked, -1)
-    scores = pa.table(
+    return pa.table(
         {
             "customer_id": pa.array(net.ids.tolist(), pa.string()),
             "on_network": net.on_network,
             "community": labels,
             "contacts": degree,
+            "contacts_voice": net.contacts_by("voice"),
+            "contacts_sms": net.contacts_by("sms"),
+            "contacts_other": net.contacts_by("other"),
+            "super_connector": (degree > threshold) & (degree >= 10),
             "weighted_degree": wdeg,
             "pagerank": pr,
+            "eigenvector": eigenvector(graph),
+            "core_number": core_number(graph),
+            "clustering": local_clustering(graph),
+            "betweenness": betweenness,
+            "within_z": z,
+            "participation": p,
+            "role": roles,
+            "role_name": pa.array([ROLE_NAMES[r] for r in roles.tolist()], pa.string()),
+            "business_role": pa.array(business_role(roles).tolist(), pa.string()),
             "weighted_degree_pct": _percentile(wdeg),
             "pagerank_pct": _percentile(pr),
-            "rank_in_community": rank,
+            "betweenness_pct": _percentile(betweenness),
+            "rank_in_community": np.where(net.on_network, ranked, -1),
         }
     )
-    ctx.con.register("_scores", scores)
-    ctx.con.register("_communities", _community_table(net, labels, wdeg))
-    n_leaders = cfg.leaders_per_community
+
+
+_REASON = """
+CASE
+  WHEN n.is_service THEN 'service number: left out of the social graph'
+  WHEN NOT s.on_network THEN format(
+    'off-network contact (a prospect) in community {{}} ({{}} members): {{}} contacts among the '
+    || 'customers, tie strength {{}}', s.community, c.size, s.contacts, round(s.weighted_degree, 1))
+  ELSE format(
+    '{{}} in community {{}} ({{}} members; {{}}: z={{}}, P={{}}): rank {{}} of {{}} customers '
+    || 'there by tie strength {{}} (top {{}}% overall), {{}} contacts{{}}, PageRank top {{}}%{{}}',
+    CASE WHEN s.rank_in_community <= {leaders} AND c.size >= 3 THEN 'leader'
+         ELSE s.business_role END,
+    s.community, c.size, s.role_name, round(s.within_z, 1), round(s.participation, 2),
+    s.rank_in_community, c.on_network_members, round(s.weighted_degree, 1),
+    greatest(0.1, round(100 - s.weighted_degree_pct, 1)), s.contacts,
+    CASE WHEN s.super_connector THEN ' (super-connector)' ELSE '' END,
+    greatest(0.1, round(100 - s.pagerank_pct, 1)),
+    CASE WHEN s.business_role = 'bridge' THEN format(', betweenness top {{}}%',
+         greatest(0.1, round(100 - s.betweenness_pct, 1))) ELSE '' END)
+END
+"""
+
+
+def _community_extras(ctx: RunContext) -> tuple[str, str]:
+    """SQL columns and joins for churn rate and revenue per community, when the inputs exist."""
+    columns, joins = [], []
+    if ctx.has_table("churn_events"):
+        columns.append("coalesce(ch.churned, 0) * 1.0 / c.on_network_members AS churn_rate")
+        joins.append(
+            "LEFT JOIN (SELECT s.community, count(DISTINCT e.customer_id) AS churned "
+            "FROM _scores s JOIN churn_events e USING (customer_id) GROUP BY 1) ch "
+            "ON ch.community = c.community"
+        )
+    if ctx.has_table("transactions"):
+        columns.append("coalesce(rv.revenue, 0) AS revenue")
+        joins.append(
+            "LEFT JOIN (SELECT s.community, sum(t.amount) AS revenue "
+            "FROM _scores s JOIN transactions t USING (customer_id) GROUP BY 1) rv "
+            "ON rv.community = c.community"
+        )
+    return "".join(", " + c for c in columns), " ".join(joins)
+
+
+def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
+    """Find communities, centrality, roles and leaders; write the graph stage's tables."""
+    net = load_network(
+        ctx,
+        exclude_service=config.links.exclude_service_numbers,
+        log_weight=config.graph.edge_weight == "log_strength",
+    )
+    levels, modularity, changes = _levels(ctx, net, config)
+    labels = levels[0]
+    con = ctx.con
+    con.register("_scores", _scores(net, labels, config))
+    con.register("_communities", _community_table(net, labels, net.weighted_degree()))
+    leaders = config.graph.leaders_per_community
     ctx.write_table(
         "customer_scores",
         f"""
-        SELECT s.customer_id, s.on_network, n.is_service, s.community, c.size AS community_size,
-               s.contacts, s.weighted_degree, s.pagerank,
-               s.weighted_degree_pct, s.pagerank_pct,
-               CASE WHEN s.rank_in_community > 0 THEN s.rank_in_community END AS rank_in_community,
-               s.rank_in_community BETWEEN 1 AND {n_leaders} AND c.size >= 3 AS is_leader,
-               CASE
-                 WHEN n.is_service THEN 'service number: left out of the social graph'
-                 WHEN NOT s.on_network THEN format(
-                   'off-network contact in community {{}} ({{}} members): {{}} contacts among '
-                   'the customers, tie strength {{}}', s.community, c.size, s.contacts,
-                   round(s.weighted_degree, 1))
-                 ELSE format(
-                   '{{}} community {{}} ({{}} members): rank {{}} of {{}} customers there by tie '
-                   'strength {{}} (top {{}}% overall), {{}} contacts, PageRank top {{}}%',
-                   CASE WHEN s.rank_in_community <= {n_leaders} AND c.size >= 3
-                        THEN 'leads' ELSE 'member of' END,
-                   s.community, c.size, s.rank_in_community, c.on_network_members,
-                   round(s.weighted_degree, 1),
-                   greatest(0.1, round(100 - s.weighted_degree_pct, 1)), s.contacts,
-                   greatest(0.1, round(100 - s.pagerank_pct, 1)))
-               END AS reason
+        SELECT s.customer_id, s.on_network, n.is_service, s.community,
+               c.size AS community_size, s.* EXCLUDE (customer_id, on_network, community,
+                                                       rank_in_community),
+               CASE WHEN s.rank_in_community > 0 THEN s.rank_in_community END
+                   AS rank_in_community,
+               s.rank_in_community BETWEEN 1 AND {leaders} AND c.size >= 3 AS is_leader,
+               {_REASON.format(leaders=leaders)} AS reason
         FROM _scores s JOIN nodes n USING (customer_id)
         JOIN _communities c ON c.community = s.community
         ORDER BY s.community, s.rank_in_community NULLS LAST, s.customer_id
         """,
         stage="graph",
-        description="Per party: community, contacts, link strength, PageRank, rank and reason.",
+        description="Per party: community, contacts, centralities, role, rank and the reason.",
     )
+    extras, joins = _community_extras(ctx)
     ctx.write_table(
         "communities",
         f"""
-        SELECT c.*, (SELECT string_agg(customer_id, ' ' ORDER BY rank_in_community)
-                     FROM _scores s WHERE s.community = c.community
-                       AND s.rank_in_community BETWEEN 1 AND {n_leaders}) AS leaders
-        FROM _communities c ORDER BY c.community
+        SELECT c.*, c.on_network_members * 1.0 / c.size AS on_network_share{extras},
+               l.leaders, coalesce(br.bridges, 0) AS bridges
+        FROM _communities c
+        LEFT JOIN (SELECT community, string_agg(customer_id, ' ' ORDER BY rank_in_community)
+                   AS leaders FROM _scores WHERE rank_in_community BETWEEN 1 AND {leaders}
+                   GROUP BY community) l ON l.community = c.community
+        LEFT JOIN (SELECT community, count(*) AS bridges FROM _scores
+                   WHERE business_role = 'bridge' GROUP BY community) br
+               ON br.community = c.community
+        {joins}
+        ORDER BY c.size DESC, c.community
         """,
         stage="graph",
-        description="Per community: size, links inside and out, density, conductance, leaders.",
+        description="Per community: size, links, density, conductance, churn, revenue, leaders.",
     )
-    ctx.con.unregister("_scores")
-    ctx.con.unregister("_communities")
+    resolutions = [config.graph.resolution, *config.graph.levels]
+    level_frame = pa.table(
+        {
+            "customer_id": pa.array(np.tile(net.ids, len(levels)).tolist(), pa.string()),
+            "level": np.repeat(np.arange(len(levels)), net.n),
+            "resolution": np.repeat(np.asarray(resolutions, dtype=np.float64), net.n),
+            "community": np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64),
+        }
+    )
+    ctx.write_table(
+        "community_levels",
+        level_frame,
+        stage="graph",
+        description="Each party's community at every resolution (0 = main level).",
+    )
+    changes.insert(0, "run_id", ctx.run_id)
+    ctx.write_table(
+        "community_changes",
+        changes,
+        stage="graph",
+        description="How this run's communities continue, split or merge the last's.",
+    )
+    con.unregister("_scores")
+    con.unregister("_communities")
     return GraphSummary(
         nodes=net.n,
         links=len(net.u),
-        communities=int(labels.max()) if len(labels) else 0,
-        modularity=found.modularity_,
+        communities=len(np.unique(labels)),
+        modularity=modularity,
+        levels=len(levels),
     )
