@@ -81,3 +81,23 @@ def test_same_data_and_seed_give_the_same_results(
             frames.append(ws.table("customer_scores").order("customer_id").df())
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
     assert first.top_customers == second.top_customers
+
+
+def test_a_rerun_keeps_community_ids_and_records_the_changes(
+    telco: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, config_path = run(telco, monkeypatch, "stable")
+    first = None
+    with Workspace.open(load_config(config_path).workspace_path, read_only=True) as ws:
+        first = ws.table("customer_scores").order("customer_id").df()[["customer_id", "community"]]
+    second, _ = run(telco, monkeypatch, "stable")
+    with Workspace.open(load_config(config_path).workspace_path, read_only=True) as ws:
+        again = ws.table("customer_scores").order("customer_id").df()[["customer_id", "community"]]
+        changes = ws.con.execute(
+            "SELECT DISTINCT event FROM community_changes WHERE run_id = ? AND level = 0",
+            [second.run_id],
+        ).fetchall()
+        levels = ws.con.execute("SELECT count(DISTINCT level) FROM community_levels").fetchall()
+    pd.testing.assert_frame_equal(first, again)
+    assert changes == [("kept",)]
+    assert levels == [(3,)]

@@ -12,7 +12,7 @@ import jinja2
 import numpy as np
 
 from tiewise.config import Config
-from tiewise.report.plots import community_sizes_svg, degree_ccdf_svg
+from tiewise.report.plots import community_sizes_svg, community_svg, degree_ccdf_svg
 from tiewise.store import Workspace, scalar
 
 __all__ = ["write_report"]
@@ -30,6 +30,43 @@ def _records(ws: Workspace, sql: str, params: list[Any] | None = None) -> list[d
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def _community_picture(ws: Workspace, config: Config, limit: int = 120) -> tuple[str, str]:
+    """The community of the strongest customer, its strongest members drawn with their roles."""
+    top = ws.con.execute(
+        "SELECT community FROM customer_scores WHERE on_network AND NOT is_service "
+        "ORDER BY weighted_degree DESC, customer_id LIMIT 1"
+    ).fetchall()
+    if not top:
+        return "", ""
+    community = top[0][0]
+    members = _records(
+        ws,
+        "SELECT customer_id, CASE WHEN NOT on_network THEN 'off-network' "
+        "WHEN is_leader THEN 'leader' ELSE business_role END AS role, rank_in_community "
+        "FROM customer_scores WHERE community = ? ORDER BY is_leader DESC, "
+        "business_role = 'bridge' DESC, weighted_degree DESC, customer_id LIMIT ?",
+        [community, limit],
+    )
+    index = {m["customer_id"]: i for i, m in enumerate(members)}
+    for m in members:
+        m["label"] = f"#{m['rank_in_community']} {m['customer_id'][:6]}"
+    ws.con.execute("CREATE OR REPLACE TEMP TABLE _drawn (customer_id VARCHAR)")
+    ws.con.executemany("INSERT INTO _drawn VALUES (?)", [[m] for m in index])
+    edges = ws.con.execute(
+        "SELECT a, b, ln(1 + strength) FROM links WHERE a IN (SELECT * FROM _drawn) "
+        "AND b IN (SELECT * FROM _drawn) ORDER BY a, b"
+    ).fetchall()
+    ws.con.execute("DROP TABLE _drawn")
+    size = ws.con.execute(
+        "SELECT size FROM communities WHERE community = ?", [community]
+    ).fetchall()[0][0]
+    title = f"Community {community}: its {len(members)} strongest of {size} members"
+    svg = community_svg(
+        members, [(index[a], index[b], w) for a, b, w in edges], title, seed=config.seed
+    )
+    return svg, title
+
+
 def _context(ws: Workspace, config: Config) -> dict[str, Any]:
     con = ws.con
     sizes = np.asarray(
@@ -43,13 +80,15 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
     )
     top_k = config.report.top_communities
     communities = _records(
-        ws, "SELECT * FROM communities WHERE size >= 3 ORDER BY community LIMIT ?", [top_k]
+        ws,
+        "SELECT * FROM communities WHERE size >= 3 ORDER BY size DESC, community LIMIT ?",
+        [top_k],
     )
     members = _records(
         ws,
         "SELECT community, customer_id, rank_in_community, contacts, weighted_degree, pagerank, "
         "reason FROM customer_scores WHERE community IN (SELECT community FROM communities "
-        "WHERE size >= 3 ORDER BY community LIMIT ?) AND rank_in_community BETWEEN 1 AND 5 "
+        "WHERE size >= 3 ORDER BY size DESC, community LIMIT ?) AND rank_in_community BETWEEN 1 AND 5 "
         "ORDER BY community, rank_in_community",
         [top_k],
     )
@@ -92,6 +131,17 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
             "greatest(1, sum(size)) FROM communities",
         ),
         "size_plot": community_sizes_svg(sizes),
+        "community_plot": _community_picture(ws, config)[0],
+        "roles": _records(
+            ws,
+            "SELECT business_role, role_name, count(*) AS members FROM customer_scores "
+            "WHERE on_network AND NOT is_service GROUP BY ALL ORDER BY min(role)",
+        ),
+        "changes": _records(
+            ws,
+            "SELECT event, count(*) AS n FROM community_changes WHERE level = 0 AND run_id = "
+            "(SELECT max(run_id) FROM community_changes) GROUP BY event ORDER BY event",
+        ),
         "degree_plot": degree_ccdf_svg(degree),
         "config": config,
     }

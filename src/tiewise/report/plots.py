@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["community_sizes_svg", "degree_ccdf_svg"]
+__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg"]
 
 _STYLE: dict[str, Any] = {
     "figure.figsize": (6.4, 3.6),
@@ -59,4 +59,63 @@ def degree_ccdf_svg(degree: npt.NDArray[np.int64]) -> str:
         ax.set_xlabel("contacts k")
         ax.set_ylabel("share with at least k contacts")
         ax.set_title("Contacts per party (heavy tail = super-connectors)")
+        return _svg(fig)
+
+
+_ROLE_STYLE = {  # business role -> (colour, marker, size)
+    "leader": ("#c0392b", "*", 260.0),
+    "bridge": ("#e67e22", "D", 60.0),
+    "follower": ("#3b6ea5", "o", 28.0),
+    "marginal": ("#9aa5b1", "o", 16.0),
+    "off-network": ("#ffffff", "o", 22.0),
+}
+
+
+def community_svg(
+    members: list[dict[str, Any]], edges: list[tuple[int, int, float]], title: str, seed: int = 0
+) -> str:
+    """A community drawn with its leaders (stars) and bridges (diamonds), as an SVG element.
+
+    ``members`` have ``role`` (a business role, or "off-network") and ``label``; ``edges`` index
+    into ``members`` with a weight (line width).
+    """
+    import random
+
+    import igraph as ig
+
+    graph = ig.Graph(n=len(members), edges=[(a, b) for a, b, _ in edges])
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        layout = np.asarray(graph.layout_fruchterman_reingold(niter=500).coords)
+    finally:
+        ig.set_random_number_generator(random)
+    with plt.rc_context({**_STYLE, "figure.figsize": (7.0, 5.6)}):  # type: ignore[arg-type]
+        fig, ax = plt.subplots()
+        if len(edges):
+            weights = np.array([w for _, _, w in edges])
+            widths = 0.3 + 2.2 * weights / max(weights.max(), 1e-9)
+            for (a, b, _), width in zip(edges, widths, strict=True):
+                ax.plot(*layout[[a, b]].T, color="#b8c2cc", linewidth=width, zorder=1)
+        for role, (colour, marker, size) in _ROLE_STYLE.items():
+            idx = [i for i, m in enumerate(members) if m["role"] == role]
+            if idx:
+                ax.scatter(
+                    layout[idx, 0],
+                    layout[idx, 1],
+                    s=size,
+                    c=colour,
+                    marker=marker,
+                    edgecolors="#333333",
+                    linewidths=0.6,
+                    zorder=2,
+                    label=role,
+                )
+        for i, m in enumerate(members):
+            if m["role"] == "leader":
+                ax.annotate(
+                    m["label"], layout[i], xytext=(6, 6), textcoords="offset points", fontsize=7
+                )
+        ax.legend(loc="upper right", fontsize=7, frameon=False)
+        ax.set_axis_off()
+        ax.set_title(title)
         return _svg(fig)
