@@ -88,7 +88,8 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         ws,
         "SELECT community, customer_id, rank_in_community, contacts, weighted_degree, pagerank, "
         "reason FROM customer_scores WHERE community IN (SELECT community FROM communities "
-        "WHERE size >= 3 ORDER BY size DESC, community LIMIT ?) AND rank_in_community BETWEEN 1 AND 5 "
+        "WHERE size >= 3 ORDER BY size DESC, community LIMIT ?) "
+        "AND rank_in_community BETWEEN 1 AND 5 "
         "ORDER BY community, rank_in_community",
         [top_k],
     )

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 __all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg"]
 
-_STYLE: dict[str, Any] = {
+_STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
     "font.size": 9,
     "svg.fonttype": "none",
@@ -33,7 +33,7 @@ def _svg(fig: plt.Figure) -> str:
 
 def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
     """Histogram of community sizes on logarithmic bins, as an SVG element."""
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
+    with plt.rc_context(_STYLE):
         fig, ax = plt.subplots()
         if len(sizes):
             top = max(2.0, float(sizes.max()) * 1.01)
@@ -49,7 +49,7 @@ def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
 
 def degree_ccdf_svg(degree: npt.NDArray[np.int64]) -> str:
     """Share of parties with at least k contacts, log-log, as an SVG element."""
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
+    with plt.rc_context(_STYLE):
         fig, ax = plt.subplots()
         positive = np.sort(degree[degree > 0])
         if len(positive):
@@ -89,7 +89,7 @@ def community_svg(
         layout = np.asarray(graph.layout_fruchterman_reingold(niter=500).coords)
     finally:
         ig.set_random_number_generator(random)
-    with plt.rc_context({**_STYLE, "figure.figsize": (7.0, 5.6)}):  # type: ignore[arg-type]
+    with plt.rc_context({**_STYLE, "figure.figsize": (7.0, 5.6)}):
         fig, ax = plt.subplots()
         if len(edges):
             weights = np.array([w for _, _, w in edges])
