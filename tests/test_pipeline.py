@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-import networkit as nk
-import numpy as np
 import pandas as pd
 import pytest
 
 from tiewise.config import load_config
+from tiewise.graph.quality import nmi
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline
 from tiewise.store import Workspace
@@ -33,16 +32,6 @@ def run(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[RunRe
     text = text.replace('path = "report.html"', f'path = "{name}.html"')
     config_path.write_text(text)
     return run_pipeline(load_config(config_path)), config_path
-
-
-def nmi(a: np.ndarray, b: np.ndarray) -> float:
-    n = len(a)
-    graph = nk.Graph(n)
-    first = nk.structures.Partition(n, a.astype(int).tolist())
-    second = nk.structures.Partition(n, b.astype(int).tolist())
-    first.setUpperBound(int(a.max()) + 1)
-    second.setUpperBound(int(b.max()) + 1)
-    return 1.0 - float(nk.community.NMIDistance().getDissimilarity(graph, first, second))
 
 
 def test_pipeline_recovers_the_generators_communities_and_service_numbers(

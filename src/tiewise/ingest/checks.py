@@ -6,7 +6,7 @@ Column checks, counting the rules broken, examples, the strict and quarantine po
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -17,7 +17,15 @@ from tiewise.ingest.rules import Validated
 from tiewise.ingest.sources import FileStat, Source, sql_path
 from tiewise.store import RunContext
 
-__all__ = ["IngestSummary", "RuleCount", "check_columns", "record_rules", "usable_files"]
+__all__ = [
+    "IngestSummary",
+    "RuleCount",
+    "check_columns",
+    "malformed_lines",
+    "prepare",
+    "record_rules",
+    "usable_files",
+]
 
 
 @dataclass
@@ -47,6 +55,20 @@ class IngestSummary:
     def add(self, line: RuleCount) -> None:
         """Add a line to the report."""
         self.lines.append(line)
+
+
+def prepare(
+    ctx: RunContext, source: Source, summary: IngestSummary
+) -> tuple[Source, dict[str, str], str]:
+    """The source narrowed to its non-empty files, its columns (checked), and a rejects table.
+
+    Every source goes through this before it is read: empty files are reported, a missing
+    required column stops the run, and CSV lines DuckDB cannot parse go to the rejects table.
+    """
+    source = replace(source, files=tuple(usable_files(source, summary)))
+    columns = source.columns(ctx.con)
+    check_columns(source, columns)
+    return source, columns, f"_rejects_{source.schema.name}_{source.index}"
 
 
 def usable_files(source: Source, summary: IngestSummary) -> list[FileStat]:

@@ -33,17 +33,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.checks import (
     IngestSummary,
     RuleCount,
-    check_columns,
     malformed_lines,
+    prepare,
     record_rules,
-    usable_files,
 )
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import validated_select
@@ -131,13 +130,7 @@ def _aggregate_source(
     """Check and aggregate one source into temp table ``table``: (valid, rejected, total)."""
     con = ctx.con
     _record_files(ctx, source)
-    files = usable_files(source, summary)
-    source = Source(
-        source.schema, source.index, source.spec, tuple(files), source.fmt, source.label
-    )
-    columns = source.columns(con)
-    check_columns(source, columns)
-    rejects = f"_rejects_interactions_{source.index}"
+    source, columns, rejects = prepare(ctx, source, summary)
     validated = validated_select(source, columns, config, row_numbers=False, rejects=rejects)
     tolerance = config.ingest.duplicate_tolerance_s
     if config.ingest.deduplicate:
@@ -274,9 +267,7 @@ def load_interactions(
     valid = rejected = total = 0
     for source, files in plan.loads:
         table = f"_pair_days_{source.index}"
-        only_new = Source(
-            source.schema, source.index, source.spec, tuple(files), source.fmt, source.label
-        )
+        only_new = replace(source, files=tuple(files))
         n_valid, n_rejected, n_total = _aggregate_source(ctx, config, only_new, summary, table)
         valid, rejected, total = valid + n_valid, rejected + n_rejected, total + n_total
         parts.append(table)

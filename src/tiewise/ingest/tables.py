@@ -9,10 +9,9 @@ from tiewise.config import Config
 from tiewise.ingest.checks import (
     IngestSummary,
     RuleCount,
-    check_columns,
     malformed_lines,
+    prepare,
     record_rules,
-    usable_files,
 )
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import validated_select
@@ -40,13 +39,7 @@ def _load_source(
     ctx: RunContext, config: Config, key: bytes | None, source: Source, summary: IngestSummary
 ) -> None:
     con = ctx.con
-    files = usable_files(source, summary)
-    source = Source(
-        source.schema, source.index, source.spec, tuple(files), source.fmt, source.label
-    )
-    columns = source.columns(con)
-    check_columns(source, columns)
-    rejects = f"_rejects_{source.schema.name}_{source.index}"
+    source, columns, rejects = prepare(ctx, source, summary)
     validated = validated_select(source, columns, config, rejects=rejects)
     checked = f"_checked_{source.schema.name}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {validated.raw_sql}")
