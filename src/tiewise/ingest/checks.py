@@ -215,13 +215,18 @@ def record_rules(
         return 0
     con = ctx.con
     name = source.schema.name
-    examples: dict[int, tuple[Any, ...]] = {}
-    for code in counts:
-        rows = con.execute(
-            f"SELECT _file, _row FROM ({rows_sql}) WHERE _rule = {code} "
-            "ORDER BY _file, _row LIMIT 1"
+    # One pass over the input picks out the bad rows; everything else reads that small table.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _bad_rows AS SELECT * FROM ({rows_sql}) "
+        "WHERE _rule IS NOT NULL"
+    )
+    examples: dict[int, tuple[Any, ...]] = {
+        int(code): (file, row)
+        for code, file, row in con.execute(
+            "SELECT _rule, arg_min(_file, (_file, _row)), arg_min(_row, (_file, _row)) "
+            "FROM _bad_rows GROUP BY _rule"
         ).fetchall()
-        examples[code] = rows[0]
+    }
     if config.ingest.policy == "strict":
         code = min(examples, key=lambda k: (examples[k][0], examples[k][1]))
         rule = validated.rules[code]
@@ -268,8 +273,9 @@ def record_rules(
     con.execute(
         f"INSERT INTO rejected_rows SELECT '{name}', '{source.label}', _file, _row, "
         f"{validated.rule_name_sql()}, {validated.rule_column_sql()}, left({value}, 200) "
-        f"FROM ({rows_sql}) WHERE _rule IS NOT NULL"
+        "FROM _bad_rows"
     )
+    con.execute("DROP TABLE _bad_rows")
     return bad
 
 
