@@ -49,6 +49,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -427,12 +428,19 @@ def measure(
     result["peak_mb"] = usage.ru_maxrss / 1024.0
     if proc.returncode != 0:
         why = f"killed after {timeout:.0f} s" if wall >= timeout else "failed"
-        tail = "\n".join(stderr.strip().splitlines()[-5:])
-        result.update(error=f"{why} (exit {proc.returncode}): {tail}", seconds=wall)
+        result.update(error=f"{why} (exit {proc.returncode}): {error_line(stderr)}", seconds=wall)
+        result["stderr_tail"] = stderr.strip().splitlines()[-20:]
         return result
     result.update(json.loads(out.strip().splitlines()[-1]))
     result["rows_per_s"] = rows / result["seconds"]
     return result
+
+
+def error_line(stderr: str) -> str:
+    """The exception line of a traceback (DuckDB appends hints after it), else the last line."""
+    lines = stderr.strip().splitlines()
+    raised = [x for x in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", x)]
+    return (raised or lines or [""])[-1]
 
 
 def warm_page_cache(path: Path) -> None:
@@ -510,8 +518,8 @@ def _goal(value: float, limit: float) -> dict[str, Any]:
 
 
 def report(runs: list[dict[str, Any]], ratio: dict[int, float], met: dict[str, Any]) -> str:
-    lines = [HEAD, "-" * len(HEAD), *(row_line(r) for r in runs), ""]
-    lines += ["tiewise steps:", *(steps_line(r) for r in runs if "steps" in r), ""]
+    """What follows the table: tiewise's steps, the ratios and the goals."""
+    lines = ["tiewise steps (seconds):", *(steps_line(r) for r in runs if "steps" in r), ""]
     for rows, value in sorted(ratio.items()):
         lines.append(f"tiewise / duckdb_groupby at {rows:,} rows: {value:.2f}x")
     lines.append("")
@@ -532,12 +540,25 @@ def report(runs: list[dict[str, Any]], ratio: dict[int, float], met: dict[str, A
     return "\n".join(lines)
 
 
+def source_version() -> tuple[str | None, bool | None]:
+    """The repository's commit and whether ``src`` differs from it (the children import it)."""
+    git = ["git", "-C", str(Path(__file__).resolve().parent.parent)]
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True)
+    if commit.returncode != 0:
+        return None, None
+    return commit.stdout.strip(), bool(dirty.stdout.strip())
+
+
 def meta() -> dict[str, Any]:
     import duckdb
     import pandas
     import pyarrow
 
+    commit, modified = source_version()
     return {
+        "tiewise_commit": commit,
+        "tiewise_src_modified": modified,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -559,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="6GB", help="tiewise's engine.memory_limit")
     parser.add_argument("--spill-limit", default="2GB", help="memory_limit for tiewise_spill")
     parser.add_argument("--pandas-max", type=int, default=10_000_000, help="largest pandas size")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per measurement")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--run", nargs=2, metavar=("ENGINE", "FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
@@ -569,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_child(engine, Path(file), args.workspace, args.memory_limit)))
         return 0
 
+    about = meta()
     data: dict[int, dict[str, Any]] = {}
     files: dict[int, Path] = {}
     for size in sorted(set(args.sizes)):
@@ -588,13 +610,16 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(measure(engine, files[size], size, args.workdir, limit, args.timeout))
         print(row_line(runs[-1]), flush=True)
 
+    if source_version() != (about["tiewise_commit"], about["tiewise_src_modified"]):
+        about["tiewise_changed_during_run"] = True
+        print("\nWARNING: tiewise's source changed during the run; the runs may mix versions.")
     ratio = ratios(runs)
     met = goals(runs, ratio)
     print()
     print(report(runs, ratio, met))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "meta": meta(),
+        "meta": about,
         "settings": {
             "memory_limit": args.memory_limit,
             "spill_limit": args.spill_limit,

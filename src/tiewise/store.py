@@ -36,7 +36,7 @@ import duckdb
 
 from tiewise.exceptions import InputError, WorkspaceError
 
-__all__ = ["RunContext", "TableInfo", "Workspace", "scalar", "versions"]
+__all__ = ["RunContext", "TableInfo", "Workspace", "file_order", "scalar", "versions"]
 
 DB_FILE = "tiewise.duckdb"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -81,6 +81,16 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     """The first value of the first row of ``sql`` (None when no row); the result is consumed."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0][0] if rows else None
+
+
+@contextmanager
+def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Read files in their order (for row numbers within a file), then stop keeping order."""
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = false")
 
 
 def _now() -> datetime:
@@ -237,6 +247,9 @@ class Workspace:
             raise WorkspaceError(f"cannot open workspace {folder}: {exc}") from None
         tmp = folder / "tmp"
         con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+        # Results never rely on the order rows are stored in (queries sort where it matters);
+        # not keeping it lets big loads stream and spill instead of running out of memory.
+        con.execute("SET preserve_insertion_order = false")
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:

@@ -47,7 +47,7 @@ from tiewise.ingest.checks import (
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import validated_select
 from tiewise.ingest.sources import FileStat, Source, resolve_sources
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, file_order, scalar
 
 __all__ = ["FIXED_POINT", "MASK_WEEKS", "load_interactions"]
 
@@ -195,7 +195,10 @@ def _aggregate_source(
     }
     if counts:
         detailed = validated_select(source, columns, config, row_numbers=True)
-        bad = record_rules(ctx, source, validated, counts, total, config, summary, detailed.raw_sql)
+        with file_order(con):
+            bad = record_rules(
+                ctx, source, validated, counts, total, config, summary, detailed.raw_sql
+            )
     else:
         bad = 0
     stats = con.execute(

@@ -17,7 +17,7 @@ from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import validated_select
 from tiewise.ingest.schemas import Column, InputSchema
 from tiewise.ingest.sources import Source, resolve_sources
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, file_order, scalar
 
 __all__ = ["load_table", "sql_type"]
 
@@ -42,7 +42,8 @@ def _load_source(
     source, columns, rejects = prepare(ctx, source, summary)
     validated = validated_select(source, columns, config, rejects=rejects)
     checked = f"_checked_{source.schema.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {validated.raw_sql}")
+    with file_order(con):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {checked} AS {validated.raw_sql}")
     total = int(scalar(con, f"SELECT count(*) FROM {checked}"))
     malformed = (
         malformed_lines(ctx, source, rejects, config, summary, total) if source.fmt == "csv" else 0
