@@ -37,11 +37,13 @@ test-slow: $(STAMP)
 test-all: lint
 	$(PYTEST)
 
+# Runs every benchmark, even after one fails, and fails at the end if any did.
 bench: $(STAMP)
 	mkdir -p benchmarks/results
-	@for script in benchmarks/bench_*.py; do \
-		echo "== $$script"; $(BIN)/python $$script || exit 1; \
-	done
+	@failed=""; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || failed="$$failed $$script"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 # Re-pin every dependency to what resolves today (then review the diff of constraints.txt).
 lock:

@@ -39,7 +39,8 @@ Usage::
     python benchmarks/bench_ingest.py                      # 10M and 100M rows
     python benchmarks/bench_ingest.py --sizes 10000000 --workdir /data/bench
 
-Prints a table and writes ``benchmarks/results/ingest.json``.
+Prints a table and writes ``benchmarks/results/ingest.json``; exits with status 1 when a
+measurement failed (its error is in the table and the JSON).
 """
 
 from __future__ import annotations
