@@ -2,9 +2,9 @@
 
 Records are never materialised row by row.  One DuckDB pass over each source checks every rule,
 drops duplicates (exact copies, and the same call logged from both phones), and aggregates the
-valid records per pair of parties and day; a second, much smaller aggregation gives one row per
-pair.  Identifiers are pseudonymised after that, on the distinct parties only (hashing every
-record would cost more than all the rest).  ``link_state`` holds everything the link-strength
+valid records per pair of parties, their weights decayed to the newest record (found by a cheap
+first pass over the timestamps).  Identifiers are pseudonymised after that, on the distinct
+parties only (hashing every record would cost more than all the rest).  ``link_state`` holds everything the link-strength
 formula needs, in a form that new files merge into without re-reading history:
 
 ``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
@@ -13,7 +13,6 @@ formula needs, in a form that new files merge into without re-reading history:
 ``weight_fp``                   Σ channel_weight · (1 + duration_weight · ln(1 + minutes))
                                 · 2^(-(as_of − t) / half-life), in fixed point (2^-32)
 ``week_mask``                   bit k set when the pair was in contact in week k after the origin
-``active_days``                 days with contact (summed over loads)
 ``first_ts``, ``last_ts``       first and last record
 ``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
                                 missed calls (negative duration) kept with duration 0
@@ -45,7 +44,7 @@ from tiewise.ingest.checks import (
     record_rules,
 )
 from tiewise.ingest.pseudonym import hmac_sql
-from tiewise.ingest.rules import validated_select
+from tiewise.ingest.rules import timestamp_sql, validated_select
 from tiewise.ingest.sources import FileStat, Source, resolve_sources
 from tiewise.store import RunContext, file_order, scalar
 
@@ -55,21 +54,22 @@ FIXED_POINT = 2.0**32  # sums of doubles are kept as integers of 2^-32: exact an
 MASK_WEEKS = 127  # weeks of activity a pair's week mask (a HUGEINT) can hold
 
 _COUNTS = ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
-_LINK_DAYS_AGG = (
+_STATE_AGG = (
     ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
     + """,
     CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
     CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
     CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
+    bit_or(week_mask) AS week_mask,
     min(first_ts) AS first_ts, max(last_ts) AS last_ts,
     CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(two_sided) AS BIGINT) AS two_sided,
     CAST(sum(missed) AS BIGINT) AS missed
 """
 )
 _TOTAL = " + ".join(_COUNTS)
-_LINK_DAYS_COLUMNS = (
-    "a, b, day, " + ", ".join(_COUNTS) + ", voice_seconds_ab, voice_seconds_ba, weight_fp, "
-    "first_ts, last_ts, duplicates, two_sided, missed"
+_STATE_COLUMNS = (
+    "a, b, " + ", ".join(_COUNTS) + ", voice_seconds_ab, voice_seconds_ba, weight_fp, "
+    "week_mask, first_ts, last_ts, duplicates, two_sided, missed"
 )
 
 
@@ -124,13 +124,32 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
     return _Plan("incremental", f"{n} new file(s) merged into earlier ones", loads)
 
 
+def _newest(ctx: RunContext, source: Source, columns: dict[str, str]) -> datetime.datetime | None:
+    """The source's newest timestamp (at most tomorrow: later ones are rejected as implausible)."""
+    user = source.user_column("timestamp")
+    typed = timestamp_sql('"' + user.replace('"', '""') + '"', columns[user], source.spec)
+    row = ctx.con.execute(
+        f"SELECT least(max({typed}), now()::TIMESTAMP + INTERVAL 1 DAY) "
+        f"FROM {source.reader(lenient=True)}"
+    ).fetchall()
+    return row[0][0] if row else None
+
+
 def _aggregate_source(
-    ctx: RunContext, config: Config, source: Source, summary: IngestSummary, table: str
+    ctx: RunContext,
+    config: Config,
+    prepared: tuple[Source, dict[str, str], str],
+    frame: _Meta,
+    summary: IngestSummary,
+    table: str,
 ) -> tuple[int, int, int]:
-    """Check and aggregate one source into temp table ``table``: (valid, rejected, total)."""
+    """Check and aggregate one source per pair into temp table ``table``.
+
+    Weights are decayed to ``frame.as_of`` and weeks counted from ``frame.origin``.  Returns
+    (valid, rejected, total) rows.
+    """
     con = ctx.con
-    _record_files(ctx, source)
-    source, columns, rejects = prepare(ctx, source, summary)
+    source, columns, rejects = prepared
     validated = validated_select(source, columns, config, row_numbers=False, rejects=rejects)
     tolerance = config.ingest.duplicate_tolerance_s
     if config.ingest.deduplicate:
@@ -156,14 +175,14 @@ def _aggregate_source(
     weight = (
         f"(CASE channel {weights} ELSE 0 END)"
         f" * (1 + {config.links.duration_weight!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
-        f" * pow(2, (epoch(timestamp) - epoch(CAST(timestamp AS DATE))) / {half_life_s!r})"
+        f" * pow(2, (epoch(timestamp) - epoch(TIMESTAMP '{frame.as_of}')) / {half_life_s!r})"
     )
+    week = f"(date_diff('day', DATE '{frame.origin}', CAST(timestamp AS DATE)) // 7)"
     other = "channel NOT IN ('voice', 'sms')"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT _rule,
                least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
-               CAST(timestamp AS DATE) AS day,
                count(*) FILTER (WHERE channel = 'voice' AND from_id < to_id) AS n_voice_ab,
                count(*) FILTER (WHERE channel = 'voice' AND from_id > to_id) AS n_voice_ba,
                count(*) FILTER (WHERE channel = 'sms' AND from_id < to_id) AS n_sms_ab,
@@ -174,7 +193,11 @@ def _aggregate_source(
                              0) AS DOUBLE) AS voice_seconds_ab,
                CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice' AND from_id > to_id),
                              0) AS DOUBLE) AS voice_seconds_ba,
-               sum(CAST(round(({weight}) * {FIXED_POINT}) AS HUGEINT)) AS weight_fp,
+               CAST(sum(CAST(round(({weight}) * {FIXED_POINT}) AS HUGEINT)) AS HUGEINT)
+                   AS weight_fp,
+               bit_or(CASE WHEN {week} BETWEEN 0 AND {MASK_WEEKS - 1}
+                           THEN CAST(1 AS HUGEINT) << CAST({week} AS INTEGER)
+                           ELSE CAST(0 AS HUGEINT) END) AS week_mask,
                min(timestamp) AS first_ts, max(timestamp) AS last_ts,
                CAST(sum(copies - 1) AS BIGINT) AS duplicates,
                count(*) FILTER (WHERE seen_in AND seen_out) AS two_sided,
@@ -266,12 +289,18 @@ def load_interactions(
         "CREATE OR REPLACE TEMP TABLE _new_files (input VARCHAR, source VARCHAR, path VARCHAR, "
         "bytes BIGINT, mtime BIGINT, run_id INTEGER)"
     )
+    previous = _previous_meta(ctx) if plan.mode == "incremental" else None
+    prepared = []
+    for source, files in plan.loads:
+        only_new = replace(source, files=tuple(files))
+        _record_files(ctx, only_new)
+        prepared.append(prepare(ctx, only_new, summary))
+    frame = _frame(ctx, prepared, previous)
     parts = []
     valid = rejected = total = 0
-    for source, files in plan.loads:
-        table = f"_pair_days_{source.index}"
-        only_new = replace(source, files=tuple(files))
-        n_valid, n_rejected, n_total = _aggregate_source(ctx, config, only_new, summary, table)
+    for one in prepared:
+        table = f"_pairs_{one[0].index}"
+        n_valid, n_rejected, n_total = _aggregate_source(ctx, config, one, frame, summary, table)
         valid, rejected, total = valid + n_valid, rejected + n_rejected, total + n_total
         parts.append(table)
     if total == 0 and plan.mode == "full":
@@ -280,18 +309,19 @@ def load_interactions(
             "rows: there is no network to build."
         )
     union = " UNION ALL ".join(
-        f"SELECT {_LINK_DAYS_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
+        f"SELECT {_STATE_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
     )
-    if len(parts) == 1:  # one source: its pairs are already unique per day
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _pair_days AS {union}")
+    if len(parts) == 1:  # one source: its pairs are already unique
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _pairs AS {union}")
     else:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _pair_days AS SELECT a, b, day, "
-            f"{_LINK_DAYS_AGG} FROM ({union}) GROUP BY a, b, day"
+            f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT a, b, {_STATE_AGG} FROM ({union}) "
+            "GROUP BY a, b"
         )
-    previous = _previous_meta(ctx) if plan.mode == "incremental" else None
-    meta = _meta(ctx, config, previous)
-    _pairs(ctx, config, meta)
+    first = scalar(con, "SELECT min(first_ts) FROM _pairs")
+    if previous is not None and (first is None or previous.first_ts < first):
+        first = previous.first_ts
+    meta = _Meta(frame.origin, frame.as_of, first or frame.as_of)
     new_state = _pseudonymised(ctx, key)
     if config.ingest.keep_interactions:
         _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")
@@ -323,8 +353,7 @@ def load_interactions(
         stage="ingest",
         description="Every input file loaded into link_state: path, size, time, run.",
     )
-    con.execute(f"DROP {'VIEW' if len(parts) == 1 else 'TABLE'} _pair_days")
-    con.execute("DROP TABLE _pairs")
+    con.execute(f"DROP {'VIEW' if len(parts) == 1 else 'TABLE'} _pairs")
     for t in parts:
         con.execute(f"DROP TABLE {t}")
     con.execute("DROP TABLE IF EXISTS _ids")
@@ -357,50 +386,21 @@ def _previous_meta(ctx: RunContext) -> _Meta:
     return _Meta(origin, as_of, first_ts)
 
 
-def _meta(ctx: RunContext, config: Config, previous: _Meta | None) -> _Meta:
-    """The as-of time and week origin after this load.
+def _frame(
+    ctx: RunContext, prepared: list[tuple[Source, dict[str, str], str]], previous: _Meta | None
+) -> _Meta:
+    """The as-of time (the newest record, old or new) and the week origin for this load.
 
-    Week masks hold MASK_WEEKS weeks from the origin; the origin is the Monday at most
-    MASK_WEEKS - 7 weeks before the newest record, so a mask never overflows.
+    Week masks hold MASK_WEEKS weeks from the origin: the Monday MASK_WEEKS - 7 weeks before the
+    as-of day, so the newest weeks always fit and older ones fall off.
     """
-    newest, oldest = ctx.con.execute(
-        "SELECT max(last_ts), min(first_ts) FROM _pair_days"
-    ).fetchall()[0]
+    newest = [t for one in prepared if (t := _newest(ctx, one[0], one[1])) is not None]
     if previous is not None:
-        newest, oldest = max(newest, previous.as_of), min(oldest, previous.first_ts)
-    earliest = newest.date() - datetime.timedelta(weeks=MASK_WEEKS - 7)
-    start = max(oldest.date(), earliest)
+        newest.append(previous.as_of)
+    as_of = max(newest) if newest else datetime.datetime(1990, 1, 1)
+    start = as_of.date() - datetime.timedelta(weeks=MASK_WEEKS - 7)
     origin = start - datetime.timedelta(days=start.weekday())
-    if previous is not None:
-        origin = max(origin, previous.origin)
-    return _Meta(origin, newest, oldest)
-
-
-def _week(expr: str, origin: datetime.date) -> str:
-    return f"(date_diff('day', DATE '{origin}', {expr}) // 7)"
-
-
-def _pairs(ctx: RunContext, config: Config, meta: _Meta) -> None:
-    """Aggregate ``_pair_days`` per pair, weights decayed to ``meta.as_of``, into ``_pairs``."""
-    half_life_s = config.links.half_life_days * 86400.0
-    decay = f"pow(2, (epoch(day) - epoch(TIMESTAMP '{meta.as_of}')) / {half_life_s!r})"
-    week = _week("day", meta.origin)
-    counts = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
-    ctx.con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _pairs AS
-        SELECT a, b, {counts},
-               CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
-               CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
-               CAST(sum(CAST(round(weight_fp * {decay}) AS HUGEINT)) AS HUGEINT) AS weight_fp,
-               bit_or(CASE WHEN {week} >= 0 THEN CAST(1 AS HUGEINT) << CAST({week} AS INTEGER)
-                           ELSE CAST(0 AS HUGEINT) END) AS week_mask,
-               count(*) AS active_days,
-               min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-               CAST(sum(duplicates) AS BIGINT) AS duplicates,
-               CAST(sum(two_sided) AS BIGINT) AS two_sided,
-               CAST(sum(missed) AS BIGINT) AS missed
-        FROM _pair_days GROUP BY a, b
-    """)
+    return _Meta(origin, as_of, as_of)
 
 
 def _merged(config: Config, new_state: str, previous: _Meta, meta: _Meta) -> str:
@@ -408,26 +408,16 @@ def _merged(config: Config, new_state: str, previous: _Meta, meta: _Meta) -> str
     half_life_s = config.links.half_life_days * 86400.0
     elapsed = (meta.as_of - previous.as_of).total_seconds()
     shift = (meta.origin - previous.origin).days // 7
-    counts = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
     old = f"""
         SELECT a, b, {", ".join(_COUNTS)}, voice_seconds_ab, voice_seconds_ba,
                CAST(round(weight_fp * pow(2, -{elapsed!r} / {half_life_s!r})) AS HUGEINT)
                    AS weight_fp,
-               week_mask >> {shift} AS week_mask, active_days, first_ts, last_ts,
+               week_mask >> {shift} AS week_mask, first_ts, last_ts,
                duplicates, two_sided, missed
         FROM link_state
     """
     return f"""
-        SELECT a, b, {counts},
-               CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
-               CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
-               CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
-               bit_or(week_mask) AS week_mask,
-               CAST(sum(active_days) AS BIGINT) AS active_days,
-               min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-               CAST(sum(duplicates) AS BIGINT) AS duplicates,
-               CAST(sum(two_sided) AS BIGINT) AS two_sided,
-               CAST(sum(missed) AS BIGINT) AS missed
+        SELECT a, b, {_STATE_AGG}
         FROM ({old} UNION ALL SELECT * FROM ({new_state})) GROUP BY a, b
     """
 
@@ -480,7 +470,7 @@ def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
                    AS voice_seconds_ab,
                CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END
                    AS voice_seconds_ba,
-               r.weight_fp, r.week_mask, r.active_days, r.first_ts, r.last_ts,
+               r.weight_fp, r.week_mask, r.first_ts, r.last_ts,
                r.duplicates, r.two_sided, r.missed
         FROM _pairs r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
     """

@@ -24,7 +24,7 @@ from tiewise.config import Config, InputSpec
 from tiewise.ingest.schemas import Column
 from tiewise.ingest.sources import Source
 
-__all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "validated_select"]
+__all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "timestamp_sql", "validated_select"]
 
 MAX_DURATION_S = 24 * 3600
 IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
@@ -66,7 +66,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
+def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
     """SQL turning ``col`` into a naive UTC TIMESTAMP (NULL when it does not parse)."""
     numeric = f"TRY_CAST({col} AS DOUBLE)"
     epoch_s = f"make_timestamp(CAST({numeric} * 1000000 AS BIGINT))"
@@ -93,7 +93,7 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
     if column.kind == "id":
         return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     if column.kind == "timestamp":
-        return _timestamp_sql(col, source_type, spec)
+        return timestamp_sql(col, source_type, spec)
     if column.kind == "date":
         return f"TRY_CAST({col} AS DATE)"
     if column.kind == "number":

@@ -76,7 +76,7 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
                voice_seconds_ab + voice_seconds_ba AS voice_seconds,
                n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
                voice_seconds_ab, voice_seconds_ba,
-               active_days, active_weeks, first_ts, last_ts,
+               active_weeks, first_ts, last_ts,
                (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
                volume,
                CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
