@@ -4,8 +4,9 @@ Records are never materialised row by row.  One DuckDB pass over each source che
 drops duplicates (exact copies, and the same call logged from both phones), and aggregates the
 valid records per pair of parties, their weights decayed to the newest record (found by a cheap
 first pass over the timestamps).  Identifiers are pseudonymised after that, on the distinct
-parties only (hashing every record would cost more than all the rest).  ``link_state`` holds everything the link-strength
-formula needs, in a form that new files merge into without re-reading history:
+parties only (hashing every record would cost more than all the rest).  ``link_state`` holds
+everything the link-strength formula needs, in a form that new files merge into without
+re-reading history:
 
 ``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
                                 likewise ``n_sms_*`` and ``n_other_*`` (email, meeting, ...)
