@@ -14,7 +14,7 @@ import duckdb
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.rules import Validated
-from tiewise.ingest.sources import FileStat, Source, sql_path
+from tiewise.ingest.sources import FileStat, Source
 from tiewise.store import RunContext
 
 __all__ = [
@@ -277,8 +277,3 @@ def record_rules(
     )
     con.execute("DROP TABLE _bad_rows")
     return bad
-
-
-def file_list_sql(files: list[FileStat]) -> str:
-    """A SQL list of file paths."""
-    return "[" + ", ".join(sql_path(f.path) for f in files) + "]"
