@@ -4,12 +4,18 @@
     The Copenhagen Networks Study interaction data (Sapiezynski et al., Scientific Data 2019):
     calls and SMS between ~700 students over four weeks, and their Facebook friendships -- real
     data to check that link strength separates friends from the rest.
+``cdnow``
+    The CDNOW 1/10 sample (Fader, Hardie & Lee 2005): the purchases of 2,357 customers of an
+    online music store from their first purchase in early 1997 to mid-1998 -- real data to check
+    the BG/NBD and Gamma-Gamma models against the paper's estimates.
 
 Examples
 --------
 >>> folder = copenhagen_dir()
 >>> sorted(p.name for p in folder.glob("*.csv"))
 ['calls.csv', 'fb_friends.csv', 'genders.csv', 'sms.csv']
+>>> len(cdnow_transactions()), cdnow_transactions()["customer_id"].nunique()
+(6919, 2357)
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["copenhagen_config", "copenhagen_dir", "copenhagen_friends"]
+import pandas as pd
+
+__all__ = [
+    "cdnow_dir",
+    "cdnow_summary",
+    "cdnow_transactions",
+    "copenhagen_config",
+    "copenhagen_dir",
+    "copenhagen_friends",
+]
 
 # The study's timestamps are seconds from its start; the files do not say when that was, so the
 # origin is a fixed, arbitrary date.
@@ -70,3 +85,37 @@ def copenhagen_friends() -> list[tuple[str, str]]:
         a, b = line.strip().split(",")
         pairs.add((min(a, b), max(a, b)))
     return sorted(pairs)
+
+
+def cdnow_dir() -> Path:
+    """The folder holding the bundled CDNOW sample files."""
+    return Path(str(resources.files("tiewise.datasets").joinpath("cdnow")))
+
+
+def cdnow_transactions() -> pd.DataFrame:
+    """The raw CDNOW sample: one row per customer, day and record, as in the file.
+
+    Columns: ``customer_id`` (the sample id, 1-2357, as text), ``timestamp`` (the day),
+    ``cds`` (number of CDs) and ``amount`` (dollars). Several rows may share a customer and day.
+    """
+    raw = pd.read_csv(
+        cdnow_dir() / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "sample_id", "date", "cds", "amount"],
+        dtype={"master_id": str, "sample_id": int, "date": str},
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": raw["sample_id"].astype(str),
+            "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
+            "cds": raw["cds"].astype("int64"),
+            "amount": raw["amount"].astype("float64"),
+        }
+    )
+
+
+def cdnow_summary() -> pd.DataFrame:
+    """The calibration summary shipped with the data (weeks; ``zbar`` = mean repeat spend)."""
+    frame = pd.read_csv(cdnow_dir() / "cdnow_customers_summary_with_transactions.csv")
+    return frame.assign(ID=frame["ID"].astype(str)).rename(columns={"ID": "customer_id"})
