@@ -32,6 +32,7 @@ __all__ = [
     "LinksConfig",
     "PrivacyConfig",
     "ReportConfig",
+    "ValueConfig",
     "config_hash",
     "load_config",
     "template",
@@ -227,6 +228,145 @@ class GraphConfig(_Strict):
         return value
 
 
+_DEFAULT_ENGAGEMENT_WEIGHTS = {
+    "live_event": 5.0,
+    "reference": 8.0,
+    "webinar": 3.0,
+    "whitepaper": 2.0,
+    "survey": 3.0,
+    "web_visit": 0.5,
+    "support_query": -0.5,
+    "email_open": 0.2,
+    "email_click": 1.0,
+    "email_forward": 3.0,
+}
+
+
+class ValueConfig(_Strict):
+    """Customer value: lifetime value, engagement and social value, segments (README, "Value")."""
+
+    model: Literal["auto", "bgnbd", "sbg", "none"] = Field(
+        default="auto",
+        description="Financial model: 'bgnbd' (non-contractual purchases: BG/NBD + Gamma-Gamma), "
+        "'sbg' (subscriptions: shifted-beta-geometric retention x revenue per month), 'none', or "
+        "'auto' (sbg when customers have signup_date and monthly_fee and the churn input exists, "
+        "else bgnbd when there are transactions).",
+    )
+    horizon_months: int = Field(default=12, ge=1, le=600, description="CLV horizon in months.")
+    monthly_discount: float = Field(
+        default=0.01, ge=0, lt=1, description="Discount rate per month (0.01 = 1% a month)."
+    )
+    margin: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of revenue that is profit (CLV = margin x revenue).",
+    )
+    unit_days: float = Field(
+        default=7.0, gt=0, description="BG/NBD time unit in days (7: weeks, as in the paper)."
+    )
+    calibration_end: str | None = Field(
+        default=None,
+        description="Last day (ISO date) of the purchases the models learn from; default: the "
+        "newest transaction.",
+    )
+    negative_amounts: Literal["error", "net"] = Field(
+        default="error",
+        description="Transactions with a negative amount (refunds): 'error' stops the run; 'net' "
+        "nets them against the same customer's purchases of that day (a day with a net amount "
+        "<= 0 is no purchase).",
+    )
+    after_churn: Literal["error", "drop"] = Field(
+        default="error",
+        description="Transactions more than churn_grace_days after the customer's churn date: "
+        "'error' stops the run; 'drop' ignores them (counted in the summary).",
+    )
+    churn_grace_days: float = Field(
+        default=31.0, ge=0, description="A final bill may come this long after churn."
+    )
+    engagement_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(_DEFAULT_ENGAGEMENT_WEIGHTS),
+        description="Points per engagement event, by event_type (types not listed count 0).",
+    )
+    engagement_value_scale: dict[str, float] = Field(
+        default_factory=lambda: {"survey": 10.0},
+        description="Event types whose `value` scales their points: value / scale (a survey "
+        "score of 10 of 10 earns the full weight, 5 of 10 half).",
+    )
+    engagement_half_life_days: float = Field(
+        default=90.0, gt=0, description="An event's points halve with every this many days of age."
+    )
+    learn_weights_from: str | None = Field(
+        default=None,
+        description="Learn the engagement weights instead from an outcome: an engagement "
+        "event_type ('reference') or 'transactions:CATEGORY' ('transactions:expansion'). A "
+        "regularised logistic regression predicts the outcome in the last "
+        "outcome_window_days from the behaviour before; coefficients and hold-out AUC are "
+        "reported in engagement_weights.",
+    )
+    outcome_window_days: float = Field(default=90.0, gt=0)
+    regularisation_c: float = Field(
+        default=1.0, gt=0, description="Inverse L2 strength of the logistic regression."
+    )
+    email_event_types: dict[str, str] = Field(
+        default_factory=lambda: {
+            "opens": "email_open",
+            "clicks": "email_click",
+            "forwards": "email_forward",
+        },
+        description="Email signal -> engagement event_type counted for it.",
+    )
+    email_top_percentile: float = Field(
+        default=90.0, gt=0, lt=100, description="Flag customers at or above this percentile."
+    )
+    reach_event_types: list[str] = Field(
+        default_factory=lambda: ["live_event", "webinar", "whitepaper", "reference"],
+        description="Engagement types through which a contact 'moves' a linked colleague: the "
+        "colleague does the same within reach_window_days after the contact.",
+    )
+    reach_window_days: float = Field(default=14.0, gt=0)
+    social_weights: dict[str, float] = Field(
+        default_factory=lambda: {"knowledge": 1.0, "connections": 1.0, "reach": 1.0},
+        description="Weights of the three parts of social value (each a percentile 0-100).",
+    )
+    financial_cutoff: float = Field(
+        default=80.0,
+        ge=0,
+        lt=100,
+        description="Financial percentile at or above which a customer counts as financially high.",
+    )
+    social_cutoff: float = Field(
+        default=80.0,
+        ge=0,
+        lt=100,
+        description="Social percentile at or above which a customer counts as socially high.",
+    )
+
+    @field_validator("social_weights")
+    @classmethod
+    def _some_weight(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = set(value) - {"knowledge", "connections", "reach"}
+        if unknown:
+            raise ValueError(
+                f"social weights are for knowledge, connections and reach; got {sorted(unknown)}"
+            )
+        if any(v < 0 for v in value.values()) or not any(v > 0 for v in value.values()):
+            raise ValueError(f"social weights must be >= 0 and not all 0, got {value}")
+        return value
+
+    @field_validator("calibration_end")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            import datetime as dt
+
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"calibration_end must be an ISO date, got {value!r}") from None
+        return value
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
@@ -246,6 +386,7 @@ class Config(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    value: ValueConfig = Field(default_factory=ValueConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -1,4 +1,4 @@
-"""The whole job: ingest → links → graph, in one transactional run, then the report.
+"""The whole job: ingest → links → graph → value, in one transactional run, then the report.
 
 This is the Python API behind ``tiewise run``::
 
@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from tiewise.config import Config, config_hash
+from tiewise.exceptions import WorkspaceError
 from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
 from tiewise.ingest.pseudonym import load_key
 from tiewise.links.strength import LinkSummary, build_links
 from tiewise.report.html import write_report
 from tiewise.store import Workspace
+from tiewise.value.stage import ValueSummary, analyse_value
 
-__all__ = ["RunResult", "StepReporter", "run_pipeline"]
+__all__ = ["RunResult", "StepReporter", "ValueResult", "run_pipeline", "run_value"]
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
 """Called with a step's description; the step runs inside the returned context (for progress)."""
@@ -43,6 +45,7 @@ class RunResult:
     top_customers: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
+    value: ValueSummary | None = None
 
 
 def _quiet(_: str) -> AbstractContextManager[None]:
@@ -105,6 +108,8 @@ def run_pipeline(
                 links = build_links(run, config)
             with _timed(seconds, "Finding communities, centrality and leaders", step):
                 graph = analyse_network(run, config)
+            with _timed(seconds, "Valuing customers: lifetime, social, segments", step):
+                value = analyse_value(run, config)
         with _timed(seconds, "Writing the report", step):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
@@ -125,6 +130,64 @@ def run_pipeline(
             links=links,
             graph=graph,
             top_customers=top,
+            seconds=seconds,
+            warning=warning,
+            value=value,
+        )
+
+
+@dataclass
+class ValueResult:
+    """What a value-only run (``tiewise value``) produced."""
+
+    run_id: int
+    workspace: Path
+    report_path: Path
+    value: ValueSummary
+    seconds: dict[str, float] = field(default_factory=dict)
+    warning: str | None = None
+
+
+def run_value(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "value"
+) -> ValueResult:
+    """Run the value stage alone on an existing workspace, then the report.
+
+    For a workspace that a ``tiewise run`` filled: e.g. after changing the ``[value]`` settings,
+    without re-reading the inputs.
+
+    Raises
+    ------
+    WorkspaceError
+        The workspace does not exist or holds no complete run.
+    """
+    step = reporter or _quiet
+    seconds: dict[str, float] = {}
+    path = config.workspace_path
+    if not (path / "tiewise.duckdb").exists():
+        raise WorkspaceError(
+            f"workspace {path} does not exist; run `tiewise run` first to load the inputs."
+        )
+    with Workspace.open(
+        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
+    ) as ws:
+        warning = ws.recover()
+        if ws.last_complete_run() is None:
+            raise WorkspaceError(
+                f"workspace {path} holds no complete run; run `tiewise run` first."
+            )
+        with (
+            ws.run(command=command, config_hash=config_hash(config)) as run,
+            _timed(seconds, "Valuing customers: lifetime, social, segments", step),
+        ):
+            value = analyse_value(run, config)
+        with _timed(seconds, "Writing the report", step):
+            report = write_report(ws, config.resolve(config.report.path), config)
+        return ValueResult(
+            run_id=run.run_id,
+            workspace=ws.path,
+            report_path=report,
+            value=value,
             seconds=seconds,
             warning=warning,
         )

@@ -24,8 +24,9 @@ from rich.table import Table
 
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError, TiewiseError
-from tiewise.pipeline import RunResult, run_pipeline
+from tiewise.pipeline import RunResult, run_pipeline, run_value
 from tiewise.store import Workspace
+from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
 
@@ -113,12 +114,27 @@ def _print_result(result: RunResult) -> None:
         f"{result.links.service_numbers} service numbers set aside."
     )
     _print_ingest(result)
+    if result.value is not None:
+        _print_value(result.value)
     out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
     for i, c in enumerate(result.top_customers, 1):
         out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
+
+
+def _print_value(value: ValueSummary) -> None:
+    """The value stage's headline: model, parameters, segments and notes."""
+    params = ", ".join(f"{k}={v:.4g}" for k, v in value.parameters.items())
+    out.print(
+        f"Value ({value.model}{': ' + params if params else ''}): {value.customers:,} customers, "
+        f"lifetime value {value.total_clv:,.0f}, true value {value.total_true_value:,.0f}. "
+        "Segments: " + ", ".join(f"{k} {n:,}" for k, n in value.segments.items()) + ".",
+        highlight=False,
+    )
+    for note in value.notes:
+        out.print(f"  note: {escape(note)}", highlight=False)
 
 
 @app.command()
@@ -164,6 +180,29 @@ def run(
             command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
         )
     _print_result(result)
+
+
+@app.command()
+def value(
+    config: ConfigOption = Path("tiewise.toml"),
+    seed: Annotated[int | None, typer.Option(help="Override the configuration's seed.")] = None,
+) -> None:
+    """Value the customers of an existing workspace (lifetime, social, segments).
+
+    Rewrites the report. Run `tiewise run` first; rerun this after changing [value] settings.
+    """
+    cfg = _load(config, seed=seed)
+    with _progress() as progress:
+        result = run_value(
+            cfg,
+            reporter=_step_reporter(progress),
+            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+        )
+    if result.warning:
+        err.print(f"[yellow]Note:[/] {escape(result.warning)}", soft_wrap=True)
+    _print_value(result.value)
+    out.print(f"Workspace: {result.workspace}")
+    out.print(f"Report:    {result.report_path}")
 
 
 def _workspace_path(config: Path, workspace: Path | None) -> Path:

@@ -12,7 +12,12 @@ import jinja2
 import numpy as np
 
 from tiewise.config import Config
-from tiewise.report.plots import community_sizes_svg, community_svg, degree_ccdf_svg
+from tiewise.report.plots import (
+    community_sizes_svg,
+    community_svg,
+    degree_ccdf_svg,
+    value_quadrants_svg,
+)
 from tiewise.store import Workspace, scalar
 
 __all__ = ["write_report"]
@@ -65,6 +70,49 @@ def _community_picture(ws: Workspace, config: Config, limit: int = 120) -> tuple
         members, [(index[a], index[b], w) for a, b, w in edges], title, seed=config.seed
     )
     return svg, title
+
+
+def _value_context(ws: Workspace, config: Config, limit: int = 5000) -> dict[str, Any]:
+    """The value section: segments, models, the quadrant plot, the top Ambassadors."""
+    present = {t.name for t in ws.tables()}
+    if "customer_value" not in present:
+        return {"value": None}
+    points = ws.con.execute(
+        "SELECT financial_percentile, social_percentile, segment FROM customer_value "
+        "ORDER BY hash(customer_id), customer_id LIMIT ?",
+        [limit],
+    ).fetchnumpy()
+    plot = value_quadrants_svg(
+        np.asarray(points["financial_percentile"], dtype=np.float64),
+        np.asarray(points["social_percentile"], dtype=np.float64),
+        np.asarray(points["segment"], dtype=str),
+        config.value.financial_cutoff,
+        config.value.social_cutoff,
+    )
+    return {
+        "value": {
+            "segments": _records(ws, "SELECT * FROM value_segments"),
+            "models": _records(ws, "SELECT * FROM value_models ORDER BY model DESC, parameter")
+            if "value_models" in present
+            else [],
+            "cohorts": _records(ws, "SELECT * FROM retention_cohorts ORDER BY cohort")
+            if "retention_cohorts" in present
+            else [],
+            "weights": _records(ws, "SELECT * FROM engagement_weights ORDER BY weight DESC")
+            if "engagement_weights" in present
+            else [],
+            "ambassadors": _records(
+                ws,
+                "SELECT customer_id, clv, network_value, true_value, social_value, reason "
+                "FROM customer_value WHERE segment = 'Ambassador' "
+                "ORDER BY true_value DESC, customer_id LIMIT ?",
+                [config.report.top_customers],
+            ),
+            "plot": plot,
+            "shown": min(limit, len(points["segment"])),
+            "network": "network_value" in present,
+        }
+    }
 
 
 def _context(ws: Workspace, config: Config) -> dict[str, Any]:
@@ -145,6 +193,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         ),
         "degree_plot": degree_ccdf_svg(degree),
         "config": config,
+        **_value_context(ws, config),
     }
 
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg"]
+__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg", "value_quadrants_svg"]
 
 _STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
@@ -118,4 +118,46 @@ def community_svg(
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         ax.set_axis_off()
         ax.set_title(title)
+        return _svg(fig)
+
+
+_SEGMENT_STYLE = {  # segment -> colour
+    "Ambassador": "#c0392b",
+    "Influencer": "#e67e22",
+    "High spender": "#3b6ea5",
+    "Other": "#9aa5b1",
+}
+
+
+def value_quadrants_svg(
+    financial: npt.NDArray[np.float64],
+    social: npt.NDArray[np.float64],
+    segment: npt.NDArray[np.str_],
+    financial_cutoff: float,
+    social_cutoff: float,
+) -> str:
+    """Customers by financial and social percentile, coloured by segment, with the cut-offs."""
+    with plt.rc_context({**_STYLE, "figure.figsize": (6.4, 5.0)}):
+        fig, ax = plt.subplots()
+        for name, colour in _SEGMENT_STYLE.items():
+            pick = segment == name
+            if pick.any():
+                ax.scatter(
+                    financial[pick],
+                    social[pick],
+                    s=6,
+                    c=colour,
+                    alpha=0.6,
+                    linewidths=0,
+                    label=f"{name} ({int(pick.sum()):,})",
+                    rasterized=False,
+                )
+        ax.axvline(financial_cutoff, color="#333333", linewidth=0.8, linestyle="--")
+        ax.axhline(social_cutoff, color="#333333", linewidth=0.8, linestyle="--")
+        ax.set_xlim(-2, 102)
+        ax.set_ylim(-2, 102)
+        ax.set_xlabel("financial value percentile (lifetime value)")
+        ax.set_ylabel("social value percentile")
+        ax.set_title("Customers by financial and social value")
+        ax.legend(loc="lower left", fontsize=7, frameon=True, markerscale=2)
         return _svg(fig)

@@ -85,6 +85,28 @@ def collapse(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.int64]
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64), inverse
 
 
+def _hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
+    """Gauss's 2F1 by scipy, with its power series where scipy gives no finite answer.
+
+    scipy's ``hyp2f1`` fails for very large parameters, which a nearly homogeneous fit (huge
+    ``r`` and ``alpha``) produces; for ``0 <= z < 1`` the series still converges.
+    """
+    aa, bb_, cc, zz = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    result: Array = np.asarray(hyp2f1(aa, bb_, cc, zz), dtype=np.float64).copy()
+    bad = ~np.isfinite(result)
+    if bad.any():
+        ab, bb, cb, zb = aa[bad], bb_[bad], cc[bad], zz[bad]
+        term = np.ones_like(zb)
+        total = np.ones_like(zb)
+        for k in range(100_000):
+            term = term * (ab + k) * (bb + k) / ((cb + k) * (k + 1)) * zb
+            total += term
+            if np.all(np.abs(term) <= 1e-14 * np.abs(total)):
+                break
+        result[bad] = total
+    return result
+
+
 def bgnbd_log_likelihood(
     params: Array | tuple[float, float, float, float], x: Array, t_x: Array, T: Array
 ) -> Array:
@@ -246,7 +268,7 @@ class BetaGeoModel:
         """Expected purchases of a new customer in ``(0, t]`` (equation 9)."""
         r, alpha, a, b = self._p()
         t = np.asarray(t, dtype=np.float64)
-        term = (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t))
+        term = (alpha / (alpha + t)) ** r * _hyp2f1(r, b, a + b - 1, t / (alpha + t))
         result: Array = (a + b - 1) / (a - 1) * (1 - term)
         return result
 
@@ -258,7 +280,7 @@ class BetaGeoModel:
         x, t_x, age = (np.asarray(c, dtype=np.float64) for c in (frequency, recency, T))
         t = np.asarray(t, dtype=np.float64)
         z = t / (alpha + age + t)
-        hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+        hyp = _hyp2f1(r + x, b + x, a + b + x - 1, z)
         first = (a + b + x - 1) / (a - 1)
         second = 1 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp
         result: Array = first * second * self.p_alive(x, t_x, age)

@@ -1,0 +1,138 @@
+"""Social value (seed 003's three parts) and the financial x social segments.
+
+Each part is a percentile (0-100, the share of customers strictly below) so that parts measured
+in different units combine:
+
+``social_knowledge``
+    Knowledge and involvement in the category: the engagement score (events, web visits,
+    surveys, references, ... weighted and recency-decayed), or, without engagement records, the
+    recency-decayed count of product adoptions.
+``social_connections``
+    Participation and the value of the connections: the mean of the percentiles of tie strength
+    (sum of ln(1 + link strength)), of how tight-knit the customer's community is
+    (1 - conductance) and of bridging (participation coefficient).
+``social_reach``
+    Contacts per network: the percentile of ``sum over channels of ln(1 + contacts on it)``,
+    which rewards being present on several channels over many contacts on one.
+
+``social_value`` is their weighted mean (``value.social_weights``; parts that cannot be computed
+are left out and the weights of the others renormalised); ``social_percentile`` its percentile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tiewise.config import ValueConfig
+from tiewise.value.advocacy import percentile
+
+__all__ = ["SEGMENTS", "assign_segments", "social_value"]
+
+SEGMENTS = ("Ambassador", "Influencer", "High spender", "Other")
+
+
+def _pct(frame: pd.DataFrame, column: str) -> np.ndarray | None:
+    if column not in frame or frame[column].isna().all():
+        return None
+    return percentile(frame[column].fillna(0.0).to_numpy(np.float64))
+
+
+def social_value(frame: pd.DataFrame, cfg: ValueConfig) -> pd.DataFrame:
+    """Add ``social_connections``, ``social_reach``, ``social_value`` and its percentile."""
+    out = frame.copy()
+    parts = [
+        p
+        for p in (_pct(out, c) for c in ("tie_strength", "community_tightness", "participation"))
+        if p is not None
+    ]
+    out["social_connections"] = np.mean(parts, axis=0) if parts else np.nan
+    channels = [c for c in ("contacts_voice", "contacts_sms", "contacts_other") if c in out]
+    if channels:
+        spread = np.log1p(out[channels].fillna(0).to_numpy(np.float64)).sum(axis=1)
+        out["social_reach"] = percentile(spread)
+    else:
+        out["social_reach"] = np.nan
+    if "social_knowledge" not in out:
+        out["social_knowledge"] = np.nan
+    total = np.zeros(len(out))
+    weight = 0.0
+    for name in ("knowledge", "connections", "reach"):
+        values = out[f"social_{name}"].to_numpy(np.float64)
+        w = cfg.social_weights.get(name, 0.0)
+        if w > 0 and not np.isnan(values).all():
+            total += w * np.nan_to_num(values)
+            weight += w
+    out["social_value"] = total / weight if weight else 0.0
+    out["social_percentile"] = percentile(out["social_value"].to_numpy(np.float64))
+    return out
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or np.isnan(value) else f"{value:.0f}"
+
+
+def assign_segments(
+    frame: pd.DataFrame, cfg: ValueConfig, *, basis: str, network_note: str
+) -> pd.DataFrame:
+    """Add ``financial_percentile``, ``segment`` and ``reason`` (which cut-offs put it there)."""
+    out = frame.copy()
+    out["financial_percentile"] = percentile(out[basis].to_numpy(np.float64))
+    high_f = out["financial_percentile"].to_numpy() >= cfg.financial_cutoff
+    high_s = out["social_percentile"].to_numpy() >= cfg.social_cutoff
+    out["segment"] = np.select(
+        [high_f & high_s, high_s, high_f], list(SEGMENTS[:3]), default=SEGMENTS[3]
+    )
+    extra = [""] * len(out)
+    if "top_behaviour" in out:
+        extra = [
+            f"; engagement: most from {b}" if isinstance(b, str) else ""
+            for b in out["top_behaviour"]
+        ]
+    flags = [""] * len(out)
+    signals = [
+        c.removeprefix("top_") for c in out.columns if c.startswith("top_") and c != "top_behaviour"
+    ]
+    if signals:
+        tops = out[[f"top_{s}" for s in signals]].fillna(False).to_numpy(bool)
+        flags = [
+            "; top email " + ", ".join(s for s, on in zip(signals, row, strict=True) if on)
+            if row.any()
+            else ""
+            for row in tops
+        ]
+    moved = [""] * len(out)
+    if "colleagues_moved" in out:
+        moved = [
+            f"; moves {m} of {n} linked colleagues" if n else ""
+            for m, n in zip(out["colleagues_moved"], out["colleagues_linked"], strict=True)
+        ]
+    label = "clv" if basis == "clv" else "spend to date"
+    out["reason"] = [
+        f"{seg}: financial p{fp:.0f} ({label} {fv:,.2f}) {'>=' if hf else '<'} "
+        f"p{cfg.financial_cutoff:g}; social p{sp:.0f} (value {sv:.1f} = knowledge {_fmt(k)}, "
+        f"connections {_fmt(c)}, reach {_fmt(r)}) {'>=' if hs else '<'} p{cfg.social_cutoff:g}. "
+        f"{why}; spent {h:,.2f} to date; network value {nv:,.2f} ({network_note}); "
+        f"true value {tv:,.2f}{e}{fl}{mv}"
+        for seg, fp, fv, hf, sp, sv, k, c, r, hs, why, h, nv, tv, e, fl, mv in zip(
+            out["segment"],
+            out["financial_percentile"],
+            out[basis],
+            high_f,
+            out["social_percentile"],
+            out["social_value"],
+            out["social_knowledge"],
+            out["social_connections"],
+            out["social_reach"],
+            high_s,
+            out["model_reason"],
+            out["historical_spend"],
+            out["network_value"],
+            out["true_value"],
+            extra,
+            flags,
+            moved,
+            strict=True,
+        )
+    ]
+    return out
