@@ -110,3 +110,44 @@ def test_expected_purchases_agree_with_simulation() -> None:
     model = BetaGeoModel.from_params(r=r, alpha=alpha, a=a, b=b)
     expected = float(model.expected_purchases(horizon))
     assert counts.mean() == pytest.approx(expected, rel=0.03)
+
+
+def test_analytic_gradients_match_finite_differences(summary: pd.DataFrame) -> None:
+    from scipy.optimize import approx_fprime
+
+    from tiewise.value.bgnbd import (
+        bgnbd_gradient,
+        gamma_gamma_gradient,
+        gamma_gamma_log_likelihood,
+    )
+
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    point = np.array([0.3, 5.0, 0.9, 2.0])
+    numeric = approx_fprime(point, lambda p: bgnbd_log_likelihood(p, x, t_x, T).sum(), 1e-7)
+    np.testing.assert_allclose(bgnbd_gradient(point, x, t_x, T).sum(axis=1), numeric, rtol=1e-4)
+    rep = x > 0
+    m = summary["monetary"].to_numpy(float)[rep]
+    point = np.array([5.0, 3.0, 14.0])
+    numeric = approx_fprime(point, lambda p: gamma_gamma_log_likelihood(p, x[rep], m).sum(), 1e-7)
+    np.testing.assert_allclose(
+        gamma_gamma_gradient(point, x[rep], m).sum(axis=1), numeric, rtol=1e-4
+    )
+
+
+def test_scoring_distinct_summaries_equals_scoring_every_customer(
+    summary: pd.DataFrame, fitted: tuple[BetaGeoModel, GammaGammaModel]
+) -> None:
+    from tiewise.value.clv import score_customers
+
+    bg, gg = fitted
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    spend = gg.expected_spend(x, summary["monetary"].to_numpy(float))
+    scores = score_customers(bg, x, t_x, T, months=12, monthly_discount=0.01)
+    np.testing.assert_allclose(scores.p_alive, bg.p_alive(x, t_x, T))
+    np.testing.assert_allclose(
+        scores.expected_purchases,
+        bg.conditional_expected_purchases(12 * 30.4375 / 7, x, t_x, T),
+    )
+    np.testing.assert_allclose(
+        spend * scores.discounted_purchases, discounted_clv(bg, x, t_x, T, spend)
+    )

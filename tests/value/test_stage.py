@@ -29,10 +29,14 @@ CONTRACT = [
 ]
 
 
-def _run(folder: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> tuple[RunResult, Path]:
+def _run(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, replace: tuple[str, str] = ("", "")
+) -> tuple[RunResult, Path]:
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
     config_path = folder / "tiewise.toml"
-    config_path.write_text(template(folder / "data", config_dir=folder) + extra)
+    text = template(folder / "data", config_dir=folder)
+    assert replace[0] in text
+    config_path.write_text(text.replace(*replace))
     return run_pipeline(load_config(config_path)), config_path
 
 
@@ -160,8 +164,8 @@ def b2b(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_b2b_contacts_get_bgnbd_values_engagement_and_reach(
     b2b: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = '\n[value]\nlearn_weights_from = "reference"\n'
-    result, config_path = _run(b2b, monkeypatch, extra)
+    learn = ('# learn_weights_from = "reference"', 'learn_weights_from = "reference"')
+    result, config_path = _run(b2b, monkeypatch, learn)
     assert result.value is not None and result.value.model == "bgnbd"
     tables = _tables(config_path)
     cv = _check_contract(tables)

@@ -32,16 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from tiewise.exceptions import ConvergenceError, InputError
 
 __all__ = [
     "BetaGeoModel",
     "GammaGammaModel",
+    "bgnbd_gradient",
     "bgnbd_log_likelihood",
     "check_rfm",
     "collapse",
+    "gamma_gamma_gradient",
     "gamma_gamma_log_likelihood",
 ]
 
@@ -125,6 +127,41 @@ def bgnbd_log_likelihood(
     return result
 
 
+def bgnbd_gradient(
+    params: Array | tuple[float, float, float, float], x: Array, t_x: Array, T: Array
+) -> Array:
+    """Per-customer gradient of :func:`bgnbd_log_likelihood`, shape ``(4, n)``."""
+    r, alpha, a, b = params
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(
+            x > 0,
+            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
+            -np.inf,
+        )
+    total = np.logaddexp(a3, a4)
+    w3, w4 = np.exp(a3 - total), np.exp(a4 - total)
+    inv_b = np.where(x > 0, 1.0 / np.maximum(b + x - 1, 1e-300), 0.0)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T)
+    d_r -= w4 * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
+    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
+    d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - w4 * inv_b
+    return np.vstack([d_r, d_alpha, d_a, d_b])
+
+
+def gamma_gamma_gradient(params: Array | tuple[float, float, float], x: Array, m: Array) -> Array:
+    """Per-customer gradient of :func:`gamma_gamma_log_likelihood`, shape ``(3, n)``."""
+    p, q, v = params
+    px = p * x
+    common = digamma(px + q)
+    log_total = np.log(v + x * m)
+    d_p = x * (common - digamma(px) + np.log(m) + np.log(x) - log_total)
+    d_q = common - digamma(q) + np.log(v) - log_total
+    d_v = q / v - (px + q) / (v + x * m)
+    return np.vstack([d_p, d_q, d_v])
+
+
 def gamma_gamma_log_likelihood(
     params: Array | tuple[float, float, float], x: Array, m: Array
 ) -> Array:
@@ -143,13 +180,34 @@ def gamma_gamma_log_likelihood(
     return result
 
 
+def _objective(
+    ll: Callable[[Array], Array], grad: Callable[[Array], Array], w: Array
+) -> Callable[[Array], tuple[float, Array]]:
+    """Mean negative log-likelihood over log-parameters, and its gradient (chain rule)."""
+    total = float(w.sum())
+
+    def f(log_params: Array) -> tuple[float, Array]:
+        params = np.exp(log_params)
+        value = -float(np.dot(w, ll(params))) / total
+        g = -(grad(params) @ w) / total * params
+        if not np.isfinite(value) or not np.all(np.isfinite(g)):
+            return 1e300, np.zeros_like(log_params)
+        return value, g
+
+    return f
+
+
 def _fit(
-    negative_ll: Callable[[Array], float], start: Array, names: tuple[str, ...], what: str
+    negative_ll: Callable[[Array], tuple[float, Array]],
+    start: Array,
+    names: tuple[str, ...],
+    what: str,
 ) -> tuple[Array, float, int]:
     """Minimise over log-parameters with L-BFGS-B; return parameters, minimum and iterations."""
     result = minimize(
         negative_ll,
         np.log(start),
+        jac=True,
         method="L-BFGS-B",
         bounds=[(-12.0, 12.0)] * len(start),
         options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
@@ -233,11 +291,11 @@ class BetaGeoModel:
         scale = max(float(np.mean(age)), 1e-9)
         start = np.asarray(self.start, dtype=np.float64) * np.array([1.0, scale, 1.0, 1.0])
 
-        def nll(log_params: Array) -> float:
-            ll = bgnbd_log_likelihood(np.exp(log_params), x, t_x, age)
-            value = -float(np.dot(w, ll)) / total
-            return value if np.isfinite(value) else 1e300
-
+        nll = _objective(
+            lambda p: bgnbd_log_likelihood(p, x, t_x, age),
+            lambda p: bgnbd_gradient(p, x, t_x, age),
+            w,
+        )
         params, fun, self.iterations_ = _fit(nll, start, ("r", "alpha", "a", "b"), "BG/NBD")
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params), strict=True))
         self.log_likelihood_ = -fun * total
@@ -339,10 +397,11 @@ class GammaGammaModel:
         total = float(w.sum())
         start = np.asarray(self.start) * np.array([1.0, 1.0, max(float(np.mean(m)), 1e-9)])
 
-        def nll(log_params: Array) -> float:
-            value = -float(np.dot(w, gamma_gamma_log_likelihood(np.exp(log_params), x, m))) / total
-            return value if np.isfinite(value) else 1e300
-
+        nll = _objective(
+            lambda p: gamma_gamma_log_likelihood(p, x, m),
+            lambda p: gamma_gamma_gradient(p, x, m),
+            w,
+        )
         params, fun, _ = _fit(nll, start, ("p", "q", "v"), "Gamma-Gamma")
         self.params_ = dict(zip(("p", "q", "v"), map(float, params), strict=True))
         self.log_likelihood_ = -fun * total

@@ -43,7 +43,7 @@ from tiewise.value.advocacy import (
     percentile,
 )
 from tiewise.value.bgnbd import BetaGeoModel, GammaGammaModel
-from tiewise.value.clv import DAYS_PER_MONTH, discounted_clv
+from tiewise.value.clv import DAYS_PER_MONTH, score_customers
 from tiewise.value.rfm import rfm_summary
 from tiewise.value.sbg import ShiftedBetaGeometric
 from tiewise.value.segments import SEGMENTS, assign_segments, social_value
@@ -226,22 +226,19 @@ def _bgnbd(
     else:  # too few repeat buyers for the spend model: everyone's mean first spend
         gg_params = {}
         spend = np.full(len(x), float(rfm["spend"].mean()))
-    units = DAYS_PER_MONTH / cfg.unit_days
-    horizon = cfg.horizon_months * units
-    rfm["p_alive"] = bg.p_alive(x, t_x, T)
-    rfm["expected_purchases"] = bg.conditional_expected_purchases(horizon, x, t_x, T)
-    rfm["expected_spend"] = spend
-    rfm["clv"] = discounted_clv(
+    scores = score_customers(
         bg,
         x,
         t_x,
         T,
-        spend,
         months=cfg.horizon_months,
         monthly_discount=cfg.monthly_discount,
-        units_per_month=units,
-        margin=cfg.margin,
+        units_per_month=DAYS_PER_MONTH / cfg.unit_days,
     )
+    rfm["p_alive"] = scores.p_alive
+    rfm["expected_purchases"] = scores.expected_purchases
+    rfm["expected_spend"] = spend
+    rfm["clv"] = cfg.margin * spend * scores.discounted_purchases
     unit = "weeks" if cfg.unit_days == 7 else f"units of {cfg.unit_days:g} days"
     rfm["model_reason"] = [
         f"BG/NBD: {int(f)} repeat purchase days in {age:.1f} {unit} since the first, the last "
