@@ -17,13 +17,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["Config", "Workspace", "load_config", "run_pipeline"]
+__all__ = ["Config", "Workspace", "load_config", "run_pipeline", "run_value"]
 
 _LAZY = {
     "Config": "tiewise.config",
     "load_config": "tiewise.config",
     "Workspace": "tiewise.store",
     "run_pipeline": "tiewise.pipeline",
+    "run_value": "tiewise.pipeline",
 }
 
 
