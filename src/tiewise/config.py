@@ -252,6 +252,12 @@ class ValueConfig(_Strict):
         "'auto' (sbg when customers have signup_date and monthly_fee and the churn input exists, "
         "else bgnbd when there are transactions).",
     )
+    sbg_group_by: Literal["plan", "segment"] | None = Field(
+        default="plan",
+        description="Fit one sBG retention model per value of this customers column (groups "
+        "with fewer than sbg_min_churned churners use the model pooled over everyone).",
+    )
+    sbg_min_churned: int = Field(default=20, ge=2)
     horizon_months: int = Field(default=12, ge=1, le=600, description="CLV horizon in months.")
     monthly_discount: float = Field(
         default=0.01, ge=0, lt=1, description="Discount rate per month (0.01 = 1% a month)."

@@ -116,11 +116,19 @@ def test_telco_subscriptions_are_valued_with_the_sbg_model(
     cohorts = tables["retention_cohorts"]
     expected = ((1 - cohorts["fitted_monthly_retention"]) * cohorts["subscriber_months"]).sum()
     assert cohorts["churned"].sum() == pytest.approx(expected, rel=0.15)
+    # one retention model per plan, each matching its plan's churn in the 90-day window
+    assert {"sBG", "sBG (plan=prepaid_s)", "sBG (plan=postpaid_m)"} <= set(
+        tables["value_models"]["model"]
+    )
+    for name, part in cv.groupby("sbg_model"):
+        observed = part["churned"].mean() / (90 / 30.4375)  # monthly
+        fitted = 1 - part.loc[~part["churned"], "p_renew_next"].mean()
+        assert fitted == pytest.approx(observed, rel=0.35), name
     # social reach follows the hidden number of contacts
     merged = cv.merge(_truth(telco), on="customer_id")
     rho = spearmanr(merged["social_reach"], merged["true_degree"]).statistic
     assert rho > 0.6, rho
-    assert "sBG: subscribed" in alive["reason"].iloc[0]
+    assert alive["reason"].str.contains(r"sBG \(plan=\w+\): subscribed \d+ months").all()
     html = result.report_path.read_text()
     assert "Customer value and the Ambassadors" in html and "Retention by signup cohort" in html
 

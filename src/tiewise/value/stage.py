@@ -77,19 +77,22 @@ def _universe(ctx: RunContext) -> pd.DataFrame:
     """The customers to value: the customers input, else the on-network parties."""
     if ctx.has_table("customers"):
         frame = ctx.con.execute(
-            "SELECT customer_id, signup_date, monthly_fee, account_id FROM customers "
+            "SELECT customer_id, signup_date, monthly_fee, account_id, plan, segment "
+            "FROM customers "
             "WHERE coalesce(on_network, true) ORDER BY customer_id"
         ).df()
     elif ctx.has_table("customer_scores"):
         frame = ctx.con.execute(
             "SELECT customer_id, NULL::DATE AS signup_date, NULL::DOUBLE AS monthly_fee, "
-            "NULL::VARCHAR AS account_id FROM customer_scores "
+            "NULL::VARCHAR AS account_id, NULL::VARCHAR AS plan, NULL::VARCHAR AS segment "
+            "FROM customer_scores "
             "WHERE on_network AND NOT is_service ORDER BY customer_id"
         ).df()
     elif ctx.has_table("transactions"):
         frame = ctx.con.execute(
             "SELECT DISTINCT customer_id, NULL::DATE AS signup_date, NULL::DOUBLE AS monthly_fee, "
-            "NULL::VARCHAR AS account_id FROM transactions ORDER BY customer_id"
+            "NULL::VARCHAR AS account_id, NULL::VARCHAR AS plan, NULL::VARCHAR AS segment "
+            "FROM transactions ORDER BY customer_id"
         ).df()
     else:
         raise InputError(
@@ -330,11 +333,31 @@ def _sbg(
     left_in = np.where(dead, np.floor((churn_day - signup) / DAYS_PER_MONTH) + 1, 0.0)
     before_window = dead & (left_in <= entered)
     usable = ~before_window
-    model = ShiftedBetaGeometric().fit(
-        entered[usable],
-        np.where(dead, left_in, completed)[usable],
-        dead[usable],
-    )
+    last = np.where(dead, left_in, completed)
+    model = ShiftedBetaGeometric().fit(entered[usable], last[usable], dead[usable])
+    # one model per group (plan, say) with enough churn to fit it; the others use the pooled one
+    group = np.full(len(frame), "all", dtype=object)
+    fitted: dict[str, ShiftedBetaGeometric] = {"all": model}
+    by = cfg.sbg_group_by
+    if by and by in frame and frame[by].notna().any():
+        labels = frame[by].astype("string").fillna("unknown").to_numpy(dtype=object)
+        for label in sorted(set(labels)):
+            pick = (labels == label) & usable
+            if int((dead & pick).sum()) >= cfg.sbg_min_churned:
+                fitted[f"{by}={label}"] = ShiftedBetaGeometric().fit(
+                    entered[pick], last[pick], dead[pick]
+                )
+                group[labels == label] = f"{by}={label}"
+    months = np.zeros(len(frame))
+    renew = np.zeros(len(frame))
+    first_retention = np.zeros(len(frame))
+    for name, m in fitted.items():
+        pick = group == name
+        months[pick] = m.expected_remaining_periods(
+            completed[pick], horizon=cfg.horizon_months, discount=cfg.monthly_discount
+        )
+        renew[pick] = m.retention(completed[pick] + 1)
+        first_retention[pick] = m.retention(entered[pick] + 1)
     # revenue per month: the median monthly spend over the months with transactions (robust to
     # one-off purchases such as a handset), else the plan's monthly fee
     fee = frame["monthly_fee"].to_numpy(float)
@@ -351,24 +374,21 @@ def _sbg(
         revenue = np.where(ok, spent.to_numpy(float), revenue)
         source = np.where(ok, "median monthly spend", source)
     revenue = np.nan_to_num(revenue, nan=0.0)
-    months = model.expected_remaining_periods(
-        completed, horizon=cfg.horizon_months, discount=cfg.monthly_discount
-    )
-    renew = model.retention(completed + 1)
     clv = np.where(dead, 0.0, cfg.margin * revenue * months)
     reasons = [
         f"left on {c:%Y-%m-%d}: no future value"
         if d
-        else f"sBG: subscribed {int(n)} months; {r:.2f}/month ({src}); "
+        else f"sBG ({g}): subscribed {int(n)} months; {r:.2f}/month ({src}); "
         f"{k:.2f} discounted months expected in the next {cfg.horizon_months}; "
         f"P(renew next month) {p:.3f}"
-        for d, c, n, r, src, k, p in zip(
-            dead, churned_at, completed, revenue, source, months, renew, strict=True
+        for d, c, g, n, r, src, k, p in zip(
+            dead, churned_at, group, completed, revenue, source, months, renew, strict=True
         )
     ]
     out = pd.DataFrame(
         {
             "customer_id": frame["customer_id"],
+            "sbg_model": group.astype(str),
             "tenure_months": completed.astype(np.int64),
             "monthly_revenue": revenue,
             "p_alive": np.where(dead, 0.0, 1.0),
@@ -380,14 +400,15 @@ def _sbg(
     )
     models = [
         {
-            "model": "sBG",
+            "model": "sBG" if name == "all" else f"sBG ({name})",
             "parameter": k,
             "value": v,
-            "log_likelihood": model.log_likelihood_,
-            "customers": model.n_subscribers_,
+            "log_likelihood": m.log_likelihood_,
+            "customers": m.n_subscribers_,
             "calibration_end": f"{as_of:%Y-%m-%d}",
         }
-        for k, v in model.params_.items()
+        for name, m in fitted.items()
+        for k, v in m.params_.items()
     ]
     cohort = pd.DataFrame(
         {
@@ -398,7 +419,7 @@ def _sbg(
             "observed": usable,
             "churned": dead & usable,
             "exposure": np.where(usable, np.where(dead, left_in, completed) - entered, 0.0),
-            "fitted": model.retention(entered + 1),
+            "fitted": first_retention,
         }
     )
     cohorts = (
