@@ -151,3 +151,16 @@ def test_scoring_distinct_summaries_equals_scoring_every_customer(
     np.testing.assert_allclose(
         spend * scores.discounted_purchases, discounted_clv(bg, x, t_x, T, spend)
     )
+
+
+def test_hypergeometric_series_fallback_matches_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.special
+
+    import tiewise.value.bgnbd as bgnbd
+
+    a = np.array([0.5, 3.0, 40.0, 250.0])
+    b, c = np.array([2.0, 5.0, 12.0, 60.0]), np.array([2.5, 7.0, 30.0, 61.0])
+    z = np.array([0.2, 0.6, 0.01, 0.002])
+    expected = scipy.special.hyp2f1(a, b, c, z)
+    monkeypatch.setattr(bgnbd, "hyp2f1", lambda *args: np.full(np.shape(args[3]), np.nan))
+    np.testing.assert_allclose(bgnbd._hyp2f1(a, b, c, z), expected, rtol=1e-10)

@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from tiewise.config import load_config, template
+from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline, run_value
 from tiewise.store import Workspace
@@ -216,3 +217,23 @@ def test_configured_engagement_weights_follow_advocacy(
     _check_contract(tables, cutoff_f=80.0, cutoff_s=70.0)
     merged = tables["customer_value"].merge(_truth(b2b), on="customer_id")
     assert spearmanr(merged["engagement_score"], merged["advocacy"]).statistic > 0.3
+
+
+def test_weights_learned_from_expansion_and_bad_outcomes(
+    b2b: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_path = b2b / "tiewise.toml"
+    if not config_path.exists():
+        _run(b2b, monkeypatch)
+    monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
+    # expansion revenue as the outcome: learned, reported with its hold-out AUC
+    run_value(load_config(config_path, value={"learn_weights_from": "transactions:expansion"}))
+    weights = _tables(config_path)["engagement_weights"]
+    assert (weights["source"] == "learned from transactions:expansion").all()
+    assert 0.0 <= weights["holdout_auc"].iloc[0] <= 1.0
+    config = load_config(config_path, value={"learn_weights_from": "transactions:refund"})
+    with pytest.raises(InputError, match="at least 10 with and 10 without"):
+        run_value(config)
+    config = load_config(config_path, value={"learn_weights_from": "no_such_event"})
+    with pytest.raises(InputError, match="no such event_type"):
+        run_value(config)
