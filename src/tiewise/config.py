@@ -202,14 +202,24 @@ class GraphConfig(_Strict):
     stable_ids: bool = Field(
         default=True, description="Keep community ids across runs by matching members."
     )
-    betweenness_samples: int = Field(default=16, ge=0, description="0 skips betweenness.")
+    betweenness_samples: int = Field(
+        default=16,
+        ge=0,
+        description="Source nodes sampled for betweenness (shortest paths in hops); 0 skips it.",
+    )
+    betweenness_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Threads for betweenness. The samples depend on it: the same seed and "
+        "number of workers give the same values on every machine.",
+    )
     super_connector_percentile: float = Field(default=99.0, gt=0, lt=100)
     leiden_iterations: int = Field(default=3, ge=1)
     threads: int = Field(
         default=1,
         ge=1,
         description="Threads for community detection. More than 1 is faster but not bit-for-bit "
-        "reproducible (NetworKit's parallel Leiden).",
+        "reproducible (NetworKit's parallel Leiden). The other measures use engine.threads.",
     )
     edge_weight: Literal["log_strength", "strength"] = Field(
         default="log_strength",
