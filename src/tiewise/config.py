@@ -126,6 +126,14 @@ class IngestConfig(_Strict):
         description="Records whose times fall in the same window of this many seconds count as "
         "the same time when looking for duplicates.",
     )
+    slice_rows: int | None = Field(
+        default=None,
+        ge=1000,
+        description="Interaction records aggregated at a time. A larger input is split by a "
+        "hash of the pair into slices of about this many records, each deduplicated and "
+        "aggregated in memory (exact: copies and pairs never straddle slices). Default: "
+        "from the memory limit (about 320 bytes a record).",
+    )
     keep_interactions: bool = Field(
         default=False,
         description="Also keep every interaction record in the workspace. Off by default: the "
