@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tiewise.exceptions import ConfigError
 
 __all__ = [
+    "CampaignsConfig",
     "Config",
     "EngineConfig",
     "GraphConfig",
@@ -245,6 +246,25 @@ class GraphConfig(_Strict):
         return value
 
 
+class CampaignsConfig(_Strict):
+    """Campaign target lists (see the README, "Campaigns")."""
+
+    size: int = Field(default=1000, ge=1, description="Customers per list (targets + control).")
+    control_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of each list held out as a random control group, to measure uplift.",
+    )
+    influencer_percentile: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        description="A customer at or above this influence percentile (or an Ambassador, "
+        "Influencer or community leader) counts as an influencer for the lists.",
+    )
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
@@ -264,6 +284,7 @@ class Config(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -231,6 +231,91 @@ def export(
     out.print(f"Wrote {written}.")
 
 
+@app.command()
+def campaign(
+    kind: Annotated[
+        str,
+        typer.Argument(help="acquisition, referral, crosssell, retention or vip."),
+    ],
+    size: Annotated[int | None, typer.Option(help="Customers in the list.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The campaign's name (default: the kind).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Cross-sell: the product category.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Also write the list to this .csv or .parquet.")
+    ] = None,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Build a ranked target list with reasons and a held-out control group."""
+    from tiewise.campaigns import campaign as build
+
+    cfg = _load(config)
+    summary = build(
+        cfg,
+        kind,
+        name=name,
+        size=size,
+        category=category,
+        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+    )
+    out.print(
+        f"Campaign {summary.name}: {summary.targets:,} customers to contact and "
+        f"{summary.controls:,} held out as control, in table {summary.table} "
+        f"(ranked by {escape(summary.basis)}).",
+        highlight=False,
+    )
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        top = ws.con.execute(
+            f"SELECT rank, customer_id, arm, reason FROM {summary.table} ORDER BY rank LIMIT 5"
+        ).fetchall()
+        for rank, customer, arm, reason in top:
+            out.print(
+                f"{rank:>4}. {customer} {escape(f'[{arm}]')} {escape(reason)}", highlight=False
+            )
+        if output is not None:
+            out.print(f"Wrote {ws.export(summary.table, output)}.")
+
+
+@app.command()
+def responses(
+    name: Annotated[str, typer.Argument(help="The campaign (see the campaigns table).")],
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file of responses.")],
+    id_column: Annotated[str, typer.Option(help="Column with the customer id.")] = "customer_id",
+    response_column: Annotated[
+        str, typer.Option(help="Column with yes/no (1/0, true/false).")
+    ] = "responded",
+    value_column: Annotated[
+        str | None, typer.Option(help="Optional column with the value of the response.")
+    ] = None,
+    pseudonymised: Annotated[
+        bool,
+        typer.Option("--pseudonymised", help="The ids are the workspace's pseudonyms, not raw."),
+    ] = False,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Load a campaign's responses and report its uplift against the control group."""
+    from tiewise.campaigns import responses as load
+
+    u = load(
+        _load(config),
+        name,
+        path,
+        pseudonymised=pseudonymised,
+        id_column=id_column,
+        response_column=response_column,
+        value_column=value_column,
+        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+    )
+    out.print(
+        f"Campaign {name}: target {u.target_responders:,}/{u.targets:,} responded "
+        f"({u.target_rate:.1%}), control {u.control_responders:,}/{u.controls:,} "
+        f"({u.control_rate:.1%}); uplift {u.uplift:+.1%} (95% CI {u.ci_low:+.1%} to "
+        f"{u.ci_high:+.1%}, p = {u.p_value:.3g}). Saved in campaign_uplift.",
+        highlight=False,
+    )
+
+
 @synth_app.command("telco")
 def synth_telco(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the data into.")],
