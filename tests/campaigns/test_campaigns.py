@@ -168,3 +168,23 @@ def test_the_cli_builds_and_exports_a_list(
     assert result.code == 0, result.err
     assert "[target]" in result.out or "[control]" in result.out
     assert len(pd.read_csv(tmp_path / "r.csv")) == 40
+
+
+def test_the_report_shows_campaigns_and_their_uplift(
+    telco: tuple[Config, pd.DataFrame], tmp_path: Path, cli: Callable[..., object]
+) -> None:
+    config, truth = telco
+    campaign(config, "referral", name="report_check", size=300)
+    frame = listed(config, "report_check").merge(
+        truth, left_on="customer_id", right_on="pseudonym"
+    )
+    file = tmp_path / "replies.csv"
+    pd.DataFrame({"customer_id": frame["id"], "responded": (frame.index % 4 == 0)}).to_csv(
+        file, index=False
+    )
+    responses(config, "report_check", file)
+    result = cli("report", "--config", str(config.base_dir / "tiewise.toml"))
+    assert result.code == 0, result.err
+    html = config.resolve(config.report.path).read_text()
+    assert "<h2>Campaigns</h2>" in html and "report_check" in html
+    assert "Campaign response: contacted (target) vs held out (control)" in html

@@ -232,6 +232,17 @@ def export(
 
 
 @app.command()
+def report(config: ConfigOption = Path("tiewise.toml")) -> None:
+    """Write the HTML report again from the workspace (e.g. after campaigns or responses)."""
+    from tiewise.report.html import write_report
+
+    cfg = _load(config)
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        path = write_report(ws, cfg.resolve(cfg.report.path), cfg)
+    out.print(f"Report: {path}")
+
+
+@app.command()
 def campaign(
     kind: Annotated[
         str,

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg"]
+__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg", "uplift_svg"]
 
 _STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
@@ -118,4 +118,22 @@ def community_svg(
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         ax.set_axis_off()
         ax.set_title(title)
+        return _svg(fig)
+
+
+def uplift_svg(rows: list[dict[str, Any]]) -> str:
+    """Response rate of the target and control arm of each campaign, with 95% intervals."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.6 * max(1, len(rows))))
+        for i, r in enumerate(rows):
+            for offset, arm, color in ((-0.15, "target", "#3b6ea5"), (0.15, "control", "#aaaaaa")):
+                n, rate = r[f"{arm}s"], r[f"{arm}_rate"]
+                half = 1.96 * np.sqrt(rate * (1 - rate) / n) if n else 0.0
+                ax.barh(i + offset, 100 * rate, height=0.3, color=color,
+                        xerr=100 * half, capsize=2, label=arm if i == 0 else None)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [r["campaign"] for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("response rate (%), with 95% interval")
+        ax.legend(loc="lower right", frameon=False)
+        ax.set_title("Campaign response: contacted (target) vs held out (control)")
         return _svg(fig)
