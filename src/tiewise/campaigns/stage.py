@@ -304,7 +304,7 @@ def uplift_test(name: str, nt: int, kt: int, nc: int, kc: int) -> Uplift:
     --------
     >>> u = uplift_test("x", 1000, 120, 1000, 80)
     >>> round(u.uplift, 3), round(u.p_value, 4)
-    (0.04, 0.0026)
+    (0.04, 0.0029)
     """
     if nt == 0 or nc == 0:
         return Uplift(name, nt, kt, nc, kc, math.nan, math.nan, math.nan, math.nan)
