@@ -188,3 +188,32 @@ def test_the_report_shows_campaigns_and_their_uplift(
     html = config.resolve(config.report.path).read_text()
     assert "<h2>Campaigns</h2>" in html and "report_check" in html
     assert "Campaign response: contacted (target) vs held out (control)" in html
+
+
+def test_crosssell_takes_the_influence_stage_seed_set_in_its_order(
+    telco: tuple[Config, pd.DataFrame],
+) -> None:
+    config, _ = telco
+    with Workspace.open(config.workspace_path) as ws:
+        tables = {t.name for t in ws.tables()}
+        if "seed_sets" not in tables:  # stand in for the influence stage: its table's shape
+            with ws.run(command="test seeds") as run:
+                run.write_table(
+                    "seed_sets",
+                    "SELECT 'devices' AS category, row_number() OVER (ORDER BY customer_id) "
+                    "AS rank, customer_id, 10.0 / row_number() OVER (ORDER BY customer_id) "
+                    "AS marginal_reach, 'seed' AS reason FROM customer_scores "
+                    "WHERE on_network ORDER BY customer_id LIMIT 30",
+                    stage="influence",
+                    description="test",
+                )
+        expected = [
+            r[0]
+            for r in ws.con.execute(
+                "SELECT customer_id FROM seed_sets WHERE category = 'devices' ORDER BY rank"
+            ).fetchall()
+        ]
+    campaign(config, "crosssell", category="devices", size=20)
+    assert listed(config, "crosssell_devices")["customer_id"].tolist() == expected[:20]
+    with pytest.raises(InputError, match="no seed set for category 'garden'"):
+        campaign(config, "crosssell", category="garden")

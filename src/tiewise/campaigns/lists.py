@@ -166,15 +166,25 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
         )
     cols = _columns(ctx, "seed_sets")
     where = ""
-    if category is not None and "category" in cols:
-        where = f"WHERE category = '{category.replace(chr(39), chr(39) * 2)}'"
-    gain = next((c for c in ("marginal_gain", "gain", "marginal_spread") if c in cols), None)
-    rank = next((c for c in ("rank", "seed_rank", "position") if c in cols), None)
-    score = gain or (f"-{rank}" if rank else "1.0")
+    if "category" in cols:
+        chosen = category if category is not None else "all"
+        found = ctx.con.execute(
+            "SELECT count(*) FROM seed_sets WHERE category = ?", [chosen]
+        ).fetchall()[0][0]
+        if not found:
+            have = [
+                r[0] for r in ctx.con.execute("SELECT DISTINCT category FROM seed_sets").fetchall()
+            ]
+            raise InputError(
+                f"no seed set for category {chosen!r} (there are: {', '.join(sorted(have))}). "
+                f"Run `tiewise seeds --category {chosen}` first, or pass --category."
+            )
+        where = "WHERE category = '" + chosen.replace("'", "''") + "'"
+    score = "-rank" if "rank" in cols else "marginal_reach" if "marginal_reach" in cols else "1.0"
+    drop = ", ".join(c for c in ("rank", "reason") if c in cols)
+    keep = f"* EXCLUDE ({drop})" if drop else "*"
     reason = "reason" if "reason" in cols else "'influence-maximising seed'"
-    sql = f"SELECT *, {score} AS score, {reason} AS reason FROM seed_sets {where}"
-    if "reason" in cols:
-        sql = f"SELECT * EXCLUDE (reason), {score} AS score, reason FROM seed_sets {where}"
+    sql = f"SELECT {keep}, {score} AS score, {reason} AS reason FROM seed_sets {where}"
     return CampaignList("crosssell", sql, "the influence stage's seed set (seed_sets)")
 
 
