@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Literal
@@ -254,18 +255,18 @@ def serve(
     if note:
         err.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-    out.print(f"Explorer over {settings.workspace} (read-only): http://{shown}:{settings.port}/")
+    say = partial(out.print, highlight=False, soft_wrap=True)
+    say(f"Explorer over {settings.workspace} (read-only): http://{shown}:{settings.port}/")
     if settings.token_generated:
-        out.print(
-            f"Listening beyond localhost, so every request needs this token: {settings.token}\n"
-            f"Enter it on the login page, or send 'Authorization: Bearer <token>'. Set "
-            f"{cfg.serve.token_env} to choose it yourself.",
-            highlight=False,
+        say(f"Listening beyond localhost, so every request needs this token: {settings.token}")
+        say(
+            "Enter it on the login page, or send 'Authorization: Bearer <token>'. "
+            f"Set {cfg.serve.token_env} to choose it yourself."
         )
     elif settings.token:
-        out.print(f"Every request needs the token in {cfg.serve.token_env}.", highlight=False)
+        say(f"Every request needs the token in {cfg.serve.token_env}.")
     if settings.key is None:
-        out.print(f"Raw-identifier search is off: {settings.key_note}.", highlight=False)
+        say(f"Raw-identifier search is off: {settings.key_note}.")
     run_server(settings)
 
 

@@ -236,7 +236,8 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
     )
     app.state.explorer = explorer
     app.state.settings = settings
-    hosts = allowed_hosts or (_LOCAL_HOSTS if is_loopback(settings.host) else ["*"])
+    local = [*_LOCAL_HOSTS, settings.host]
+    hosts = allowed_hosts or (local if is_loopback(settings.host) else ["*"])
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
 
     @app.middleware("http")
