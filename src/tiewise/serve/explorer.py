@@ -108,6 +108,16 @@ class Explorer:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._con = ws.con
+        # While the workspace is open read-only no process can write it (DuckDB's file lock),
+        # so the registry and the columns are read once; the row counts when first asked for.
+        self._tables: list[TableInfo] | None = None
+        self._columns: dict[str, list[str]] = {}
+        for row in self._records(
+            "SELECT t.name, c.column_name FROM _tiewise_tables t JOIN duckdb_columns() c "
+            "ON c.table_name = t.name AND c.schema_name = 'main' "
+            "ORDER BY t.written_at, t.name, c.column_index"
+        ):
+            self._columns.setdefault(row["name"], []).append(row["column_name"])
 
     @classmethod
     def open(cls, path: str | Path, *, memory_limit: str | None = None) -> Explorer:
@@ -143,34 +153,24 @@ class Explorer:
 
     def tables(self) -> list[TableInfo]:
         """Every table and view the runs registered, with stage, rows and description."""
-        cur = self._con.cursor()
-        try:
-            return Workspace(self.ws.path, cur, read_only=True).tables()
-        finally:
-            cur.close()
+        if self._tables is None:
+            cur = self._con.cursor()
+            try:
+                self._tables = Workspace(self.ws.path, cur, read_only=True).tables()
+            finally:
+                cur.close()
+        return list(self._tables)
 
     def _names(self) -> set[str]:
-        rows = self._records(
-            "SELECT name FROM _tiewise_tables WHERE name IN (SELECT table_name FROM "
-            "duckdb_tables() WHERE schema_name = 'main' UNION SELECT view_name FROM "
-            "duckdb_views() WHERE schema_name = 'main')"
-        )
-        return {r["name"] for r in rows}
+        return set(self._columns)
 
     def has(self, name: str) -> bool:
         """Whether the registry lists table ``name`` and it exists."""
-        return name in self._names()
+        return name in self._columns
 
     def columns(self, name: str) -> list[str]:
-        """The columns of table ``name`` (which must be registered), in order."""
-        if not self.has(name):
-            return []
-        rows = self._records(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
-            "AND table_name = ? ORDER BY column_index",
-            [name],
-        )
-        return [r["column_name"] for r in rows]
+        """The columns of table ``name`` (empty when it is not registered), in order."""
+        return list(self._columns.get(name, []))
 
     def lists(self) -> list[TableInfo]:
         """The campaign lists (tables named ``campaign_*``) and the retention priority list."""
@@ -338,7 +338,7 @@ class Explorer:
     def related(self, customer_id: str) -> list[tuple[TableInfo, int, list[dict[str, Any]]]]:
         """Other tables with rows about ``customer_id``: (table, rows in all, the first rows)."""
         found = []
-        for info in self.tables():
+        for info in self.tables():  # counted once, then kept
             if info.name in PROFILE_TABLES or info.name in _HIDDEN_ON_CUSTOMER:
                 continue
             cols = self.columns(info.name)
@@ -374,14 +374,13 @@ class Explorer:
         names = self._names()
         if "links" not in names:
             return ego
-        ego.contacts_total = int(
-            self._value("SELECT count(*) FROM links WHERE a = ? OR b = ?", [customer_id] * 2)
-        )
         neighbours = self._records(
-            "SELECT CASE WHEN a = ? THEN b ELSE a END AS other, strength, records "
-            "FROM links WHERE a = ? OR b = ? ORDER BY strength DESC, other LIMIT ?",
+            "SELECT CASE WHEN a = ? THEN b ELSE a END AS other, strength, "
+            "count(*) OVER () AS total FROM links WHERE a = ? OR b = ? "
+            "ORDER BY strength DESC, other LIMIT ?",
             [customer_id, customer_id, customer_id, limit],
         )
+        ego.contacts_total = int(neighbours[0]["total"]) if neighbours else 0
         ids = [customer_id] + [n["other"] for n in neighbours]
         attributes: dict[str, dict[str, Any]] = {i: {} for i in ids}
         if "customer_scores" in names:
