@@ -138,8 +138,8 @@ def main() -> None:
         }
         latency: dict[str, Any] = {}
         for name, (http, direct) in cases.items():
-            web = [t for c in sample for t in _time(lambda c=c: http(c))]
-            data = [t for c in sample for t in _time(lambda c=c: direct(c))]
+            web = [t for c in sample for t in _time(lambda c=c, f=http: f(c))]
+            data = [t for c in sample for t in _time(lambda c=c, f=direct: f(c))]
             latency[name] = {
                 "http": _summary(web),
                 "explorer_only": _summary(data),
