@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import duckdb
 import pytest
 import uvicorn
 
-from tiewise.serve import create_app, settings_from_config
+from tiewise.serve import ServeSettings, create_app, settings_from_config
 
 OUTPUT = Path(__file__).resolve().parents[2] / "build" / "test-output" / "serve"
 CHROMIUM = next(
@@ -41,13 +42,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(hostile: Any) -> Iterator[str]:
-    """The explorer over the hostile workspace, on a free loopback port, in a thread."""
+@contextmanager
+def _running(settings: ServeSettings) -> Iterator[str]:
+    """The explorer on a free loopback port, in a thread, until the block ends."""
     port = _free_port()
-    settings = replace(settings_from_config(hostile.config, environ={}), port=port)
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(replace(settings, port=port)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -63,12 +67,44 @@ def server(hostile: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@pytest.fixture
+def server(hostile: Any) -> Iterator[str]:
+    """The explorer over the hostile workspace, with no token (loopback)."""
+    with _running(settings_from_config(hostile.config, environ={})) as url:
+        yield url
+
+
+def _launch(p: Any) -> Any:
+    return p.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
+
+
+def test_the_login_page_asks_for_the_token(hostile: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    settings = settings_from_config(hostile.config, environ={"TIEWISE_SERVE_TOKEN": "t0ken-e2e"})
+    with _running(settings) as url, sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 900, "height": 500})
+        page.goto(url + "/communities")
+        assert page.url == url + "/login?next=/communities"
+        page.fill("input[name=token]", "wrong")
+        page.click("button[type=submit]")
+        assert page.locator("#failed").is_visible()
+        page.fill("input[name=token]", "t0ken-e2e")
+        page.screenshot(path=str(OUTPUT / "0-login.png"))
+        page.click("button[type=submit]")
+        page.wait_for_url(url + "/communities")
+        assert page.locator("#communities tbody tr").count() > 10
+        browser.close()
+
+
 def test_overview_search_network_download(server: str, hostile: Any) -> None:
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    for old in OUTPUT.glob("*.png"):
-        old.unlink()
     con = duckdb.connect(str(hostile.workspace / "tiewise.duckdb"), read_only=True)
     ((customer,),) = con.execute(
         "SELECT s.customer_id FROM customer_scores s JOIN campaign_retention c "
@@ -82,9 +118,7 @@ def test_overview_search_network_download(server: str, hostile: Any) -> None:
 
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = _launch(p)
         context = browser.new_context(
             viewport={"width": 1400, "height": 1000}, accept_downloads=True
         )
