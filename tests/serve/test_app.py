@@ -396,3 +396,17 @@ def test_settings_type(plain: Project) -> None:
     settings = settings_from_config(plain.config, port=9999, environ={})
     assert isinstance(settings, ServeSettings)
     assert (settings.host, settings.port, settings.network_contacts) == ("127.0.0.1", 9999, 60)
+
+
+def test_an_empty_workspace_still_serves_every_page(tmp_path: Path) -> None:
+    from tiewise.store import Workspace
+
+    Workspace.open(tmp_path / "ws", create=True).close()
+    settings = ServeSettings(workspace=tmp_path / "ws")
+    with TestClient(create_app(settings, allowed_hosts=LOCAL)) as client:
+        for path in ("/", "/communities", "/tables", "/search", "/api/overview", "/api/tables"):
+            assert client.get(path).status_code == 200, path
+        assert "No complete run" in client.get("/").text
+        assert client.post("/search", data={"q": "abc", "kind": "pseudonym"}).status_code == 200
+        assert client.get("/customer/abc").status_code == 404
+        assert client.get("/export/customers.csv").status_code == 404
