@@ -33,6 +33,7 @@ __all__ = [
     "LinksConfig",
     "PrivacyConfig",
     "ReportConfig",
+    "ServeConfig",
     "config_hash",
     "load_config",
     "template",
@@ -273,6 +274,33 @@ class ReportConfig(_Strict):
     top_customers: int = Field(default=10, ge=1)
 
 
+class ServeConfig(_Strict):
+    """The web explorer (`tiewise serve`): where it listens and what it draws."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="The address to listen on. Anything but a loopback address (127.0.0.1, "
+        "::1, localhost) requires a token on every request.",
+    )
+    port: int = Field(default=8765, ge=1, le=65535, description="The port to listen on.")
+    token_env: str = Field(
+        default="TIEWISE_SERVE_TOKEN",
+        min_length=1,
+        description="An environment variable that, when set, holds the access token (then "
+        "required even on localhost); otherwise a token is generated and printed when the "
+        "explorer listens beyond localhost.",
+    )
+    network_contacts: int = Field(
+        default=60,
+        ge=1,
+        le=500,
+        description="A customer's network page draws at most this many of their strongest "
+        "contacts (and the links among them).",
+    )
+    page_size: int = Field(default=50, ge=1, le=1000, description="Rows per page of lists.")
+
+
 class Config(_Strict):
     """A whole tiewise configuration."""
 
@@ -286,6 +314,7 @@ class Config(_Strict):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def resolve(self, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Literal
@@ -325,6 +326,44 @@ def responses(
         f"{u.ci_high:+.1%}, p = {u.p_value:.3g}). Saved in campaign_uplift.",
         highlight=False,
     )
+
+
+@app.command()
+def serve(
+    config: ConfigOption = Path("tiewise.toml"),
+    workspace: WorkspaceOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default 127.0.0.1; others require a token)."),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8765).")] = None,
+) -> None:
+    """Open the read-only web explorer over the workspace (Ctrl-C stops it)."""
+    from tiewise.serve import ServeSettings, settings_from_config
+    from tiewise.serve import serve as run_server
+
+    cfg = load_config(config) if config.exists() or workspace is None else load_config(None)
+    if port is not None and not 1 <= port <= 65535:
+        raise InputError(f"--port must be between 1 and 65535, got {port}.")
+    settings: ServeSettings = settings_from_config(cfg, workspace=workspace, host=host, port=port)
+    with Workspace.open(settings.workspace, read_only=True) as ws:  # fails clearly when missing
+        note = ws.recover()
+    if note:
+        err.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    say = partial(out.print, highlight=False, soft_wrap=True)
+    say(f"Explorer over {settings.workspace} (read-only): http://{shown}:{settings.port}/")
+    if settings.token_generated:
+        say(f"Listening beyond localhost, so every request needs this token: {settings.token}")
+        say(
+            "Enter it on the login page, or send 'Authorization: Bearer <token>'. "
+            f"Set {cfg.serve.token_env} to choose it yourself."
+        )
+    elif settings.token:
+        say(f"Every request needs the token in {cfg.serve.token_env}.")
+    if settings.key is None:
+        say(f"Raw-identifier search is off: {settings.key_note}.")
+    run_server(settings)
 
 
 @synth_app.command("telco")
