@@ -335,3 +335,27 @@ def test_slice_files_are_removed_when_the_run_fails(tmp_path: Path) -> None:
     temp = load_config(config).workspace_path / "tmp"
     assert temp.is_dir()  # DuckDB's temp folder, where the slices were written
     assert not any(temp.glob("tiewise-slices-*"))
+
+
+def test_bad_rows_of_large_csv_files_get_their_own_row_numbers(tmp_path: Path) -> None:
+    """Files big enough for DuckDB to read in parallel still number rows in file order."""
+    import numpy as np
+
+    planted = {}
+    for name, n, seed in (("a", 300_000, 1), ("b", 250_000, 2)):
+        rng = np.random.default_rng(seed)
+        callee = rng.integers(0, 10**6, n).astype(str).astype(object)
+        bad = np.sort(rng.choice(n, 25, replace=False))
+        callee[bad] = "4479000001"  # the caller: a self-interaction
+        pd.DataFrame(
+            {"caller": "4479000001", "callee": callee, "ts": "2026-03-01T10:00:00"}
+        ).to_csv(tmp_path / f"calls_{name}.csv", index=False)
+        planted[name] = (bad + 1).tolist()  # data rows count from 1 after the header
+    ws, _ = run(calls_config(tmp_path, path="calls_*.csv", extra='constants = {channel = "sms"}'))
+    with ws:
+        for name, rows in planted.items():
+            got = ws.con.execute(
+                "SELECT row FROM rejected_rows WHERE file LIKE ? ORDER BY row",
+                [f"%calls_{name}.csv"],
+            ).fetchall()
+            assert [r[0] for r in got] == rows

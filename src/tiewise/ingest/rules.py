@@ -213,7 +213,9 @@ def validated_select(
     if source.fmt == "parquet":
         selects += ["filename AS _file", "file_row_number + 1 AS _row"]
     elif row_numbers:
-        selects += ["filename AS _file", "row_number() OVER (PARTITION BY filename) AS _row"]
+        # A streaming row_number() follows the input order (the caller keeps insertion order);
+        # one partitioned by file would sort, and number a parallel read's rows arbitrarily.
+        selects += ["filename AS _file", "row_number() OVER () AS _rn"]
     else:
         selects += ["filename AS _file", "NULL::BIGINT AS _row"]
     for c in source.schema.columns:
@@ -234,6 +236,11 @@ def validated_select(
         rules += _interaction_rules(present, config)
     case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))
     inner = f"SELECT {', '.join(selects)} FROM {source.reader(rejects=rejects)}"
+    if source.fmt != "parquet" and row_numbers:
+        inner = (
+            f"SELECT * EXCLUDE (_rn), _rn - min(_rn) OVER (PARTITION BY _file) + 1 AS _row "
+            f"FROM ({inner})"
+        )
     checked = f"SELECT *, CASE {case or 'WHEN false THEN 0'} ELSE NULL END AS _rule FROM ({inner})"
     used = (
         _normalised_interactions(checked, present, carry_bad)
