@@ -16,10 +16,11 @@ from pathlib import Path
 from tiewise.campaigns.lists import KINDS
 from tiewise.campaigns.stage import CampaignSummary, Uplift, create_campaign, load_responses
 from tiewise.config import Config
+from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import load_key
 from tiewise.store import Workspace
 
-__all__ = ["KINDS", "CampaignSummary", "Uplift", "campaign", "responses"]
+__all__ = ["KINDS", "CampaignSummary", "Uplift", "campaign", "every_campaign", "responses"]
 
 
 def campaign(
@@ -36,6 +37,26 @@ def campaign(
         ws.recover()
         with ws.run(command=command) as run:
             return create_campaign(run, config, kind, name=name, size=size, category=category)
+
+
+def every_campaign(
+    config: Config, *, command: str = "campaigns"
+) -> list[tuple[str, CampaignSummary | str]]:
+    """Build every kind of list the workspace has the inputs for, in one run.
+
+    Returns each kind with its summary, or with the reason it could not be built (e.g. no
+    churn input for the retention list).
+    """
+    built: list[tuple[str, CampaignSummary | str]] = []
+    with Workspace.open(config.workspace_path) as ws:
+        ws.recover()
+        with ws.run(command=command) as run:
+            for kind in KINDS:
+                try:
+                    built.append((kind, create_campaign(run, config, kind)))
+                except InputError as exc:
+                    built.append((kind, str(exc)))
+    return built
 
 
 def responses(

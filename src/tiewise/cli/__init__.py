@@ -449,6 +449,22 @@ def demo(
     with _progress() as progress:
         result = run_pipeline(cfg, reporter=_step_reporter(progress), command="tiewise demo")
     _print_result(result)
+    from tiewise.campaigns import every_campaign
+    from tiewise.report.html import write_report
+
+    out.print("\nCampaign lists (tables campaign_<kind>; export with `tiewise export`):")
+    for kind, built in every_campaign(cfg, command="tiewise demo: campaigns"):
+        if isinstance(built, str):
+            out.print(f"  {kind}: not built: {escape(built)}", highlight=False)
+        else:
+            out.print(
+                f"  {kind}: {built.targets:,} to contact, {built.controls:,} held out "
+                f"(ranked by {escape(built.basis)})",
+                highlight=False,
+            )
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        write_report(ws, cfg.resolve(cfg.report.path), cfg)
+    out.print(f"Report with the campaigns: {cfg.resolve(cfg.report.path)}")
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
