@@ -7,7 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: all venv demo test test-slow test-all lint bench lock clean
+.PHONY: all venv demo test test-slow test-all lint bench lock clean browser vendor serve-demo
+
+# The explorer's JavaScript library, vendored into the package (`make vendor` re-fetches it from
+# the npm registry); nothing is fetched when the explorer runs.
+CYTOSCAPE_VERSION := 3.34.4
+VENDOR := src/tiewise/serve/static/vendor
 
 all: test
 
@@ -28,8 +33,32 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint browser
 	$(PYTEST) -m "not slow"
+
+# The explorer's browser test drives Debian's chromium: install it when missing (as root), else
+# the test skips and says why.  Does nothing when chromium is already there.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the explorer's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium is missing and this is not root: the explorer's browser test will be skipped"; \
+	fi
+
+vendor:
+	rm -rf build/vendor && mkdir -p build/vendor $(VENDOR)
+	cd build/vendor && npm pack --silent cytoscape@$(CYTOSCAPE_VERSION) >/dev/null \
+		&& tar xzf cytoscape-$(CYTOSCAPE_VERSION).tgz
+	cp build/vendor/package/dist/cytoscape.min.js $(VENDOR)/cytoscape.min.js
+	cp build/vendor/package/LICENSE $(VENDOR)/cytoscape.LICENSE
+	cd $(VENDOR) && sha256sum cytoscape.min.js cytoscape.LICENSE > SHA256SUMS
+	echo "cytoscape $(CYTOSCAPE_VERSION) (npm), dist/cytoscape.min.js and LICENSE" > $(VENDOR)/VERSION
+
+# The explorer over the demo workspace (after `make demo`).
+serve-demo: $(STAMP)
+	$(BIN)/tiewise serve --config demo/tiewise.toml
 
 test-slow: $(STAMP)
 	$(PYTEST) -m slow

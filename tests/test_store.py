@@ -65,6 +65,9 @@ from pathlib import Path
 from tiewise.store import Workspace
 with Workspace.open(sys.argv[1]) as ws, ws.run(command="doomed") as run:
     run.write_table("numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x")
+    scratch = Path(sys.argv[1]) / "tmp" / f"tiewise-slices-{run.run_id}-0"
+    scratch.mkdir(parents=True)
+    (scratch / "part.parquet").write_bytes(b"half-written")
     Path(sys.argv[2]).touch()
     time.sleep(60)
 """
@@ -86,6 +89,7 @@ def test_a_run_killed_half_way_leaves_the_previous_results_readable(tmp_path: Pa
         message = ws.recover()
         assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
         assert ws.runs()[0]["status"] == "interrupted"
+        assert not any((ws_path / "tmp").glob("tiewise-slices-*"))  # the dead run's scratch
     assert message is not None and "was interrupted" in message and "results of run 1" in message
 
 

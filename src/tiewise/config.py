@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tiewise.exceptions import ConfigError
 
 __all__ = [
+    "CampaignsConfig",
     "Config",
     "EngineConfig",
     "GraphConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "LinksConfig",
     "PrivacyConfig",
     "ReportConfig",
+    "ServeConfig",
     "ValueConfig",
     "config_hash",
     "load_config",
@@ -127,6 +129,14 @@ class IngestConfig(_Strict):
         description="Records whose times fall in the same window of this many seconds count as "
         "the same time when looking for duplicates.",
     )
+    slice_rows: int | None = Field(
+        default=None,
+        ge=1000,
+        description="Interaction records aggregated at a time. A larger input is split by a "
+        "hash of the pair into slices of about this many records, each deduplicated and "
+        "aggregated in memory (exact: copies and pairs never straddle slices). Default: "
+        "from the memory limit (about 320 bytes a record).",
+    )
     keep_interactions: bool = Field(
         default=False,
         description="Also keep every interaction record in the workspace. Off by default: the "
@@ -203,14 +213,24 @@ class GraphConfig(_Strict):
     stable_ids: bool = Field(
         default=True, description="Keep community ids across runs by matching members."
     )
-    betweenness_samples: int = Field(default=16, ge=0, description="0 skips betweenness.")
+    betweenness_samples: int = Field(
+        default=16,
+        ge=0,
+        description="Source nodes sampled for betweenness (shortest paths in hops); 0 skips it.",
+    )
+    betweenness_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Threads for betweenness. The samples depend on it: the same seed and "
+        "number of workers give the same values on every machine.",
+    )
     super_connector_percentile: float = Field(default=99.0, gt=0, lt=100)
     leiden_iterations: int = Field(default=3, ge=1)
     threads: int = Field(
         default=1,
         ge=1,
         description="Threads for community detection. More than 1 is faster but not bit-for-bit "
-        "reproducible (NetworKit's parallel Leiden).",
+        "reproducible (NetworKit's parallel Leiden). The other measures use engine.threads.",
     )
     edge_weight: Literal["log_strength", "strength"] = Field(
         default="log_strength",
@@ -373,12 +393,58 @@ class ValueConfig(_Strict):
         return value
 
 
+class CampaignsConfig(_Strict):
+    """Campaign target lists (see the README, "Campaigns")."""
+
+    size: int = Field(default=1000, ge=1, description="Customers per list (targets + control).")
+    control_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of each list held out as a random control group, to measure uplift.",
+    )
+    influencer_percentile: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        description="A customer at or above this influence percentile (or an Ambassador, "
+        "Influencer or community leader) counts as an influencer for the lists.",
+    )
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
     path: str = "report.html"
     top_communities: int = Field(default=20, ge=1)
     top_customers: int = Field(default=10, ge=1)
+
+
+class ServeConfig(_Strict):
+    """The web explorer (`tiewise serve`): where it listens and what it draws."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="The address to listen on. Anything but a loopback address (127.0.0.1, "
+        "::1, localhost) requires a token on every request.",
+    )
+    port: int = Field(default=8765, ge=1, le=65535, description="The port to listen on.")
+    token_env: str = Field(
+        default="TIEWISE_SERVE_TOKEN",
+        min_length=1,
+        description="An environment variable that, when set, holds the access token (then "
+        "required even on localhost); otherwise a token is generated and printed when the "
+        "explorer listens beyond localhost.",
+    )
+    network_contacts: int = Field(
+        default=60,
+        ge=1,
+        le=500,
+        description="A customer's network page draws at most this many of their strongest "
+        "contacts (and the links among them).",
+    )
+    page_size: int = Field(default=50, ge=1, le=1000, description="Rows per page of lists.")
 
 
 class Config(_Strict):
@@ -393,7 +459,9 @@ class Config(_Strict):
     links: LinksConfig = Field(default_factory=LinksConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
     value: ValueConfig = Field(default_factory=ValueConfig)
+    campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     def resolve(self, path: str | Path) -> Path:

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -338,6 +339,8 @@ class Workspace:
                     "error = 'the process ended before the run completed' WHERE run_id = ?",
                     [_now(), r["run_id"]],
                 )
+                for scratch in (self.path / "tmp").glob(f"tiewise-*-{r['run_id']}-*"):
+                    shutil.rmtree(scratch, ignore_errors=True)  # a dead run's slices
                 stale.append(r)
         runs = self.runs()
         if not runs or runs[0]["status"] == "ok":

@@ -98,3 +98,14 @@ def test_init_writes_a_template_and_refuses_to_overwrite(tmp_path: Path, cli) ->
     assert "[inputs.interactions]" in path.read_text()
     again = cli("init", str(path))
     assert again.code == 2 and "--force" in again.err
+
+
+@pytest.mark.slow
+def test_demo_runs_the_pipeline_and_builds_the_campaign_lists(
+    tmp_path: Path, cli
+) -> None:
+    result = cli("demo", "--dir", str(tmp_path / "demo"), "--customers", "2000")
+    assert result.code == 0, result.err
+    assert "acquisition: " in result.out and "Report with the campaigns" in result.out
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "<h2>Campaigns</h2>" in html

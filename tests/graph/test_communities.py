@@ -3,7 +3,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from tiewise.graph.communities import leiden
+from tiewise.graph.communities import leiden, leiden_levels, modularity
 from tiewise.graph.quality import nmi
 
 KARATE_OPTIMUM = 0.4198  # the proven maximum modularity of Zachary's karate club
@@ -63,3 +63,53 @@ def test_recovers_planted_lfr_communities(mu: float) -> None:
     graph, truth = lfr(mu)
     labels = leiden(graph, seed=0).labels_
     assert nmi(labels, truth) >= 0.9
+
+
+def edge_list(graph: nk.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    edges = np.asarray(list(graph.iterEdgesWeights()))
+    return edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
+
+
+def test_levels_nest_and_each_recovers_the_planted_communities() -> None:
+    graph, truth = lfr(0.3)
+    u, v, w = edge_list(graph)
+    main, coarse, fine = leiden_levels(graph, u, v, w, [2.0, 1.0, 4.0], seed=0)
+    for finer, coarser in ((fine, main), (main, coarse)):
+        for community in np.unique(finer.labels_):
+            assert len(np.unique(coarser.labels_[finer.labels_ == community])) == 1
+    for level in (main, coarse, fine):
+        assert nmi(level.labels_, truth) >= 0.9
+        assert level.labels_.min() == 1 and np.all(np.diff(level.sizes) <= 0)
+        assert level.modularity_ == pytest.approx(
+            nk.community.Modularity().getQuality(partition_of(level.labels_), graph)
+        )
+    assert coarse.sizes.size <= main.sizes.size <= fine.sizes.size
+
+
+def partition_of(labels: np.ndarray) -> nk.Partition:
+    partition = nk.Partition(len(labels))
+    partition.allToSingletons()
+    for node, label in enumerate(labels.tolist()):
+        partition.moveToSubset(label, node)
+    return partition
+
+
+def test_coarser_levels_are_connected_too() -> None:
+    graph, _ = lfr(0.4)
+    u, v, w = edge_list(graph)
+    _, coarse = leiden_levels(graph, u, v, w, [2.0, 0.5], seed=2)
+    for community in np.unique(coarse.labels_):
+        assert components_of(graph, np.flatnonzero(coarse.labels_ == community)) == 1
+
+
+def test_modularity_matches_networkit() -> None:
+    graph, truth = lfr(0.3)
+    u, v, w = edge_list(graph)
+    expected = nk.community.Modularity().getQuality(partition_of(truth + 1), graph)
+    assert modularity(truth, u, v, w) == pytest.approx(expected)
+
+
+def test_leiden_leaves_the_thread_count_as_it_was() -> None:
+    before = nk.getMaxNumberOfThreads()
+    leiden(karate(), seed=0, threads=1)
+    assert nk.getMaxNumberOfThreads() == before

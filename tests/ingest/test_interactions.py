@@ -270,3 +270,92 @@ def test_new_files_are_merged_without_rereading_history(tmp_path: Path) -> None:
     with ws:
         assert summary.mode == "full" and "d1.csv changed" in summary.reason
         assert totals(ws)[0] + totals(ws)[1] == 5
+
+
+def messy_calls(n: int, seed: int = 0) -> pd.DataFrame:
+    """Random calls among 300 numbers with copies, both-phone pairs, self-calls, bad channels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 300, n)
+    b = (a + rng.integers(1, 40, n)) % 300
+    frame = pd.DataFrame(
+        {
+            "caller": [f"+4479{x:06d}" for x in a],
+            "callee": [f"+4479{x:06d}" for x in b],
+            "ts": pd.Timestamp("2026-03-01")
+            + pd.to_timedelta(rng.integers(0, 60 * 86400, n), unit="s"),
+            "channel": rng.choice(["voice", "sms", "fax"], n, p=[0.6, 0.39, 0.01]),
+            "duration_s": rng.integers(-1, 900, n).astype(float),
+        }
+    )
+    frame.loc[frame.index % 97 == 0, "callee"] = frame["caller"]  # self-interactions
+    copies = frame.sample(frac=0.05, random_state=seed)
+    return pd.concat([frame, copies], ignore_index=True).sample(frac=1.0, random_state=seed)
+
+
+def state_and_rejects(ws: Workspace) -> tuple[list[Any], list[Any]]:
+    state = ws.con.execute("SELECT * FROM link_state ORDER BY a, b").fetchall()
+    rejected = ws.con.execute("SELECT * FROM rejected_rows ORDER BY ALL").fetchall()
+    return state, rejected
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_slices_give_exactly_the_same_links_and_rejects_as_one_pass(
+    tmp_path: Path, fmt: str
+) -> None:
+    frame = messy_calls(20_000)
+    data = tmp_path / f"calls.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(data, index=False, row_group_size=4000)
+    else:
+        frame.to_csv(data, index=False)
+    results = []
+    for name, options in (("whole", ""), ("sliced", "slice_rows = 1000\n")):
+        folder = tmp_path / name
+        folder.mkdir()
+        ws, _ = run(calls_config(folder, path=str(data), ingest_options=options))
+        results.append((state_and_rejects(ws), report(ws)))
+        temp = ws.path / "tmp"
+        assert not any(temp.glob("tiewise-slices-*"))
+        ws.close()
+    (whole, whole_report), (sliced, sliced_report) = results
+    assert sliced == whole
+    assert whole_report["duplicate_record"][0] > 900 and whole_report["self_interaction"][0] > 100
+    assert sliced_report == whole_report
+
+
+def test_slice_files_are_removed_when_the_run_fails(tmp_path: Path) -> None:
+    data = tmp_path / "calls.parquet"
+    messy_calls(5_000).to_parquet(data, index=False)
+    options = 'slice_rows = 1000\npolicy = "strict"\n'
+    config = calls_config(tmp_path, path=str(data), ingest_options=options)
+    with pytest.raises(InputError, match="row"):
+        run(config)
+    temp = load_config(config).workspace_path / "tmp"
+    assert temp.is_dir()  # DuckDB's temp folder, where the slices were written
+    assert not any(temp.glob("tiewise-slices-*"))
+
+
+def test_bad_rows_of_large_csv_files_get_their_own_row_numbers(tmp_path: Path) -> None:
+    """Files big enough for DuckDB to read in parallel still number rows in file order."""
+    import numpy as np
+
+    planted = {}
+    for name, n, seed in (("a", 300_000, 1), ("b", 250_000, 2)):
+        rng = np.random.default_rng(seed)
+        callee = rng.integers(0, 10**6, n).astype(str).astype(object)
+        bad = np.sort(rng.choice(n, 25, replace=False))
+        callee[bad] = "4479000001"  # the caller: a self-interaction
+        pd.DataFrame(
+            {"caller": "4479000001", "callee": callee, "ts": "2026-03-01T10:00:00"}
+        ).to_csv(tmp_path / f"calls_{name}.csv", index=False)
+        planted[name] = (bad + 1).tolist()  # data rows count from 1 after the header
+    ws, _ = run(calls_config(tmp_path, path="calls_*.csv", extra='constants = {channel = "sms"}'))
+    with ws:
+        for name, rows in planted.items():
+            got = ws.con.execute(
+                "SELECT row FROM rejected_rows WHERE file LIKE ? ORDER BY row",
+                [f"%calls_{name}.csv"],
+            ).fetchall()
+            assert [r[0] for r in got] == rows

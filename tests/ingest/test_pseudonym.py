@@ -43,3 +43,13 @@ def test_key_from_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TIEWISE_TEST_KEY", "abcd")
     with pytest.raises(ConfigError, match="too short"):
         load_key(tmp_path / "unused.key", "TIEWISE_TEST_KEY")
+
+
+def test_a_damaged_key_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIEWISE_TEST_KEY", raising=False)
+    path = tmp_path / "tiewise.key"
+    path.write_bytes(os.urandom(32))  # raw bytes instead of hex
+    with pytest.raises(ConfigError, match="must hold the key as hex digits"):
+        load_key(path, "TIEWISE_TEST_KEY")

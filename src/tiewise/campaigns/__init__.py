@@ -1,1 +1,96 @@
-"""tiewise.campaigns."""
+"""Campaign target lists with reasons and a held-out control group; responses and uplift.
+
+The Python API behind ``tiewise campaign`` and ``tiewise responses``::
+
+    from tiewise import load_config
+    from tiewise.campaigns import campaign, responses
+    config = load_config("tiewise.toml")
+    listing = campaign(config, "acquisition", size=5000)
+    uplift = responses(config, "acquisition", Path("replies.csv"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tiewise.campaigns.lists import KINDS
+from tiewise.campaigns.stage import CampaignSummary, Uplift, create_campaign, load_responses
+from tiewise.config import Config
+from tiewise.exceptions import InputError
+from tiewise.ingest.pseudonym import load_key
+from tiewise.store import Workspace
+
+__all__ = ["KINDS", "CampaignSummary", "Uplift", "campaign", "every_campaign", "responses"]
+
+
+def campaign(
+    config: Config,
+    kind: str,
+    *,
+    name: str | None = None,
+    size: int | None = None,
+    category: str | None = None,
+    command: str = "campaign",
+) -> CampaignSummary:
+    """Build campaign list ``kind`` in the workspace of ``config`` (one transactional run)."""
+    with Workspace.open(config.workspace_path) as ws:
+        ws.recover()
+        with ws.run(command=command) as run:
+            return create_campaign(run, config, kind, name=name, size=size, category=category)
+
+
+def every_campaign(
+    config: Config, *, command: str = "campaigns"
+) -> list[tuple[str, CampaignSummary | str]]:
+    """Build every kind of list the workspace has the inputs for, in one run.
+
+    Returns each kind with its summary, or with the reason it could not be built (e.g. no
+    churn input for the retention list).
+    """
+    built: list[tuple[str, CampaignSummary | str]] = []
+    with Workspace.open(config.workspace_path) as ws:
+        ws.recover()
+        with ws.run(command=command) as run:
+            for kind in KINDS:
+                try:
+                    built.append((kind, create_campaign(run, config, kind)))
+                except InputError as exc:
+                    built.append((kind, str(exc)))
+    return built
+
+
+def responses(
+    config: Config,
+    name: str,
+    path: Path,
+    *,
+    pseudonymised: bool = False,
+    id_column: str = "customer_id",
+    response_column: str = "responded",
+    value_column: str | None = None,
+    command: str = "responses",
+) -> Uplift:
+    """Load the responses to campaign ``name`` and measure its uplift against the control arm.
+
+    Identifiers in the file are raw (the key holder's own), pseudonymised here with the key as at
+    ingest, unless ``pseudonymised`` says the file already holds the workspace's pseudonyms (or
+    the workspace keeps raw identifiers: ``privacy.pseudonymise = false``).
+    """
+    hashed = config.privacy.pseudonymise and not pseudonymised
+    key = (
+        load_key(config.resolve(config.privacy.key_file), config.privacy.key_env)
+        if hashed
+        else None
+    )
+    with Workspace.open(config.workspace_path) as ws:
+        ws.recover()
+        with ws.run(command=command) as run:
+            return load_responses(
+                run,
+                name,
+                path,
+                key=key,
+                id_column=id_column,
+                response_column=response_column,
+                value_column=value_column,
+            )

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Literal
@@ -270,6 +271,140 @@ def export(
     out.print(f"Wrote {written}.")
 
 
+@app.command()
+def report(config: ConfigOption = Path("tiewise.toml")) -> None:
+    """Write the HTML report again from the workspace (e.g. after campaigns or responses)."""
+    from tiewise.report.html import write_report
+
+    cfg = _load(config)
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        path = write_report(ws, cfg.resolve(cfg.report.path), cfg)
+    out.print(f"Report: {path}")
+
+
+@app.command()
+def campaign(
+    kind: Annotated[
+        str,
+        typer.Argument(help="acquisition, referral, crosssell, retention or vip."),
+    ],
+    size: Annotated[int | None, typer.Option(help="Customers in the list.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The campaign's name (default: the kind).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Cross-sell: the product category.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Also write the list to this .csv or .parquet.")
+    ] = None,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Build a ranked target list with reasons and a held-out control group."""
+    from tiewise.campaigns import campaign as build
+
+    cfg = _load(config)
+    summary = build(
+        cfg,
+        kind,
+        name=name,
+        size=size,
+        category=category,
+        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+    )
+    out.print(
+        f"Campaign {summary.name}: {summary.targets:,} customers to contact and "
+        f"{summary.controls:,} held out as control, in table {summary.table} "
+        f"(ranked by {escape(summary.basis)}).",
+        highlight=False,
+    )
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        top = ws.con.execute(
+            f"SELECT rank, customer_id, arm, reason FROM {summary.table} ORDER BY rank LIMIT 5"
+        ).fetchall()
+        for rank, customer, arm, reason in top:
+            out.print(
+                f"{rank:>4}. {customer} {escape(f'[{arm}]')} {escape(reason)}", highlight=False
+            )
+        if output is not None:
+            out.print(f"Wrote {ws.export(summary.table, output)}.")
+
+
+@app.command()
+def responses(
+    name: Annotated[str, typer.Argument(help="The campaign (see the campaigns table).")],
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file of responses.")],
+    id_column: Annotated[str, typer.Option(help="Column with the customer id.")] = "customer_id",
+    response_column: Annotated[
+        str, typer.Option(help="Column with yes/no (1/0, true/false).")
+    ] = "responded",
+    value_column: Annotated[
+        str | None, typer.Option(help="Optional column with the value of the response.")
+    ] = None,
+    pseudonymised: Annotated[
+        bool,
+        typer.Option("--pseudonymised", help="The ids are the workspace's pseudonyms, not raw."),
+    ] = False,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Load a campaign's responses and report its uplift against the control group."""
+    from tiewise.campaigns import responses as load
+
+    u = load(
+        _load(config),
+        name,
+        path,
+        pseudonymised=pseudonymised,
+        id_column=id_column,
+        response_column=response_column,
+        value_column=value_column,
+        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+    )
+    out.print(
+        f"Campaign {name}: target {u.target_responders:,}/{u.targets:,} responded "
+        f"({u.target_rate:.1%}), control {u.control_responders:,}/{u.controls:,} "
+        f"({u.control_rate:.1%}); uplift {u.uplift:+.1%} (95% CI {u.ci_low:+.1%} to "
+        f"{u.ci_high:+.1%}, p = {u.p_value:.3g}). Saved in campaign_uplift.",
+        highlight=False,
+    )
+
+
+@app.command()
+def serve(
+    config: ConfigOption = Path("tiewise.toml"),
+    workspace: WorkspaceOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default 127.0.0.1; others require a token)."),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8765).")] = None,
+) -> None:
+    """Open the read-only web explorer over the workspace (Ctrl-C stops it)."""
+    from tiewise.serve import ServeSettings, settings_from_config
+    from tiewise.serve import serve as run_server
+
+    cfg = load_config(config) if config.exists() or workspace is None else load_config(None)
+    if port is not None and not 1 <= port <= 65535:
+        raise InputError(f"--port must be between 1 and 65535, got {port}.")
+    settings: ServeSettings = settings_from_config(cfg, workspace=workspace, host=host, port=port)
+    with Workspace.open(settings.workspace, read_only=True) as ws:  # fails clearly when missing
+        note = ws.recover()
+    if note:
+        err.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    say = partial(out.print, highlight=False, soft_wrap=True)
+    say(f"Explorer over {settings.workspace} (read-only): http://{shown}:{settings.port}/")
+    if settings.token_generated:
+        say(f"Listening beyond localhost, so every request needs this token: {settings.token}")
+        say(
+            "Enter it on the login page, or send 'Authorization: Bearer <token>'. "
+            f"Set {cfg.serve.token_env} to choose it yourself."
+        )
+    elif settings.token:
+        say(f"Every request needs the token in {cfg.serve.token_env}.")
+    if settings.key is None:
+        say(f"Raw-identifier search is off: {settings.key_note}.")
+    run_server(settings)
+
+
 @synth_app.command("telco")
 def synth_telco(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the data into.")],
@@ -353,6 +488,22 @@ def demo(
     with _progress() as progress:
         result = run_pipeline(cfg, reporter=_step_reporter(progress), command="tiewise demo")
     _print_result(result)
+    from tiewise.campaigns import every_campaign
+    from tiewise.report.html import write_report
+
+    out.print("\nCampaign lists (tables campaign_<kind>; export with `tiewise export`):")
+    for kind, built in every_campaign(cfg, command="tiewise demo: campaigns"):
+        if isinstance(built, str):
+            out.print(f"  {kind}: not built: {escape(built)}", highlight=False)
+        else:
+            out.print(
+                f"  {kind}: {built.targets:,} to contact, {built.controls:,} held out "
+                f"(ranked by {escape(built.basis)})",
+                highlight=False,
+            )
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        write_report(ws, cfg.resolve(cfg.report.path), cfg)
+    out.print(f"Report with the campaigns: {cfg.resolve(cfg.report.path)}")
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

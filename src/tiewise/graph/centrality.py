@@ -6,6 +6,8 @@ import networkit as nk
 import numpy as np
 import numpy.typing as npt
 
+from tiewise.graph.network import nk_threads as _threads
+
 __all__ = [
     "approximate_betweenness",
     "core_number",
@@ -17,7 +19,7 @@ __all__ = [
 
 
 def pagerank(
-    graph: nk.Graph, *, damping: float = 0.85, tol: float = 1e-9, threads: int = 2
+    graph: nk.Graph, *, damping: float = 0.85, tol: float = 1e-9, workers: int | None = None
 ) -> npt.NDArray[np.float64]:
     """Weighted PageRank of every node (sums to 1 over the graph).
 
@@ -30,11 +32,11 @@ def pagerank(
     >>> bool(pr[1] > pr[0]), round(float(pr.sum()), 6)
     (True, 1.0)
     """
-    nk.setNumberOfThreads(threads)
     if graph.numberOfNodes() == 0:
         return np.zeros(0)
     algo = nk.centrality.PageRank(graph, damp=damping, tol=tol)
-    algo.run()
+    with _threads(workers):
+        algo.run()
     scores = np.asarray(algo.scores(), dtype=np.float64)
     total = scores.sum()
     return scores / total if total > 0 else scores
@@ -59,41 +61,49 @@ def rank_within(
     return ranks
 
 
-def eigenvector(graph: nk.Graph, *, tol: float = 1e-9) -> npt.NDArray[np.float64]:
+def eigenvector(
+    graph: nk.Graph, *, tol: float = 1e-9, workers: int | None = None
+) -> npt.NDArray[np.float64]:
     """Eigenvector centrality (leading eigenvector of the weighted adjacency, 2-norm 1)."""
     if graph.numberOfEdges() == 0:
         return np.zeros(graph.numberOfNodes())
     algo = nk.centrality.EigenvectorCentrality(graph, tol=tol)
-    algo.run()
+    with _threads(workers):
+        algo.run()
     return np.abs(np.asarray(algo.scores(), dtype=np.float64))
 
 
-def core_number(graph: nk.Graph) -> npt.NDArray[np.int64]:
+def core_number(graph: nk.Graph, *, workers: int | None = None) -> npt.NDArray[np.int64]:
     """The k-core shell of each node: the largest k such that it is in the k-core."""
     algo = nk.centrality.CoreDecomposition(graph)
-    algo.run()
+    with _threads(workers):
+        algo.run()
     return np.asarray(algo.scores(), dtype=np.int64)
 
 
-def local_clustering(graph: nk.Graph) -> npt.NDArray[np.float64]:
+def local_clustering(graph: nk.Graph, *, workers: int | None = None) -> npt.NDArray[np.float64]:
     """Share of a node's pairs of contacts who are contacts of each other (unweighted)."""
     algo = nk.centrality.LocalClusteringCoefficient(graph, turbo=True)
-    algo.run()
+    with _threads(workers):
+        algo.run()
     return np.asarray(algo.scores(), dtype=np.float64)
 
 
 def approximate_betweenness(
-    graph: nk.Graph, *, samples: int = 16, seed: int = 0, threads: int = 1
+    graph: nk.Graph, *, samples: int = 16, seed: int = 0, workers: int = 2
 ) -> npt.NDArray[np.float64]:
     """Betweenness estimated from ``samples`` seeded source nodes (Geisberger et al. 2008).
 
-    Normalised to [0, 1].  Exact up to sampling; with ``threads=1`` the same seed gives the
-    same values.
+    Normalised to [0, 1].  Pass an unweighted graph for shortest paths in hops (NetworKit reads
+    a weighted graph's weights as lengths, so a strong tie would look long).  Reproducible for
+    the same seed and ``workers``: each worker draws its sources from its own generator seeded
+    with ``seed`` and its number, and OpenMP's static schedule gives every worker the same
+    samples in every run.
     """
     if graph.numberOfEdges() == 0:
         return np.zeros(graph.numberOfNodes())
-    nk.setNumberOfThreads(threads)
-    nk.setSeed(seed, False)
-    algo = nk.centrality.EstimateBetweenness(graph, samples, True, threads > 1)
-    algo.run()
+    with _threads(workers):
+        nk.setSeed(seed, True)
+        algo = nk.centrality.EstimateBetweenness(graph, samples, True, workers > 1)
+        algo.run()
     return np.asarray(algo.scores(), dtype=np.float64)

@@ -6,7 +6,11 @@ id), so the numbering is reproducible for the same data and key.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkit as nk
 import numpy as np
@@ -14,7 +18,22 @@ import numpy.typing as npt
 
 from tiewise.store import RunContext
 
-__all__ = ["Network", "load_network"]
+__all__ = ["Network", "load_network", "nk_threads"]
+
+
+@contextmanager
+def nk_threads(n: int | None) -> Iterator[None]:
+    """Run NetworKit with ``n`` threads (None: all cores) inside the block, then restore.
+
+    NetworKit's thread count is global; a step that needs one thread for reproducibility must
+    not leave the following steps single-threaded.
+    """
+    before = nk.getMaxNumberOfThreads()
+    nk.setNumberOfThreads(n or os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        nk.setNumberOfThreads(before)
 
 
 @dataclass(frozen=True)
@@ -33,8 +52,18 @@ class Network:
         """Number of nodes."""
         return len(self.ids)
 
+    @cached_property
+    def graph(self) -> nk.Graph:
+        """The weighted NetworKit graph (built once, on first use)."""
+        return self.to_networkit()
+
+    @cached_property
+    def hops(self) -> nk.Graph:
+        """The same graph unweighted: distances in hops, for shortest-path measures."""
+        return nk.graphtools.toUnweighted(self.graph)
+
     def to_networkit(self) -> nk.Graph:
-        """The same network as a weighted, undirected NetworKit graph."""
+        """Build the network as a weighted, undirected NetworKit graph."""
         graph = nk.Graph(self.n, weighted=True, directed=False)
         if len(self.u):
             graph.addEdges(

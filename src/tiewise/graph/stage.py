@@ -36,7 +36,7 @@ from tiewise.graph.centrality import (
     pagerank,
     rank_within,
 )
-from tiewise.graph.communities import Communities, leiden, leiden_cpm
+from tiewise.graph.communities import Communities, leiden_cpm, leiden_levels
 from tiewise.graph.network import Network, load_network
 from tiewise.graph.roles import (
     ROLE_NAMES,
@@ -68,13 +68,19 @@ def _percentile(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 100.0 * np.searchsorted(order, values, side="left") / max(1, len(values))
 
 
-def _detect(net: Network, config: Config, resolution: float) -> Communities:
+def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Communities]:
     cfg = config.graph
     if cfg.objective == "cpm":
-        return leiden_cpm(net.n, net.u, net.v, net.weight, resolution=resolution, seed=config.seed)
-    return leiden(
-        net.to_networkit(),
-        resolution=resolution,
+        return [
+            leiden_cpm(net.n, net.u, net.v, net.weight, resolution=r, seed=config.seed)
+            for r in resolutions
+        ]
+    return leiden_levels(
+        net.graph,
+        net.u,
+        net.v,
+        net.weight,
+        resolutions,
         iterations=cfg.leiden_iterations,
         seed=config.seed,
         threads=cfg.threads,
@@ -95,8 +101,9 @@ def _levels(
     previous = _previous_levels(ctx) if config.graph.stable_ids else None
     labels, changes = [], []
     modularity = 0.0
-    for level, resolution in enumerate(resolutions):
-        found = _detect(net, config, resolution)
+    for level, (resolution, found) in enumerate(
+        zip(resolutions, _detect(net, config, resolutions), strict=True)
+    ):
         if level == 0:
             modularity = found.modularity_
         before = None
@@ -146,15 +153,21 @@ def _community_table(
 
 def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.Table:
     cfg = config.graph
-    graph = net.to_networkit()
+    graph = net.graph
+    workers = config.engine.threads
     degree = net.degree()
     wdeg = net.weighted_degree()
-    pr = pagerank(graph, damping=cfg.pagerank_damping)
+    pr = pagerank(graph, damping=cfg.pagerank_damping, workers=workers)
     z = within_module_z(net.u, net.v, labels)
     p = participation_coefficient(net.u, net.v, labels)
     roles = role(z, p)
     betweenness = (
-        approximate_betweenness(graph, samples=cfg.betweenness_samples, seed=config.seed)
+        approximate_betweenness(
+            net.hops,
+            samples=cfg.betweenness_samples,
+            seed=config.seed,
+            workers=cfg.betweenness_workers,
+        )
         if cfg.betweenness_samples
         else np.zeros(net.n)
     )
@@ -172,9 +185,9 @@ def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.T
             "super_connector": (degree > threshold) & (degree >= 10),
             "weighted_degree": wdeg,
             "pagerank": pr,
-            "eigenvector": eigenvector(graph),
-            "core_number": core_number(graph),
-            "clustering": local_clustering(graph),
+            "eigenvector": eigenvector(graph, workers=workers),
+            "core_number": core_number(graph, workers=workers),
+            "clustering": local_clustering(graph, workers=workers),
             "betweenness": betweenness,
             "within_z": z,
             "participation": p,

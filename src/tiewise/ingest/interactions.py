@@ -33,7 +33,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import shutil
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError
@@ -46,7 +50,7 @@ from tiewise.ingest.checks import (
 )
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import timestamp_sql, validated_select
-from tiewise.ingest.sources import FileStat, Source, resolve_sources
+from tiewise.ingest.sources import FileStat, Source, resolve_sources, sql_path
 from tiewise.store import RunContext, file_order, scalar
 
 __all__ = ["FIXED_POINT", "MASK_WEEKS", "load_interactions"]
@@ -136,41 +140,27 @@ def _newest(ctx: RunContext, source: Source, columns: dict[str, str]) -> datetim
     return row[0][0] if row else None
 
 
-def _aggregate_source(
-    ctx: RunContext,
-    config: Config,
-    prepared: tuple[Source, dict[str, str], str],
-    frame: _Meta,
-    summary: IngestSummary,
-    table: str,
-) -> tuple[int, int, int]:
-    """Check and aggregate one source per pair into temp table ``table``.
-
-    Weights are decayed to ``frame.as_of`` and weeks counted from ``frame.origin``.  Returns
-    (valid, rejected, total) rows.
-    """
-    con = ctx.con
-    source, columns, rejects = prepared
-    validated = validated_select(source, columns, config, row_numbers=False, rejects=rejects)
+def _records_sql(config: Config, rows: str) -> str:
+    """SQL of the distinct records among ``rows`` (validated, normalised interaction rows)."""
     tolerance = config.ingest.duplicate_tolerance_s
     if config.ingest.deduplicate:
-        records = f"""
+        return f"""
             SELECT _rule, from_id, to_id, channel, duration_s,
                    min(timestamp) AS timestamp, count(*) AS copies,
                    bool_or(_in) AS seen_in, bool_or(NOT _in) AS seen_out, bool_or(_missed) AS missed
-            FROM ({validated.sql})
+            FROM {rows}
             GROUP BY _rule, from_id, to_id, channel, duration_s,
                      time_bucket(INTERVAL '{tolerance} seconds', timestamp)
         """
-    else:
-        records = f"""
-            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, 1 AS copies,
-                   _in AS seen_in, NOT _in AS seen_out, _missed AS missed
-            FROM ({validated.sql})
-        """
-    if config.ingest.keep_interactions:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _records_{source.index} AS {records}")
-        records = f"SELECT * FROM _records_{source.index}"
+    return f"""
+        SELECT _rule, from_id, to_id, channel, duration_s, timestamp, 1 AS copies,
+               _in AS seen_in, NOT _in AS seen_out, _missed AS missed
+        FROM {rows}
+    """
+
+
+def _pairs_sql(config: Config, frame: _Meta, records: str) -> str:
+    """SQL aggregating distinct ``records`` per pair (and rule broken) into link-state columns."""
     half_life_s = config.links.half_life_days * 86400.0
     weights = " ".join(f"WHEN '{c}' THEN {w!r}" for c, w in config.links.channel_weights.items())
     weight = (
@@ -180,8 +170,7 @@ def _aggregate_source(
     )
     week = f"(date_diff('day', DATE '{frame.origin}', CAST(timestamp AS DATE)) // 7)"
     other = "channel NOT IN ('voice', 'sms')"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
+    return f"""
         SELECT _rule,
                least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
                count(*) FILTER (WHERE channel = 'voice' AND from_id < to_id) AS n_voice_ab,
@@ -206,25 +195,139 @@ def _aggregate_source(
                sum(copies) AS raw_rows
         FROM ({records})
         GROUP BY ALL
-    """)
-    total = int(scalar(con, f"SELECT coalesce(sum(raw_rows), 0) FROM {table}"))
-    malformed = (
-        malformed_lines(ctx, source, rejects, config, summary, total) if source.fmt == "csv" else 0
-    )
-    counts = {
-        int(rule): int(n)
-        for rule, n in con.execute(
-            f"SELECT _rule, sum(raw_rows) FROM {table} WHERE _rule IS NOT NULL GROUP BY _rule"
-        ).fetchall()
-    }
-    if counts:
-        detailed = validated_select(source, columns, config, row_numbers=True)
-        with file_order(con):
-            bad = record_rules(
-                ctx, source, validated, counts, total, config, summary, detailed.raw_sql
-            )
+    """
+
+
+def slices(ctx: RunContext, config: Config, source: Source) -> int:
+    """How many slices to aggregate ``source`` in, so that each fits in memory.
+
+    Deduplication groups every record: a hash table far larger than the pairs, which above the
+    memory limit DuckDB would spill to disk, many times slower.  Slicing the records by a hash
+    of their pair keeps each slice in memory and is exact: the copies of a record, and all
+    records of a pair, fall in the same slice.  The row count comes from Parquet metadata, or
+    is estimated from the size of CSV files (40 bytes a line; gzip 4:1).
+    """
+    if config.ingest.keep_interactions or not source.files:
+        return 1
+    if source.fmt == "parquet":
+        files = "[" + ", ".join(sql_path(f.path) for f in source.files) + "]"
+        rows = int(scalar(ctx.con, f"SELECT sum(num_rows) FROM parquet_file_metadata({files})"))
     else:
+        rows = sum(f.bytes * (4 if f.path.endswith(".gz") else 1) for f in source.files) // 40
+    per_slice = config.ingest.slice_rows or max(
+        1_000_000, memory_limit_bytes(ctx.con) // BYTES_PER_RECORD
+    )
+    return max(1, -(-rows // per_slice))
+
+
+BYTES_PER_RECORD = 320  # peak memory per record of one slice's deduplication and pairs
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit in bytes.
+
+    Examples
+    --------
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("SET memory_limit = '2GB'")
+    >>> round(memory_limit_bytes(con) / 2**30, 1)  # DuckDB reports it as "1.8 GiB"
+    1.8
+    """
+    text = str(scalar(con, "SELECT current_setting('memory_limit')")).strip()
+    number, _, unit = text.partition(" ")
+    scale = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+    scale |= {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    return int(float(number) * scale.get(unit.strip(), 1))
+
+
+def _slice_folder(ctx: RunContext, source: Source) -> Path:
+    folder = Path(str(scalar(ctx.con, "SELECT current_setting('temp_directory')")))
+    folder = folder / f"tiewise-slices-{ctx.run_id}-{source.index}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _aggregate_in_slices(
+    ctx: RunContext, config: Config, frame: _Meta, validated: str, table: str, folder: Path, n: int
+) -> None:
+    """Write the checked records to ``n`` Parquet slices by pair, then aggregate slice by slice."""
+    con = ctx.con
+    pair = "least(from_id, to_id), greatest(from_id, to_id)"
+    con.execute(
+        f"COPY (SELECT *, hash({pair}) % {n} AS _slice FROM ({validated})) "
+        f"TO {sql_path(str(folder))} (FORMAT parquet, PARTITION_BY (_slice), COMPRESSION snappy)"
+    )
+    created = False
+    for i in range(n):
+        part = folder / f"_slice={i}"
+        if not part.exists():
+            continue
+        rows = f"read_parquet({sql_path(str(part / '*.parquet'))}, hive_partitioning = false)"
+        sql = _pairs_sql(config, frame, _records_sql(config, rows))
+        con.execute(
+            f"INSERT INTO {table} {sql}" if created else f"CREATE TEMP TABLE {table} AS {sql}"
+        )
+        created = True
+
+
+def _aggregate_source(
+    ctx: RunContext,
+    config: Config,
+    prepared: tuple[Source, dict[str, str], str],
+    frame: _Meta,
+    summary: IngestSummary,
+    table: str,
+) -> tuple[int, int, int]:
+    """Check and aggregate one source per pair into temp table ``table``.
+
+    Weights are decayed to ``frame.as_of`` and weeks counted from ``frame.origin``.  Returns
+    (valid, rejected, total) rows.
+    """
+    con = ctx.con
+    source, columns, rejects = prepared
+    n = slices(ctx, config, source)
+    validated = validated_select(
+        source, columns, config, row_numbers=False, rejects=rejects, carry_bad=n > 1
+    )
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    folder = _slice_folder(ctx, source) if n > 1 else None
+    try:
+        if folder is None:
+            records = _records_sql(config, f"({validated.sql})")
+            if config.ingest.keep_interactions:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _records_{source.index} AS {records}")
+                records = f"SELECT * FROM _records_{source.index}"
+            con.execute(f"CREATE TEMP TABLE {table} AS {_pairs_sql(config, frame, records)}")
+        else:
+            _aggregate_in_slices(ctx, config, frame, validated.sql, table, folder, n)
+        total = int(scalar(con, f"SELECT coalesce(sum(raw_rows), 0) FROM {table}"))
+        malformed = (
+            malformed_lines(ctx, source, rejects, config, summary, total)
+            if source.fmt == "csv"
+            else 0
+        )
+        counts = {
+            int(rule): int(k)
+            for rule, k in con.execute(
+                f"SELECT _rule, sum(raw_rows) FROM {table} WHERE _rule IS NOT NULL GROUP BY _rule"
+            ).fetchall()
+        }
         bad = 0
+        if counts and folder is not None and source.fmt == "parquet":
+            # The slices kept the bad rows with their row numbers and raw values: no re-read.
+            every_slice = sql_path(str(folder / "*" / "*.parquet"))
+            rows_sql = f"SELECT * FROM read_parquet({every_slice}, hive_partitioning = false)"
+            bad = record_rules(ctx, source, validated, counts, total, config, summary, rows_sql)
+        elif counts:
+            detailed = validated_select(source, columns, config, row_numbers=True)
+            with file_order(con):
+                bad = record_rules(
+                    ctx, source, validated, counts, total, config, summary, detailed.raw_sql
+                )
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     stats = con.execute(
         f"SELECT coalesce(sum({_TOTAL}), 0), coalesce(sum(duplicates), 0), "
         f"coalesce(sum(two_sided), 0), coalesce(sum(missed), 0) FROM {table} WHERE _rule IS NULL"

@@ -51,7 +51,14 @@ def load_key(key_file: Path, key_env: str) -> bytes:
             raise ConfigError(f"the key in {key_env} is too short: use at least 16 bytes (32 hex).")
         return key
     if key_file.exists():
-        key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
+        try:
+            key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            raise ConfigError(
+                f"the key file {key_file} must hold the key as hex digits on one line; it "
+                "holds something else. Restore the key file you used before (pseudonyms made "
+                "with another key will not match)."
+            ) from None
         if len(key) < 16:
             raise ConfigError(f"the key in {key_file} is too short: use at least 16 bytes.")
         return key

@@ -196,12 +196,15 @@ def validated_select(
     *,
     row_numbers: bool = True,
     rejects: str | None = None,
+    carry_bad: bool = False,
 ) -> Validated:
     """Build the checked SELECT of one source (its columns were checked by the caller).
 
     For interactions it also normalises: ``from_id``/``to_id`` are swapped on records logged
     from the receiver's side, ``_missed`` marks missed calls (negative durations, then set to 0),
-    ``_in`` tells which side logged the record.
+    ``_in`` tells which side logged the record.  With ``carry_bad`` the normalised rows also
+    carry, for rows that break a rule only, the file, row number and raw values (as text) that
+    ``rejected_rows`` needs, so a later pass need not read the input again.
     """
     spec = source.spec
     present: list[Column] = []
@@ -210,7 +213,9 @@ def validated_select(
     if source.fmt == "parquet":
         selects += ["filename AS _file", "file_row_number + 1 AS _row"]
     elif row_numbers:
-        selects += ["filename AS _file", "row_number() OVER (PARTITION BY filename) AS _row"]
+        # A streaming row_number() follows the input order (the caller keeps insertion order);
+        # one partitioned by file would sort, and number a parallel read's rows arbitrarily.
+        selects += ["filename AS _file", "row_number() OVER () AS _rn"]
     else:
         selects += ["filename AS _file", "NULL::BIGINT AS _row"]
     for c in source.schema.columns:
@@ -231,22 +236,35 @@ def validated_select(
         rules += _interaction_rules(present, config)
     case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))
     inner = f"SELECT {', '.join(selects)} FROM {source.reader(rejects=rejects)}"
+    if source.fmt != "parquet" and row_numbers:
+        inner = (
+            f"SELECT * EXCLUDE (_rn), _rn - min(_rn) OVER (PARTITION BY _file) + 1 AS _row "
+            f"FROM ({inner})"
+        )
     checked = f"SELECT *, CASE {case or 'WHEN false THEN 0'} ELSE NULL END AS _rule FROM ({inner})"
     used = (
-        _normalised_interactions(checked, present)
+        _normalised_interactions(checked, present, carry_bad)
         if source.schema.name == "interactions"
         else (checked)
     )
     return Validated(used, checked, tuple(rules), tuple(present))
 
 
-def _normalised_interactions(checked: str, present: list[Column]) -> str:
+def _normalised_interactions(checked: str, present: list[Column], carry_bad: bool) -> str:
     names = {c.name for c in present}
+    if carry_bad:
+        bad = [("_file", "_file"), ("_row", "_row")]
+        bad += [(f"_raw_{c.name}", f"CAST(_raw_{c.name} AS VARCHAR)") for c in present]
+        carried = "".join(
+            f"CASE WHEN _rule IS NOT NULL THEN {sql} END AS {name}, " for name, sql in bad
+        )
+    else:
+        carried = "_file, _row, "
     words = ", ".join(f"'{w}'" for w in IN_WORDS)
     is_in = f"coalesce(direction IN ({words}), false)" if "direction" in names else "false"
     duration = "duration_s" if "duration_s" in names else "NULL::DOUBLE"
     return f"""
-        SELECT _file, _row, _rule,
+        SELECT {carried}_rule,
                CASE WHEN {is_in} THEN to_id ELSE from_id END AS from_id,
                CASE WHEN {is_in} THEN from_id ELSE to_id END AS to_id,
                timestamp, channel,

@@ -16,6 +16,7 @@ from tiewise.report.plots import (
     community_sizes_svg,
     community_svg,
     degree_ccdf_svg,
+    uplift_svg,
     value_quadrants_svg,
 )
 from tiewise.store import Workspace, scalar
@@ -194,6 +195,24 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "degree_plot": degree_ccdf_svg(degree),
         "config": config,
         **_value_context(ws, config),
+        **_campaigns(ws),
+    }
+
+
+def _campaigns(ws: Workspace) -> dict[str, Any]:
+    """The campaign lists and their measured uplift, when campaigns were built."""
+    names = {t.name for t in ws.tables()}
+    if "campaigns" not in names:
+        return {"campaigns": [], "uplift": [], "uplift_plot": ""}
+    uplift = (
+        _records(ws, "SELECT * FROM campaign_uplift ORDER BY campaign")
+        if "campaign_uplift" in names
+        else []
+    )
+    return {
+        "campaigns": _records(ws, "SELECT * FROM campaigns ORDER BY created_at"),
+        "uplift": uplift,
+        "uplift_plot": uplift_svg(uplift) if uplift else "",
     }
 
 

@@ -13,7 +13,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg", "value_quadrants_svg"]
+__all__ = [
+    "community_sizes_svg",
+    "community_svg",
+    "degree_ccdf_svg",
+    "uplift_svg",
+    "value_quadrants_svg",
+]
 
 _STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
@@ -160,4 +166,22 @@ def value_quadrants_svg(
         ax.set_ylabel("social value percentile")
         ax.set_title("Customers by financial and social value")
         ax.legend(loc="lower left", fontsize=7, frameon=True, markerscale=2)
+        return _svg(fig)
+
+
+def uplift_svg(rows: list[dict[str, Any]]) -> str:
+    """Response rate of the target and control arm of each campaign, with 95% intervals."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 0.5 + 0.6 * max(1, len(rows))))
+        for i, r in enumerate(rows):
+            for offset, arm, color in ((-0.15, "target", "#3b6ea5"), (0.15, "control", "#aaaaaa")):
+                n, rate = r[f"{arm}s"], r[f"{arm}_rate"]
+                half = 1.96 * np.sqrt(rate * (1 - rate) / n) if n else 0.0
+                ax.barh(i + offset, 100 * rate, height=0.3, color=color,
+                        xerr=100 * half, capsize=2, label=arm if i == 0 else None)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [r["campaign"] for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("response rate (%), with 95% interval")
+        ax.legend(loc="lower right", frameon=False)
+        ax.set_title("Campaign response: contacted (target) vs held out (control)")
         return _svg(fig)
