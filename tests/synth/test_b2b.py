@@ -17,7 +17,7 @@ import pytest
 from tiewise.exceptions import InputError
 from tiewise.synth import B2BParams, SynthResult, generate_b2b
 
-START = dt.date(2026, 1, 1)
+START = B2BParams().start  # the default window: a year that has already ended
 DAYS = 365
 
 
@@ -196,3 +196,9 @@ def test_bad_parameters(kwargs: dict[str, Any]) -> None:
 def test_degree_heavy_tail_inside_accounts(frames: dict[str, pd.DataFrame]) -> None:
     deg = frames["nodes"]["true_degree"].to_numpy()
     assert np.percentile(deg, 99) > 3 * np.median(deg)
+
+
+def test_the_default_window_lies_in_the_past() -> None:
+    """Ingest rejects records dated after tomorrow, so generated data must not reach past today."""
+    params = B2BParams()
+    assert params.start + dt.timedelta(days=params.days) <= dt.date.today()

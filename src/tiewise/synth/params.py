@@ -185,7 +185,7 @@ class B2BParams:
     contacts_per_account: float = 40.0
     days: int = 365
     seed: int = 0
-    start: dt.date = dt.date(2026, 1, 1)
+    start: dt.date = dt.date(2025, 1, 1)  # a year of records that ends in the past
     mean_colleagues: float = 8.0
     mixing: float = 0.03
     records_per_contact: float = 80.0
