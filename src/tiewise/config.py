@@ -218,12 +218,6 @@ class GraphConfig(_Strict):
         ge=0,
         description="Source nodes sampled for betweenness (shortest paths in hops); 0 skips it.",
     )
-    betweenness_workers: int = Field(
-        default=2,
-        ge=1,
-        description="Threads for betweenness. The samples depend on it: the same seed and "
-        "number of workers give the same values on every machine.",
-    )
     super_connector_percentile: float = Field(default=99.0, gt=0, lt=100)
     leiden_iterations: int = Field(default=3, ge=1)
     threads: int = Field(

@@ -113,3 +113,16 @@ def test_leiden_leaves_the_thread_count_as_it_was() -> None:
     before = nk.getMaxNumberOfThreads()
     leiden(karate(), seed=0, threads=1)
     assert nk.getMaxNumberOfThreads() == before
+
+
+def test_graphs_are_built_the_same_way_every_time() -> None:
+    from tiewise.graph.network import graph_from_edges
+
+    graph, _ = lfr(0.3)
+    u, v, w = edge_list(graph)
+    nk.setNumberOfThreads(2)
+    first = graph_from_edges(graph.numberOfNodes(), u, v, w)
+    again = graph_from_edges(graph.numberOfNodes(), u, v, w)
+    for node in range(0, graph.numberOfNodes(), 7):
+        assert list(first.iterNeighbors(node)) == list(again.iterNeighbors(node))
+    assert first.totalEdgeWeight() == pytest.approx(graph.totalEdgeWeight())

@@ -90,20 +90,22 @@ def local_clustering(graph: nk.Graph, *, workers: int | None = None) -> npt.NDAr
 
 
 def approximate_betweenness(
-    graph: nk.Graph, *, samples: int = 16, seed: int = 0, workers: int = 2
+    graph: nk.Graph, *, samples: int = 16, seed: int = 0, workers: int | None = None
 ) -> npt.NDArray[np.float64]:
     """Betweenness estimated from ``samples`` seeded source nodes (Geisberger et al. 2008).
 
     Normalised to [0, 1].  Pass an unweighted graph for shortest paths in hops (NetworKit reads
-    a weighted graph's weights as lengths, so a strong tie would look long).  Reproducible for
-    the same seed and ``workers``: each worker draws its sources from its own generator seeded
-    with ``seed`` and its number, and OpenMP's static schedule gives every worker the same
-    samples in every run.
+    a weighted graph's weights as lengths, so a strong tie would look long).  NetworKit draws
+    the sources from the seed on the calling thread before the parallel part, so the same seed
+    gives the same sources with any number of workers (the per-thread sums may differ in the
+    last bit between different numbers of workers; with the same number, bit for bit).
     """
     if graph.numberOfEdges() == 0:
         return np.zeros(graph.numberOfNodes())
     with _threads(workers):
-        nk.setSeed(seed, True)
-        algo = nk.centrality.EstimateBetweenness(graph, samples, True, workers > 1)
+        nk.setSeed(seed, False)
+        algo = nk.centrality.EstimateBetweenness(
+            graph, samples, True, nk.getMaxNumberOfThreads() > 1
+        )
         algo.run()
     return np.asarray(algo.scores(), dtype=np.float64)

@@ -28,8 +28,9 @@ import igraph as ig
 import networkit as nk
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
-from tiewise.graph.network import nk_threads
+from tiewise.graph.network import graph_from_edges, nk_threads
 
 __all__ = ["Communities", "leiden", "leiden_cpm", "leiden_levels", "modularity"]
 
@@ -179,29 +180,25 @@ def modularity(
     return float(inside.sum() / total - ((volume / (2.0 * total)) ** 2).sum())
 
 
-def _community_graph(
+def _community_edges(
     labels: npt.NDArray[np.int64],
     u: npt.NDArray[np.int64],
     v: npt.NDArray[np.int64],
     weight: npt.NDArray[np.float64],
-) -> nk.Graph:
-    """The network of communities (labels 1..k).
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The edge list of the network of communities (labels 1..k, nodes 0..k-1).
 
     Links carry the summed weights between two communities, and a self-loop each community's
     internal weight, so a partition has the same modularity on both networks.
     """
     k = int(labels.max())
     cu, cv = labels[u] - 1, labels[v] - 1
-    lo, hi = np.minimum(cu, cv), np.maximum(cu, cv)
-    keys, inverse = np.unique(lo * k + hi, return_inverse=True)
-    graph = nk.Graph(k, weighted=True, directed=False)
-    if len(keys):
-        summed = np.bincount(inverse, weight, minlength=len(keys))
-        graph.addEdges(
-            (summed, ((keys // k).astype(np.uint64), (keys % k).astype(np.uint64))),
-            checkMultiEdge=False,
-        )
-    return graph
+    summed = sp.coo_matrix(
+        (weight, (np.minimum(cu, cv), np.maximum(cu, cv))), shape=(k, k)
+    ).tocsr()  # adds up the weights of repeated community pairs
+    summed.sum_duplicates()
+    coo = summed.tocoo()
+    return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
 
 
 def leiden_levels(
@@ -218,7 +215,7 @@ def leiden_levels(
     """Nested Leiden communities at several resolutions, in the order given.
 
     The finest (largest) resolution runs on ``graph`` itself; every coarser one runs on the
-    network of the next finer level's communities (:func:`_community_graph`), so each level's
+    network of the next finer level's communities (:func:`_community_edges`), so each level's
     communities are unions of the finer level's.  ``u``, ``v``, ``weight`` are ``graph``'s edge
     list.  Modularity is reported at γ = 1 on the whole network for every level.
 
@@ -235,21 +232,28 @@ def leiden_levels(
     order = sorted(range(len(resolutions)), key=lambda i: -resolutions[i])
     found: dict[int, Communities] = {}
     labels: npt.NDArray[np.int64] | None = None
+    edges = (u, v, weight)  # the network the next level groups: the last level's communities
     for i in order:
         if labels is None:
             level = leiden(
                 graph, resolution=resolutions[i], iterations=iterations, seed=seed, threads=threads
             )
+            edges = _community_edges(level.labels_, u, v, weight)
         else:
+            k = int(labels.max())
             grouped = leiden(
-                _community_graph(labels, u, v, weight),
+                graph_from_edges(k, *edges),
                 resolution=resolutions[i],
                 iterations=iterations,
                 seed=seed,
                 threads=threads,
             )
             merged = _renumber_by_size(grouped.labels_[labels - 1])
-            level = Communities(merged, modularity(merged, u, v, weight))
+            # renumbered by size, the groups' labels map each finer community to its new one
+            group_of = np.zeros(k + 1, dtype=np.int64)
+            group_of[labels] = merged
+            level = Communities(merged, modularity(group_of[1:], *edges))
+            edges = _community_edges(group_of[1:], *edges)
         found[i] = level
         labels = level.labels_
     return [found[i] for i in range(len(resolutions))]

@@ -166,7 +166,7 @@ def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.T
             net.hops,
             samples=cfg.betweenness_samples,
             seed=config.seed,
-            workers=cfg.betweenness_workers,
+            workers=workers,
         )
         if cfg.betweenness_samples
         else np.zeros(net.n)
