@@ -249,11 +249,11 @@ class InfluenceConfig(_Strict):
         lt=1,
         description="p-value below which the shuffle test reports influence.",
     )
-    prior_adoptions: float = Field(
-        default=1.0,
+    prior_exposure: float = Field(
+        default=20.0,
         gt=0,
-        description="Weight, in adoptions, of the structural estimate in a customer's influence "
-        "score (more adoptions of the customer's own outweigh it).",
+        description="Weight of the population's rate in a customer's influence score, in exposed "
+        "contacts (a customer's own evidence outweighs it once they have exposed more).",
     )
     structural: Literal["k_shell", "collective_influence", "pagerank", "leaderrank", "contacts"] = (
         Field(

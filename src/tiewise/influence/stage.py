@@ -330,6 +330,105 @@ def _seed_rows(
     return seed_frame, curve
 
 
+def _evidence(
+    net: Network, ad: _Adoptions, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per (node, category code) follows, shuffled expectation, p-value and weighted excess.
+
+    Category code ``len(categories)`` is 'all'.  Returns the evidence, the population tests and
+    the lead times.
+    """
+    cfg = config.influence
+    n_cat = len(ad.categories)
+    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    contacts = net.degree()
+    rows = np.arange(len(ad.node), dtype=np.int64)
+    # per adoption row, and per item: how much of the following is beyond shuffled timing
+    per_row = shuffle_test(
+        ad.item, ad.time, a, b, window=cfg.window_days, group=rows, unit=ad.item,
+        shuffles=cfg.shuffles, seed=config.seed + 7,
+    )  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        item_share = np.where(
+            per_row.observed > 0, np.maximum(0.0, 1.0 - per_row.expected / per_row.observed), 0.0
+        )
+    w = item_share[ad.item]
+    row_frame = pd.DataFrame(
+        {
+            "node": ad.node,
+            "cat": ad.category,
+            "weighted_excess": w * (per_row.group_observed - per_row.group_expected),
+            "exposure": w * contacts[ad.node],
+        }
+    )
+    weighted = pd.concat(
+        [
+            row_frame.groupby(["node", "cat"], as_index=False)[
+                ["weighted_excess", "exposure"]
+            ].sum(),
+            row_frame.groupby("node", as_index=False)[["weighted_excess", "exposure"]]
+            .sum()
+            .assign(cat=n_cat),
+        ],
+        ignore_index=True,
+    )
+    frames, tests = [], pd.DataFrame()
+    for pass_, groups in enumerate(
+        (ad.node * (n_cat + 1) + ad.category, ad.node * (n_cat + 1) + n_cat)
+    ):
+        codes, group = np.unique(groups, return_inverse=True)
+        test = shuffle_test(
+            ad.item, ad.time, a, b, window=cfg.window_days, group=group, unit=ad.category,
+            shuffles=cfg.shuffles, seed=config.seed + pass_,
+        )  # fmt: skip
+        if pass_ == 0:
+            tests = pd.DataFrame(
+                {
+                    "category": ad.categories,
+                    "adopters": np.bincount(ad.category, minlength=n_cat),
+                    "items": [len(np.unique(ad.item[ad.category == c])) for c in range(n_cat)],
+                    "linked_adopter_pairs": np.bincount(ad.category[a], minlength=n_cat),
+                    "follows": test.observed,
+                    "follows_expected": test.expected,
+                    "p_value": test.p_value,
+                }
+            )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "node": codes // (n_cat + 1),
+                    "cat": codes % (n_cat + 1),
+                    "adoptions": np.bincount(group, minlength=len(codes)),
+                    "followers": test.group_observed,
+                    "followers_expected": test.group_expected,
+                    "p_value": test.group_p,
+                }
+            )
+        )
+    evidence = pd.concat(frames, ignore_index=True).merge(weighted, on=["node", "cat"])
+    lead = pd.DataFrame({"row_a": np.concatenate([a, b]), "row_b": np.concatenate([b, a])})
+    lead["delay"] = ad.time[lead["row_b"]] - ad.time[lead["row_a"]]
+    lead = lead[(lead["delay"] > 0) & (lead["delay"] <= cfg.window_days)]
+    lead = lead.assign(node=ad.node[lead["row_a"]], cat=ad.category[lead["row_a"]])
+    lead = lead.sort_values(["node", "cat", "delay"], kind="stable")
+
+    def shortest(d: pd.Series) -> str:
+        return ", ".join(f"{x:.1f}" for x in np.sort(d.to_numpy())[:5])
+
+    parts = []
+    for keys, cat in ((["node", "cat"], None), (["node"], n_cat)):
+        delays = lead.groupby(keys)["delay"]
+        part = pd.DataFrame(
+            {"median_lead_days": delays.median(), "lead_days": delays.apply(shortest)}
+        ).reset_index()
+        parts.append(part if cat is None else part.assign(cat=cat))
+    lists = pd.concat(parts, ignore_index=True)
+    return evidence, tests, lists
+
+
+_EVIDENCE = ["adoptions", "followers", "followers_expected", "weighted_excess", "exposure"]
+
+
 def _scores_frame(
     net: Network,
     ad: _Adoptions | None,
@@ -340,87 +439,8 @@ def _scores_frame(
     cfg = config.influence
     customers = np.flatnonzero(net.on_network)
     contacts = net.degree()
-    mean_s = float(structural[customers].mean()) if len(customers) else 1.0
-    rel = structural / mean_s if mean_s > 0 else np.ones(net.n)
     pct = _percent_rank(structural, net.on_network)
     cats = [] if ad is None else ad.categories
-    followers_all = np.zeros(net.n)
-    frames, tests = [], []
-    if ad is not None:
-        a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
-        n_cat = len(cats)
-        ngroups = [(ad.node * (n_cat + 1) + ad.category), ad.node * (n_cat + 1) + n_cat]
-        lead = pd.DataFrame({"row_a": np.concatenate([a, b]), "row_b": np.concatenate([b, a])})
-        lead["delay"] = ad.time[lead["row_b"]] - ad.time[lead["row_a"]]
-        lead = lead[(lead["delay"] > 0) & (lead["delay"] <= cfg.window_days)]
-        lead = lead.assign(node=ad.node[lead["row_a"]], cat=ad.category[lead["row_a"]])
-        lead = lead.sort_values(["node", "cat", "delay"], kind="stable")
-        for pass_, groups in enumerate(ngroups):
-            codes, group = np.unique(groups, return_inverse=True)
-            test = shuffle_test(
-                ad.item, ad.time, a, b, window=cfg.window_days, group=group,
-                unit=ad.category, shuffles=cfg.shuffles, seed=config.seed + pass_,
-            )  # fmt: skip
-            if pass_ == 0:
-                pairs_per_cat = np.bincount(ad.category[a], minlength=n_cat)
-                tests.append(
-                    pd.DataFrame(
-                        {
-                            "category": cats,
-                            "adopters": np.bincount(ad.category, minlength=n_cat),
-                            "items": [
-                                len(np.unique(ad.item[ad.category == c])) for c in range(n_cat)
-                            ],
-                            "linked_adopter_pairs": pairs_per_cat,
-                            "follows": test.observed,
-                            "follows_expected": test.expected,
-                            "p_value": test.p_value,
-                        }
-                    )
-                )
-            node_of = codes // (n_cat + 1)
-            cat_of = codes % (n_cat + 1)
-            adopt_n = np.bincount(group, minlength=len(codes))
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "node": node_of,
-                        "cat": cat_of,
-                        "adoptions": adopt_n,
-                        "followers": test.group_observed,
-                        "followers_expected": test.group_expected,
-                        "p_value": test.group_p,
-                    }
-                )
-            )
-        if len(lead):
-            lists = (
-                lead.groupby(["node", "cat"])["delay"]
-                .agg(
-                    median_lead_days="median",
-                    lead_days=lambda d: ", ".join(f"{x:.1f}" for x in d.head(5)),
-                )
-                .reset_index()
-            )
-            all_lists = (
-                lead.groupby("node")["delay"]
-                .agg(
-                    median_lead_days="median",
-                    lead_days=lambda d: ", ".join(f"{x:.1f}" for x in np.sort(d)[:5]),
-                )
-                .reset_index()
-                .assign(cat=n_cat)
-            )
-            lists = pd.concat([lists, all_lists], ignore_index=True)
-        else:
-            lists = pd.DataFrame(columns=["node", "cat", "median_lead_days", "lead_days"])
-    evidence = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            columns=["node", "cat", "adoptions", "followers", "followers_expected", "p_value"]
-        )
-    )
     all_cats = [*cats, ALL]
     grid = pd.DataFrame(
         {
@@ -428,84 +448,77 @@ def _scores_frame(
             "cat": np.tile(np.arange(len(all_cats)), len(customers)),
         }
     )
-    grid = grid.merge(evidence, on=["node", "cat"], how="left")
+    tests = pd.DataFrame(
+        columns=["category", "adopters", "items", "linked_adopter_pairs", "follows",
+                 "follows_expected", "p_value"]
+    )  # fmt: skip
     if ad is not None:
+        evidence, tests, lists = _evidence(net, ad, config)
+        grid = grid.merge(evidence, on=["node", "cat"], how="left")
         grid = grid.merge(lists, on=["node", "cat"], how="left")
     else:
-        grid["median_lead_days"] = np.nan
-        grid["lead_days"] = None
-    grid["adoptions"] = grid["adoptions"].fillna(0).astype(np.int64)
-    for col in ("followers", "followers_expected"):
-        grid[col] = grid[col].fillna(0.0).astype(np.float64)
+        grid = grid.assign(p_value=np.nan, median_lead_days=np.nan, lead_days=None)
+        for col in _EVIDENCE:
+            grid[col] = 0.0
+    grid[_EVIDENCE] = grid[_EVIDENCE].fillna(0.0)
+    grid["adoptions"] = grid["adoptions"].astype(np.int64)
     grid["excess_followers"] = grid["followers"] - grid["followers_expected"]
-    # per category: mean excess per adoption, the prior for a customer of average structure
-    per_adoption = (
-        grid.groupby("cat")[["excess_followers", "adoptions"]].sum().clip(lower=0).reset_index()
+    # the population's rate per category: excess follows per exposed contact
+    totals = grid.groupby("cat")[["weighted_excess", "exposure"]].sum()
+    base = (totals["weighted_excess"].clip(lower=0) / totals["exposure"].where(
+        totals["exposure"] > 0)).fillna(0.0)  # fmt: skip
+    grid["population_rate"] = grid["cat"].map(base).astype(np.float64)
+    k = cfg.prior_exposure
+    grid["influence_score"] = (grid["weighted_excess"] + k * grid["population_rate"]) / (
+        grid["exposure"] + k
     )
-    per_adoption["base"] = np.where(
-        per_adoption["adoptions"] > 0,
-        per_adoption["excess_followers"] / per_adoption["adoptions"].clip(lower=1),
-        0.0,
-    )
-    grid = grid.merge(per_adoption[["cat", "base"]], on="cat", how="left")
     node = grid["node"].to_numpy()
-    prior = grid["base"].to_numpy() * rel[node]
-    m = cfg.prior_adoptions
-    grid["structural_estimate"] = prior
-    grid["influence_score"] = (grid["excess_followers"] + m * prior) / (grid["adoptions"] + m)
     grid["category"] = [all_cats[c] for c in grid["cat"]]
     grid["customer_id"] = pd.Series(net.ids[node], dtype="string")
     grid["contacts"] = contacts[node]
+    grid["structural_score"] = structural[node]
     grid["structural_top_pct"] = pct[node]
     grid["basis"] = np.where(grid["adoptions"] > 0, "adoption timing", "structure only")
-    grid = grid.sort_values(["cat", "influence_score", "node"], ascending=[True, False, True])
+    grid = grid.sort_values(
+        ["cat", "influence_score", "structural_score", "node"],
+        ascending=[True, False, False, True],
+    )
     grid["rank"] = grid.groupby("cat").cumcount() + 1
-    if ad is not None:
-        sel = grid["cat"] == len(cats)
-        followers_all[grid.loc[sel, "node"].to_numpy()] = grid.loc[sel, "followers"].to_numpy()
+    followers_all = np.zeros(net.n)
+    sel = grid["cat"] == len(cats)
+    followers_all[grid.loc[sel, "node"].to_numpy()] = grid.loc[sel, "followers"].to_numpy()
     grid["reason"] = [
         _reason(r, cfg.window_days, cfg.structural) for r in grid.itertuples(index=False)
     ]
     scores = grid[
         [
-            "customer_id", "category", "rank", "influence_score", "adoptions", "contacts",
-            "followers", "followers_expected", "excess_followers", "p_value",
-            "median_lead_days", "lead_days", "structural_estimate", "structural_top_pct",
-            "basis", "reason",
+            "customer_id", "category", "rank", "influence_score", "population_rate", "adoptions",
+            "contacts", "followers", "followers_expected", "excess_followers", "p_value",
+            "median_lead_days", "lead_days", "structural_score", "structural_top_pct", "basis",
+            "reason",
         ]
     ]  # fmt: skip
-    test_frame = (
-        pd.concat(tests, ignore_index=True)
-        if tests
-        else pd.DataFrame(
-            columns=[
-                "category",
-                "adopters",
-                "items",
-                "linked_adopter_pairs",
-                "follows",
-                "follows_expected",
-                "p_value",
-            ]
-        )
-    )
-    return scores, test_frame, followers_all
+    return scores.reset_index(drop=True), tests, followers_all
 
 
 def _reason(r: Any, window: float, method: str) -> str:
     what = "any item" if r.category == ALL else f"the same {r.category} item"
+    rate = (
+        f"converts an estimated {100 * r.influence_score:.1f}% of contacts per adoption beyond "
+        f"homophily (average {100 * r.population_rate:.1f}%)"
+    )
     if r.adoptions == 0:
         return (
-            f"no adoptions{'' if r.category == ALL else ' in ' + r.category} yet: structural "
-            f"estimate from {method.replace('_', ' ')} (top {r.structural_top_pct:.1f}%), "
-            f"{r.contacts} contacts"
+            f"no adoptions{'' if r.category == ALL else ' in ' + r.category} yet, so the "
+            f"average rate; ranked by {method.replace('_', ' ')} (top "
+            f"{r.structural_top_pct:.1f}%), {r.contacts} contacts"
         )
     leads = f"; lead times {r.lead_days} days" if isinstance(r.lead_days, str) else ""
     return (
         f"{r.followers:.0f} of {r.contacts} contacts adopted {what} within {window:g} days after "
         f"this customer ({r.adoptions} adoption{'s' if r.adoptions != 1 else ''}); "
         f"{r.followers_expected:.1f} expected from shuffled timing, excess "
-        f"{r.excess_followers:+.1f}, p={r.p_value:.3f}{leads}"
+        f"{r.excess_followers:+.1f}, p={r.p_value:.3f}{leads}; {rate}"
     )
 
 
