@@ -160,7 +160,9 @@ def test_seeds_command_is_deterministic_and_respects_budget_and_exclusions(
 
 
 def test_cli_influence_and_seeds(
-    project: tuple[Path, Config, RunResult], cli: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+    project: tuple[Path, Config, RunResult],
+    cli: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder, config, _ = project
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
