@@ -100,7 +100,7 @@ def test_excess_is_observed_minus_shuffled_and_reasons_give_the_evidence(
 
 
 def test_link_models_are_validated_out_of_period(project: tuple[Path, Config, RunResult]) -> None:
-    _, config, result = project
+    _, config, _ = project
     val = _table(config, "influence_validation").set_index("model")["roc_auc"]
     print(val.round(3).to_dict())
     assert set(val.index) == {"contacts", "bernoulli", "jaccard", "partial_credit", "time_decayed"}

@@ -1,4 +1,4 @@
-"""The shuffle test: brute-force checks, and its false-positive rate on homophily without influence."""
+"""The shuffle test: brute-force checks; false positives on homophily without influence."""
 
 from __future__ import annotations
 
