@@ -91,7 +91,7 @@ def leaderrank(
     Examples
     --------
     >>> s = leaderrank(4, np.array([0, 0, 0]), np.array([1, 2, 3]))
-    >>> bool(s[0] > s[1]) and abs(s[1] - s[3]) < 1e-9
+    >>> bool(s[0] > s[1]) and bool(abs(s[1] - s[3]) < 1e-9)
     True
     """
     u = np.asarray(u, np.int64)
