@@ -151,6 +151,29 @@ def score(n: int, m: int, seeds: dict[str, list[int]]) -> dict[str, tuple[float,
     return out
 
 
+def save(by_size: dict[int, dict[str, Any]]) -> None:
+    """Write the results, keeping earlier runs' results for sizes not measured this time."""
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    sizes = old.get("sizes", {}) if isinstance(old.get("sizes"), dict) else {}
+    sizes.update({str(n): v for n, v in by_size.items()})
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "epsilon": EPSILON,
+                "k": K,
+                "probabilities": "weighted cascade (1 / in-degree)",
+                "graph": "Barabasi-Albert (NetworKit), both directions of every link",
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+            },
+            indent=2,
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
@@ -205,24 +228,14 @@ def main() -> None:
             print(f"n={n:,}: pynetim/tiewise time {ratios[n]['time_pynetim_over_tiewise']:.2f}, "
                   f"tiewise/pynetim spread {ratios[n]['spread_tiewise_over_pynetim']:.4f} "
                   "(goal: time ratio >= 0.5, spread ratio >= 0.99)")  # fmt: skip
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "epsilon": EPSILON,
-                "k": K,
-                "m": args.m,
-                "rows": rows,
-                "ratios": {str(k): v for k, v in ratios.items()},
-                "load_average_before": load_before,
-                "load_average_after": os.getloadavg(),
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-            },
-            indent=2,
-        )
-    )
+    run = {
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "m": args.m,
+    }
+    save({n: {"rows": [r for r in rows if r["nodes"] == n], "ratios": ratios.get(n), **run}
+          for n in args.sizes})  # fmt: skip
     print(f"wrote {RESULTS}")
 
 

@@ -174,8 +174,13 @@ def test_cli_influence_and_seeds(
     assert r.code == 2 and "known categories" in r.err  # type: ignore[attr-defined]
     r = cli("influence", "--config", cfg)
     assert r.code == 0 and "influence beyond homophily" in r.out  # type: ignore[attr-defined]
-    summary = run_influence(config)
+    order = "ORDER BY customer_id, category"
+    before = _table(config, "influence_scores", order)
+    value = _table(config, "network_value", "ORDER BY customer_id")
+    summary = run_influence(config)  # same data and seed: the same tables, bit for bit
     assert summary.categories == ["devices", "roaming", "streaming"]
+    pd.testing.assert_frame_equal(before, _table(config, "influence_scores", order))
+    pd.testing.assert_frame_equal(value, _table(config, "network_value", "ORDER BY customer_id"))
 
 
 def test_influence_on_a_missing_workspace_says_run_first(

@@ -147,11 +147,11 @@ def _customer_values(ctx: RunContext, net: Network) -> tuple[FloatArray, str]:
     con = ctx.con
     if ctx.has_table("transactions") and scalar(con, "SELECT count(*) FROM transactions"):
         rows = con.execute(
-            "SELECT n.idx, sum(t.amount) FROM transactions t JOIN _node_index n USING "
+            "SELECT n.idx, sum(t.amount) AS spend FROM transactions t JOIN _node_index n USING "
             "(customer_id) WHERE n.on_network GROUP BY 1"
         ).fetchnumpy()
-        value = np.where(net.on_network, 0.0, 0.0)
-        value[rows["idx"]] = np.maximum(np.asarray(rows["sum(t.amount)"], np.float64), 0.0)
+        value = np.zeros(net.n)
+        value[rows["idx"]] = np.maximum(np.asarray(rows["spend"], np.float64), 0.0)
         return value, "sum of the customer's transactions"
     if ctx.has_table("customers") and scalar(
         con, "SELECT count(monthly_fee) FROM customers WHERE monthly_fee > 0"
@@ -160,7 +160,7 @@ def _customer_values(ctx: RunContext, net: Network) -> tuple[FloatArray, str]:
             "SELECT n.idx, c.monthly_fee FROM customers c JOIN _node_index n USING (customer_id) "
             "WHERE n.on_network AND c.monthly_fee IS NOT NULL"
         ).fetchnumpy()
-        value = np.where(net.on_network, 0.0, 0.0)
+        value = np.zeros(net.n)
         value[rows["idx"]] = np.maximum(np.asarray(rows["monthly_fee"], np.float64), 0.0)
         return value, "the customer's monthly fee"
     return value, "1 per customer (no transactions or fees in the inputs)"
