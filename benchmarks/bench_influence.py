@@ -15,7 +15,9 @@ expected spread with a standard error printed beside it.
 Graphs (seeded, rebuilt identically in every child): NetworKit's Barabási-Albert generator with
 ``m`` links per new node (default 5: mean degree 10, 1M directed links per 100k nodes), every link
 in both directions.  Each engine runs in its own child process; the parent reads its peak resident
-memory from ``os.wait4``.  The machine is shared: the load average is recorded; run with ``nice``.
+memory and total CPU seconds (the whole child: imports, graph loading, build and IMM) from
+``os.wait4``.  Seconds are wall-clock inside the child.  The machine is shared: the load average
+is recorded; run with ``nice``.
 
 Usage::
 
@@ -122,14 +124,15 @@ def child_pynetim(n: int, m: int) -> dict[str, Any]:
     return {"build_s": t1 - t0, "imm_s": t2 - t1, "seeds": sorted(int(s) for s in seeds)}
 
 
-def spawn(args: list[str]) -> tuple[dict[str, Any], float]:
-    """Run this script as a child; its JSON result and peak resident MB."""
+def spawn(args: list[str]) -> tuple[dict[str, Any], float, float]:
+    """Run this script as a child; its JSON result, peak resident MB and CPU seconds."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.Popen([sys.executable, __file__, *args, "--out", out.name])
         _, status, usage = os.wait4(proc.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"child {args} failed")
-        return json.loads(Path(out.name).read_text()), usage.ru_maxrss / 1024.0
+        cpu = usage.ru_utime + usage.ru_stime
+        return json.loads(Path(out.name).read_text()), usage.ru_maxrss / 1024.0, cpu
 
 
 def score(n: int, m: int, seeds: dict[str, list[int]]) -> dict[str, tuple[float, float]]:
@@ -194,8 +197,9 @@ def main() -> None:
         results: dict[str, dict[str, Any]] = {}
         for engine in args.engines:
             print(f"[{time.strftime('%H:%M:%S')}] {engine} n={n:,}", file=sys.stderr, flush=True)
-            result, peak = spawn(["--child", engine, "--n", str(n), "--m", str(args.m)])
+            result, peak, cpu = spawn(["--child", engine, "--n", str(n), "--m", str(args.m)])
             result["peak_mb"] = peak
+            result["child_cpu_s"] = cpu
             results[engine] = result
         spreads = score(n, args.m, {e: r["seeds"] for e, r in results.items()})
         for engine, r in results.items():
@@ -210,6 +214,7 @@ def main() -> None:
                     "spread": round(spreads[engine][0], 1),
                     "spread_se": round(spreads[engine][1], 1),
                     "peak_mb": round(r["peak_mb"], 1),
+                    "child_cpu_s": round(r["child_cpu_s"], 1),
                 }
             )
     print(f"{'nodes':>9} {'engine':>8} {'build s':>8} {'IMM s':>8} {'spread':>9} {'± se':>6} "
