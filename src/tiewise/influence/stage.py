@@ -99,6 +99,14 @@ def structural_score(net: Network, method: str) -> FloatArray:
     raise ConfigError(f"[influence] structural = {method!r} is not a known method")
 
 
+def customer_contacts(net: Network) -> IntArray:
+    """Contacts of each node who are customers (only they can adopt)."""
+    on = net.on_network
+    return np.bincount(net.u[on[net.v]], minlength=net.n) + np.bincount(
+        net.v[on[net.u]], minlength=net.n
+    )
+
+
 def _percent_rank(x: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
     """Share of masked values strictly above each value, in percent (for 'top X%')."""
     ref = np.sort(x[mask])
@@ -341,7 +349,7 @@ def _evidence(
     cfg = config.influence
     n_cat = len(ad.categories)
     a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
-    contacts = net.degree()
+    contacts = customer_contacts(net)
     rows = np.arange(len(ad.node), dtype=np.int64)
     # per adoption row, and per item: how much of the following is beyond shuffled timing
     per_row = shuffle_test(
@@ -439,6 +447,7 @@ def _scores_frame(
     cfg = config.influence
     customers = np.flatnonzero(net.on_network)
     contacts = net.degree()
+    reachable = customer_contacts(net)
     pct = _percent_rank(structural, net.on_network)
     cats = [] if ad is None else ad.categories
     all_cats = [*cats, ALL]
@@ -476,6 +485,7 @@ def _scores_frame(
     grid["category"] = [all_cats[c] for c in grid["cat"]]
     grid["customer_id"] = pd.Series(net.ids[node], dtype="string")
     grid["contacts"] = contacts[node]
+    grid["customer_contacts"] = reachable[node]
     grid["structural_score"] = structural[node]
     grid["structural_top_pct"] = pct[node]
     grid["basis"] = np.where(grid["adoptions"] > 0, "adoption timing", "structure only")
@@ -493,7 +503,8 @@ def _scores_frame(
     scores = grid[
         [
             "customer_id", "category", "rank", "influence_score", "population_rate", "adoptions",
-            "contacts", "followers", "followers_expected", "excess_followers", "p_value",
+            "contacts", "customer_contacts", "followers", "followers_expected",
+            "excess_followers", "p_value",
             "median_lead_days", "lead_days", "structural_score", "structural_top_pct", "basis",
             "reason",
         ]
@@ -504,8 +515,8 @@ def _scores_frame(
 def _reason(r: Any, window: float, method: str) -> str:
     what = "any item" if r.category == ALL else f"the same {r.category} item"
     rate = (
-        f"converts an estimated {100 * r.influence_score:.1f}% of contacts per adoption beyond "
-        f"homophily (average {100 * r.population_rate:.1f}%)"
+        f"converts an estimated {100 * r.influence_score:.1f}% of customer contacts per adoption "
+        f"beyond homophily (average {100 * r.population_rate:.1f}%)"
     )
     if r.adoptions == 0:
         return (
@@ -515,7 +526,8 @@ def _reason(r: Any, window: float, method: str) -> str:
         )
     leads = f"; lead times {r.lead_days} days" if isinstance(r.lead_days, str) else ""
     return (
-        f"{r.followers:.0f} of {r.contacts} contacts adopted {what} within {window:g} days after "
+        f"{r.followers:.0f} of {r.customer_contacts} customer contacts adopted {what} within "
+        f"{window:g} days after "
         f"this customer ({r.adoptions} adoption{'s' if r.adoptions != 1 else ''}); "
         f"{r.followers_expected:.1f} expected from shuffled timing, excess "
         f"{r.excess_followers:+.1f}, p={r.p_value:.3f}{leads}; {rate}"
