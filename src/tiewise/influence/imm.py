@@ -434,7 +434,9 @@ def sample_rr_sets(
         return head.extend(tail)
     chunks = min(_CHUNKS, count)
     per_chunk = math.ceil(count / chunks)
-    cap = max(1024, int(per_chunk * (mean_size or 8.0) * 1.5) + 64)
+    # room for three times the mean: set sizes are heavy-tailed and a chunk that overflows is
+    # redone alone, on one thread
+    cap = max(4096, int(per_chunk * (mean_size or 8.0) * 3.0) + 1024)
     out, lengths, used, failed = _sample(
         graph.indptr, graph.src, graph.prob, root_nodes, cdf, np.uint64(seed), first, count,
         chunks, cap,
