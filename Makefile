@@ -68,6 +68,7 @@ test-all: lint
 
 # Runs every benchmark, even after one fails, and fails at the end if any did.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	mkdir -p benchmarks/results
 	@failed=""; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script || failed="$$failed $$script"; \

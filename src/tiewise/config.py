@@ -406,6 +406,76 @@ class CampaignsConfig(_Strict):
     )
 
 
+class InfluenceConfig(_Strict):
+    """Influence from adoption timing, link probabilities, seeds and network value."""
+
+    enabled: bool = Field(default=True, description="Run the influence stage.")
+    window_days: float = Field(
+        default=14.0,
+        gt=0,
+        description="A contact's adoption of the same item counts as following a customer when "
+        "it comes at most this many days after the customer's.",
+    )
+    shuffles: int = Field(
+        default=199,
+        ge=19,
+        description="Shuffles of adoption times for the homophily control (p-values are "
+        "multiples of 1 / (shuffles + 1)).",
+    )
+    significance: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="p-value below which the shuffle test reports influence.",
+    )
+    prior_exposure: float = Field(
+        default=20.0,
+        gt=0,
+        description="Weight of the population's rate in a customer's influence score, in exposed "
+        "contacts (a customer's own evidence outweighs it once they have exposed more).",
+    )
+    structural: Literal["k_shell", "collective_influence", "pagerank", "leaderrank", "contacts"] = (
+        Field(
+            default="leaderrank",
+            description="Structural spreading score for customers with no adoption history.",
+        )
+    )
+    train_share: float = Field(
+        default=0.7,
+        gt=0,
+        lt=1,
+        description="Share of the adoption period the link probabilities are fitted on before "
+        "they are validated on the rest.",
+    )
+    link_prior: float = Field(
+        default=1.0,
+        gt=0,
+        description="Pseudo-actions pulling a link's learned probability towards the population's "
+        "propagation rate (a link whose source never adopted gets exactly that).",
+    )
+    seeds: int = Field(default=50, ge=1, description="Seeds chosen per category (and overall).")
+    epsilon: float = Field(
+        default=0.1, gt=0, lt=1, description="IMM's approximation slack: (1 - 1/e - epsilon)."
+    )
+    exclude_where: str | None = Field(
+        default=None,
+        description="SQL condition on the customers table: customers never to be seeds "
+        "(do-not-contact), e.g. \"segment = 'business'\".",
+    )
+    cost: str = Field(
+        default="1.0",
+        description="SQL expression on the customers table: the cost of contacting a customer.",
+    )
+    budget: float | None = Field(
+        default=None, gt=0, description="Total contact budget for the seeds (None: k seeds)."
+    )
+    network_value_samples: int = Field(
+        default=0,
+        ge=0,
+        description="RR sets for network values; 0 means max(200000, 20 x customers).",
+    )
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
@@ -452,6 +522,7 @@ class Config(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    influence: InfluenceConfig = Field(default_factory=InfluenceConfig)
     value: ValueConfig = Field(default_factory=ValueConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

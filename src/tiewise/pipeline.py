@@ -1,4 +1,4 @@
-"""The whole job: ingest → links → graph → value, in one transactional run, then the report.
+"""The whole job, ingest → links → graph → influence → value, in one run; then the report.
 
 This is the Python API behind ``tiewise run``::
 
@@ -19,14 +19,23 @@ from typing import Any
 from tiewise.config import Config, config_hash
 from tiewise.exceptions import WorkspaceError
 from tiewise.graph.stage import GraphSummary, analyse_network
+from tiewise.influence.stage import InfluenceSummary, analyse_influence, select_seeds
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
 from tiewise.ingest.pseudonym import load_key
 from tiewise.links.strength import LinkSummary, build_links
 from tiewise.report.html import write_report
-from tiewise.store import Workspace
+from tiewise.store import RunContext, Workspace
 from tiewise.value.stage import ValueSummary, analyse_value
 
-__all__ = ["RunResult", "StepReporter", "ValueResult", "run_pipeline", "run_value"]
+__all__ = [
+    "RunResult",
+    "StepReporter",
+    "ValueResult",
+    "choose_seeds",
+    "run_influence",
+    "run_pipeline",
+    "run_value",
+]
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
 """Called with a step's description; the step runs inside the returned context (for progress)."""
@@ -42,6 +51,7 @@ class RunResult:
     ingest: IngestSummary
     links: LinkSummary
     graph: GraphSummary
+    influence: InfluenceSummary | None = None
     top_customers: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
@@ -108,6 +118,10 @@ def run_pipeline(
                 links = build_links(run, config)
             with _timed(seconds, "Finding communities, centrality and leaders", step):
                 graph = analyse_network(run, config)
+            influence = None
+            if config.influence.enabled:
+                with _timed(seconds, "Measuring influence, choosing seeds", step):
+                    influence = analyse_influence(run, config)
             with _timed(seconds, "Valuing customers: lifetime, social, segments", step):
                 value = analyse_value(run, config)
         with _timed(seconds, "Writing the report", step):
@@ -129,6 +143,7 @@ def run_pipeline(
             ingest=ingested,
             links=links,
             graph=graph,
+            influence=influence,
             top_customers=top,
             seconds=seconds,
             warning=warning,
@@ -191,3 +206,53 @@ def run_value(
             seconds=seconds,
             warning=warning,
         )
+
+
+def _needs_graph(ctx: RunContext, config: Config) -> None:
+    for table in ("nodes", "customer_scores"):
+        if not ctx.has_table(table):
+            raise WorkspaceError(
+                f"workspace {config.workspace_path} has no {table} table: run `tiewise run` "
+                "first (the influence commands work on an existing workspace)."
+            )
+
+
+def run_influence(config: Config, *, command: str = "influence") -> InfluenceSummary:
+    """Rerun only the influence stage on an existing workspace (one transactional run).
+
+    This is the Python API behind ``tiewise influence``.
+    """
+    if not config.workspace_path.exists():
+        raise WorkspaceError(f"no workspace at {config.workspace_path}: run `tiewise run` first.")
+    with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
+        ws.recover()
+        with ws.run(command=command, config_hash=config_hash(config)) as run:
+            _needs_graph(run, config)
+            return analyse_influence(run, config)
+
+
+def choose_seeds(
+    config: Config,
+    *,
+    category: str,
+    k: int,
+    budget: float | None = None,
+    command: str = "seeds",
+) -> Any:
+    """Choose ``k`` seeds for ``category`` (``'all'``: any item) on an existing workspace.
+
+    This is the Python API behind ``tiewise seeds``; the rows also replace that category's in
+    the ``seed_sets`` and ``spread_curve`` tables.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: rank, customer_id, cost, marginal and cumulative expected reach, reason.
+    """
+    if not config.workspace_path.exists():
+        raise WorkspaceError(f"no workspace at {config.workspace_path}: run `tiewise run` first.")
+    with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
+        ws.recover()
+        with ws.run(command=command, config_hash=config_hash(config)) as run:
+            _needs_graph(run, config)
+            return select_seeds(run, config, category=category, k=k, budget=budget)

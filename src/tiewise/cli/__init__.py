@@ -25,7 +25,8 @@ from rich.table import Table
 
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError, TiewiseError
-from tiewise.pipeline import RunResult, run_pipeline, run_value
+from tiewise.influence.stage import InfluenceSummary
+from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline, run_value
 from tiewise.store import Workspace
 from tiewise.value.stage import ValueSummary
 
@@ -120,6 +121,8 @@ def _print_result(result: RunResult) -> None:
     out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
     for i, c in enumerate(result.top_customers, 1):
         out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
+    if result.influence is not None:
+        _print_influence(result.influence)
     out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
@@ -136,6 +139,64 @@ def _print_value(value: ValueSummary) -> None:
     )
     for note in value.notes:
         out.print(f"  note: {escape(note)}", highlight=False)
+def _print_influence(s: InfluenceSummary) -> None:
+    if s.skipped:
+        out.print(f"Influence: {escape(s.skipped)}.", highlight=False)
+    else:
+        found = ", ".join(s.influence_detected) or "none"
+        out.print(
+            f"Influence: {s.adoptions:,} adoptions in {len(s.categories)} categories; influence "
+            f"beyond homophily (shuffle test) in: {found}. Link model {s.link_model}; ROC AUC "
+            + ", ".join(f"{k} {v:.3f}" for k, v in s.link_auc.items())
+            + ".",
+            highlight=False,
+        )
+    reach = ", ".join(f"{c} {r:.0f}" for c, r in s.seeds.items())
+    out.print(
+        f"Seeds (expected reach): {reach}. Network value total {s.network_value_total:,.0f} "
+        f"(customer value = {s.value_basis}).",
+        highlight=False,
+    )
+
+
+@app.command()
+def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
+    """Rerun the influence stage on the workspace: scores, tests, link probabilities, seeds."""
+    cfg = _load(config)
+    command = " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+    with _progress() as progress, _step_reporter(progress)("Measuring influence, choosing seeds"):
+        summary = run_influence(cfg, command=command)
+    _print_influence(summary)
+    out.print(
+        "Tables: influence_scores, influence_tests, influence_links, influence_validation, "
+        "seed_sets, spread_curve, network_value."
+    )
+
+
+@app.command()
+def seeds(
+    k: Annotated[int, typer.Option("--k", min=1, help="Number of seeds.")] = 50,
+    category: Annotated[
+        str, typer.Option(help="Product category (see influence_tests), or 'all'.")
+    ] = "all",
+    budget: Annotated[
+        float | None, typer.Option(help="Total contact budget ([influence] cost per customer).")
+    ] = None,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Choose the k customers whose adoption spreads furthest (IMM), with the reason."""
+    cfg = _load(config)
+    command = " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+    with _progress() as progress, _step_reporter(progress)(f"Choosing {k} seeds for {category}"):
+        frame = choose_seeds(cfg, category=category, k=k, budget=budget, command=command)
+    table = Table(title=f"Seeds for {category} (also in the seed_sets table)", title_justify="left")
+    for column in ("rank", "customer_id", "cost", "expected reach", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in frame.itertuples(index=False):
+        table.add_row(
+            str(r.rank), r.customer_id, f"{r.cost:g}", f"{r.expected_reach:.1f}", r.reason
+        )
+    out.print(table)
 
 
 @app.command()

@@ -1,0 +1,697 @@
+"""Influence maximisation under the independent cascade by reverse-reachable sets.
+
+A reverse-reachable (RR) set of a root ``r`` is the set of nodes that reach ``r`` in one random
+"live-edge" draw of the cascade (each link ``v → w`` kept with probability ``p_vw``).  For any seed
+set ``S``, ``n · P(S meets a random RR set)`` is its expected spread (Borgs et al. 2014), so
+choosing seeds is a maximum-coverage problem over sampled RR sets.  :func:`imm` sizes the sample
+as IMM does (Tang, Shi & Xiao, SIGMOD 2015) for a ``(1 − 1/e − ε)`` guarantee with probability
+``1 − n^-ℓ``; :func:`network_value` draws roots in proportion to their value and credits every
+other node of each set, which gives every customer's network value (Domingos & Richardson 2001)
+from one sample.
+
+Sampling runs in numba.  Each node's in-links are sorted by probability, highest first, and the
+sampler jumps geometrically to the next kept link using the current (largest remaining)
+probability as an upper bound, accepting a landed link with ``p / bound`` (thinning) — one
+random number per kept link instead of one per link.  Every RR set draws from its own generator,
+seeded from ``(seed, set number)``, so results do not depend on the number of threads.
+
+:func:`monte_carlo_spread` and :func:`celf_greedy` are the slow, obvious reference (forward
+simulation and lazy greedy; Leskovec et al. 2007) used by the tests on small graphs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+from tiewise.exceptions import InputError
+
+__all__ = [
+    "InGraph",
+    "RRSets",
+    "SeedSet",
+    "celf_greedy",
+    "greedy_coverage",
+    "imm",
+    "in_graph",
+    "monte_carlo_spread",
+    "network_value",
+    "sample_rr_sets",
+    "top_degree",
+    "weighted_cascade",
+]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_CHUNKS = 64  # a batch's sets go into this many chunks (fixed: results do not depend on threads)
+
+
+@dataclass(frozen=True)
+class InGraph:
+    """Directed links with cascade probabilities, as in-links per node (CSR, highest p first).
+
+    Attributes
+    ----------
+    n
+        Number of nodes.
+    indptr
+        In-links of node ``w`` are positions ``indptr[w]:indptr[w+1]``.
+    src
+        Source node of each in-link.
+    prob
+        Its probability, in (0, 1].
+    """
+
+    n: int
+    indptr: IntArray
+    src: npt.NDArray[np.int32]
+    prob: FloatArray
+
+    @property
+    def links(self) -> int:
+        """Number of links with a positive probability."""
+        return len(self.src)
+
+
+def in_graph(n: int, src: IntArray, dst: IntArray, prob: FloatArray) -> InGraph:
+    """Build an :class:`InGraph` from directed links ``src → dst`` with probabilities.
+
+    Links with probability 0 are dropped; probabilities must lie in [0, 1].
+
+    Examples
+    --------
+    >>> g = in_graph(3, np.array([0, 1, 2]), np.array([1, 2, 1]), np.array([0.5, 1.0, 0.2]))
+    >>> g.indptr.tolist(), g.src.tolist(), g.prob.tolist()
+    ([0, 0, 2, 3], [0, 2, 1], [0.5, 0.2, 1.0])
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    prob = np.asarray(prob, dtype=np.float64)
+    if not (len(src) == len(dst) == len(prob)):
+        raise InputError("src, dst and prob must have the same length")
+    if len(prob) and (not np.isfinite(prob).all() or prob.min() < 0.0 or prob.max() > 1.0):
+        raise InputError("link probabilities must lie in [0, 1]")
+    if len(src) and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise InputError(f"link endpoints must be node numbers in 0..{n - 1}")
+    keep = prob > 0.0
+    src, dst, prob = src[keep], dst[keep], prob[keep]
+    order = np.lexsort((-prob, dst))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=n), out=indptr[1:])
+    return InGraph(n, indptr, src[order].astype(np.int32), prob[order])
+
+
+def weighted_cascade(n: int, src: IntArray, dst: IntArray) -> FloatArray:
+    """Probabilities of the weighted cascade: ``p(v → w) = 1 / in-degree(w)``.
+
+    Examples
+    --------
+    >>> weighted_cascade(3, np.array([0, 1, 0]), np.array([2, 2, 1])).tolist()
+    [0.5, 0.5, 1.0]
+    """
+    indeg = np.bincount(np.asarray(dst, dtype=np.int64), minlength=n)
+    return 1.0 / indeg[dst].astype(np.float64)
+
+
+def top_degree(graph: InGraph, k: int, eligible: BoolArray | None = None) -> IntArray:
+    """The ``k`` eligible nodes with the most out-links (ties: lower number first)."""
+    out = np.bincount(graph.src, minlength=graph.n).astype(np.float64)
+    if eligible is not None:
+        out = np.where(eligible, out, -1.0)
+    order = np.argsort(-out, kind="stable")
+    chosen = order[:k]
+    return chosen[out[chosen] >= 0].astype(np.int64)
+
+
+# ---------------------------------------------------------------------------- numba kernels
+
+_MUL = np.uint64(0x2545F4914F6CDD1D)
+
+
+@nb.njit(cache=True, inline="always")
+def _splitmix(x: np.uint64) -> np.uint64:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
+    """xorshift64*: next state and a uniform number in (0, 1]."""
+    state ^= state >> np.uint64(12)
+    state ^= state << np.uint64(25)
+    state ^= state >> np.uint64(27)
+    r = (state * _MUL) >> np.uint64(11)
+    return state, (float(r) + 1.0) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True)
+def _start(seed: np.uint64, index: int) -> np.uint64:
+    state = _splitmix(_splitmix(seed) ^ np.uint64(index))
+    if state == np.uint64(0):
+        state = np.uint64(1)
+    return state
+
+
+@nb.njit(cache=True)
+def _one_set(
+    root: int,
+    indptr: IntArray,
+    src: npt.NDArray[np.int32],
+    prob: FloatArray,
+    visited: npt.NDArray[np.int32],
+    stamp: np.int32,
+    out: npt.NDArray[np.int32],
+    pos: int,
+    cap: int,
+    state: np.uint64,
+) -> tuple[int, np.uint64]:
+    """Reverse BFS from ``root`` into ``out[pos:]``; new end position, or -1 on overflow."""
+    if pos >= cap:
+        return -1, state
+    out[pos] = root
+    visited[root] = stamp
+    head = pos
+    pos += 1
+    while head < pos:
+        w = out[head]
+        head += 1
+        i = indptr[w]
+        hi = indptr[w + 1]
+        while i < hi:
+            q = prob[i]
+            j = i
+            if q < 1.0:
+                state, u = _uniform(state)
+                skip = math.log(u) / math.log1p(-q)
+                if skip >= hi - i:
+                    break
+                j = i + np.int64(skip)
+            state, u = _uniform(state)
+            if u * q <= prob[j]:
+                v = src[j]
+                if visited[v] != stamp:
+                    visited[v] = stamp
+                    if pos >= cap:
+                        return -1, state
+                    out[pos] = v
+                    pos += 1
+            i = j + 1
+    return pos, state
+
+
+@nb.njit(cache=True, parallel=True)
+def _sample(
+    indptr: IntArray,
+    src: npt.NDArray[np.int32],
+    prob: FloatArray,
+    roots: IntArray,
+    cdf: FloatArray,
+    seed: np.uint64,
+    first: int,
+    count: int,
+    chunks: int,
+    cap: int,
+) -> tuple[npt.NDArray[np.int32], IntArray, IntArray, IntArray]:
+    n = indptr.shape[0] - 1
+    out = np.empty(chunks * cap, dtype=np.int32)
+    lengths = np.zeros(count, dtype=np.int64)
+    used = np.zeros(chunks, dtype=np.int64)
+    failed = np.zeros(chunks, dtype=np.int64)
+    total = cdf[-1] if cdf.shape[0] else 0.0
+    for c in nb.prange(chunks):
+        a = count * c // chunks
+        b = count * (c + 1) // chunks
+        visited = np.zeros(n, dtype=np.int32)
+        pos: int = c * cap
+        end = (c + 1) * cap
+        for k in range(a, b):
+            state = _start(seed, first + k)
+            state, u = _uniform(state)
+            if cdf.shape[0]:
+                r = roots[min(np.searchsorted(cdf, u * total), roots.shape[0] - 1)]
+            else:
+                r = roots[min(np.int64(u * roots.shape[0]), roots.shape[0] - 1)]
+            new, state = _one_set(
+                r, indptr, src, prob, visited, np.int32(k - a + 1), out, pos, end, state
+            )
+            if new < 0:
+                failed[c] = 1
+                break
+            lengths[k] = new - pos
+            pos = int(new)
+        used[c] = pos - c * cap
+    return out, lengths, used, failed
+
+
+@nb.njit(cache=True)
+def _coverage_index(
+    n: int, nodes: npt.NDArray[np.int32], offsets: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Node → sets that contain it (CSR)."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for x in nodes:
+        ptr[x + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    sets = np.empty(nodes.shape[0], dtype=np.int64)
+    for s in range(offsets.shape[0] - 1):
+        for p in range(offsets[s], offsets[s + 1]):
+            x = nodes[p]
+            sets[fill[x]] = s
+            fill[x] += 1
+    return ptr, sets
+
+
+@nb.njit(cache=True)
+def _greedy(
+    nodes: npt.NDArray[np.int32],
+    offsets: IntArray,
+    eligible: BoolArray,
+    cost: FloatArray,
+    budget: float,
+    k: int,
+) -> tuple[IntArray, IntArray]:
+    n = eligible.shape[0]
+    ptr, sets = _coverage_index(n, nodes, offsets)
+    count = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        count[v] = ptr[v + 1] - ptr[v]
+    covered = np.zeros(offsets.shape[0] - 1, dtype=np.bool_)
+    free = eligible.copy()
+    chosen = np.empty(k, dtype=np.int64)
+    gains = np.empty(k, dtype=np.int64)
+    spent = 0.0
+    m = 0
+    for _ in range(k):
+        best = -1
+        value = -1.0
+        for v in range(n):
+            if free[v] and spent + cost[v] <= budget:
+                r = count[v] / cost[v]
+                if r > value:
+                    value = r
+                    best = v
+        if best < 0:
+            break
+        chosen[m] = best
+        gains[m] = count[best]
+        m += 1
+        spent += cost[best]
+        free[best] = False
+        for p in range(ptr[best], ptr[best + 1]):
+            s = sets[p]
+            if not covered[s]:
+                covered[s] = True
+                for q in range(offsets[s], offsets[s + 1]):
+                    count[nodes[q]] -= 1
+    return chosen[:m], gains[:m]
+
+
+@nb.njit(cache=True)
+def _credit(nodes: npt.NDArray[np.int32], offsets: IntArray, n: int) -> IntArray:
+    """Per node: number of sets containing it other than as their root (first element)."""
+    hits = np.zeros(n, dtype=np.int64)
+    for s in range(offsets.shape[0] - 1):
+        for p in range(offsets[s] + 1, offsets[s + 1]):
+            hits[nodes[p]] += 1
+    return hits
+
+
+@nb.njit(cache=True)
+def _forward(
+    indptr: IntArray,
+    dst: IntArray,
+    prob: FloatArray,
+    seeds: IntArray,
+    runs: int,
+    seed: np.uint64,
+) -> float:
+    n = indptr.shape[0] - 1
+    stamp = np.zeros(n, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    total = 0.0
+    for run in range(runs):
+        state = _start(seed, run)
+        head = 0
+        tail = 0
+        for s in seeds:
+            if stamp[s] != run + 1:
+                stamp[s] = run + 1
+                queue[tail] = s
+                tail += 1
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for p in range(indptr[u], indptr[u + 1]):
+                state, x = _uniform(state)
+                v = dst[p]
+                if stamp[v] != run + 1 and x <= prob[p]:
+                    stamp[v] = run + 1
+                    queue[tail] = v
+                    tail += 1
+        total += tail
+    return total / runs
+
+
+# ---------------------------------------------------------------------------- RR sets
+
+
+@dataclass
+class RRSets:
+    """Sampled RR sets: set ``s`` is ``nodes[offsets[s]:offsets[s+1]]``, its root first."""
+
+    nodes: npt.NDArray[np.int32]
+    offsets: IntArray
+
+    @property
+    def count(self) -> int:
+        """Number of sets."""
+        return len(self.offsets) - 1
+
+    def extend(self, other: RRSets) -> RRSets:
+        """These sets followed by ``other``'s."""
+        return RRSets(
+            np.concatenate([self.nodes, other.nodes]),
+            np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
+        )
+
+
+def sample_rr_sets(
+    graph: InGraph,
+    count: int,
+    *,
+    seed: int,
+    first: int = 0,
+    roots: IntArray | None = None,
+    weights: FloatArray | None = None,
+    mean_size: float | None = None,
+) -> RRSets:
+    """Sample RR sets number ``first`` to ``first + count - 1``.
+
+    Parameters
+    ----------
+    graph
+        The cascade's links.
+    count
+        How many sets.
+    seed
+        Random seed; set ``i`` depends only on ``(seed, i)``.
+    first
+        Number of the first set (so that a sample can be extended).
+    roots
+        Nodes a root is drawn from (default: every node).
+    weights
+        Root probabilities proportional to these (default: uniform over ``roots``).
+    mean_size
+        Expected set size, to size the buffers (default: measured on a first batch).
+
+    Returns
+    -------
+    RRSets
+        The sets, each starting with its root.
+    """
+    root_nodes = np.arange(graph.n, dtype=np.int64) if roots is None else roots.astype(np.int64)
+    if len(root_nodes) == 0 or count <= 0:
+        return RRSets(np.zeros(0, np.int32), np.zeros(1, np.int64))
+    cdf = np.zeros(0) if weights is None else np.cumsum(np.asarray(weights, dtype=np.float64))
+    pilot = 2048
+    if count > 2 * pilot and mean_size is None:  # a first batch tells how large sets are
+        head = sample_rr_sets(graph, pilot, seed=seed, first=first, roots=roots, weights=weights)
+        tail = sample_rr_sets(
+            graph, count - pilot, seed=seed, first=first + pilot, roots=roots, weights=weights,
+            mean_size=len(head.nodes) / pilot,
+        )  # fmt: skip
+        return head.extend(tail)
+    chunks = min(_CHUNKS, count)
+    per_chunk = math.ceil(count / chunks)
+    # room for three times the mean: set sizes are heavy-tailed and a chunk that overflows is
+    # redone alone, on one thread
+    cap = max(4096, int(per_chunk * (mean_size or 8.0) * 3.0) + 1024)
+    out, lengths, used, failed = _sample(
+        graph.indptr, graph.src, graph.prob, root_nodes, cdf, np.uint64(seed), first, count,
+        chunks, cap,
+    )  # fmt: skip
+    parts: list[npt.NDArray[np.int32]] = []
+    for c in range(chunks):
+        a, b = count * c // chunks, count * (c + 1) // chunks
+        if failed[c]:  # a chunk outgrew its buffer: redo it alone with room to spare
+            big = cap
+            while True:
+                big *= 4
+                o2, l2, u2, f2 = _sample(
+                    graph.indptr, graph.src, graph.prob, root_nodes, cdf, np.uint64(seed),
+                    first + a, b - a, 1, big,
+                )  # fmt: skip
+                if not f2[0]:
+                    break
+            parts.append(o2[: u2[0]])
+            lengths[a:b] = l2
+        else:
+            parts.append(out[c * cap : c * cap + used[c]])
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return RRSets(np.concatenate(parts), offsets)
+
+
+def greedy_coverage(
+    sets: RRSets,
+    n: int,
+    k: int,
+    *,
+    eligible: BoolArray | None = None,
+    costs: FloatArray | None = None,
+    budget: float | None = None,
+) -> tuple[IntArray, IntArray]:
+    """Greedy maximum coverage: up to ``k`` nodes, each time the most new sets per unit cost.
+
+    With a budget, the cost-effective greedy answer is compared with the best single affordable
+    node and the better kept (Khuller, Moss & Naor 1999).
+
+    Returns
+    -------
+    (seeds, gains)
+        Chosen nodes in order and the number of newly covered sets each added.
+    """
+    ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
+    cost = np.ones(n) if costs is None else np.asarray(costs, dtype=np.float64)
+    limit = math.inf if budget is None else float(budget)
+    seeds, gains = _greedy(sets.nodes, sets.offsets, ok, cost, limit, k)
+    if budget is not None and len(seeds):
+        single = _greedy(sets.nodes, sets.offsets, ok & (cost <= limit), np.ones(n), math.inf, 1)
+        if len(single[0]) and single[1][0] > gains.sum():
+            return single
+    return seeds, gains
+
+
+# ---------------------------------------------------------------------------- IMM
+
+
+@dataclass
+class SeedSet:
+    """Seeds chosen by :func:`imm`.
+
+    Attributes
+    ----------
+    seeds
+        Chosen nodes, best first.
+    spread
+        Estimated expected spread (number of target nodes reached) of the first ``i + 1`` seeds.
+    gain
+        Marginal spread of each seed.
+    rr_sets
+        Number of RR sets the final selection used.
+    targets
+        Number of nodes a cascade can count (roots).
+    """
+
+    seeds: IntArray
+    spread: FloatArray
+    gain: FloatArray
+    rr_sets: int
+    targets: int
+    cost: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+def _log_binom(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def imm(
+    graph: InGraph,
+    k: int,
+    *,
+    epsilon: float = 0.1,
+    ell: float = 1.0,
+    seed: int = 0,
+    targets: BoolArray | None = None,
+    eligible: BoolArray | None = None,
+    costs: FloatArray | None = None,
+    budget: float | None = None,
+    max_sets: int = 50_000_000,
+) -> SeedSet:
+    """Choose up to ``k`` seeds maximising the expected spread of an independent cascade.
+
+    Parameters
+    ----------
+    graph
+        Links and their probabilities (:func:`in_graph`).
+    k
+        Number of seeds (with a budget: at most this many).
+    epsilon
+        Approximation slack: the spread is within ``1 − 1/e − ε`` of the best with probability
+        at least ``1 − n^-ell`` (IMM's guarantee; with costs the greedy ratio is the budgeted one).
+    ell
+        Confidence exponent.
+    seed
+        Random seed.
+    targets
+        Nodes whose activation counts (default all); roots are drawn from them only.
+    eligible
+        Nodes that may be seeds (default all), e.g. not existing adopters nor do-not-contact.
+    costs, budget
+        Per-node contact cost and the total budget (both or neither).
+    max_sets
+        Upper bound on the number of RR sets (memory guard).
+
+    Returns
+    -------
+    SeedSet
+        Seeds, spread curve and marginal gains.
+
+    References
+    ----------
+    Tang, Shi & Xiao, "Influence maximization in near-linear time: a martingale approach",
+    SIGMOD 2015 (Algorithms 1-3).
+
+    Examples
+    --------
+    >>> g = in_graph(4, np.array([0, 0, 0]), np.array([1, 2, 3]), np.ones(3))
+    >>> imm(g, 1, seed=1).seeds.tolist()
+    [0]
+    """
+    if not 0 < epsilon < 1:
+        raise InputError(f"epsilon must be in (0, 1), got {epsilon!r}")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k!r}")
+    if (costs is None) != (budget is None):
+        raise InputError("give both costs and a budget, or neither")
+    n = graph.n
+    roots = np.flatnonzero(targets) if targets is not None else np.arange(n)
+    nt = len(roots)
+    ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
+    if nt == 0 or n == 0 or not ok.any():
+        return SeedSet(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0, nt)
+    k = min(k, int(ok.sum()))
+    size = max(nt, 2)
+    ell = ell * (1.0 + math.log(2) / math.log(size))
+    eps1 = math.sqrt(2.0) * epsilon
+    logc = _log_binom(size, min(k, size))
+    lam1 = (
+        (2.0 + 2.0 * eps1 / 3.0)
+        * (logc + ell * math.log(size) + math.log(max(math.log2(size), 1.0)))
+        * size
+        / eps1**2
+    )
+    sets = RRSets(np.zeros(0, np.int32), np.zeros(1, np.int64))
+    lower = 1.0
+    for i in range(1, max(2, math.ceil(math.log2(size)))):
+        x = size / 2.0**i
+        theta = min(max_sets, math.ceil(lam1 / x))
+        if theta > sets.count:
+            more = sample_rr_sets(
+                graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
+                mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
+            )  # fmt: skip
+            sets = sets.extend(more)
+        _, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+        estimate = nt * gains.sum() / sets.count
+        if estimate >= (1.0 + eps1) * x or theta >= max_sets:
+            lower = estimate / (1.0 + eps1)
+            break
+    alpha = math.sqrt(ell * math.log(size) + math.log(2))
+    beta = math.sqrt((1 - 1 / math.e) * (logc + ell * math.log(size) + math.log(2)))
+    lam_star = 2.0 * size * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon**2
+    theta = min(max_sets, math.ceil(lam_star / max(lower, 1.0)))
+    if theta > sets.count:
+        more = sample_rr_sets(
+            graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
+            mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
+        )  # fmt: skip
+        sets = sets.extend(more)
+    seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+    gain = nt * gains / sets.count
+    cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]
+    return SeedSet(seeds, np.cumsum(gain), gain, sets.count, nt, cost)
+
+
+def network_value(
+    graph: InGraph, value: FloatArray, *, samples: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """Each node's network value: expected value of the *other* nodes its adoption activates.
+
+    Roots are drawn in proportion to ``value``; node ``u``'s network value is
+    ``sum(value) · P(u in a set it is not the root of)``, an unbiased estimate of
+    ``Σ_{r ≠ u} value_r · P(u reaches r)``.
+
+    Returns
+    -------
+    (network_value, standard_error)
+    """
+    value = np.asarray(value, dtype=np.float64)
+    if value.min(initial=0.0) < 0:
+        raise InputError("customer values must not be negative")
+    total = float(value.sum())
+    if total <= 0 or samples <= 0:
+        return np.zeros(graph.n), np.zeros(graph.n)
+    roots = np.flatnonzero(value > 0)
+    sets = sample_rr_sets(graph, samples, seed=seed, roots=roots, weights=value[roots])
+    share = _credit(sets.nodes, sets.offsets, graph.n) / sets.count
+    return total * share, total * np.sqrt(share * (1 - share) / sets.count)
+
+
+# ---------------------------------------------------------------------------- references
+
+
+def _out_csr(graph: InGraph) -> tuple[IntArray, IntArray, FloatArray]:
+    dst = np.repeat(np.arange(graph.n), np.diff(graph.indptr))
+    order = np.argsort(graph.src, kind="stable")
+    indptr = np.zeros(graph.n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(graph.src, minlength=graph.n), out=indptr[1:])
+    return indptr, dst[order].astype(np.int64), graph.prob[order]
+
+
+def monte_carlo_spread(graph: InGraph, seeds: IntArray, *, runs: int, seed: int) -> float:
+    """Expected number of active nodes, by forward simulation (one coin per link)."""
+    indptr, dst, prob = _out_csr(graph)
+    return float(_forward(indptr, dst, prob, np.asarray(seeds, np.int64), runs, np.uint64(seed)))
+
+
+def celf_greedy(graph: InGraph, k: int, *, runs: int, seed: int) -> IntArray:
+    """Greedy seeds by Monte-Carlo spread with lazy evaluation (CELF); small graphs only."""
+    indptr, dst, prob = _out_csr(graph)
+
+    def spread(s: list[int]) -> float:
+        return float(_forward(indptr, dst, prob, np.asarray(s, np.int64), runs, np.uint64(seed)))
+
+    heap = [(-spread([v]), v, 0) for v in range(graph.n)]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    current = 0.0
+    while heap and len(chosen) < k:
+        neg, v, round_ = heapq.heappop(heap)
+        if round_ == len(chosen):
+            chosen.append(v)
+            current += -neg
+        else:
+            heapq.heappush(heap, (-(spread([*chosen, v]) - current), v, len(chosen)))
+    return np.asarray(chosen, dtype=np.int64)

@@ -1,0 +1,149 @@
+"""IMM and RR sets against the slow references: Monte-Carlo CELF greedy and forward simulation."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numba
+import numpy as np
+import pytest
+
+from tiewise.exceptions import InputError
+from tiewise.influence.imm import (
+    celf_greedy,
+    greedy_coverage,
+    imm,
+    in_graph,
+    monte_carlo_spread,
+    network_value,
+    sample_rr_sets,
+    top_degree,
+    weighted_cascade,
+)
+
+
+def _graph(kind: str, n: int, seed: int):  # type: ignore[no-untyped-def]
+    if kind == "ba":
+        g = nx.barabasi_albert_graph(n, 2, seed=seed)
+    else:
+        g = nx.gnm_random_graph(n, 3 * n, seed=seed)
+    e = np.asarray(g.edges(), dtype=np.int64)
+    src = np.r_[e[:, 0], e[:, 1]]
+    dst = np.r_[e[:, 1], e[:, 0]]
+    return src, dst
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"), [("ba", "wc"), ("gnm", "wc"), ("ba", "uniform"), ("gnm", "mixed")]
+)
+def test_imm_is_within_two_percent_of_celf_and_never_below_top_degree(
+    kind: str, model: str
+) -> None:
+    n, k = 250, 5
+    src, dst = _graph(kind, n, seed=7)
+    rng = np.random.default_rng(1)
+    prob = {
+        "wc": weighted_cascade(n, src, dst),
+        "uniform": np.full(len(src), 0.08),
+        "mixed": rng.uniform(0.0, 0.3, len(src)),
+    }[model]
+    g = in_graph(n, src, dst, prob)
+    ours = imm(g, k, epsilon=0.1, seed=3).seeds
+    celf = celf_greedy(g, k, runs=400, seed=5)
+    degree = top_degree(g, k)
+    spread = {
+        name: monte_carlo_spread(g, s, runs=40_000, seed=11)
+        for name, s in (("imm", ours), ("celf", celf), ("degree", degree))
+    }
+    assert len(ours) == k
+    assert spread["imm"] >= 0.98 * spread["celf"], spread
+    assert spread["imm"] >= spread["degree"], spread
+
+
+def test_rr_sets_estimate_the_same_spread_as_forward_simulation() -> None:
+    n = 400
+    src, dst = _graph("gnm", n, seed=2)
+    g = in_graph(n, src, dst, np.random.default_rng(0).uniform(0, 0.25, len(src)))
+    value, error = network_value(g, np.ones(n), samples=400_000, seed=1)
+    for node in (0, 5, int(np.argmax(value))):
+        mc = monte_carlo_spread(g, np.array([node]), runs=100_000, seed=2) - 1.0
+        assert abs(value[node] - mc) < 4 * error[node] + 0.03, (node, value[node], mc)
+
+
+def test_network_value_on_a_path_is_exact() -> None:
+    # 0 -> 1 -> 2, each link kept with probability 0.5; values 1, 10, 100
+    g = in_graph(3, np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.5]))
+    value, _ = network_value(g, np.array([1.0, 10.0, 100.0]), samples=400_000, seed=3)
+    np.testing.assert_allclose(value, [10 * 0.5 + 100 * 0.25, 100 * 0.5, 0.0], rtol=0.02)
+
+
+def test_sampling_does_not_depend_on_threads_or_batches() -> None:
+    n = 2000
+    src, dst = _graph("ba", n, seed=3)
+    g = in_graph(n, src, dst, weighted_cascade(n, src, dst))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = sample_rr_sets(g, 5000, seed=9)
+    finally:
+        numba.set_num_threads(before)
+    many = sample_rr_sets(g, 5000, seed=9)
+    split = sample_rr_sets(g, 1234, seed=9).extend(sample_rr_sets(g, 3766, seed=9, first=1234))
+    for other in (many, split):
+        np.testing.assert_array_equal(one.nodes, other.nodes)
+        np.testing.assert_array_equal(one.offsets, other.offsets)
+    assert (one.nodes[one.offsets[:-1]] >= 0).all()
+
+
+def test_skipping_ahead_keeps_each_link_with_its_probability() -> None:
+    # a star into node 0 with 50 in-links of varied probability: how often each source is in
+    # RR(0) must be its probability
+    k = 50
+    prob = np.linspace(0.01, 0.9, k)
+    g = in_graph(k + 1, np.arange(1, k + 1), np.zeros(k, dtype=np.int64), prob)
+    sets = sample_rr_sets(g, 100_000, seed=4, roots=np.array([0]))
+    freq = np.bincount(sets.nodes, minlength=k + 1)[1:] / sets.count
+    np.testing.assert_allclose(freq, prob, atol=4 * np.sqrt(0.25 / sets.count))
+
+
+def test_exclusions_costs_and_budget() -> None:
+    n = 300
+    src, dst = _graph("ba", n, seed=5)
+    g = in_graph(n, src, dst, weighted_cascade(n, src, dst))
+    eligible = np.ones(n, dtype=bool)
+    eligible[top_degree(g, 10)] = False  # the hubs are do-not-contact
+    cost = np.where(np.arange(n) % 2 == 0, 1.0, 3.0)
+    chosen = imm(g, 20, seed=1, eligible=eligible, costs=cost, budget=15.0)
+    assert eligible[chosen.seeds].all()
+    assert cost[chosen.seeds].sum() <= 15.0
+    assert np.all(np.diff(chosen.spread) >= 0)
+    targets = np.arange(n) >= 150
+    only = imm(g, 5, seed=1, targets=targets)
+    assert only.targets == 150 and only.spread[-1] <= 150
+    with pytest.raises(InputError, match="both costs and a budget"):
+        imm(g, 5, costs=cost)
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        in_graph(2, np.array([0]), np.array([1]), np.array([1.5]))
+
+
+def test_greedy_coverage_is_greedy() -> None:
+    n = 200
+    src, dst = _graph("gnm", n, seed=8)
+    g = in_graph(n, src, dst, np.full(len(src), 0.15))
+    sets = sample_rr_sets(g, 3000, seed=2)
+    seeds, gains = greedy_coverage(sets, n, 4)
+    covered = np.zeros(sets.count, dtype=bool)
+    members = [set(sets.nodes[sets.offsets[i] : sets.offsets[i + 1]]) for i in range(sets.count)]
+    for s, gain in zip(seeds, gains, strict=True):
+        new = [sum(1 for i, m in enumerate(members) if v in m and not covered[i]) for v in range(n)]
+        assert gain == max(new) == new[s]
+        for i, m in enumerate(members):
+            covered[i] |= s in m
+
+
+def test_same_seed_same_seeds() -> None:
+    n = 500
+    src, dst = _graph("ba", n, seed=1)
+    g = in_graph(n, src, dst, weighted_cascade(n, src, dst))
+    a, b = imm(g, 10, seed=5), imm(g, 10, seed=5)
+    np.testing.assert_array_equal(a.seeds, b.seeds)
+    np.testing.assert_array_equal(a.spread, b.spread)
