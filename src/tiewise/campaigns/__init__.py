@@ -52,10 +52,20 @@ def every_campaign(
         ws.recover()
         with ws.run(command=command) as run:
             for kind in KINDS:
-                try:
-                    built.append((kind, create_campaign(run, config, kind)))
-                except InputError as exc:
-                    built.append((kind, str(exc)))
+                categories: list[str | None] = [None]
+                if kind == "crosssell" and run.has_table("seed_sets"):
+                    found = run.con.execute(
+                        "SELECT DISTINCT category FROM seed_sets ORDER BY category"
+                    ).fetchall()
+                    categories = [row[0] for row in found] or [None]
+                for category in categories:
+                    label = f"{kind} {category}" if category else kind
+                    try:
+                        built.append(
+                            (label, create_campaign(run, config, kind, category=category))
+                        )
+                    except InputError as exc:
+                        built.append((label, str(exc)))
     return built
 
 

@@ -16,6 +16,7 @@ from tiewise.report.plots import (
     community_sizes_svg,
     community_svg,
     degree_ccdf_svg,
+    spread_svg,
     uplift_svg,
     value_quadrants_svg,
 )
@@ -196,6 +197,40 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "config": config,
         **_value_context(ws, config),
         **_campaigns(ws),
+        **_influence(ws),
+    }
+
+
+def _influence(ws: Workspace, per_category: int = 5) -> dict[str, Any]:
+    """The shuffle test per category, the top influencers with their evidence, the spread."""
+    names = {t.name for t in ws.tables()}
+    if "influence_tests" not in names:
+        return {"influence_tests": [], "influencers": {}, "spread_plot": ""}
+    top = _records(
+        ws,
+        "SELECT category, customer_id, influence_score, adoptions, followers, "
+        "followers_expected, p_value, reason FROM influence_scores "
+        "WHERE category <> 'all' AND rank <= ? ORDER BY category, rank",
+        [per_category],
+    )
+    influencers: dict[str, list[dict[str, Any]]] = {}
+    for row in top:
+        influencers.setdefault(row["category"], []).append(row)
+    curves = {}
+    if "spread_curve" in names:
+        frame = ws.con.execute(
+            "SELECT category, expected_reach, top_degree_reach FROM spread_curve "
+            "ORDER BY category, k"
+        ).df()
+        for category, part in frame.groupby("category", sort=True):
+            curves[str(category)] = (
+                part["expected_reach"].to_numpy(),
+                part["top_degree_reach"].to_numpy(),
+            )
+    return {
+        "influence_tests": _records(ws, "SELECT * FROM influence_tests ORDER BY category"),
+        "influencers": influencers,
+        "spread_plot": spread_svg(curves) if curves else "",
     }
 
 

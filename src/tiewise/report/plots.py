@@ -185,3 +185,19 @@ def uplift_svg(rows: list[dict[str, Any]]) -> str:
         ax.legend(loc="lower right", frameon=False)
         ax.set_title("Campaign response: contacted (target) vs held out (control)")
         return _svg(fig)
+
+
+def spread_svg(curves: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]) -> str:
+    """Expected reach of the first k seeds per category: IMM (solid) against top degree (dashed)."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots()
+        for i, (category, (imm, degree)) in enumerate(sorted(curves.items())):
+            k = np.arange(1, len(imm) + 1)
+            color = f"C{i}"
+            ax.plot(k, imm, color=color, label=f"{category}: tiewise seeds")
+            ax.plot(k, degree, color=color, linestyle="--", label=f"{category}: most contacts")
+        ax.set_xlabel("seeds (k)")
+        ax.set_ylabel("expected adopters reached")
+        ax.set_title("Spread of the seed sets (independent cascade, learned probabilities)")
+        ax.legend(frameon=False, fontsize=7)
+        return _svg(fig)
