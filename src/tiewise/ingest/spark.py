@@ -32,6 +32,8 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -196,6 +198,10 @@ def spark_session(engine: EngineConfig, *, warehouse: str | None = None) -> Spar
 
     A session already running in this process is reused (Spark allows one per JVM).
     """
+    # PySpark 4.3 warns that it is not yet tested with pandas 3; tiewise passes it no pandas.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -209,6 +215,7 @@ def spark_session(engine: EngineConfig, *, warehouse: str | None = None) -> Spar
         builder = builder.master(engine.spark_master)
         if engine.spark_master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # this environment's Python
     settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
