@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +84,33 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (tmp_path / "tiewise.toml").write_text(textwrap.dedent(CONFIG), encoding="utf-8")
     return tmp_path
+
+
+# Spark in local mode, one session for the whole test run (starting one takes 10-30 s).
+SPARK_TEST_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def spark_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TOML lines of an [engine] running Spark in local[2]; skips without Java or PySpark."""
+    import os
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark tests need Java 17+ (no java on PATH, JAVA_HOME unset)")
+    pytest.importorskip("pyspark", reason="Spark tests need PySpark: pip install 'tiewise[spark]'")
+    from tiewise.config import EngineConfig
+    from tiewise.ingest.spark import spark_session
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    engine = EngineConfig(engine="spark", spark_master="local[2]", spark_conf=SPARK_TEST_CONF)
+    session = spark_session(engine, warehouse=str(warehouse))
+    conf = ", ".join(f'"{k}" = "{v}"' for k, v in SPARK_TEST_CONF.items())
+    yield f'engine = "spark"\nspark_master = "local[2]"\nspark_conf = {{ {conf} }}\n'
+    session.stop()

@@ -146,7 +146,41 @@ class IngestConfig(_Strict):
 
 
 class EngineConfig(_Strict):
-    """The embedded DuckDB engine's limits."""
+    """Which engine runs the record-heavy work (ingest of interactions), and its limits."""
+
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description='"duckdb": everything on this machine. "spark": the interaction records are '
+        "checked, deduplicated and aggregated per pair on Apache Spark (pip install "
+        "'tiewise[spark]'), which writes link_state as Parquet; the workspace imports it and "
+        "every later stage runs here unchanged.",
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description='Spark master URL: "local[4]", "spark://host:7077", "yarn", "k8s://...".',
+    )
+    spark_remote: str | None = Field(
+        default=None,
+        description='Spark Connect URL ("sc://host:15002"); when set, used instead of '
+        "spark_master (a thin client: the cluster does the work).",
+    )
+    spark_input: str | None = Field(
+        default=None,
+        description="Where Spark reads the interaction records, any path or URI Spark accepts "
+        "(hdfs://..., s3a://bucket/cdr/*.parquet, a glob); format, columns and the other "
+        "reading options come from the single [inputs.interactions]. Default: the files of "
+        "[inputs.interactions], read by Spark.",
+    )
+    spark_output: str | None = Field(
+        default=None,
+        description="Where Spark writes link_state and link_meta as Parquet; it must be "
+        "readable from this machine (a local or shared folder; DuckDB reads s3:// with its "
+        "httpfs extension). Default: spark-output/ in the workspace folder.",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings, e.g. {"spark.executor.memory" = "8g"}.',
+    )
 
     memory_limit: str | None = Field(
         default=None,

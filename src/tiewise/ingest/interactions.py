@@ -129,14 +129,19 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
     return _Plan("incremental", f"{n} new file(s) merged into earlier ones", loads)
 
 
-def _newest(ctx: RunContext, source: Source, columns: dict[str, str]) -> datetime.datetime | None:
-    """The source's newest timestamp (at most tomorrow: later ones are rejected as implausible)."""
+def newest_sql(source: Source, columns: dict[str, str]) -> str:
+    """SQL of the source's newest timestamp (at most tomorrow: later ones are implausible)."""
     user = source.user_column("timestamp")
     typed = timestamp_sql('"' + user.replace('"', '""') + '"', columns[user], source.spec)
-    row = ctx.con.execute(
+    return (
         f"SELECT least(max({typed}), now()::TIMESTAMP + INTERVAL 1 DAY) "
         f"FROM {source.reader(lenient=True)}"
-    ).fetchall()
+    )
+
+
+def _newest(ctx: RunContext, source: Source, columns: dict[str, str]) -> datetime.datetime | None:
+    """The source's newest timestamp (at most tomorrow: later ones are rejected as implausible)."""
+    row = ctx.con.execute(newest_sql(source, columns)).fetchall()
     return row[0][0] if row else None
 
 
@@ -333,6 +338,14 @@ def _aggregate_source(
         f"coalesce(sum(two_sided), 0), coalesce(sum(missed), 0) FROM {table} WHERE _rule IS NULL"
     ).fetchall()[0]
     valid, duplicates, two_sided, missed = (int(x) for x in stats)
+    add_record_counts(summary, source, total, duplicates, two_sided, missed)
+    return valid, bad + malformed, total + malformed
+
+
+def add_record_counts(
+    summary: IngestSummary, source: Source, total: int, duplicates: int, two_sided: int, missed: int
+) -> None:
+    """Report the duplicates dropped and the missed calls kept among ``total`` rows."""
     if duplicates:
         summary.add(
             RuleCount(
@@ -359,7 +372,6 @@ def _aggregate_source(
                 "a negative duration marks a missed call",
             )
         )
-    return valid, bad + malformed, total + malformed
 
 
 def _record_files(ctx: RunContext, source: Source) -> None:
@@ -439,9 +451,7 @@ def load_interactions(
     )
     ctx.write_table(
         "link_meta",
-        f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
-        f"TIMESTAMP '{meta.first_ts}' AS first_ts, "
-        f"{config.links.half_life_days!r} AS half_life_days",
+        link_meta_sql(config, meta),
         stage="ingest",
         description="When the interactions start and end (as of), and the week origin.",
     )
@@ -483,6 +493,15 @@ class _Meta:
     first_ts: datetime.datetime  # the oldest record
 
 
+def link_meta_sql(config: Config, meta: _Meta) -> str:
+    """SQL of the one row of ``link_meta``."""
+    return (
+        f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
+        f"TIMESTAMP '{meta.first_ts}' AS first_ts, "
+        f"{config.links.half_life_days!r} AS half_life_days"
+    )
+
+
 def _previous_meta(ctx: RunContext) -> _Meta:
     origin, as_of, first_ts = ctx.con.execute(
         "SELECT origin, as_of, first_ts FROM link_meta"
@@ -499,8 +518,13 @@ def _frame(
     as-of day, so the newest weeks always fit and older ones fall off.
     """
     newest = [t for one in prepared if (t := _newest(ctx, one[0], one[1])) is not None]
+    return frame_for(newest, previous)
+
+
+def frame_for(newest: list[datetime.datetime], previous: _Meta | None) -> _Meta:
+    """The frame (see :func:`_frame`) given each source's newest record."""
     if previous is not None:
-        newest.append(previous.as_of)
+        newest = [*newest, previous.as_of]
     as_of = max(newest) if newest else datetime.datetime(1990, 1, 1)
     start = as_of.date() - datetime.timedelta(weeks=MASK_WEEKS - 7)
     origin = start - datetime.timedelta(days=start.weekday())
@@ -556,10 +580,20 @@ def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
     """SQL for ``_pairs`` with pseudonyms for ids (a < b again, directions swapped)."""
     if key is None:
         return "SELECT * FROM _pairs"
-    ctx.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ids AS SELECT id, {hmac_sql('id', key)} AS p FROM "
+    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {ids_sql(key)}")
+    return pseudonymised_sql()
+
+
+def ids_sql(key: bytes) -> str:
+    """SQL of every party of ``_pairs`` (``id``) with its pseudonym (``p``)."""
+    return (
+        f"SELECT id, {hmac_sql('id', key)} AS p FROM "
         "(SELECT a AS id FROM _pairs UNION SELECT b FROM _pairs)"
     )
+
+
+def pseudonymised_sql() -> str:
+    """SQL of ``_pairs`` with the pseudonyms of ``_ids`` (a < b again, directions swapped)."""
     swap = "pa.p > pb.p"
     return f"""
         SELECT CASE WHEN {swap} THEN pb.p ELSE pa.p END AS a,

@@ -51,7 +51,12 @@ def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
     ctx.con.execute("DROP TABLE IF EXISTS rejected_rows")
     ctx.con.execute("DELETE FROM _tiewise_tables WHERE name = 'rejected_rows'")
     summary = IngestSummary()
-    load_interactions(ctx, config, key, summary)
+    if config.engine.engine == "spark":
+        from tiewise.ingest.spark import load_interactions_spark  # PySpark is optional
+
+        load_interactions_spark(ctx, config, key, summary)
+    else:
+        load_interactions(ctx, config, key, summary)
     for name, schema in SCHEMAS.items():
         if name != "interactions" and config.inputs.sources(name):
             load_table(ctx, config, key, schema, summary)

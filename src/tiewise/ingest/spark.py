@@ -1,0 +1,509 @@
+"""The interaction records on Apache Spark: the same SQL as DuckDB, transpiled.
+
+With ``[engine] engine = "spark"`` the record-heavy part of ingest -- typing and checking every
+record (:func:`tiewise.ingest.rules.validated_select`), dropping duplicates
+(``interactions._records_sql``), aggregating per pair into the link-state columns
+(``interactions._pairs_sql``) and pseudonymising (``interactions.ids_sql``) -- runs on a Spark
+cluster.  The SQL is not written twice: the DuckDB text those functions build is parsed with
+sqlglot and written as Spark SQL (:func:`to_spark_sql`), with a few rewrites for what Spark lacks:
+
+==============================  ===============================================================
+DuckDB                          Spark
+==============================  ===============================================================
+``HUGEINT`` (128-bit integer)   ``DECIMAL(38,0)`` (exact; the week masks use bits 0..126)
+``bit_or(x)`` of a HUGEINT      ``bit_or`` of the low and the high 63 bits as BIGINT, recombined
+``1::HUGEINT << k``             ``2^(k mod 63)`` as BIGINT times ``2^63`` when k >= 63
+``epoch(t)``                    ``unix_micros(t) / 1e6`` as DOUBLE (fractions of seconds kept)
+``time_bucket(i, t)``           ``floor((unix_micros(t) - 2000-01-03) / i)`` (DuckDB's origin)
+``to_microseconds(n)``          ``make_dt_interval(0, 0, 0, n / 1e6)``
+``make_timestamp(us)``          ``CAST(timestamp_micros(us) AS TIMESTAMP_NTZ)`` (naive, as DuckDB)
+==============================  ===============================================================
+
+The session runs in UTC so that naive timestamps mean the same on both engines.  Spark writes
+``link_state`` and ``link_meta`` as Parquet; the workspace imports them (weights and week masks
+cast back to HUGEINT) and everything after ingest runs on this machine, unchanged.
+
+Examples
+--------
+>>> to_spark_sql("SELECT epoch(t) AS s FROM x")
+'SELECT CAST(UNIX_MICROS(t) AS DOUBLE) / CAST(1000000 AS DOUBLE) AS s FROM x'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlglot
+from sqlglot import exp
+
+from tiewise.config import Config, EngineConfig
+from tiewise.exceptions import ConfigError, InputError
+from tiewise.ingest.checks import IngestSummary, RuleCount, check_columns
+from tiewise.ingest.interactions import (
+    _COUNTS,
+    _STATE_AGG,
+    _STATE_COLUMNS,
+    _TOTAL,
+    _Meta,
+    _pairs_sql,
+    _records_sql,
+    add_record_counts,
+    frame_for,
+    history_hash,
+    ids_sql,
+    link_meta_sql,
+    newest_sql,
+    pseudonymised_sql,
+)
+from tiewise.ingest.rules import validated_select
+from tiewise.ingest.schemas import SCHEMAS
+from tiewise.ingest.sources import Source, _literal, resolve_sources, sql_path
+from tiewise.store import RunContext
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = [
+    "SparkLinkState",
+    "link_state_on_spark",
+    "load_interactions_spark",
+    "spark_output",
+    "spark_session",
+    "to_spark_sql",
+]
+
+_TWO_63 = 2**63
+_BUCKET_ORIGIN_US = 946_857_600_000_000  # 2000-01-03 00:00 UTC: DuckDB's time_bucket origin
+_SPARK_TYPES = {
+    "StringType": "VARCHAR",
+    "LongType": "BIGINT",
+    "IntegerType": "INTEGER",
+    "ShortType": "INTEGER",
+    "DoubleType": "DOUBLE",
+    "FloatType": "FLOAT",
+    "TimestampType": "TIMESTAMP",
+    "TimestampNTZType": "TIMESTAMP",
+    "DateType": "DATE",
+    "BooleanType": "BOOLEAN",
+}
+
+
+# --------------------------------------------------------------------------- the transpiler
+
+
+def _decimal() -> exp.DataType:
+    return exp.DataType.build("DECIMAL(38, 0)")
+
+
+def _is_hugeint(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.INT128
+
+
+def _pow2(k: exp.Expression) -> exp.Expression:
+    """2^k as an exact DECIMAL(38,0) for 0 <= k < 126 (Spark cannot shift a decimal)."""
+    low = exp.cast(
+        exp.func(
+            "shiftleft",
+            exp.cast(exp.Literal.number(1), "BIGINT"),
+            exp.Mod(this=exp.paren(k.copy()), expression=exp.Literal.number(63)),
+        ),
+        _decimal(),
+    )
+    high = exp.Mul(
+        this=low.copy(), expression=exp.cast(exp.Literal.string(str(_TWO_63)), _decimal())
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=k.copy(), expression=exp.Literal.number(63)), true=high)],
+        default=low,
+    )
+
+
+def _bit_or_decimal(x: exp.Expression) -> exp.Expression:
+    """bit_or over non-negative decimals below 2^126, as two BIGINT halves."""
+    h = exp.cast(exp.Literal.string(str(_TWO_63)), _decimal())
+    low = exp.Mod(this=exp.paren(x.copy()), expression=h.copy())
+    high = exp.Div(
+        this=exp.paren(exp.Sub(this=exp.paren(x.copy()), expression=low.copy())),
+        expression=h.copy(),
+    )
+    lo = exp.cast(exp.BitwiseOrAgg(this=exp.cast(low, "BIGINT")), _decimal())
+    hi = exp.cast(exp.BitwiseOrAgg(this=exp.cast(high, "BIGINT")), _decimal())
+    return exp.paren(exp.Add(this=lo, expression=exp.Mul(this=hi, expression=h)))
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
+        return _decimal()
+    if isinstance(node, exp.BitwiseLeftShift) and _is_hugeint(node.this):
+        return exp.paren(
+            exp.Mul(this=exp.cast(node.this.this, _decimal()), expression=_pow2(node.expression))
+        )
+    if isinstance(node, exp.BitwiseOrAgg):
+        return _bit_or_decimal(node.this)
+    if isinstance(node, exp.UnixToTime) and not node.meta.get("naive"):  # make_timestamp(us)
+        node.meta["naive"] = True  # DuckDB's TIMESTAMP is naive: Spark's TIMESTAMP_NTZ
+        return exp.cast(node, "TIMESTAMP_NTZ")
+    if isinstance(node, exp.TimeToUnix):  # epoch(t): seconds with their fraction
+        micros = exp.cast(exp.func("unix_micros", node.this), "DOUBLE")  # a double, as DuckDB
+        return exp.Div(this=micros, expression=exp.cast(exp.Literal.number(1_000_000), "DOUBLE"))
+    if isinstance(node, exp.DateBin):  # time_bucket(INTERVAL 'n seconds', t)
+        interval = node.this
+        seconds = (
+            int(interval.this.name)
+            * {"SECOND": 1, "SECONDS": 1, "MINUTE": 60, "MINUTES": 60}[interval.unit.name.upper()]
+        )
+        shifted = exp.Sub(
+            this=exp.func("unix_micros", node.expression),
+            expression=exp.Literal.number(_BUCKET_ORIGIN_US),
+        )
+        floor = exp.func(
+            "floor",
+            exp.Div(this=exp.paren(shifted), expression=exp.Literal.number(seconds * 1_000_000)),
+        )
+        return cast(exp.Expression, floor)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_microseconds":
+        arg = node.expressions[0]
+        as_interval = exp.func(
+            "make_dt_interval",
+            exp.Literal.number(0),
+            exp.Literal.number(0),
+            exp.Literal.number(0),
+            exp.Div(this=exp.cast(arg, "DECIMAL(18, 6)"), expression=exp.Literal.number(1_000_000)),
+        )
+        return cast(exp.Expression, as_interval)
+    return node
+
+
+def to_spark_sql(sql: str) -> str:
+    """The DuckDB query ``sql`` as Spark SQL (see the module's table of rewrites)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    # Shifts first, while the HUGEINT casts that mark them are still there.
+    for shift in list(tree.find_all(exp.BitwiseLeftShift)):
+        shift.replace(_rewrite(shift))
+    tree = tree.transform(lambda n: n if isinstance(n, exp.BitwiseOrAgg) else _rewrite(n))
+    for agg in list(tree.find_all(exp.BitwiseOrAgg)):
+        agg.replace(_rewrite(agg))
+    return tree.sql(dialect="spark")
+
+
+# --------------------------------------------------------------------------- the session
+
+
+def spark_session(engine: EngineConfig, *, warehouse: str | None = None) -> SparkSession:
+    """A Spark session as ``engine`` names it (master URL or Spark Connect), in UTC.
+
+    A session already running in this process is reused (Spark allows one per JVM).
+    """
+    # PySpark 4.3 warns that it is not yet tested with pandas 3; tiewise passes it no pandas.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            'engine = "spark" needs PySpark: pip install "tiewise[spark]" (and Java 17 or later).'
+        ) from None
+    builder: Any = SparkSession.builder.appName("tiewise")
+    if engine.spark_remote:
+        builder = builder.remote(engine.spark_remote)
+    else:
+        builder = builder.master(engine.spark_master)
+        if engine.spark_master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # this environment's Python
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.showConsoleProgress": "false",
+        **({"spark.sql.warehouse.dir": warehouse} if warehouse else {}),
+        **engine.spark_conf,
+    }
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    try:
+        session: SparkSession = builder.getOrCreate()
+    except Exception as exc:  # Java missing, master unreachable: say so in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot start Spark ({engine.spark_remote or engine.spark_master}): {first}. "
+            "Check that Java 17+ is installed (JAVA_HOME) and the master URL is reachable."
+        ) from None
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    if not engine.spark_remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+# --------------------------------------------------------------------------- the computation
+
+
+@dataclass(frozen=True)
+class _SparkSource(Source):
+    """A source read by Spark: its rows are the temporary view ``view``."""
+
+    view: str = ""
+    location: str = ""
+
+    def reader(self, files: Any = None, rejects: str | None = None, lenient: bool = False) -> str:
+        """The temporary view holding the source's rows (with ``filename``)."""
+        return self.view
+
+
+@dataclass(frozen=True)
+class SourceCounts:
+    """One source's rows on Spark: all, valid, broken per rule, duplicates, two-sided, missed."""
+
+    source: Source
+    rules: tuple[str, ...]  # the rule names, by number
+    columns: tuple[str, ...]  # the column each rule concerns
+    expected: tuple[str, ...]
+    total: int
+    valid: int
+    broken: dict[int, int]  # rule number -> rows
+    duplicates: int
+    two_sided: int
+    missed: int
+
+
+@dataclass(frozen=True)
+class SparkLinkState:
+    """What Spark computed: ``link_state`` (a DataFrame, not yet run), its frame, the counts."""
+
+    state: DataFrame
+    meta: _Meta
+    counts: list[SourceCounts]
+
+
+def _register(
+    spark: SparkSession, source: Source, paths: list[str]
+) -> tuple[_SparkSource, dict[str, str]]:
+    """Read ``paths`` into a temporary view; CSV as text, as DuckDB reads it."""
+    from pyspark.sql import functions as sf
+
+    if source.fmt == "parquet":
+        frame = spark.read.parquet(*paths)
+    else:
+        options = {
+            "header": "true",
+            "inferSchema": "false",
+            "mode": "DROPMALFORMED",
+            "encoding": source.spec.encoding,
+            "sep": source.spec.delimiter or ",",
+        }
+        frame = spark.read.options(**options).csv(paths)
+    frame = frame.withColumn("filename", sf.col("_metadata.file_path")).withColumn(
+        "file_row_number", sf.lit(None).cast("bigint")
+    )
+    view = f"_tiewise_source_{source.index}"
+    frame.createOrReplaceTempView(view)
+    columns = {
+        f.name: _SPARK_TYPES.get(type(f.dataType).__name__, "VARCHAR")
+        for f in frame.schema.fields
+        if f.name not in ("filename", "file_row_number")
+    }
+    spark_source = _SparkSource(
+        source.schema, source.index, source.spec, source.files, source.fmt, source.label, view=view
+    )
+    check_columns(spark_source, columns)
+    return spark_source, columns
+
+
+def _locations(config: Config) -> list[tuple[Source, list[str]]]:
+    """Each interactions source with the paths Spark reads."""
+    where = config.engine.spark_input
+    if not where:
+        return [(s, [f.path for f in s.files]) for s in resolve_sources(config, "interactions")]
+    specs = config.inputs.sources("interactions")
+    if len(specs) != 1:
+        raise ConfigError(
+            "engine.spark_input names one location: give exactly one [inputs.interactions] "
+            "(its format, columns and options apply), or leave spark_input unset."
+        )
+    spec = specs[0]
+    fmt = spec.format
+    if fmt == "auto":
+        fmt = "parquet" if where.rstrip("/*").endswith((".parquet", ".pq")) else "csv"
+    return [(Source(SCHEMAS["interactions"], 0, spec, (), fmt, "engine.spark_input"), [where])]
+
+
+def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) -> SparkLinkState:
+    """Check, deduplicate, aggregate and pseudonymise the interaction records on Spark.
+
+    The SQL is DuckDB's (:func:`tiewise.ingest.rules.validated_select`,
+    ``interactions._records_sql``, ``_pairs_sql``, ``ids_sql``), transpiled.
+    """
+    prepared = [_register(spark, source, paths) for source, paths in _locations(config)]
+    newest = []
+    for source, columns in prepared:
+        row = spark.sql(to_spark_sql(newest_sql(source, columns))).collect()
+        if row and row[0][0] is not None:
+            newest.append(row[0][0])
+    frame = frame_for(newest, None)
+    parts: list[str] = []
+    counts = []
+    for source, columns in prepared:
+        validated = validated_select(source, columns, config, row_numbers=False)
+        records = _records_sql(config, f"({validated.sql})")
+        name = f"_tiewise_pairs_{source.index}"
+        spark.sql(
+            to_spark_sql(_pairs_sql(config, frame, records))
+        ).persist().createOrReplaceTempView(name)
+        parts.append(name)
+        by_rule = spark.sql(
+            f"SELECT _rule, sum(raw_rows), sum({_TOTAL}), sum(duplicates), sum(two_sided), "
+            f"sum(missed) FROM {name} GROUP BY _rule"
+        ).collect()
+        good = [r for r in by_rule if r[0] is None]
+        valid, dup, two, missed = (int(x or 0) for x in good[0][2:]) if good else (0, 0, 0, 0)
+        counts.append(
+            SourceCounts(
+                source,
+                tuple(r.name for r in validated.rules),
+                tuple(r.column for r in validated.rules),
+                tuple(r.expected for r in validated.rules),
+                sum(int(r[1]) for r in by_rule),
+                valid,
+                {int(r[0]): int(r[1]) for r in by_rule if r[0] is not None},
+                dup,
+                two,
+                missed,
+            )
+        )
+    union = " UNION ALL ".join(
+        f"SELECT {_STATE_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
+    )
+    if len(parts) > 1:  # the same pair in several sources: merge, as DuckDB does
+        union = f"SELECT a, b, {_STATE_AGG} FROM ({union}) GROUP BY a, b"
+    spark.sql(to_spark_sql(union)).createOrReplaceTempView("_pairs")
+    first = spark.sql("SELECT min(first_ts) FROM _pairs").collect()[0][0]
+    meta = _Meta(frame.origin, frame.as_of, first or frame.as_of)
+    if key is None:
+        state = spark.sql("SELECT * FROM _pairs")
+    else:
+        spark.sql(to_spark_sql(ids_sql(key))).createOrReplaceTempView("_ids")
+        state = spark.sql(to_spark_sql(pseudonymised_sql()))
+    return SparkLinkState(state, meta, counts)
+
+
+def _report(config: Config, counts: list[SourceCounts], summary: IngestSummary) -> tuple[int, int]:
+    """Add each source's counts to the report, apply the policy; return (valid, rejected)."""
+    valid = rejected = 0
+    for c in counts:
+        bad = sum(c.broken.values())
+        if bad and config.ingest.policy == "strict":
+            code = min(c.broken)
+            raise InputError(
+                f"{c.source.label}: rule {c.rules[code]} broken by {c.broken[code]} row(s) "
+                f"(column {c.columns[code]}): expected {c.expected[code]}. Use policy = "
+                "'quarantine' to set them aside instead."
+            )
+        for code, n in sorted(c.broken.items()):
+            summary.add(
+                RuleCount(
+                    "interactions",
+                    c.rules[code],
+                    c.columns[code],
+                    n,
+                    n / c.total,
+                    f"{c.source.label} (on Spark: rows not kept)",
+                    "rejected",
+                    c.expected[code],
+                )
+            )
+        if c.total and bad / c.total > config.ingest.max_bad_share:
+            worst = max(c.broken, key=lambda k: c.broken[k])
+            raise InputError(
+                f"{c.source.label}: {bad} of {c.total} rows ({bad / c.total:.1%}) break "
+                f"validation rules, more than ingest.max_bad_share = "
+                f"{config.ingest.max_bad_share}. Most common: {c.rules[worst]} (expected "
+                f"{c.expected[worst]}). Fix the input, or raise the limit."
+            )
+        add_record_counts(summary, c.source, c.total, c.duplicates, c.two_sided, c.missed)
+        valid, rejected = valid + c.valid, rejected + bad
+    return valid, rejected
+
+
+def spark_output(config: Config) -> str:
+    """Where Spark writes its Parquet tables."""
+    return config.engine.spark_output or str(config.workspace_path / "spark-output")
+
+
+def load_interactions_spark(
+    ctx: RunContext, config: Config, key: bytes | None, summary: IngestSummary
+) -> None:
+    """Build ``link_state`` on Spark, write it as Parquet, and import it into the workspace.
+
+    Always a full load (Spark reads every record); ``ingested_files`` lists the files read when
+    they are local, so a later DuckDB run merges only new files into the same state.
+    """
+    from pyspark.errors import AnalysisException
+
+    spark = spark_session(config.engine)
+    try:
+        result = link_state_on_spark(spark, config, key)
+    except AnalysisException as exc:  # e.g. a path that does not exist
+        first = str(exc).strip().splitlines()[0]
+        where = "engine.spark_input" if config.engine.spark_input else "inputs.interactions"
+        raise InputError(
+            f"{where}: Spark cannot read the interaction records: {first}. Check the path "
+            "and the format, and that the cluster can reach it."
+        ) from None
+    valid, rejected = _report(config, result.counts, summary)
+    if sum(c.total for c in result.counts) == 0:
+        raise InputError(
+            "inputs.interactions: the input holds no rows: there is no network to build."
+        )
+    output = spark_output(config).rstrip("/")
+    result.state.write.mode("overwrite").parquet(f"{output}/link_state")
+    location = output.removeprefix("file://") + "/link_state/*.parquet"
+    literal = sql_path(location) if "://" not in location else _literal(location)
+    ctx.write_table(
+        "link_state",
+        "SELECT CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, "
+        + "".join(f"CAST({c} AS BIGINT) AS {c}, " for c in _COUNTS)
+        + "CAST(voice_seconds_ab AS DOUBLE) AS voice_seconds_ab, "
+        "CAST(voice_seconds_ba AS DOUBLE) AS voice_seconds_ba, "
+        "CAST(weight_fp AS HUGEINT) AS weight_fp, CAST(week_mask AS HUGEINT) AS week_mask, "
+        "CAST(first_ts AS TIMESTAMP) AS first_ts, CAST(last_ts AS TIMESTAMP) AS last_ts, "
+        "CAST(duplicates AS BIGINT) AS duplicates, CAST(two_sided AS BIGINT) AS two_sided, "
+        "CAST(missed AS BIGINT) AS missed "
+        f"FROM read_parquet({literal})",
+        stage="ingest",
+        description="Interactions per pair of parties, in mergeable form (see links); "
+        "computed on Spark.",
+    )
+    ctx.write_table(
+        "link_meta",
+        link_meta_sql(config, result.meta),
+        stage="ingest",
+        description="When the interactions start and end (as of), and the week origin.",
+    )
+    files = [(c.source, f) for c in result.counts for f in c.source.files]
+    digest = history_hash(config, key)
+    rows = ", ".join(
+        f"('interactions', '{s.label}', {sql_path(f.path)}, {f.bytes}, {f.mtime}, {ctx.run_id}, "
+        f"'{digest}')"
+        for s, f in files
+    )
+    ctx.write_table(
+        "ingested_files",
+        f"SELECT * FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, "
+        "history_hash)"
+        if rows
+        else "SELECT NULL::VARCHAR AS input, NULL::VARCHAR AS source, NULL::VARCHAR AS path, "
+        "NULL::BIGINT AS bytes, NULL::BIGINT AS mtime, NULL::INTEGER AS run_id, "
+        "NULL::VARCHAR AS history_hash WHERE false",
+        stage="ingest",
+        description="Every input file loaded into link_state: path, size, time, run.",
+    )
+    summary.mode, summary.reason = "full", "on Spark (every record is read)"
+    summary.loaded["interactions"] = valid
+    summary.rejected["interactions"] = rejected
+    summary.add(
+        RuleCount("interactions", "loaded", None, valid, None, None, "loaded (full, on Spark)")
+    )
