@@ -359,3 +359,25 @@ def test_bad_rows_of_large_csv_files_get_their_own_row_numbers(tmp_path: Path) -
                 [f"%calls_{name}.csv"],
             ).fetchall()
             assert [r[0] for r in got] == rows
+
+
+def test_records_just_before_the_week_origin_stay_out_of_the_week_mask(tmp_path: Path) -> None:
+    from tiewise.ingest.interactions import MASK_WEEKS
+
+    newest = pd.Timestamp("2026-03-04 12:00")  # a Wednesday
+    start = (newest - pd.Timedelta(weeks=MASK_WEEKS - 7)).normalize()
+    origin = start - pd.Timedelta(days=start.weekday())  # the Monday of week 0
+    rows = [
+        ("4479000001", "4479000002", newest),
+        ("4479000001", "4479000002", origin - pd.Timedelta(days=3)),  # 3 days before week 0
+        ("4479000003", "4479000004", newest),
+        ("4479000003", "4479000004", origin + pd.Timedelta(days=1)),  # inside week 0
+    ]
+    frame = pd.DataFrame(rows, columns=["caller", "callee", "ts"])
+    frame.to_csv(tmp_path / "calls.csv", index=False)
+    ws, _ = run(calls_config(tmp_path, extra='constants = {channel = "sms"}'))
+    with ws:
+        assert ws.con.execute("SELECT origin FROM link_meta").fetchall()[0][0] == origin.date()
+        masks = [r[0] for r in ws.con.execute("SELECT week_mask FROM link_state").fetchall()]
+    last_week = (newest.normalize() - origin).days // 7
+    assert sorted(masks) == sorted([1 << last_week, (1 << last_week) | 1])

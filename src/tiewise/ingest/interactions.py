@@ -173,7 +173,10 @@ def _pairs_sql(config: Config, frame: _Meta, records: str) -> str:
         f" * (1 + {config.links.duration_weight!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
         f" * pow(2, (epoch(timestamp) - epoch(TIMESTAMP '{frame.as_of}')) / {half_life_s!r})"
     )
-    week = f"(date_diff('day', DATE '{frame.origin}', CAST(timestamp AS DATE)) // 7)"
+    # floor, not //: integer division truncates, which would put days just before the origin
+    # into week 0 instead of leaving them out of the mask
+    days = f"date_diff('day', DATE '{frame.origin}', CAST(timestamp AS DATE))"
+    week = f"CAST(floor({days} / 7) AS INTEGER)"
     other = "channel NOT IN ('voice', 'sms')"
     return f"""
         SELECT _rule,
