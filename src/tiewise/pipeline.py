@@ -1,4 +1,4 @@
-"""The whole job: ingest → links → graph, in one transactional run, then the report.
+"""The whole job: ingest → links → graph → churn, in one transactional run, then the report.
 
 This is the Python API behind ``tiewise run``::
 
@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiewise.churn.stage import ChurnSummary, analyse_churn
 from tiewise.config import Config, config_hash
+from tiewise.exceptions import InputError
 from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
 from tiewise.ingest.pseudonym import load_key
@@ -24,7 +26,7 @@ from tiewise.links.strength import LinkSummary, build_links
 from tiewise.report.html import write_report
 from tiewise.store import Workspace
 
-__all__ = ["RunResult", "StepReporter", "run_pipeline"]
+__all__ = ["RunResult", "StepReporter", "run_churn", "run_pipeline"]
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
 """Called with a step's description; the step runs inside the returned context (for progress)."""
@@ -40,6 +42,7 @@ class RunResult:
     ingest: IngestSummary
     links: LinkSummary
     graph: GraphSummary
+    churn: ChurnSummary | None = None
     top_customers: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
@@ -105,6 +108,8 @@ def run_pipeline(
                 links = build_links(run, config)
             with _timed(seconds, "Finding communities, centrality and leaders", step):
                 graph = analyse_network(run, config)
+            with _timed(seconds, "Churn triggers, model and retention priority", step):
+                churn = analyse_churn(run, config)
         with _timed(seconds, "Writing the report", step):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
@@ -124,7 +129,46 @@ def run_pipeline(
             ingest=ingested,
             links=links,
             graph=graph,
+            churn=churn,
             top_customers=top,
             seconds=seconds,
             warning=warning,
         )
+
+
+def run_churn(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
+) -> tuple[ChurnSummary, Path]:
+    """Run only the churn stage on an existing workspace, then rewrite the report.
+
+    Returns
+    -------
+    tuple
+        The churn summary and the report's path.
+
+    Raises
+    ------
+    InputError
+        If the workspace has no network yet (run the pipeline first).
+    """
+    step = reporter or _quiet
+    path = config.workspace_path
+    if not (path / "tiewise.duckdb").exists():
+        raise InputError(
+            f"no workspace at {path}: run `tiewise run` first (churn reads its tables)."
+        )
+    with Workspace.open(
+        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
+    ) as ws:
+        ws.recover()
+        with ws.run(command=command, config_hash=config_hash(config), inputs={}) as run:
+            if not run.has_table("link_meta") or not run.has_table("customer_scores"):
+                raise InputError(
+                    f"the workspace {path} has no links or communities yet: run `tiewise run` "
+                    "first."
+                )
+            with step("Churn triggers, model and retention priority"):
+                churn = analyse_churn(run, config)
+        with step("Writing the report"):
+            report = write_report(ws, config.resolve(config.report.path), config)
+    return churn, report

@@ -22,9 +22,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tiewise.churn.stage import ChurnSummary
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError, TiewiseError
-from tiewise.pipeline import RunResult, run_pipeline
+from tiewise.pipeline import RunResult, run_churn, run_pipeline
 from tiewise.store import Workspace
 
 __all__ = ["app", "main"]
@@ -113,12 +114,47 @@ def _print_result(result: RunResult) -> None:
         f"{result.links.service_numbers} service numbers set aside."
     )
     _print_ingest(result)
+    if result.churn is not None:
+        _print_churn(result.churn)
     out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
     for i, c in enumerate(result.top_customers, 1):
         out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
+
+
+def _print_churn(churn: ChurnSummary) -> None:
+    if churn.skipped:
+        out.print(f"Churn: skipped ({churn.skipped}).", highlight=False)
+        return
+    ev = churn.evaluation
+    parts = [
+        f"{name} AUC {s['auc']:.3f}, top-decile lift {s['lift']:.2f}" for name, s in ev.items()
+    ]
+    used = "used" if churn.social_used else "not used (no significant gain on held-out data)"
+    out.print(
+        f"Churn: {churn.customers:,} current customers scored, {churn.triggers:,} behaviour "
+        f"triggers; out of time, {'; '.join(parts)}. Social features {used} "
+        f"(z = {churn.social_z:.1f}). Value: {churn.value_basis}.",
+        highlight=False,
+    )
+
+
+@app.command()
+def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
+    """Churn on an existing workspace: triggers, scores, retention priority; rewrite the report."""
+    cfg = _load(config)
+    with _progress() as progress:
+        summary, report = run_churn(
+            cfg,
+            reporter=_step_reporter(progress),
+            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+        )
+    _print_churn(summary)
+    if not summary.skipped:
+        out.print("Tables: churn_triggers, churn_scores, retention_priority, churn_evaluation.")
+    out.print(f"Report: {report}")
 
 
 @app.command()

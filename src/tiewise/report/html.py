@@ -12,7 +12,12 @@ import jinja2
 import numpy as np
 
 from tiewise.config import Config
-from tiewise.report.plots import community_sizes_svg, community_svg, degree_ccdf_svg
+from tiewise.report.plots import (
+    community_sizes_svg,
+    community_svg,
+    degree_ccdf_svg,
+    lift_chart_svg,
+)
 from tiewise.store import Workspace, scalar
 
 __all__ = ["write_report"]
@@ -65,6 +70,34 @@ def _community_picture(ws: Workspace, config: Config, limit: int = 120) -> tuple
         members, [(index[a], index[b], w) for a, b, w in edges], title, seed=config.seed
     )
     return svg, title
+
+
+def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
+    """The churn section: evaluation, lift chart, retention priority, triggers (when run)."""
+    names = {t.name for t in ws.tables()}
+    if "churn_evaluation" not in names:
+        return None
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    for row in _records(
+        ws, "SELECT model, targeted_share, lift FROM churn_lift ORDER BY model, targeted_share"
+    ):
+        share, lift = curves.setdefault(row["model"], ([], []))
+        share.append(row["targeted_share"])
+        lift.append(row["lift"])
+    return {
+        "evaluation": _records(ws, "SELECT * FROM churn_evaluation"),
+        "lift_plot": lift_chart_svg(curves),
+        "priority": _records(
+            ws,
+            "SELECT * FROM retention_priority ORDER BY rank LIMIT ?",
+            [config.report.top_customers],
+        ),
+        "triggers": _records(
+            ws,
+            "SELECT trigger, count(*) AS customers, min(trigger_date) AS first, "
+            "max(trigger_date) AS last FROM churn_triggers GROUP BY 1 ORDER BY 1",
+        ),
+    }
 
 
 def _context(ws: Workspace, config: Config) -> dict[str, Any]:
@@ -144,6 +177,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
             "(SELECT max(run_id) FROM community_changes) GROUP BY event ORDER BY event",
         ),
         "degree_plot": degree_ccdf_svg(degree),
+        "churn": _churn(ws, config),
         "config": config,
     }
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg"]
+__all__ = ["community_sizes_svg", "community_svg", "degree_ccdf_svg", "lift_chart_svg"]
 
 _STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
@@ -118,4 +118,29 @@ def community_svg(
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         ax.set_axis_off()
         ax.set_title(title)
+        return _svg(fig)
+
+
+def lift_chart_svg(curves: dict[str, tuple[list[float], list[float]]]) -> str:
+    """Cumulative lift by share of customers targeted, one line per model, as an SVG element.
+
+    ``curves`` maps a model's name to (shares targeted, lift at that share).
+    """
+    styles = {"behaviour": "#7a7a7a", "behaviour + social": "#3b6ea5"}
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots()
+        for name, (share, lift) in curves.items():
+            ax.plot(
+                100 * np.asarray(share),
+                lift,
+                marker=".",
+                label=name,
+                color=styles.get(name, "#a53b3b"),
+                linestyle="-" if name in styles else "--",
+            )
+        ax.axhline(1.0, color="black", linewidth=0.5)
+        ax.set_xlabel("customers targeted, highest risk first (%)")
+        ax.set_ylabel("lift (churn rate / average)")
+        ax.set_title("Churn lift out of time, with and without social features")
+        ax.legend(frameon=False)
         return _svg(fig)
