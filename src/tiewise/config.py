@@ -246,6 +246,13 @@ class ChurnConfig(_Strict):
         description="Cut-offs (one horizon apart) stacked to train the model, when the history "
         "allows.",
     )
+    eval_cuts: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="Test cut-offs of the rolling out-of-time evaluation (as history allows); "
+        "their predictions are pooled.",
+    )
     recent_weeks: int = Field(
         default=2, ge=1, le=12, description="Weeks of recent usage compared with the baseline."
     )

@@ -88,6 +88,9 @@ class ChurnModel:
         Column names used, in order.
     categorical
         Those of ``features`` that are category codes (-1 = unknown).
+    increasing
+        Features whose effect on churn is constrained to be non-decreasing (the social ones:
+        more churn around a customer never lowers their risk) — fewer ways to fit noise.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf
         Boosting settings (small trees and large leaves: churners are few, noise is plenty).
     calibration
@@ -111,6 +114,7 @@ class ChurnModel:
         threads: int = 1,
         max_leaf_nodes: int = 4,
         min_samples_leaf: int = 400,
+        increasing: list[str] | None = None,
     ) -> None:
         self.features = features
         self.categorical = categorical
@@ -121,6 +125,7 @@ class ChurnModel:
         self.threads = threads
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
+        self.increasing = increasing or []
 
     def _matrix(self, frame: pd.DataFrame) -> FloatArray:
         x = frame[self.features].to_numpy(np.float64, copy=True)
@@ -138,6 +143,7 @@ class ChurnModel:
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=1.0,
             categorical_features=[name in self.categorical for name in self.features],
+            monotonic_cst=[int(name in self.increasing) for name in self.features],
             early_stopping=False,
             random_state=self.seed,
         )

@@ -2,12 +2,13 @@
 
 Time split (``H = churn.horizon_days``, days relative to the data's as-of time):
 
-* features at ``-2H`` with churn in ``(-2H, -H]`` (stacked with ``-3H``, ... up to
-  ``train_cuts`` cut-offs when the history allows) train the evaluation models, scored on the
-  features at ``-H`` against churn in ``(-H, 0]`` (out of time: the figures in
-  ``churn_evaluation`` and ``churn_lift``);
-* the model used today is refitted on the cut-offs one horizon later (``-H``, ``-2H``, ...) and
-  scores every current customer at ``0``.
+* evaluation, rolling out of time: the features at ``-H`` are scored by models trained on the
+  features at ``-2H`` (stacked with ``-3H``, ... up to ``train_cuts`` cut-offs as the history
+  allows) with the churn in the horizon after each; likewise ``-2H`` by models trained from
+  ``-3H`` on, up to ``eval_cuts`` test cut-offs; the pooled predictions give the figures in
+  ``churn_evaluation`` and ``churn_lift``;
+* the model used today is trained on the cut-offs from ``-H`` on and scores every current
+  customer at ``0``.
 
 Every cut-off's features look back over the same number of weeks (what the earliest one has).
 
@@ -101,18 +102,8 @@ def _model(features: list[str], cfg: ChurnConfig, seed: int) -> ChurnModel:
         calibration=cfg.calibration,
         seed=seed,
         threads=cfg.threads,
+        increasing=SOCIAL_FEATURES,
     )
-
-
-def _training_cuts(data: ChurnData, h: float, most: int) -> list[float]:
-    """Cut-offs -2H, -3H, ... with enough history (the first needs _MIN_WEEKS, others 4 weeks)."""
-    cuts = []
-    for k in range(2, 2 + most):
-        weeks = len(weeks_before(data, -k * h))
-        if weeks < (_MIN_WEEKS if k == 2 else max(_MIN_WEEKS, 4)):
-            break
-        cuts.append(-k * h)
-    return cuts
 
 
 def _stack(
@@ -259,42 +250,59 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     data = load_churn_data(ctx)
     tx = transaction_days(ctx, data)
     h = float(cfg.horizon_days)
-    cuts = _training_cuts(data, h, cfg.train_cuts)
-    if not cuts:
+    # cut-offs -H, -2H, ..., -KH: the earliest needs _MIN_WEEKS of history, the others 4
+    k_max = 1
+    while k_max < cfg.train_cuts + cfg.eval_cuts:
+        weeks = len(weeks_before(data, -(k_max + 1) * h))
+        if weeks < (_MIN_WEEKS if k_max == 1 else max(_MIN_WEEKS, 4)):
+            break
+        k_max += 1
+    if k_max < 2:
         need = 2 * cfg.horizon_days + 7 * (_MIN_WEEKS + 1)
         return _skip(
             f"the data covers {-data.data_start:.0f} days; the time split needs about {need} "
             f"(two horizons of {cfg.horizon_days} days and {_MIN_WEEKS} weeks of history): "
             "lower churn.horizon_days or load more history"
         )
-    lookback = min(len(weeks_before(data, c)) for c in cuts)
+    lookback = len(weeks_before(data, -k_max * h))
     seed = config.seed
-    stacked = [_cut(data, tx, c, lookback, cfg) for c in [*cuts, -h]]
-    # evaluation models learn from the cuts before -H; today's model from the cuts from -H on
-    x_train, y_train, g_train = _stack(stacked[:-1])
-    _, x_test, y_test = stacked[-1]
-    x_fit, y_fit, _ = _stack(stacked[1:])
-    f_now, x_now, _ = _cut(data, tx, 0.0, lookback, cfg)
+    at = {k: _cut(data, tx, -k * h, lookback, cfg) for k in range(1, k_max + 1)}
 
-    # out-of-time evaluation: train at -2H (and earlier cuts), test at -H
+    def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
+        return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
+
+    # rolling out-of-time evaluation: each test cut -jH scored by models trained on the cuts
+    # before it; the predictions of all test cuts pooled
+    both = BEHAVIOUR_FEATURES + SOCIAL_FEATURES
+    sets = {"behaviour": BEHAVIOUR_FEATURES, "behaviour + social": both}
+    pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
+    pooled["spreading activation alone"] = []
+    labels = []
+    for j in range(1, min(cfg.eval_cuts, k_max - 1) + 1):
+        x_train, y_train, _ = stack(j + 1)
+        _, x_test, y_test = at[j]
+        for name, cols in sets.items():
+            pooled[name].append(_model(cols, cfg, seed).fit(x_train, y_train).predict(x_test))
+        pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
+        labels.append(y_test)
+    y_eval = np.concatenate(labels)
     evaluation: dict[str, dict[str, float | None]] = {}
     curves = []
-    both = BEHAVIOUR_FEATURES + SOCIAL_FEATURES
-    for name, cols in (("behaviour", BEHAVIOUR_FEATURES), ("behaviour + social", both)):
-        p = _model(cols, cfg, seed).fit(x_train, y_train).predict(x_test)
-        evaluation[name] = _scores_dict(evaluate(y_test, p))
-        curves.append(lift_curve(y_test, p).assign(model=name))
-    spread = x_test["spreading_activation"].to_numpy()
-    evaluation["spreading activation alone"] = _scores_dict(
-        evaluate(y_test, spread, probability=False)
-    )
-    curves.append(lift_curve(y_test, spread).assign(model="spreading activation alone"))
-    social_used, z = social_gate(x_train, y_train, g_train, cfg, seed)
+    for name, parts in pooled.items():
+        score = np.concatenate(parts)
+        probability = name in sets
+        evaluation[name] = _scores_dict(evaluate(y_eval, score, probability=probability))
+        curves.append(lift_curve(y_eval, score).assign(model=name))
+    x_gate, y_gate, g_gate = stack(2)
+    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed)
     evaluation["selected"] = evaluation["behaviour + social" if social_used else "behaviour"]
 
-    # today's model: fit at -H (and the cuts before) on the churn that followed, score at 0
+    # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
+    x_fit, y_fit, _ = stack(1)
+    f_now, x_now, _ = _cut(data, tx, 0.0, lookback, cfg)
     cols = both if social_used else BEHAVIOUR_FEATURES
     p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict(x_now)
+    y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
 
     value, basis, p_alive = _value(ctx, data, f_now, tx, cfg)
@@ -330,7 +338,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     scores = scores.drop(columns=["value_note"]).sort_values(
         ["expected_loss", "customer_id"], ascending=[False, True], ignore_index=True
     )
-    _write(ctx, scores, triggers, evaluation, curves, y_test, cfg)
+    _write(ctx, scores, triggers, evaluation, curves, y_eval, cfg)
     return ChurnSummary(
         customers=len(scores),
         churn_rate=float(y_test.mean()),
