@@ -9,6 +9,7 @@ This is the Python API behind ``tiewise run``::
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -161,7 +162,9 @@ def run_churn(
         path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
     ) as ws:
         ws.recover()
-        with ws.run(command=command, config_hash=config_hash(config), inputs={}) as run:
+        previous = ws.last_complete_run() or {}
+        inputs = json.loads(previous.get("inputs") or "{}")  # the data is the last run's
+        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
             if not run.has_table("link_meta") or not run.has_table("customer_scores"):
                 raise InputError(
                     f"the workspace {path} has no links or communities yet: run `tiewise run` "

@@ -53,6 +53,7 @@ BEHAVIOUR_FEATURES = [
     "purchase_overdue",
     "spend_recent",
 ]
+"""Features of the customer's own behaviour (``longest_gap`` is kept for the triggers only)."""
 SOCIAL_FEATURES = [
     "churned_contacts_recent",
     "strong_contacts",
@@ -133,6 +134,7 @@ def _purchases(
         "days_since_purchase": nan.copy(),
         "purchase_overdue": nan.copy(),
         "spend_recent": np.zeros(n),
+        "longest_gap": nan.copy(),
     }
     if tx is None or tx.empty:
         return out
@@ -155,6 +157,12 @@ def _purchases(
     new_day = np.ones(len(idx), dtype=bool)
     new_day[1:] = (idx[1:] != idx[:-1]) | (days[1:] != days[:-1])
     distinct = np.bincount(idx[new_day], minlength=n)
+    # the longest gap between purchases so far: a customer is overdue only beyond it too
+    step = np.diff(day)
+    same = idx[1:] == idx[:-1]
+    longest = np.zeros(n)
+    np.maximum.at(longest, idx[1:][same], step[same])
+    out["longest_gap"] = longest
     with np.errstate(divide="ignore", invalid="ignore"):
         interval = np.where(distinct >= 3, (last - first) / (distinct - 1), np.nan)
         out["purchase_interval"] = interval

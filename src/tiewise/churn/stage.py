@@ -5,8 +5,8 @@ Time split (``H = churn.horizon_days``, days relative to the data's as-of time):
 * evaluation, rolling out of time: the features at ``-H`` are scored by models trained on the
   features at ``-2H`` (stacked with ``-3H``, ... up to ``train_cuts`` cut-offs as the history
   allows) with the churn in the horizon after each; likewise ``-2H`` by models trained from
-  ``-3H`` on, up to ``eval_cuts`` test cut-offs; the pooled predictions give the figures in
-  ``churn_evaluation`` and ``churn_lift``;
+  ``-3H`` on, up to ``eval_cuts`` test cut-offs; the figures of each test cut-off, averaged,
+  are in ``churn_evaluation`` and ``churn_lift``;
 * the model used today is trained on the cut-offs from ``-H`` on and scores every current
   customer at ``0``.
 
@@ -46,7 +46,7 @@ from tiewise.churn.features import (
     social,
     weeks_before,
 )
-from tiewise.churn.model import ChurnModel, Scores, evaluate, lift_curve
+from tiewise.churn.model import ChurnModel, evaluate, lift_curve
 from tiewise.churn.triggers import find_triggers
 from tiewise.config import ChurnConfig, Config
 from tiewise.store import RunContext
@@ -141,10 +141,6 @@ def social_gate(
     se = diff.std(ddof=1) / np.sqrt(len(diff))
     z = float(diff.mean() / se) if se > 0 else 0.0
     return z > _GATE_Z, z
-
-
-def _scores_dict(s: Scores) -> dict[str, float | None]:
-    return {"auc": s.auc, "lift": s.lift, "brier": s.brier}
 
 
 def _value(
@@ -272,7 +268,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
 
     # rolling out-of-time evaluation: each test cut -jH scored by models trained on the cuts
-    # before it; the predictions of all test cuts pooled
+    # before it
     both = BEHAVIOUR_FEATURES + SOCIAL_FEATURES
     sets = {"behaviour": BEHAVIOUR_FEATURES, "behaviour + social": both}
     pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
@@ -285,14 +281,20 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
             pooled[name].append(_model(cols, cfg, seed).fit(x_train, y_train).predict(x_test))
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
-    y_eval = np.concatenate(labels)
+    # each test cut-off is judged on its own (their churn rates differ), then averaged
     evaluation: dict[str, dict[str, float | None]] = {}
     curves = []
     for name, parts in pooled.items():
-        score = np.concatenate(parts)
         probability = name in sets
-        evaluation[name] = _scores_dict(evaluate(y_eval, score, probability=probability))
-        curves.append(lift_curve(y_eval, score).assign(model=name))
+        each = [evaluate(y, p, probability=probability) for y, p in zip(labels, parts, strict=True)]
+        evaluation[name] = {
+            "auc": float(np.mean([e.auc for e in each])),
+            "lift": float(np.mean([e.lift for e in each])),
+            "brier": float(np.mean([e.brier for e in each])) if probability else None,
+        }
+        curve = pd.concat([lift_curve(y, p) for y, p in zip(labels, parts, strict=True)])
+        curves.append(curve.groupby("targeted_share", as_index=False).mean().assign(model=name))
+    y_eval = np.concatenate(labels)
     x_gate, y_gate, g_gate = stack(2)
     social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed)
     evaluation["selected"] = evaluation["behaviour + social" if social_used else "behaviour"]
