@@ -25,7 +25,7 @@ Usage::
     nice python benchmarks/bench_churn.py                   # 1M subscribers
     python benchmarks/bench_churn.py --customers 100000     # quicker
 
-Writes ``benchmarks/results/churn.json``.
+Writes ``benchmarks/results/churn.json`` (``--out``) after each contagion setting.
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--contagion", type=float, nargs="+", default=[1.0, 0.0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tiewise-bench-churn"))
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     results: dict[str, Any] = {
         "customers": args.customers,
@@ -191,11 +192,11 @@ def main() -> None:
             f"{full['roc_auc']:.3f}; social used: {row['churn']['social_used']}"
         )
         row["social_lift_gain"] = gain
-    results["load_after"] = os.getloadavg()
-    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(f"wrote {RESULTS}")
+        results["load_after"] = os.getloadavg()
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")  # after each
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

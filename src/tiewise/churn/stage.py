@@ -160,7 +160,10 @@ def _value(
                 "network_value": cv["network_value"].reindex(ids).fillna(0.0).to_numpy(),
             }
         )
-        out["value_note"] = "clv + network value from customer_value"
+        out["value_note"] = [
+            f"value {c + v:,.0f} = clv {c:,.0f} + network value {v:,.0f} (customer_value)"
+            for c, v in zip(out["clv"], out["network_value"], strict=True)
+        ]
         return out, "customer_value (clv + network_value)", cv["p_alive"].astype(float)
     # Without the value stage: monthly revenue x expected remaining months.
     span_months = max(-data.data_start / DAYS_PER_MONTH, 1e-9)

@@ -12,7 +12,8 @@ stops doing what they usually do is starting to leave):
     (``7 / share of weeks active``).  Dated when the silence passed that length.
 ``purchase_overdue``
     No purchase for longer than ``recency_factor`` times the mean interval between the
-    customer's distinct purchase days (at least three), and longer than any gap before.
+    customer's distinct purchase days (at least three), and half as long again as any gap
+    before (a monthly bill after a burst of purchases is not overdue).
     Dated when the purchase became overdue.
 ``p_alive``
     P(alive) from the value stage below ``p_alive_threshold`` (dated at the as-of time).
@@ -113,7 +114,7 @@ def find_triggers(
     interval = f["purchase_interval"].to_numpy()
     since = f["days_since_purchase"].to_numpy()
     longest = f["longest_gap"].to_numpy()
-    overdue = (interval > 0) & (since > recency_factor * interval) & (since > longest)
+    overdue = (interval > 0) & (since > recency_factor * interval) & (since > 1.5 * longest)
     if overdue.any():
         gap, days = interval[overdue], since[overdue]
         rows.append(
