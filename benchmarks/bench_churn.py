@@ -74,7 +74,8 @@ from pathlib import Path
 from tiewise.config import load_config, template
 from tiewise.pipeline import run_pipeline
 root = Path(sys.argv[1])
-text = template(root / "data", config_dir=root) + '\n[engine]\nmemory_limit = "3GB"\n'
+text = template(root / "data", config_dir=root)
+text += chr(10).join(['', '[engine]', 'memory_limit = "3GB"', ''])
 (root / "tiewise.toml").write_text(text)
 cfg = load_config(root / "tiewise.toml")
 r = run_pipeline(cfg)
