@@ -65,19 +65,21 @@ def spreading_activation(
     >>> act.round(3).tolist()
     [0.125, 0.5, 0.125]
     """
-    rows = np.concatenate([u, v])
-    cols = np.concatenate([v, u])
+    index = np.int32 if n < 2**31 else np.int64
+    rows = np.concatenate([u, v]).astype(index)
+    cols = np.concatenate([v, u]).astype(index)
     vals = np.concatenate([weight, weight]).astype(np.float64)
     adj = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    del rows, cols, vals
     strength = np.asarray(adj.sum(axis=1)).ravel()
     inv = np.divide(1.0, strength, out=np.zeros(n), where=strength > 0)
-    # energy flows from row i to column j with share w_ij / s_i: e' = factor * P^T e
-    flow = (sp.diags(inv) @ adj).T.tocsr()
+    # energy flows from i to j with share w_ij / s_i: e' = factor * P^T e with P = D^-1 A, and
+    # since A is symmetric P^T e = A (D^-1 e): no transposed copy of the matrix is needed
     energy = seeds.astype(np.float64)
     start = max(float(energy.sum()), 1e-300)
     activation = np.zeros(n)
     for _ in range(iterations):
-        energy = factor * (flow @ energy)
+        energy = factor * (adj @ (inv * energy))
         activation += energy
         if energy.sum() < tol * start:
             break
