@@ -55,7 +55,8 @@ def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise RuntimeError(f"child failed ({status}): {out[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024**2
+    answer = [line for line in out.splitlines() if line.startswith("{")][-1]  # skip progress bars
+    return json.loads(answer), usage.ru_maxrss / 1024**2
 
 
 GENERATE = """
@@ -157,6 +158,9 @@ def main() -> None:
     parser.add_argument("--contagion", type=float, nargs="+", default=[1.0, 0.0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tiewise-bench-churn"))
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument(
+        "--skip-pipeline", action="store_true", help="reuse the workspace of an earlier run"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     results: dict[str, Any] = {
@@ -174,8 +178,9 @@ def main() -> None:
                 GENERATE, str(args.customers), str(args.seed), str(contagion), str(root / "data")
             )
             row["generate"] = {**answer, "peak_gb": gb}
-        answer, gb = _child(PIPELINE, str(root))
-        row["pipeline"] = {**answer, "peak_gb": gb}
+        if not args.skip_pipeline:
+            answer, gb = _child(PIPELINE, str(root))
+            row["pipeline"] = {**answer, "peak_gb": gb}
         answer, gb = _child(CHURN, str(root))
         row["churn"] = {**answer, "peak_gb": gb}
         if not args.skip_engines:
