@@ -55,8 +55,8 @@ def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise RuntimeError(f"child failed ({status}): {out[-2000:]}")
-    answer = [line for line in out.splitlines() if line.startswith("{")][-1]  # skip progress bars
-    return json.loads(answer), usage.ru_maxrss / 1024**2
+    answer = out[out.rindex("RESULT ") + len("RESULT ") :]  # past any progress bars
+    return json.loads(answer.strip()), usage.ru_maxrss / 1024**2
 
 
 GENERATE = """
@@ -66,7 +66,7 @@ from tiewise.synth import TelcoParams, generate_telco
 t = time.perf_counter()
 generate_telco(TelcoParams(customers=int(sys.argv[1]), seed=int(sys.argv[2]),
                churn_contagion=float(sys.argv[3])), Path(sys.argv[4]))
-print(json.dumps({"seconds": time.perf_counter() - t}))
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t}))
 """
 
 PIPELINE = """
@@ -80,7 +80,7 @@ text += chr(10).join(['', '[engine]', 'memory_limit = "3GB"', ''])
 (root / "tiewise.toml").write_text(text)
 cfg = load_config(root / "tiewise.toml")
 r = run_pipeline(cfg)
-print(json.dumps({"seconds": r.seconds, "customers": r.links.on_network}))
+print("RESULT " + json.dumps({"seconds": r.seconds, "customers": r.links.on_network}))
 """
 
 CHURN = """
@@ -97,8 +97,9 @@ with Workspace.open(cfg.workspace_path, read_only=True) as ws:
     ev = ws.table("churn_evaluation").df().to_dict("records")
     counts = {t: ws.table(t).count("*").fetchall()[0][0]
               for t in ("churn_scores", "churn_triggers", "retention_priority")}
-print(json.dumps({"seconds": seconds, "evaluation": ev, "social_used": summary.social_used,
-                  "social_z": summary.social_z, "rows": counts}, default=float))
+answer = {"seconds": seconds, "evaluation": ev, "social_used": summary.social_used,
+          "social_z": summary.social_z, "rows": counts}
+print("RESULT " + json.dumps(answer, default=float))
 """
 
 ENGINES = """
@@ -147,7 +148,7 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
     s = evaluate(y_test, model.predict_proba(xt)[:, 1])
     out[f"lightgbm {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
                                "brier": s.brier}
-print(json.dumps(out, default=float))
+print("RESULT " + json.dumps(out, default=float))
 """
 
 
