@@ -24,6 +24,7 @@ from tiewise.exceptions import ConfigError
 
 __all__ = [
     "CampaignsConfig",
+    "ChurnConfig",
     "Config",
     "EngineConfig",
     "GraphConfig",
@@ -510,6 +511,89 @@ class InfluenceConfig(_Strict):
     )
 
 
+class ChurnConfig(_Strict):
+    """Behaviour triggers, social churn signals, the churn model and retention priority."""
+
+    horizon_days: int = Field(
+        default=30,
+        ge=7,
+        le=365,
+        description="Predict churn within this many days. The model is trained with features up "
+        "to as_of - 2 horizons and churn in the next horizon, evaluated one horizon later, and "
+        "refitted on the latest horizon to score today.",
+    )
+    train_cuts: int = Field(
+        default=4,
+        ge=1,
+        le=24,
+        description="Cut-offs (one horizon apart) stacked to train the model, when the history "
+        "allows.",
+    )
+    eval_cuts: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="Test cut-offs of the rolling out-of-time evaluation (as history allows); "
+        "their predictions are pooled.",
+    )
+    recent_weeks: int = Field(
+        default=2, ge=1, le=12, description="Weeks of recent usage compared with the baseline."
+    )
+    recency_factor: float = Field(
+        default=2.0,
+        gt=1.0,
+        description="Trigger when the time since the last activity exceeds the customer's usual "
+        "interval times this factor.",
+    )
+    usage_drop: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Trigger when recent weekly usage is below (1 - usage_drop) x own baseline.",
+    )
+    p_alive_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Trigger when P(alive) from customer_value falls below this.",
+    )
+    social_days: int = Field(
+        default=30, ge=1, description="Contacts who churned within this many days count as recent."
+    )
+    community_days: int = Field(
+        default=60, ge=1, description="Window for community churn rate and churned leaders."
+    )
+    spread_factor: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="Spreading activation: share of its energy a node passes to its contacts.",
+    )
+    spread_iterations: int = Field(default=6, ge=1, le=50)
+    max_iter: int = Field(default=100, ge=10, description="Boosting iterations.")
+    learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
+    calibration: Literal["isotonic", "sigmoid"] = Field(
+        default="sigmoid",
+        description="Probability calibration (3-fold, scikit-learn): sigmoid keeps the "
+        "booster's ranking; isotonic makes steps (ties) when churners are few.",
+    )
+    max_value_months: float = Field(
+        default=36.0,
+        gt=0.0,
+        description="Without customer_value, value = monthly revenue x expected remaining months "
+        "(1 / the plan's monthly churn rate), capped at this.",
+    )
+    priority_size: int = Field(
+        default=10_000, ge=1, description="Rows in retention_priority (highest expected loss)."
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads for boosting. 1 is the safe default on a shared machine (OpenMP "
+        "threads spin when the cores are busy).",
+    )
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
@@ -559,6 +643,7 @@ class Config(_Strict):
     influence: InfluenceConfig = Field(default_factory=InfluenceConfig)
     value: ValueConfig = Field(default_factory=ValueConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
+    churn: ChurnConfig = Field(default_factory=ChurnConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)

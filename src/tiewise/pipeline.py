@@ -1,4 +1,4 @@
-"""The whole job, ingest → links → graph → influence → value, in one run; then the report.
+"""The whole job (ingest → links → graph → influence → value → churn) in one run; then the report.
 
 This is the Python API behind ``tiewise run``::
 
@@ -9,6 +9,7 @@ This is the Python API behind ``tiewise run``::
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiewise.churn.stage import ChurnSummary, analyse_churn
 from tiewise.config import Config, config_hash
-from tiewise.exceptions import WorkspaceError
+from tiewise.exceptions import InputError, WorkspaceError
 from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.influence.stage import InfluenceSummary, analyse_influence, select_seeds
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
@@ -32,6 +34,7 @@ __all__ = [
     "StepReporter",
     "ValueResult",
     "choose_seeds",
+    "run_churn",
     "run_influence",
     "run_pipeline",
     "run_value",
@@ -52,6 +55,7 @@ class RunResult:
     links: LinkSummary
     graph: GraphSummary
     influence: InfluenceSummary | None = None
+    churn: ChurnSummary | None = None
     top_customers: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
@@ -124,6 +128,8 @@ def run_pipeline(
                     influence = analyse_influence(run, config)
             with _timed(seconds, "Valuing customers: lifetime, social, segments", step):
                 value = analyse_value(run, config)
+            with _timed(seconds, "Churn triggers, model and retention priority", step):
+                churn = analyse_churn(run, config)
         with _timed(seconds, "Writing the report", step):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
@@ -144,6 +150,7 @@ def run_pipeline(
             links=links,
             graph=graph,
             influence=influence,
+            churn=churn,
             top_customers=top,
             seconds=seconds,
             warning=warning,
@@ -256,3 +263,43 @@ def choose_seeds(
         with ws.run(command=command, config_hash=config_hash(config)) as run:
             _needs_graph(run, config)
             return select_seeds(run, config, category=category, k=k, budget=budget)
+
+
+def run_churn(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
+) -> tuple[ChurnSummary, Path]:
+    """Run only the churn stage on an existing workspace, then rewrite the report.
+
+    Returns
+    -------
+    tuple
+        The churn summary and the report's path.
+
+    Raises
+    ------
+    InputError
+        If the workspace has no network yet (run the pipeline first).
+    """
+    step = reporter or _quiet
+    path = config.workspace_path
+    if not (path / "tiewise.duckdb").exists():
+        raise InputError(
+            f"no workspace at {path}: run `tiewise run` first (churn reads its tables)."
+        )
+    with Workspace.open(
+        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
+    ) as ws:
+        ws.recover()
+        previous = ws.last_complete_run() or {}
+        inputs = json.loads(previous.get("inputs") or "{}")  # the data is the last run's
+        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
+            if not run.has_table("link_meta") or not run.has_table("customer_scores"):
+                raise InputError(
+                    f"the workspace {path} has no links or communities yet: run `tiewise run` "
+                    "first."
+                )
+            with step("Churn triggers, model and retention priority"):
+                churn = analyse_churn(run, config)
+        with step("Writing the report"):
+            report = write_report(ws, config.resolve(config.report.path), config)
+    return churn, report

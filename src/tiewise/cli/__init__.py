@@ -23,10 +23,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tiewise.churn.stage import ChurnSummary
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError, TiewiseError
 from tiewise.influence.stage import InfluenceSummary
-from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline, run_value
+from tiewise.pipeline import (
+    RunResult,
+    choose_seeds,
+    run_churn,
+    run_influence,
+    run_pipeline,
+    run_value,
+)
 from tiewise.store import Workspace
 from tiewise.value.stage import ValueSummary
 
@@ -118,6 +126,8 @@ def _print_result(result: RunResult) -> None:
     _print_ingest(result)
     if result.value is not None:
         _print_value(result.value)
+    if result.churn is not None:
+        _print_churn(result.churn)
     out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
     for i, c in enumerate(result.top_customers, 1):
         out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
@@ -155,6 +165,23 @@ def _print_influence(s: InfluenceSummary) -> None:
     out.print(
         f"Seeds (expected reach): {reach}. Network value total {s.network_value_total:,.0f} "
         f"(customer value = {s.value_basis}).",
+        highlight=False,
+    )
+
+
+def _print_churn(churn: ChurnSummary) -> None:
+    if churn.skipped:
+        out.print(f"Churn: skipped ({churn.skipped}).", highlight=False)
+        return
+    ev = churn.evaluation
+    parts = [
+        f"{name} AUC {s['auc']:.3f}, top-decile lift {s['lift']:.2f}" for name, s in ev.items()
+    ]
+    used = "used" if churn.social_used else "not used (no significant gain on held-out data)"
+    out.print(
+        f"Churn: {churn.customers:,} current customers scored, {churn.triggers:,} behaviour "
+        f"triggers; out of time, {'; '.join(parts)}. Social features {used} "
+        f"(z = {churn.social_z:.1f}). Value: {churn.value_basis}.",
         highlight=False,
     )
 
@@ -197,6 +224,19 @@ def seeds(
             str(r.rank), r.customer_id, f"{r.cost:g}", f"{r.expected_reach:.1f}", r.reason
         )
     out.print(table)
+def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
+    """Churn on an existing workspace: triggers, scores, retention priority; rewrite the report."""
+    cfg = _load(config)
+    with _progress() as progress:
+        summary, report = run_churn(
+            cfg,
+            reporter=_step_reporter(progress),
+            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+        )
+    _print_churn(summary)
+    if not summary.skipped:
+        out.print("Tables: churn_triggers, churn_scores, retention_priority, churn_evaluation.")
+    out.print(f"Report: {report}")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from tiewise.report.plots import (
     community_sizes_svg,
     community_svg,
     degree_ccdf_svg,
+    lift_chart_svg,
     spread_svg,
     uplift_svg,
     value_quadrants_svg,
@@ -117,6 +118,34 @@ def _value_context(ws: Workspace, config: Config, limit: int = 5000) -> dict[str
     }
 
 
+def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
+    """The churn section: evaluation, lift chart, retention priority, triggers (when run)."""
+    names = {t.name for t in ws.tables()}
+    if "churn_evaluation" not in names:
+        return None
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    for row in _records(
+        ws, "SELECT model, targeted_share, lift FROM churn_lift ORDER BY model, targeted_share"
+    ):
+        share, lift = curves.setdefault(row["model"], ([], []))
+        share.append(row["targeted_share"])
+        lift.append(row["lift"])
+    return {
+        "evaluation": _records(ws, "SELECT * FROM churn_evaluation"),
+        "lift_plot": lift_chart_svg(curves),
+        "priority": _records(
+            ws,
+            "SELECT * FROM retention_priority ORDER BY rank LIMIT ?",
+            [config.report.top_customers],
+        ),
+        "triggers": _records(
+            ws,
+            "SELECT trigger, count(*) AS customers, min(trigger_date) AS first, "
+            "max(trigger_date) AS last FROM churn_triggers GROUP BY 1 ORDER BY 1",
+        ),
+    }
+
+
 def _context(ws: Workspace, config: Config) -> dict[str, Any]:
     con = ws.con
     sizes = np.asarray(
@@ -194,6 +223,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
             "(SELECT max(run_id) FROM community_changes) GROUP BY event ORDER BY event",
         ),
         "degree_plot": degree_ccdf_svg(degree),
+        "churn": _churn(ws, config),
         "config": config,
         **_value_context(ws, config),
         **_campaigns(ws),

@@ -17,6 +17,8 @@ __all__ = [
     "community_sizes_svg",
     "community_svg",
     "degree_ccdf_svg",
+    "lift_chart_svg",
+    "spread_svg",
     "uplift_svg",
     "value_quadrants_svg",
 ]
@@ -200,4 +202,29 @@ def spread_svg(curves: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.f
         ax.set_ylabel("expected adopters reached")
         ax.set_title("Spread of the seed sets (independent cascade, learned probabilities)")
         ax.legend(frameon=False, fontsize=7)
+        return _svg(fig)
+
+
+def lift_chart_svg(curves: dict[str, tuple[list[float], list[float]]]) -> str:
+    """Cumulative lift by share of customers targeted, one line per model, as an SVG element.
+
+    ``curves`` maps a model's name to (shares targeted, lift at that share).
+    """
+    styles = {"behaviour": "#7a7a7a", "behaviour + social": "#3b6ea5"}
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots()
+        for name, (share, lift) in curves.items():
+            ax.plot(
+                100 * np.asarray(share),
+                lift,
+                marker=".",
+                label=name,
+                color=styles.get(name, "#a53b3b"),
+                linestyle="-" if name in styles else "--",
+            )
+        ax.axhline(1.0, color="black", linewidth=0.5)
+        ax.set_xlabel("customers targeted, highest risk first (%)")
+        ax.set_ylabel("lift (churn rate / average)")
+        ax.set_title("Churn lift out of time, with and without social features")
+        ax.legend(frameon=False)
         return _svg(fig)

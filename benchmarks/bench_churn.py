@@ -1,0 +1,210 @@
+"""Benchmark of the churn stage at operator scale, with and without churn contagion.
+
+For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
+
+1. generate a telco data set (``--customers``, 90 days, seed ``--seed``) into ``--workdir``
+   (reused by later runs);
+2. ``pipeline``: run the whole pipeline (ingest, links, graph, churn, report) in a child process:
+   seconds per stage and the child's peak resident memory;
+3. ``churn``: run the churn stage alone (``tiewise.pipeline.run_churn``) on that workspace in a
+   child process: seconds and peak memory, and the out-of-time figures it wrote
+   (``churn_evaluation``): ROC AUC and top-decile lift of the behavioural model, the model with
+   the social features, spreading activation alone, and whether the social features passed
+   the held-out gate;
+4. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
+   same calibrated model fitted with scikit-learn's ``HistGradientBoostingClassifier`` (what the
+   stage uses) and with LightGBM (``LGBMClassifier``, the same trees: 4 leaves, 400 rows a leaf,
+   100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
+   seconds, AUC and top-decile lift for both feature sets.
+
+Peak memory is ``ru_maxrss`` of each child (``os.wait4``).  Timings are wall-clock on a shared
+machine: the load average before and after is recorded.
+
+Usage::
+
+    nice python benchmarks/bench_churn.py                   # 1M subscribers
+    python benchmarks/bench_churn.py --customers 100000     # quicker
+
+Writes ``benchmarks/results/churn.json`` (``--out``) after each contagion setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "churn.json"
+KEY = "3c" * 32
+
+
+def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
+    """Run python code in a child; returns its JSON answer (last stdout line) and peak GB."""
+    env = {**os.environ, "TIEWISE_KEY": KEY, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"child failed ({status}): {out[-2000:]}")
+    answer = out[out.rindex("RESULT ") + len("RESULT ") :]  # past any progress bars
+    return json.loads(answer.strip()), usage.ru_maxrss / 1024**2
+
+
+GENERATE = """
+import json, sys, time
+from pathlib import Path
+from tiewise.synth import TelcoParams, generate_telco
+t = time.perf_counter()
+generate_telco(TelcoParams(customers=int(sys.argv[1]), seed=int(sys.argv[2]),
+               churn_contagion=float(sys.argv[3])), Path(sys.argv[4]))
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+PIPELINE = """
+import json, sys
+from pathlib import Path
+from tiewise.config import load_config, template
+from tiewise.pipeline import run_pipeline
+root = Path(sys.argv[1])
+text = template(root / "data", config_dir=root)
+text += chr(10).join(['', '[engine]', 'memory_limit = "3GB"', ''])
+(root / "tiewise.toml").write_text(text)
+cfg = load_config(root / "tiewise.toml")
+r = run_pipeline(cfg)
+print("RESULT " + json.dumps({"seconds": r.seconds, "customers": r.links.on_network}))
+"""
+
+CHURN = """
+import json, sys, time
+from pathlib import Path
+from tiewise.config import load_config
+from tiewise.pipeline import run_churn
+from tiewise.store import Workspace
+cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
+t = time.perf_counter()
+summary, _ = run_churn(cfg)
+seconds = time.perf_counter() - t
+with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+    ev = ws.table("churn_evaluation").df().to_dict("records")
+    counts = {t: ws.table(t).count("*").fetchall()[0][0]
+              for t in ("churn_scores", "churn_triggers", "retention_priority")}
+answer = {"seconds": seconds, "evaluation": ev, "social_used": summary.social_used,
+          "social_z": summary.social_z, "rows": counts}
+print("RESULT " + json.dumps(answer, default=float))
+"""
+
+ENGINES = """
+import json, sys, time
+import numpy as np
+from pathlib import Path
+from lightgbm import LGBMClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from tiewise.config import load_config
+from tiewise.store import Workspace
+from tiewise.churn.data import load_churn_data, transaction_days
+from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES, CATEGORICAL, weeks_before
+from tiewise.churn.model import ChurnModel, evaluate
+from tiewise.churn.stage import _cut
+cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
+c = cfg.churn
+from tiewise.store import RunContext
+with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+    ctx = RunContext(ws.con, 0)
+    data = load_churn_data(ctx)
+    tx = transaction_days(ctx, data)
+h = float(c.horizon_days)
+lookback = len(weeks_before(data, -2 * h))
+_, x_train, y_train = _cut(data, tx, -2 * h, lookback, c)
+_, x_test, y_test = _cut(data, tx, -h, lookback, c)
+out = {"train_rows": len(y_train), "test_rows": len(y_test),
+       "train_churners": int(y_train.sum()), "test_churners": int(y_test.sum())}
+for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
+                   ("behaviour + social", BEHAVIOUR_FEATURES + SOCIAL_FEATURES)):
+    t = time.perf_counter()
+    p = ChurnModel(features=cols, categorical=CATEGORICAL, increasing=SOCIAL_FEATURES,
+                   max_iter=c.max_iter, learning_rate=c.learning_rate).fit(x_train, y_train)
+    fit = time.perf_counter() - t
+    s = evaluate(y_test, p.predict(x_test))
+    out[f"sklearn {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
+                              "brier": s.brier}
+    x = x_train[cols].to_numpy(np.float64)
+    xt = x_test[cols].to_numpy(np.float64)
+    lgbm = LGBMClassifier(n_estimators=c.max_iter, learning_rate=c.learning_rate, num_leaves=4,
+                          min_child_samples=400, reg_lambda=1.0, n_jobs=1, verbose=-1,
+                          random_state=0,
+                          monotone_constraints=[int(f in SOCIAL_FEATURES) for f in cols])
+    t = time.perf_counter()
+    model = CalibratedClassifierCV(lgbm, method="sigmoid", cv=3).fit(x, y_train)
+    fit = time.perf_counter() - t
+    s = evaluate(y_test, model.predict_proba(xt)[:, 1])
+    out[f"lightgbm {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
+                               "brier": s.brier}
+print("RESULT " + json.dumps(out, default=float))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--contagion", type=float, nargs="+", default=[1.0, 0.0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/tiewise-bench-churn"))
+    parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument(
+        "--skip-pipeline", action="store_true", help="reuse the workspace of an earlier run"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "customers": args.customers,
+        "seed": args.seed,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "load_before": os.getloadavg(),
+        "runs": {},
+    }
+    for contagion in args.contagion:
+        root = args.workdir / f"telco-{args.customers}-{args.seed}-{contagion}"
+        row: dict[str, Any] = {}
+        if not (root / "data" / "interactions.parquet").exists():
+            answer, gb = _child(
+                GENERATE, str(args.customers), str(args.seed), str(contagion), str(root / "data")
+            )
+            row["generate"] = {**answer, "peak_gb": gb}
+        if not args.skip_pipeline:
+            answer, gb = _child(PIPELINE, str(root))
+            row["pipeline"] = {**answer, "peak_gb": gb}
+        answer, gb = _child(CHURN, str(root))
+        row["churn"] = {**answer, "peak_gb": gb}
+        if not args.skip_engines:
+            answer, gb = _child(ENGINES, str(root))
+            row["engines"] = {**answer, "peak_gb": gb}
+        results["runs"][str(contagion)] = row
+        print(f"== churn_contagion {contagion}")
+        print(json.dumps(row, indent=1, default=float))
+        ev = {e["model"]: e for e in row["churn"]["evaluation"]}
+        base, full = ev["behaviour"], ev["behaviour + social"]
+        gain = full["top_decile_lift"] / base["top_decile_lift"] - 1
+        print(
+            f"lift behaviour {base['top_decile_lift']:.3f}, + social "
+            f"{full['top_decile_lift']:.3f} ({gain:+.1%}); AUC {base['roc_auc']:.3f} -> "
+            f"{full['roc_auc']:.3f}; social used: {row['churn']['social_used']}"
+        )
+        row["social_lift_gain"] = gain
+        results["load_after"] = os.getloadavg()
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")  # after each
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The churn model: calibrated gradient boosting, and the measures it is judged by.
+
+scikit-learn's ``HistGradientBoostingClassifier`` (native categorical splits, missing values
+handled, deterministic with a seed) wrapped in ``CalibratedClassifierCV`` (3-fold isotonic or
+sigmoid), so that ``p_churn`` is a probability that expected losses can be computed from.
+LightGBM was measured against it (``benchmarks/bench_churn.py``): see the README for the figures
+and why the choice fell on scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from tiewise.churn.data import FloatArray
+
+__all__ = ["ChurnModel", "Scores", "evaluate", "lift_curve", "top_decile_lift"]
+
+
+def top_decile_lift(y: FloatArray, score: FloatArray, share: float = 0.1) -> float:
+    """Churn rate among the ``share`` highest scores divided by the overall churn rate.
+
+    Ties at the boundary are broken by position (a stable sort), so the top group has exactly
+    ``ceil(share * n)`` members.
+
+    Examples
+    --------
+    >>> top_decile_lift(np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1.0]), np.arange(10.0)[::-1])
+    5.0
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.sum() == 0 or len(y) == 0:
+        return float("nan")
+    k = max(1, int(np.ceil(share * len(y))))
+    top = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")[:k]
+    return float(y[top].mean() / y.mean())
+
+
+def lift_curve(y: FloatArray, score: FloatArray, points: int = 20) -> pd.DataFrame:
+    """Cumulative lift and share of churners captured at ``points`` equal steps of targeting."""
+    y = np.asarray(y, dtype=np.float64)
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    hits = np.cumsum(y[order])
+    shares = np.arange(1, points + 1) / points
+    k = np.maximum(1, np.ceil(shares * len(y)).astype(np.int64))
+    rate = y.mean() if len(y) else np.nan
+    return pd.DataFrame(
+        {
+            "targeted_share": shares,
+            "lift": hits[k - 1] / k / rate if rate > 0 else np.nan,
+            "churners_captured": hits[k - 1] / max(hits[-1], 1.0) if len(y) else np.nan,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How well a score ranks churners: ROC AUC, top-decile lift, Brier score."""
+
+    auc: float
+    lift: float
+    brier: float | None
+
+
+def evaluate(y: FloatArray, score: FloatArray, *, probability: bool = True) -> Scores:
+    """AUC, top-decile lift and (for probabilities) the Brier score."""
+    both = len(np.unique(y)) == 2
+    return Scores(
+        auc=float(roc_auc_score(y, score)) if both else float("nan"),
+        lift=top_decile_lift(y, score),
+        brier=float(brier_score_loss(y, score)) if probability and both else None,
+    )
+
+
+class ChurnModel:
+    """Calibrated histogram gradient boosting over a fixed list of features.
+
+    Parameters
+    ----------
+    features
+        Column names used, in order.
+    categorical
+        Those of ``features`` that are category codes (-1 = unknown).
+    increasing
+        Features whose effect on churn is constrained to be non-decreasing (the social ones:
+        more churn around a customer never lowers their risk) — fewer ways to fit noise.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf
+        Boosting settings (small trees and large leaves: churners are few, noise is plenty).
+    calibration
+        ``"isotonic"`` or ``"sigmoid"`` (3-fold ``CalibratedClassifierCV``).
+    seed
+        Random seed.
+    threads
+        OpenMP threads for boosting (1 by default: on a busy machine more threads spin and are
+        many times slower).
+    """
+
+    def __init__(
+        self,
+        *,
+        features: list[str],
+        categorical: list[str],
+        max_iter: int = 100,
+        learning_rate: float = 0.1,
+        calibration: Literal["isotonic", "sigmoid"] = "sigmoid",
+        seed: int = 0,
+        threads: int = 1,
+        max_leaf_nodes: int = 4,
+        min_samples_leaf: int = 400,
+        increasing: list[str] | None = None,
+    ) -> None:
+        self.features = features
+        self.categorical = categorical
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.calibration = calibration
+        self.seed = seed
+        self.threads = threads
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.increasing = increasing or []
+
+    def _matrix(self, frame: pd.DataFrame) -> FloatArray:
+        x = frame[self.features].to_numpy(np.float64, copy=True)
+        for j, name in enumerate(self.features):
+            if name in self.categorical:
+                x[x[:, j] < 0, j] = np.nan
+        return x
+
+    def fit(self, frame: pd.DataFrame, y: FloatArray) -> ChurnModel:
+        """Fit on one cut-off's features and the churn that followed; returns ``self``."""
+        booster = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=1.0,
+            categorical_features=[name in self.categorical for name in self.features],
+            monotonic_cst=[int(name in self.increasing) for name in self.features],
+            early_stopping=False,
+            random_state=self.seed,
+        )
+        positives = int(np.sum(y))
+        folds = 3 if positives >= 6 and len(y) - positives >= 6 else 2
+        self.model_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
+        with threadpool_limits(limits=self.threads):
+            self.model_.fit(self._matrix(frame), np.asarray(y, dtype=np.int64))
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> FloatArray:
+        """Calibrated probability of churn within the horizon."""
+        with threadpool_limits(limits=self.threads):
+            p = self.model_.predict_proba(self._matrix(frame))[:, 1]
+        return np.asarray(p, dtype=np.float64)
