@@ -135,15 +135,27 @@ class ChurnModel:
         return x
 
     def fit(self, frame: pd.DataFrame, y: FloatArray) -> ChurnModel:
-        """Fit on one cut-off's features and the churn that followed; returns ``self``."""
+        """Fit on one cut-off's features and the churn that followed; returns ``self``.
+
+        A feature known for fewer than 20 training rows, or with one value only (e.g. a purchase
+        interval when almost nobody bought twice), is left out: it carries no information, and
+        a cross-validation fold without any value of it breaks the binning.
+        """
+        x = self._matrix(frame)
+        known = ~np.isnan(x)
+        distinct = np.array(
+            [len(np.unique(x[known[:, j], j])) for j in range(x.shape[1])], dtype=np.int64
+        )
+        self.used_ = (known.sum(axis=0) >= 20) & (distinct >= 2)
+        used = [name for name, keep in zip(self.features, self.used_, strict=True) if keep]
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=1.0,
-            categorical_features=[name in self.categorical for name in self.features],
-            monotonic_cst=[int(name in self.increasing) for name in self.features],
+            categorical_features=[name in self.categorical for name in used],
+            monotonic_cst=[int(name in self.increasing) for name in used],
             early_stopping=False,
             random_state=self.seed,
         )
@@ -151,11 +163,11 @@ class ChurnModel:
         folds = 3 if positives >= 6 and len(y) - positives >= 6 else 2
         self.model_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
         with threadpool_limits(limits=self.threads):
-            self.model_.fit(self._matrix(frame), np.asarray(y, dtype=np.int64))
+            self.model_.fit(x[:, self.used_], np.asarray(y, dtype=np.int64))
         return self
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """Calibrated probability of churn within the horizon."""
         with threadpool_limits(limits=self.threads):
-            p = self.model_.predict_proba(self._matrix(frame))[:, 1]
+            p = self.model_.predict_proba(self._matrix(frame)[:, self.used_])[:, 1]
         return np.asarray(p, dtype=np.float64)

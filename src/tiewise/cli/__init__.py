@@ -224,6 +224,9 @@ def seeds(
             str(r.rank), r.customer_id, f"{r.cost:g}", f"{r.expected_reach:.1f}", r.reason
         )
     out.print(table)
+
+
+@app.command()
 def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Churn on an existing workspace: triggers, scores, retention priority; rewrite the report."""
     cfg = _load(config)
