@@ -306,7 +306,7 @@ SUBSTEPS = {  # function called by _scores -> its sub-step (z, P and role make o
 }
 LEVEL_PARTS = {  # function called by leiden_levels -> its label
     "leiden": "leiden",
-    "_community_graph": "community graph",
+    "_community_edges": "community graph",
     "modularity": "modularity",
 }
 
@@ -317,7 +317,7 @@ def instrumented(calls: list[Call]) -> Iterator[None]:
 
     Wrapped where they are looked up, so the stage's code runs unchanged: the centrality / roles
     functions in ``tiewise.graph.stage`` (what ``_scores`` calls), ``leiden``,
-    ``_community_graph`` and ``modularity`` in ``tiewise.graph.communities`` (what
+    ``_community_edges`` and ``modularity`` in ``tiewise.graph.communities`` (what
     ``leiden_levels`` calls), ``Network.to_networkit`` (what ``Network.graph`` calls) and the
     ``Network.hops`` cached property.  Same graphs, same NetworKit thread counts as in the stage.
     """
@@ -364,8 +364,9 @@ def community_levels(
 ) -> tuple[list[Row], list[npt.NDArray[np.int64]]]:
     """The stage's ``_detect`` (``leiden_levels`` at every default resolution), level by level.
 
-    A coarse level's seconds run from the start of its ``_community_graph`` to the start of the
-    next one's (or the end): community graph, Leiden on it, renumbering and modularity.
+    Each level ends when the community network for the next level is built
+    (``_community_edges``, called once after every level): a coarse level's seconds are the graph
+    built from that network, Leiden on it, renumbering, modularity and the next network.
     """
     from tiewise.graph.stage import _detect
 
@@ -379,9 +380,9 @@ def community_levels(
     graphs = [c for c in inside if c.label == "community graph"]
     sums = [c for c in inside if c.label == "modularity"]
     order = sorted(range(len(resolutions)), key=lambda i: -resolutions[i])  # as leiden_levels
-    if len(leidens) != len(order) or len(graphs) != len(order) - 1:
+    if len(leidens) != len(order) or len(graphs) != len(order):
         raise RuntimeError(f"unexpected calls in leiden_levels: {[c.label for c in inside]}")
-    bounds = [t0, *(c.start for c in graphs), t1]
+    bounds = [t0, *(c.start + c.seconds for c in graphs[:-1]), t1]
     for j, i in enumerate(order):
         r = resolutions[i]
         name = (
