@@ -186,10 +186,6 @@ def run_value(
     step = reporter or _quiet
     seconds: dict[str, float] = {}
     path = config.workspace_path
-    if not (path / "tiewise.duckdb").exists():
-        raise WorkspaceError(
-            f"workspace {path} does not exist; run `tiewise run` first to load the inputs."
-        )
     with Workspace.open(
         path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
     ) as ws:
@@ -229,8 +225,6 @@ def run_influence(config: Config, *, command: str = "influence") -> InfluenceSum
 
     This is the Python API behind ``tiewise influence``.
     """
-    if not config.workspace_path.exists():
-        raise WorkspaceError(f"no workspace at {config.workspace_path}: run `tiewise run` first.")
     with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
         ws.recover()
         with ws.run(command=command, config_hash=config_hash(config)) as run:
@@ -256,8 +250,6 @@ def choose_seeds(
     pandas.DataFrame
         One row per seed: rank, customer_id, cost, marginal and cumulative expected reach, reason.
     """
-    if not config.workspace_path.exists():
-        raise WorkspaceError(f"no workspace at {config.workspace_path}: run `tiewise run` first.")
     with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
         ws.recover()
         with ws.run(command=command, config_hash=config_hash(config)) as run:
@@ -282,10 +274,6 @@ def run_churn(
     """
     step = reporter or _quiet
     path = config.workspace_path
-    if not (path / "tiewise.duckdb").exists():
-        raise InputError(
-            f"no workspace at {path}: run `tiewise run` first (churn reads its tables)."
-        )
     with Workspace.open(
         path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
     ) as ws:

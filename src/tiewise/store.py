@@ -233,8 +233,8 @@ class Workspace:
         if not db.exists():
             if not create:
                 raise WorkspaceError(
-                    f"no workspace at {folder} (no {DB_FILE} there). Run `tiewise run` with a "
-                    "configuration whose `workspace` points here, or check the path."
+                    f"no workspace at {folder} (no {DB_FILE} there): run `tiewise run` first, "
+                    "with a configuration whose `workspace` points here, or check the path."
                 )
             folder.mkdir(parents=True, exist_ok=True)
         try:

@@ -91,50 +91,24 @@ def find_triggers(
     silent_days = 7.0 * f["weeks_since_active"].to_numpy()
     silent = (share > 0) & (silent_days > recency_factor * usual_gap)
     if silent.any():
-        gap, days = usual_gap[silent], silent_days[silent]
         rows.append(
-            pd.DataFrame(
-                {
-                    "customer_id": ids[silent],
-                    "trigger": "silent",
-                    "trigger_date": _dates(
-                        data.as_of, feats.cut - days + recency_factor * gap
-                    ).to_numpy(),
-                    "observed": days,
-                    "usual": gap,
-                    "change": days / gap - 1.0,
-                    "evidence": [
-                        f"no contact for {s:.0f} days; usually active every {g:.0f} days"
-                        for s, g in zip(days, gap, strict=True)
-                    ],
-                }
+            _overdue(
+                ids[silent], "silent", usual_gap[silent], silent_days[silent], "contact",
+                "active", data.as_of, feats.cut, recency_factor,
             )
-        )
+        )  # fmt: skip
 
     interval = f["purchase_interval"].to_numpy()
     since = f["days_since_purchase"].to_numpy()
     longest = f["longest_gap"].to_numpy()
     overdue = (interval > 0) & (since > recency_factor * interval) & (since > 1.5 * longest)
     if overdue.any():
-        gap, days = interval[overdue], since[overdue]
         rows.append(
-            pd.DataFrame(
-                {
-                    "customer_id": ids[overdue],
-                    "trigger": "purchase_overdue",
-                    "trigger_date": _dates(
-                        data.as_of, feats.cut - days + recency_factor * gap
-                    ).to_numpy(),
-                    "observed": days,
-                    "usual": gap,
-                    "change": days / gap - 1.0,
-                    "evidence": [
-                        f"no purchase for {s:.0f} days; usually every {g:.0f} days"
-                        for s, g in zip(days, gap, strict=True)
-                    ],
-                }
+            _overdue(
+                ids[overdue], "purchase_overdue", interval[overdue], since[overdue], "purchase",
+                "", data.as_of, feats.cut, recency_factor,
             )
-        )
+        )  # fmt: skip
 
     if p_alive is not None:
         alive = p_alive.reindex(ids).to_numpy(np.float64)
@@ -161,3 +135,35 @@ def find_triggers(
     out = pd.concat(rows, ignore_index=True)[columns]
     out["customer_id"] = out["customer_id"].astype(str)
     return out.sort_values(["trigger_date", "customer_id", "trigger"], ignore_index=True)
+
+
+def _overdue(
+    ids: np.ndarray,
+    trigger: str,
+    gap: np.ndarray,
+    days: np.ndarray,
+    what: str,
+    verb: str,
+    as_of: datetime.datetime,
+    cut: float,
+    factor: float,
+) -> pd.DataFrame:
+    """Trigger rows for customers ``days`` without a ``what`` whose usual gap is ``gap`` days.
+
+    The trigger date is when the silence passed ``factor`` times the usual gap.
+    """
+    usually = f"usually {verb + ' ' if verb else ''}every"
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "trigger": trigger,
+            "trigger_date": _dates(as_of, cut - days + factor * gap).to_numpy(),
+            "observed": days,
+            "usual": gap,
+            "change": days / gap - 1.0,
+            "evidence": [
+                f"no {what} for {s:.0f} days; {usually} {g:.0f} days"
+                for s, g in zip(days, gap, strict=True)
+            ],
+        }
+    )
