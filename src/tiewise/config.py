@@ -458,10 +458,11 @@ class InfluenceConfig(_Strict):
         "multiples of 1 / (shuffles + 1)).",
     )
     significance: float = Field(
-        default=0.05,
+        default=0.01,
         gt=0,
         lt=1,
-        description="p-value below which the shuffle test reports influence.",
+        description="p-value below which the population shuffle test reports influence in a "
+        "category; network value counts only such categories.",
     )
     prior_exposure: float = Field(
         default=20.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from tiewise.config import Config, load_config, template
 from tiewise.ingest.pseudonym import pseudonymise
@@ -208,3 +209,83 @@ def test_influence_on_a_missing_workspace_says_run_first(
     (tmp_path / "t.toml").write_text('workspace = "nowhere"\n')
     r = cli("influence", "--config", str(tmp_path / "t.toml"))
     assert r.code == 2 and "tiewise run" in r.err  # type: ignore[attr-defined]
+
+
+def realised_descendants(folder: Path) -> pd.DataFrame:
+    """Per true adoption: the value of the adoptions below it in the generator's cascade tree.
+
+    Each adoption's infector adopted the same item earlier; an adoption's descendants are all
+    adoptions it caused directly or through others, valued at their category's price.
+    """
+    causes = pd.read_parquet(folder / "data" / "truth" / "adoption_causes.parquet")
+    items = pd.read_parquet(folder / "data" / "adoptions.parquet")
+    sales = pd.read_parquet(folder / "data" / "transactions.parquet")
+    causes["category"] = causes["item"].map(
+        items.drop_duplicates("item").set_index("item")["category"]
+    )
+    causes["price"] = causes["category"].map(sales.groupby("category")["amount"].mean())
+    causes = causes.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    row = {key: r for r, key in enumerate(zip(causes["customer_id"], causes["item"], strict=True))}
+    parent = [row.get((f, i), -1) for f, i in zip(causes["infector"], causes["item"], strict=True)]
+    below = np.zeros(len(causes))
+    price = causes["price"].to_numpy()
+    for r in range(len(causes) - 1, -1, -1):  # infectors adopted before the infected
+        if parent[r] >= 0:
+            below[parent[r]] += below[r] + price[r]
+    key = bytes.fromhex(KEY_HEX)
+    causes["customer_id"] = [pseudonymise(i, key) for i in causes["customer_id"]]
+    days = (causes["timestamp"] - causes["timestamp"].min()).dt.total_seconds() / 86_400
+    return causes.assign(descendant_value=below, day=days)
+
+
+def test_network_value_matches_the_generators_cascades(
+    project: tuple[Path, Config, RunResult],
+) -> None:
+    """Per adoption in the first half of the window (whose cascades had time to grow), the
+    estimated value of the adoptions it causes against the value below it in the true trees."""
+    folder, config, _ = project
+    truth = realised_descendants(folder)
+    estimate = _table(config, "network_value_categories")
+    early = truth[truth["day"] < 45].merge(estimate, on=["customer_id", "category"])
+    ratio = early["value_per_adoption"].mean() / early["descendant_value"].mean()
+    rho = [
+        spearmanr(g["value_per_adoption"], g["descendant_value"]).statistic
+        for _, g in early.groupby("category")
+    ]
+    print(f"network value per adoption / true: {ratio:.2f}; Spearman per category {rho}")
+    assert 0.5 <= ratio <= 1.5
+    assert min(rho) >= 0.25
+    # the per-customer figure is the per-category ones weighted by expected adoptions
+    nv = _table(config, "network_value").set_index("customer_id")
+    summed = estimate.groupby("customer_id")["network_value"].sum()
+    np.testing.assert_allclose(nv.loc[summed.index, "network_value"], summed, rtol=1e-9)
+    top = nv.sort_values("network_value").iloc[-1]
+    assert (
+        f"{top['network_value']:.2f}" in top["reason"] and "adopters caused each" in top["reason"]
+    )
+    tests = _table(config, "influence_tests")
+    assert (tests["caused_per_adoption"] > 0).all() and (tests["link_scale"] > 0).all()
+
+
+def test_network_value_is_near_zero_where_friends_adopt_alike_without_influence(
+    project: tuple[Path, Config, RunResult], tmp_path: Path
+) -> None:
+    """Homophily alone makes friends adopt the same items; none of that is caused."""
+    generate_telco(
+        TelcoParams(customers=4_000, days=90, seed=5, products=24, influence=0.0),
+        tmp_path / "data",
+    )
+    path = tmp_path / "tiewise.toml"
+    path.write_text(template(tmp_path / "data", config_dir=tmp_path))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIEWISE_KEY", KEY_HEX)
+        config = load_config(path)
+        run_pipeline(config)
+
+    def share(config: Config) -> float:
+        value = _table(config, "customer_value")
+        return float(value["network_value"].sum() / value["clv"].sum())
+
+    with_influence, without = share(project[1]), share(config)
+    print(f"network value / clv: with influence {with_influence:.3f}, without {without:.3f}")
+    assert without <= 0.1 * with_influence

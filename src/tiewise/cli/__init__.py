@@ -164,7 +164,7 @@ def _print_influence(s: InfluenceSummary) -> None:
     reach = ", ".join(f"{c} {r:.0f}" for c, r in s.seeds.items())
     out.print(
         f"Seeds (expected reach): {reach}. Network value total {s.network_value_total:,.0f} "
-        f"(customer value = {s.value_basis}).",
+        f"over the value horizon (adoption value = {s.value_basis}).",
         highlight=False,
     )
 
@@ -196,7 +196,7 @@ def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
     _print_influence(summary)
     out.print(
         "Tables: influence_scores, influence_tests, influence_links, influence_validation, "
-        "seed_sets, spread_curve, network_value."
+        "seed_sets, spread_curve, network_value, network_value_categories."
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "monte_carlo_spread",
     "network_value",
     "sample_rr_sets",
+    "scaled",
     "top_degree",
     "weighted_cascade",
 ]
@@ -106,6 +107,24 @@ def in_graph(n: int, src: IntArray, dst: IntArray, prob: FloatArray) -> InGraph:
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(dst, minlength=n), out=indptr[1:])
     return InGraph(n, indptr, src[order].astype(np.int32), prob[order])
+
+
+def scaled(graph: InGraph, factor: float) -> InGraph:
+    """The same links with every probability multiplied by ``factor`` (capped at 1).
+
+    The in-links stay in order of decreasing probability, so nothing is re-sorted.
+
+    Examples
+    --------
+    >>> g = scaled(in_graph(2, np.array([0, 1]), np.array([1, 0]), np.array([0.5, 0.2])), 3.0)
+    >>> g.prob.tolist()
+    [1.0, 0.6000000000000001]
+    """
+    if factor < 0 or not np.isfinite(factor):
+        raise InputError(f"a probability scale must be finite and >= 0, got {factor!r}")
+    if factor == 0:
+        return InGraph(graph.n, np.zeros(graph.n + 1, np.int64), graph.src[:0], graph.prob[:0])
+    return InGraph(graph.n, graph.indptr, graph.src, np.minimum(graph.prob * factor, 1.0))
 
 
 def weighted_cascade(n: int, src: IntArray, dst: IntArray) -> FloatArray:

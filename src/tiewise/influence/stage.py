@@ -17,8 +17,11 @@ Tables written:
 ``seed_sets`` / ``spread_curve``
     IMM seeds per category with the reason, and the expected reach for k = 1 … K next to the
     top-degree heuristic's.
-``network_value``
-    Per customer: expected value of the other customers whose adoption it causes.
+``network_value`` / ``network_value_categories``
+    Per customer (and per customer and category): the expected value of the adoptions that
+    this customer's own adoptions cause in others over the value stage's horizon: expected
+    adoptions × adopters each causes (independent cascade calibrated on the observed excess
+    chains of follows) × the value of an adoption.
 """
 
 from __future__ import annotations
@@ -42,12 +45,13 @@ from tiewise.influence.imm import (
     in_graph,
     network_value,
     sample_rr_sets,
+    scaled,
     top_degree,
     weighted_cascade,
 )
 from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, validate
 from tiewise.influence.structural import collective_influence, leaderrank
-from tiewise.influence.timing import linked_pairs, shuffle_test
+from tiewise.influence.timing import descendant_test, linked_pairs, shuffle_test
 from tiewise.store import RunContext, scalar
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds"]
@@ -55,6 +59,7 @@ __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 ALL = "all"
+DAYS_PER_MONTH = 30.4375
 _STATIC = ("bernoulli", "jaccard", "partial_credit")
 
 
@@ -149,29 +154,52 @@ def _load_adoptions(ctx: RunContext) -> _Adoptions | None:
     )
 
 
-def _customer_values(ctx: RunContext, net: Network) -> tuple[FloatArray, str]:
-    """Value per node for network value: spend, else monthly fee, else 1 (customers only)."""
-    value = np.where(net.on_network, 1.0, 0.0)
-    con = ctx.con
-    if ctx.has_table("transactions") and scalar(con, "SELECT count(*) FROM transactions"):
-        rows = con.execute(
-            "SELECT n.idx, sum(t.amount) AS spend FROM transactions t JOIN _node_index n USING "
-            "(customer_id) WHERE n.on_network GROUP BY 1"
-        ).fetchnumpy()
-        value = np.zeros(net.n)
-        value[rows["idx"]] = np.maximum(np.asarray(rows["spend"], np.float64), 0.0)
-        return value, "sum of the customer's transactions"
-    if ctx.has_table("customers") and scalar(
-        con, "SELECT count(monthly_fee) FROM customers WHERE monthly_fee > 0"
+def _adoption_values(ctx: RunContext, ad: _Adoptions) -> tuple[FloatArray, str]:
+    """Value of one adoption per category: mean transaction amount in it, else overall, else 1."""
+    cats = len(ad.categories)
+    if not ctx.has_table("transactions") or not scalar(
+        ctx.con, "SELECT count(*) FROM transactions WHERE amount > 0"
     ):
-        rows = con.execute(
-            "SELECT n.idx, c.monthly_fee FROM customers c JOIN _node_index n USING (customer_id) "
-            "WHERE n.on_network AND c.monthly_fee IS NOT NULL"
-        ).fetchnumpy()
-        value = np.zeros(net.n)
-        value[rows["idx"]] = np.maximum(np.asarray(rows["monthly_fee"], np.float64), 0.0)
-        return value, "the customer's monthly fee"
-    return value, "1 per customer (no transactions or fees in the inputs)"
+        return np.ones(cats), "1 per adoption (no transactions in the inputs: counts adopters)"
+    rows = ctx.con.execute(
+        "SELECT category, avg(amount) AS mean FROM transactions WHERE amount > 0 "
+        "AND category IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    per_category = {str(c): float(m) for c, m in rows}
+    overall = float(scalar(ctx.con, "SELECT avg(amount) FROM transactions WHERE amount > 0"))
+    value = np.array([per_category.get(c, overall) for c in ad.categories])
+    known = sum(c in per_category for c in ad.categories)
+    if known == cats:
+        return value, "mean transaction amount of the adopted item's category"
+    return value, (
+        f"mean transaction amount of the category ({known} of {cats} categories have "
+        f"transactions; the others use the mean of all transactions, {overall:.2f})"
+    )
+
+
+def expected_adoptions(counts: FloatArray, ratio: float) -> FloatArray:
+    """Expected adoptions in a future period, per customer, from their counts in the past one.
+
+    Gamma–Poisson empirical Bayes: each customer's adoption rate is drawn from a gamma whose
+    shape ``α`` comes from the counts' over-dispersion (method of moments, ``α = m² / (s² − m)``),
+    so the posterior mean rate is ``(α + x) / (α / m + 1)`` per past period; ``ratio`` is the
+    length of the future period over the past one.  Without over-dispersion every customer gets
+    the mean.
+
+    Examples
+    --------
+    >>> expected_adoptions(np.array([0.0, 0.0, 0.0, 4.0]), 2.0).round(3).tolist()
+    [1.6, 1.6, 1.6, 3.2]
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    m = float(counts.mean()) if len(counts) else 0.0
+    if m <= 0:
+        return np.zeros_like(counts)
+    v = float(counts.var())
+    if v <= m:
+        return np.full_like(counts, m * ratio)
+    alpha = m * m / (v - m)
+    return ratio * (alpha + counts) / (alpha / m + 1.0)
 
 
 def _costs_and_exclusions(
@@ -214,28 +242,168 @@ def _costs_and_exclusions(
     return cost, excluded
 
 
-def _cascade_graph(
-    net: Network, counts: LinkCounts | None, model: str, prior: float, share: float
-) -> tuple[InGraph, FloatArray]:
+_ITEM_PRIOR = 50.0  # adoptions of pseudo-evidence pulling an item's descendants to its category's
+_PROBE_SETS = 20_000  # RR sets per probe of a scale
+_PROBE_STEPS = 8  # bisection steps (log scale) after bracketing
+
+
+@dataclass(frozen=True)
+class _Cascades:
+    """The learned link probabilities (``base``, largest 1) and their scale per category/item."""
+
+    base: InGraph
+    category_scale: dict[str, float]
+    item_scale: FloatArray
+    calibration: pd.DataFrame
+    fallback: float = 1.0
+
+    def graph(self, category: str) -> InGraph:
+        """The category's cascade for seeds.
+
+        Where the category shows no influence, the overall cascade; where none shows any, the
+        learned probabilities as they are.
+        """
+        for scale in (self.category_scale.get(category, 0.0), self.category_scale[ALL]):
+            if scale > 0:
+                return scaled(self.base, scale)
+        return scaled(self.base, self.fallback)
+
+
+def _mean_reach(
+    graph: InGraph, roots: IntArray, adopters: npt.NDArray[np.bool_], *, seed: int, stop: float
+) -> float:
+    """Mean over ``adopters`` of the expected number of other customers each reaches.
+
+    ``N / |A| · E[|RR ∩ A| − 1{root ∈ A}]`` over RR sets rooted uniformly at the ``N`` customers;
+    sampled in batches, it stops once above ``stop`` (a supercritical probe is costly).
+    """
+    hits, done, batch = 0.0, 0, 2_000
+    scale = len(roots) / max(int(adopters.sum()), 1)
+    while done < _PROBE_SETS:
+        sets = sample_rr_sets(graph, batch, seed=seed, first=done, roots=roots)
+        hits += float(adopters[sets.nodes].sum() - adopters[sets.nodes[sets.offsets[:-1]]].sum())
+        done += batch
+        if scale * hits / done > stop:
+            break
+    return scale * hits / done
+
+
+def _calibrate(
+    base: InGraph,
+    roots: IntArray,
+    adopters: npt.NDArray[np.bool_],
+    target: float,
+    start: float,
+    seed: int,
+) -> float:
+    """The scale of ``base`` at which the adopters reach ``target`` others on average."""
+    if target <= 0 or start <= 0 or not adopters.any():
+        return 0.0
+
+    def reach(scale: float) -> float:
+        return _mean_reach(scaled(base, scale), roots, adopters, seed=seed, stop=4 * target)
+
+    top = 1.0 / max(float(base.prob.min(initial=1.0)), 1e-12)  # every link at probability 1
+    if reach(start) < target:
+        lo, hi = start, 2.0 * start
+        while reach(hi) < target:
+            lo, hi = hi, 2.0 * hi
+            if hi >= top:
+                return top
+    else:
+        lo, hi = start / 2.0, start
+        while reach(lo) >= target:
+            lo, hi = lo / 2.0, lo
+            if lo < 1e-9:
+                return lo
+    for _ in range(_PROBE_STEPS):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if reach(mid) < target else (lo, mid)
+    return math.sqrt(lo * hi)
+
+
+def _cascades(
+    net: Network, ad: _Adoptions | None, counts: LinkCounts | None, model: str, config: Config
+) -> tuple[_Cascades, FloatArray]:
+    """Calibrated cascade probabilities, and the pooled probability of each directed link.
+
+    The learned probabilities give each link its shape; their scale is set from the adoptions
+    that followed through chains of contacts beyond what shuffled timing gives
+    (:func:`descendant_test`): per item, per category and overall, the scale at which the
+    cascade model makes the adopters reach, on average, as many others as followed them in the
+    data.  Homophily's share is taken out by the shuffle, a category that spreads more gets
+    larger probabilities, and the model's cascades are as large as the observed ones — fitting
+    only the direct follows left them off by 0.5–4x on the generator, as a cascade's size
+    depends steeply on its probabilities near the epidemic threshold.  An item's target is
+    pulled towards its category's by ``_ITEM_PRIOR`` adoptions.  Links into off-network contacts
+    carry nothing: those people are not customers and cannot adopt.  Without adoption data every
+    link gets the weighted cascade.
+    """
+    cfg = config.influence
     src = np.concatenate([net.u, net.v])
     dst = np.concatenate([net.v, net.u])
-    wc = weighted_cascade(net.n, src, dst)
-    if counts is None:
-        return in_graph(net.n, src, dst, wc), wc
-    prob = share * counts.probability(model, prior=counts.base_rate(), strength=prior)
-    return in_graph(net.n, counts.src, counts.dst, prob), prob
-
-
-def _causal_share(ad: _Adoptions, a: IntArray, b: IntArray, config: Config) -> float:
-    """Share of all follows that shuffled timing does not explain: ``1 − expected/observed``."""
-    cfg = config.influence
-    test = shuffle_test(
-        ad.item, ad.time, a, b, window=cfg.window_days, group=np.zeros(len(ad.node), np.int64),
-        unit=np.zeros(len(ad.node), np.int64), shuffles=cfg.shuffles, seed=config.seed,
+    if counts is None or ad is None:
+        wc = weighted_cascade(net.n, src, dst) * net.on_network[dst]
+        base = in_graph(net.n, src, dst, wc)
+        return _Cascades(base, {ALL: 1.0}, np.zeros(0), pd.DataFrame()), wc
+    shape = counts.probability(model, prior=counts.base_rate(), strength=cfg.link_prior)
+    shape = shape * net.on_network[counts.dst]
+    norm = max(float(shape.max()), 1e-300)
+    base = in_graph(net.n, counts.src, counts.dst, shape / norm)
+    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    observed, expected = descendant_test(
+        ad.item, ad.time, a, b, window=cfg.window_days, shuffles=cfg.shuffles, seed=config.seed
+    )
+    excess = np.maximum(observed - expected, 0.0)
+    # no network value where the population test does not show influence (same test and seed
+    # as influence_tests): chance excess in a category without influence would count as value
+    population = shuffle_test(
+        ad.item, ad.time, a, b, window=cfg.window_days, group=ad.category, unit=ad.category,
+        shuffles=cfg.shuffles, seed=config.seed,
     )  # fmt: skip
-    if test.observed[0] <= 0:
-        return 0.0
-    return float(max(0.0, 1.0 - test.expected[0] / test.observed[0]))
+    detected = population.p_value < cfg.significance
+    item_adoptions = np.bincount(ad.item, minlength=len(ad.items)).astype(np.float64)
+    item_category = np.zeros(len(ad.items), dtype=np.int64)
+    item_category[ad.item] = ad.category
+    excess = np.where(detected[item_category], excess, 0.0)
+    # the direct follows give the first guess of the scale
+    direct = shuffle_test(
+        ad.item, ad.time, a, b, window=cfg.window_days, group=ad.item, unit=ad.item,
+        shuffles=cfg.shuffles, seed=config.seed,
+    )  # fmt: skip
+    out_shape = np.bincount(counts.src, weights=shape / norm, minlength=net.n)
+    learned = np.bincount(ad.item, weights=out_shape[ad.node], minlength=len(ad.items))
+    direct_excess = np.maximum(direct.observed - direct.expected, 0.0)
+    roots = np.flatnonzero(net.on_network)
+    rows, scales = [], {}
+    for c, name in enumerate([*ad.categories, ALL]):
+        mine = item_category == c if name != ALL else np.ones(len(ad.items), dtype=bool)
+        adopters = np.zeros(net.n, dtype=bool)
+        adopters[ad.node[mine[ad.item]]] = True
+        n_adopt = float(item_adoptions[mine].sum())
+        target = float(excess[mine].sum()) / max(n_adopt, 1.0)
+        guess = float(direct_excess[mine].sum()) / max(float(learned[mine].sum()), 1e-300)
+        scales[name] = _calibrate(base, roots, adopters, target, guess, config.seed + 11)
+        rows.append((name, int(n_adopt), float(observed[mine].sum()),
+                     float(expected[mine].sum()), target, scales[name] * norm))  # fmt: skip
+    calibration = pd.DataFrame(
+        rows,
+        columns=["category", "adoptions", "descendants", "descendants_expected",
+                 "caused_per_adoption", "link_scale"],
+    )  # fmt: skip
+    item_scale = np.zeros(len(ad.items))
+    for i in range(len(ad.items)):
+        cat = ad.categories[item_category[i]]
+        prior = float(
+            calibration.loc[calibration["category"] == cat, "caused_per_adoption"].iloc[0]
+        )
+        target = (excess[i] + _ITEM_PRIOR * prior) / (item_adoptions[i] + _ITEM_PRIOR)
+        adopters = np.zeros(net.n, dtype=bool)
+        adopters[ad.node[ad.item == i]] = True
+        guess = scales[cat] if scales[cat] > 0 else 1.0
+        item_scale[i] = _calibrate(base, roots, adopters, target, guess, config.seed + 12 + i)
+    cascades = _Cascades(base, scales, item_scale, calibration, fallback=norm)
+    return cascades, np.minimum(scales[ALL] * shape / norm, 1.0)
 
 
 def _prefix_reach(sets: RRSets, order: IntArray, n: int, targets: int) -> FloatArray:
@@ -257,7 +425,7 @@ def _prefix_reach(sets: RRSets, order: IntArray, n: int, targets: int) -> FloatA
 class _State:
     net: Network
     adoptions: _Adoptions | None
-    graph: InGraph
+    cascades: _Cascades
     cost: FloatArray
     excluded: npt.NDArray[np.bool_]
     followers: FloatArray  # per node, all categories
@@ -279,8 +447,9 @@ def _seed_rows(
     targets = customers & ~adopted
     eligible = targets & ~state.excluded
     cfg = config.influence
+    graph = state.cascades.graph(category)
     chosen = imm(
-        state.graph,
+        graph,
         k,
         epsilon=cfg.epsilon,
         seed=config.seed,
@@ -289,12 +458,10 @@ def _seed_rows(
         costs=state.cost if budget is not None else None,
         budget=budget,
     )
-    check = sample_rr_sets(
-        state.graph, 100_000, seed=config.seed + 1, roots=np.flatnonzero(targets)
-    )
+    check = sample_rr_sets(graph, 100_000, seed=config.seed + 1, roots=np.flatnonzero(targets))
     nt = int(targets.sum())
     reach = _prefix_reach(check, chosen.seeds, net.n, nt)
-    degree_order = top_degree(state.graph, len(chosen.seeds), eligible)
+    degree_order = top_degree(graph, len(chosen.seeds), eligible)
     degree_reach = _prefix_reach(check, degree_order, net.n, nt)
     seeds = chosen.seeds
     ids = net.ids[seeds]
@@ -586,14 +753,13 @@ def _prepare(ctx: RunContext, config: Config) -> tuple[_State, dict[str, Any]]:
             window=cfg.window_days, cut=lo + cfg.train_share * (hi - lo),
             strength=cfg.link_prior,
         )  # fmt: skip
-        extra["share"] = _causal_share(ad, a, b, config)
         extra["validation"] = val
         scored = {m: val.auc[m] for m in _STATIC if not math.isnan(val.auc[m])}
         model = max(scored, key=lambda m: scored[m]) if scored else "bernoulli"
-    graph, prob = _cascade_graph(net, counts, model, cfg.link_prior, extra.get("share", 1.0))
-    extra.update(counts=counts, model=model, prob=prob)
+    cascades, prob = _cascades(net, ad, counts, model, config)
+    extra.update(counts=counts, model=model, prob=prob, calibration=cascades.calibration)
     cost, excluded = _costs_and_exclusions(ctx, net, config)
-    return _State(net, ad, graph, cost, excluded, np.zeros(net.n)), extra
+    return _State(net, ad, cascades, cost, excluded, np.zeros(net.n)), extra
 
 
 def _links_frame(net: Network, counts: LinkCounts | None, prob: FloatArray) -> pd.DataFrame:
@@ -618,6 +784,115 @@ def _links_frame(net: Network, counts: LinkCounts | None, prob: FloatArray) -> p
     return frame[keep].sort_values(["source", "target"]).reset_index(drop=True)
 
 
+def _network_values(
+    ctx: RunContext, state: _State, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Per customer and per customer × category: network value over the value horizon.
+
+    For category ``c``, one adoption by ``u`` is worth to others
+    ``value_c · Σ_{r≠u} P_c(u reaches r)`` (Domingos & Richardson's network value under the
+    category's calibrated cascade, from RR sets rooted uniformly at customers).  Over the value
+    stage's horizon ``u`` is expected to adopt ``E_uc`` times (:func:`expected_adoptions` from the
+    observed period), so ``network_value(u) = Σ_c E_uc · value_c · reach_c(u)``.
+    """
+    net, ad = state.net, state.adoptions
+    assert ad is not None
+    cfg = config.influence
+    values, basis = _adoption_values(ctx, ad)
+    customers = net.on_network.astype(np.float64)
+    on = np.flatnonzero(net.on_network)
+    span = max(float(ad.time.max() - ad.time.min()), 1.0)
+    horizon = config.value.horizon_months * DAYS_PER_MONTH
+    samples = cfg.network_value_samples or max(200_000, 20 * len(on))
+    total = np.zeros(net.n)
+    var = np.zeros(net.n)
+    parts = []
+    item_adoptions = np.bincount(ad.item, minlength=len(ad.items))
+    for c, name in enumerate(ad.categories):
+        # a future adoption in the category is of one of its items, in the observed mix
+        items = np.flatnonzero(np.bincount(ad.item[ad.category == c], minlength=len(ad.items)))
+        weight = item_adoptions[items] / item_adoptions[items].sum()
+        per_adoption, se2 = np.zeros(net.n), np.zeros(net.n)
+        for i, w in zip(items, weight, strict=True):
+            nv_i, se_i = network_value(
+                scaled(state.cascades.base, float(state.cascades.item_scale[i])),
+                values[c] * customers,
+                samples=max(50_000, round(samples * w)),
+                seed=config.seed + 2 + int(i),
+            )
+            per_adoption += w * nv_i
+            se2 += (w * se_i) ** 2
+        se = np.sqrt(se2)
+        past = np.bincount(ad.node[ad.category == c], minlength=net.n)[on]
+        future = expected_adoptions(past.astype(np.float64), horizon / span)
+        total[on] += future * per_adoption[on]
+        var[on] += (future * se[on]) ** 2
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": pd.Series(net.ids[on], dtype="string"),
+                    "category": name,
+                    "adoptions": past,
+                    "expected_adoptions": future,
+                    "adopters_caused": per_adoption[on] / values[c],
+                    "adoption_value": values[c],
+                    "value_per_adoption": per_adoption[on],
+                    "network_value": future * per_adoption[on],
+                }
+            )
+        )
+    by_category = pd.concat(parts, ignore_index=True)
+    months = config.value.horizon_months
+    columns = [
+        (name, part["expected_adoptions"].to_numpy(), part["adopters_caused"].to_numpy(), values[c])
+        for c, (name, part) in enumerate(zip(ad.categories, parts, strict=True))
+    ]
+    se_total = np.sqrt(var[on])
+    reasons = [
+        f"value of the adoptions this customer's own adoptions are expected to cause in others "
+        f"over {months} months: {total[u]:.2f} (± {se_total[i]:.2f}) = "
+        + "; ".join(
+            f"{name}: {fut[i]:.2f} expected adoptions x {caused[i]:.2f} adopters caused each "
+            f"x {price:.2f}"
+            for name, fut, caused, price in columns
+        )
+        for i, u in enumerate(on)
+    ]
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(net.ids[on], dtype="string"),
+            "network_value": total[on],
+            "standard_error": se_total,
+            "expected_adoptions": np.sum([col[1] for col in columns], axis=0),
+            "reason": reasons,
+        }
+    )
+    return frame, by_category, basis
+
+
+def _write_network_values(
+    ctx: RunContext, state: _State, config: Config, summary: InfluenceSummary
+) -> None:
+    frame, by_category, basis = _network_values(ctx, state, config)
+    summary.network_value_total = float(frame["network_value"].sum())
+    summary.value_basis = basis
+    ctx.write_table(
+        "network_value",
+        frame.sort_values(["network_value", "customer_id"], ascending=[False, True]),
+        stage="influence",
+        description=(
+            "Per customer: network value over the value horizon (Domingos & Richardson), "
+            f"adoption value = {basis}."
+        ),
+    )
+    ctx.write_table(
+        "network_value_categories",
+        by_category.sort_values(["customer_id", "category"]),
+        stage="influence",
+        description="Per customer and category: expected adoptions, adopters each causes, value.",
+    )
+
+
 def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     """Measure influence, learn link probabilities, choose seeds and compute network values."""
     cfg = config.influence
@@ -640,6 +915,12 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     desc = "Per customer and category: followers vs shuffled timing, influence score, reason."
     ctx.write_table("influence_scores", scores, stage="influence", description=desc)
     tests = _test_reasons(tests, cfg.significance, cfg.shuffles)
+    if len(extra["calibration"]):
+        tests = tests.merge(
+            extra["calibration"][["category", "link_scale", "caused_per_adoption"]],
+            on="category",
+            how="left",
+        )
     summary.influence_detected = tests.loc[tests["influence_detected"], "category"].tolist()
     ctx.write_table(
         "influence_tests",
@@ -680,30 +961,10 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         stage="influence",
         description="Expected reach of the first k seeds, next to the top-degree heuristic.",
     )
-    value, basis = _customer_values(ctx, net)
-    samples = cfg.network_value_samples or max(200_000, 20 * summary.customers)
-    nv, se = network_value(state.graph, value, samples=samples, seed=config.seed + 2)
-    on = np.flatnonzero(net.on_network)
-    summary.network_value_total = float(nv[on].sum())
-    summary.value_basis = basis
-    ctx.write_table(
-        "network_value",
-        pd.DataFrame(
-            {
-                "customer_id": pd.Series(net.ids[on], dtype="string"),
-                "network_value": nv[on],
-                "standard_error": se[on],
-                "own_value": value[on],
-                "reason": [
-                    f"expected value of other customers whose adoption this customer causes: "
-                    f"{x:.2f} (± {e:.2f}; customer value = {basis})"
-                    for x, e in zip(nv[on], se[on], strict=True)
-                ],
-            }
-        ).sort_values(["network_value", "customer_id"], ascending=[False, True]),
-        stage="influence",
-        description="Per customer: network value (Domingos & Richardson), value-weighted RR sets.",
-    )
+    if ad is None:
+        summary.value_basis = "none: network value needs adoption events (no adoptions input)"
+    else:
+        _write_network_values(ctx, state, config, summary)
     return summary
 
 
