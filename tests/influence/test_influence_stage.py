@@ -15,6 +15,7 @@ from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
+from tiewise.synth.truth import adoption_descendants
 
 KEY_HEX = "5a" * 32
 
@@ -211,40 +212,15 @@ def test_influence_on_a_missing_workspace_says_run_first(
     assert r.code == 2 and "tiewise run" in r.err  # type: ignore[attr-defined]
 
 
-def realised_descendants(folder: Path) -> pd.DataFrame:
-    """Per true adoption: the value of the adoptions below it in the generator's cascade tree.
-
-    Each adoption's infector adopted the same item earlier; an adoption's descendants are all
-    adoptions it caused directly or through others, valued at their category's price.
-    """
-    causes = pd.read_parquet(folder / "data" / "truth" / "adoption_causes.parquet")
-    items = pd.read_parquet(folder / "data" / "adoptions.parquet")
-    sales = pd.read_parquet(folder / "data" / "transactions.parquet")
-    causes["category"] = causes["item"].map(
-        items.drop_duplicates("item").set_index("item")["category"]
-    )
-    causes["price"] = causes["category"].map(sales.groupby("category")["amount"].mean())
-    causes = causes.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    row = {key: r for r, key in enumerate(zip(causes["customer_id"], causes["item"], strict=True))}
-    parent = [row.get((f, i), -1) for f, i in zip(causes["infector"], causes["item"], strict=True)]
-    below = np.zeros(len(causes))
-    price = causes["price"].to_numpy()
-    for r in range(len(causes) - 1, -1, -1):  # infectors adopted before the infected
-        if parent[r] >= 0:
-            below[parent[r]] += below[r] + price[r]
-    key = bytes.fromhex(KEY_HEX)
-    causes["customer_id"] = [pseudonymise(i, key) for i in causes["customer_id"]]
-    days = (causes["timestamp"] - causes["timestamp"].min()).dt.total_seconds() / 86_400
-    return causes.assign(descendant_value=below, day=days)
-
-
 def test_network_value_matches_the_generators_cascades(
     project: tuple[Path, Config, RunResult],
 ) -> None:
     """Per adoption in the first half of the window (whose cascades had time to grow), the
     estimated value of the adoptions it causes against the value below it in the true trees."""
     folder, config, _ = project
-    truth = realised_descendants(folder)
+    truth = adoption_descendants(folder / "data")
+    key = bytes.fromhex(KEY_HEX)
+    truth["customer_id"] = [pseudonymise(i, key) for i in truth["customer_id"]]
     estimate = _table(config, "network_value_categories")
     early = truth[truth["day"] < 45].merge(estimate, on=["customer_id", "category"])
     ratio = early["value_per_adoption"].mean() / early["descendant_value"].mean()
