@@ -118,7 +118,7 @@ def scaled(graph: InGraph, factor: float) -> InGraph:
     --------
     >>> g = scaled(in_graph(2, np.array([0, 1]), np.array([1, 0]), np.array([0.5, 0.2])), 3.0)
     >>> g.prob.tolist()
-    [1.0, 0.6000000000000001]
+    [0.6000000000000001, 1.0]
     """
     if factor < 0 or not np.isfinite(factor):
         raise InputError(f"a probability scale must be finite and >= 0, got {factor!r}")

@@ -189,7 +189,7 @@ def expected_adoptions(counts: FloatArray, ratio: float) -> FloatArray:
     Examples
     --------
     >>> expected_adoptions(np.array([0.0, 0.0, 0.0, 4.0]), 2.0).round(3).tolist()
-    [1.6, 1.6, 1.6, 3.2]
+    [0.667, 0.667, 0.667, 6.0]
     """
     counts = np.asarray(counts, dtype=np.float64)
     m = float(counts.mean()) if len(counts) else 0.0
