@@ -248,7 +248,7 @@ def test_network_value_is_near_zero_where_friends_adopt_alike_without_influence(
 ) -> None:
     """Homophily alone makes friends adopt the same items; none of that is caused."""
     generate_telco(
-        TelcoParams(customers=4_000, days=90, seed=5, products=24, influence=0.0),
+        TelcoParams(customers=2_000, days=90, seed=5, products=12, influence=0.0),
         tmp_path / "data",
     )
     path = tmp_path / "tiewise.toml"
