@@ -87,6 +87,24 @@ def _follows(
 
 
 @nb.njit(cache=True)
+def _shuffle_within_items(
+    time: FloatArray, item_start: IntArray, seed: np.uint64, r: int, out: FloatArray
+) -> None:
+    """Shuffle number ``r``: ``time`` permuted within each item's adopters, into ``out``."""
+    state = _start(seed, r)
+    out[:] = time
+    for i in range(item_start.shape[0] - 1):
+        lo = item_start[i]
+        hi = item_start[i + 1]
+        for j in range(hi - 1, lo, -1):  # Fisher-Yates
+            state, u = _uniform(state)
+            k = lo + min(np.int64(u * (j - lo + 1)), j - lo)
+            x = out[j]
+            out[j] = out[k]
+            out[k] = x
+
+
+@nb.njit(cache=True)
 def _shuffles(
     time: FloatArray,
     item_start: IntArray,
@@ -107,17 +125,7 @@ def _shuffles(
     ge_u = np.zeros(units)
     t = time.copy()
     for r in range(shuffles):
-        state = _start(seed, r)
-        t[:] = time
-        for i in range(item_start.shape[0] - 1):
-            lo = item_start[i]
-            hi = item_start[i + 1]
-            for j in range(hi - 1, lo, -1):  # Fisher-Yates within the item's adopters
-                state, u = _uniform(state)
-                k = lo + min(np.int64(u * (j - lo + 1)), j - lo)
-                x = t[j]
-                t[j] = t[k]
-                t[k] = x
+        _shuffle_within_items(time, item_start, seed, r, t)
         g, un = _follows(t, a, b, window, row_group, row_unit, groups, units)
         for x in range(groups):
             sum_g[x] += g[x]
@@ -240,17 +248,7 @@ def _descendant_shuffles(
     total = np.zeros(units)
     t = time.copy()
     for r in range(shuffles):
-        state = _start(seed, r)
-        t[:] = time
-        for i in range(item_start.shape[0] - 1):
-            lo = item_start[i]
-            hi = item_start[i + 1]
-            for j in range(hi - 1, lo, -1):
-                state, u = _uniform(state)
-                k = lo + min(np.int64(u * (j - lo + 1)), j - lo)
-                x = t[j]
-                t[j] = t[k]
-                t[k] = x
+        _shuffle_within_items(time, item_start, seed, r, t)
         total += _descendants(t, a, b, window, row_unit, units)
     return observed, total / max(shuffles, 1)
 
