@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import numba
 import numpy as np
@@ -147,3 +149,14 @@ def test_same_seed_same_seeds() -> None:
     a, b = imm(g, 10, seed=5), imm(g, 10, seed=5)
     np.testing.assert_array_equal(a.seeds, b.seeds)
     np.testing.assert_array_equal(a.spread, b.spread)
+
+
+def test_a_cap_on_rr_sets_weakens_the_guarantee_and_says_by_how_much() -> None:
+    src, dst = _graph("ba", 400, 3)
+    g = in_graph(400, src, dst, weighted_cascade(400, src, dst))
+    free = imm(g, 5, epsilon=0.1, seed=2)
+    assert free.epsilon == pytest.approx(0.1) and free.rr_sets > 20_000
+    capped = imm(g, 5, epsilon=0.1, seed=2, max_sets=20_000)
+    assert capped.rr_sets == 20_000
+    # λ* / θ grows as 1/ε²: the ε those sets suffice for
+    assert capped.epsilon == pytest.approx(0.1 * math.sqrt(free.rr_sets / 20_000), rel=0.05)

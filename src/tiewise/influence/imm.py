@@ -531,6 +531,11 @@ class SeedSet:
         Number of RR sets the final selection used.
     targets
         Number of nodes a cascade can count (roots).
+    cost
+        Contact cost of each seed.
+    epsilon
+        The approximation slack the final number of RR sets gives: the ``epsilon`` asked for,
+        or larger when ``max_sets`` cut the sample (IMM's bound solved for ε at that count).
     """
 
     seeds: IntArray
@@ -539,6 +544,7 @@ class SeedSet:
     rr_sets: int
     targets: int
     cost: FloatArray = field(default_factory=lambda: np.zeros(0))
+    epsilon: float = 0.0
 
 
 def _log_binom(n: int, k: int) -> float:
@@ -580,7 +586,8 @@ def imm(
     costs, budget
         Per-node contact cost and the total budget (both or neither).
     max_sets
-        Upper bound on the number of RR sets (memory guard).
+        Upper bound on the number of RR sets (memory guard); when it binds, the guarantee is
+        weaker and :attr:`SeedSet.epsilon` says how much.
 
     Returns
     -------
@@ -609,7 +616,7 @@ def imm(
     nt = len(roots)
     ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
     if nt == 0 or n == 0 or not ok.any():
-        return SeedSet(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0, nt)
+        return SeedSet(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0, nt, epsilon=epsilon)
     k = min(k, int(ok.sum()))
     size = max(nt, 2)
     ell = ell * (1.0 + math.log(2) / math.log(size))
@@ -650,7 +657,9 @@ def imm(
     seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
     gain = nt * gains / sets.count
     cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]
-    return SeedSet(seeds, np.cumsum(gain), gain, sets.count, nt, cost)
+    # λ* grows as 1/ε²: the ε that the sets drawn suffice for
+    reached = epsilon * math.sqrt(max(1.0, lam_star / max(lower, 1.0) / max(sets.count, 1)))
+    return SeedSet(seeds, np.cumsum(gain), gain, sets.count, nt, cost, epsilon=reached)
 
 
 def network_value(

@@ -457,6 +457,7 @@ def _seed_rows(
         eligible=eligible,
         costs=state.cost if budget is not None else None,
         budget=budget,
+        max_sets=cfg.max_rr_sets,
     )
     check = sample_rr_sets(graph, 100_000, seed=config.seed + 1, roots=np.flatnonzero(targets))
     nt = int(targets.sum())
@@ -467,10 +468,16 @@ def _seed_rows(
     ids = net.ids[seeds]
     cum_cost = np.cumsum(state.cost[seeds])
     what = "any item" if category == ALL else f"a {category} item"
+    capped = (
+        f"; IMM guarantee (1 - 1/e - {chosen.epsilon:.2f}) with {chosen.rr_sets:,} RR sets "
+        f"(max_rr_sets), not epsilon {cfg.epsilon:g}"
+        if chosen.epsilon > cfg.epsilon * (1 + 1e-9)
+        else ""
+    )
     reasons = [
         f"seed {i + 1} for {category}: adds {g:.1f} expected adopters of {what} "
         f"(independent cascade over learned link probabilities; {r:.1f} reached by the first "
-        f"{i + 1}); cost {c:g}; {int(f)} contacts followed this customer before"
+        f"{i + 1}); cost {c:g}; {int(f)} contacts followed this customer before{capped}"
         for i, (g, r, c, f) in enumerate(
             zip(chosen.gain, reach, state.cost[seeds], state.followers[seeds], strict=True)
         )
@@ -485,6 +492,7 @@ def _seed_rows(
             "marginal_reach": chosen.gain,
             "expected_reach": reach,
             "rr_sets": chosen.rr_sets,
+            "epsilon": chosen.epsilon,
             "reason": reasons,
         }
     )
