@@ -57,6 +57,10 @@ class ChurnData:
         Category codes (-1 when unknown) and the category names.
     monthly_fee, signup_day
         NaN when unknown; signup in days relative to as-of.
+    weekly_contacts
+        Per party (row) and week ``j`` (column): contacts active that week, from the links
+        stage's ``customer_weeks`` (one SQL definition, run on DuckDB or Spark); None when the
+        workspace has no such table, and then counted from ``week_bits``.
     """
 
     ids: npt.NDArray[np.object_]
@@ -76,6 +80,7 @@ class ChurnData:
     segment_names: list[str]
     monthly_fee: FloatArray
     signup_day: FloatArray
+    weekly_contacts: npt.NDArray[np.int32] | None = None
 
     @property
     def n(self) -> int:
@@ -159,6 +164,19 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
         ORDER BY u, v
         """
     ).fetchnumpy()
+    weekly = None
+    if ctx.has_table("customer_weeks"):
+        cells = con.execute(
+            f"""
+            SELECT i.idx, w.week - {first_week} AS j, w.contacts
+            FROM customer_weeks w JOIN _churn_index i USING (customer_id)
+            WHERE w.week BETWEEN {first_week} AND {last_week}
+            """
+        ).fetchnumpy()
+        weekly = np.zeros((len(nodes), n_weeks), dtype=np.int32)
+        weekly[np.asarray(cells["idx"], np.int64), np.asarray(cells["j"], np.int64)] = cells[
+            "contacts"
+        ]
     con.execute("DROP TABLE _churn_index")
     plan, plan_names = _codes(nodes["plan"])
     segment, segment_names = _codes(nodes["segment"])
@@ -185,6 +203,7 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
         segment_names=segment_names,
         monthly_fee=np.asarray(nodes["monthly_fee"], dtype=np.float64),
         signup_day=np.asarray(nodes["signup_date"], dtype=np.float64),
+        weekly_contacts=weekly,
     )
 
 

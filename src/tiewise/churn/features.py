@@ -33,6 +33,7 @@ __all__ = [
     "behaviour",
     "population",
     "social",
+    "weekly_usage_from_bits",
     "weeks_before",
 ]
 
@@ -106,7 +107,18 @@ def weeks_before(data: ChurnData, cut: float, limit: int | None = None) -> IntAr
 
 
 def _weekly_usage(data: ChurnData, weeks: IntArray) -> FloatArray:
-    """Active contacts per party and week (columns in the order of ``weeks``)."""
+    """Active contacts per party and week (columns in the order of ``weeks``).
+
+    Read from ``customer_weeks`` (computed in the links stage, on DuckDB or Spark) when the data
+    carries it; else counted from the pairs' week bits (:func:`weekly_usage_from_bits`).
+    """
+    if data.weekly_contacts is not None:
+        return data.weekly_contacts[:, weeks].astype(np.float64)
+    return weekly_usage_from_bits(data, weeks)
+
+
+def weekly_usage_from_bits(data: ChurnData, weeks: IntArray) -> FloatArray:
+    """Active contacts per party and week, counted from the pairs' week bits (the reference)."""
     out = np.zeros((data.n, len(weeks)), dtype=np.float64)
     for j, week in enumerate(weeks.tolist()):
         bit = ((data.week_bits >> week) & 1).astype(np.float64)
