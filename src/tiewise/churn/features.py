@@ -6,7 +6,8 @@ weekly usage from the complete weeks before the cut, tie weights from the same w
 events up to the cut.
 
 Behavioural features (:func:`behaviour`): tenure, plan, segment, monthly fee; weekly usage (active
-contacts per week) — recent, own baseline and their ratio, weeks since the last active week; from
+contacts per week, from the links stage's ``customer_weeks``: one SQL definition that runs on
+DuckDB or Spark) — recent, own baseline and their ratio, weeks since the last active week; from
 transactions, the usual interval between purchases, the days since the last one and their ratio.
 
 Social features (:func:`social`): contacts who churned in the last ``social_days`` (count, count
