@@ -15,12 +15,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tiewise.links.strength import ACTIVITY_WEEKS
 from tiewise.store import RunContext
 
 __all__ = ["MAX_WEEKS", "ChurnData", "load_churn_data", "transaction_days"]
 
-MAX_WEEKS = 52
-"""Weeks of activity read from the week masks (the newest ones)."""
+MAX_WEEKS = ACTIVITY_WEEKS
+"""Weeks of activity read from the week masks and ``customer_weeks`` (the newest ones)."""
 
 _DAY_S = 86_400.0
 
@@ -166,17 +167,15 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
     ).fetchnumpy()
     weekly = None
     if ctx.has_table("customer_weeks"):
+        # week first_week + j is column w<last_week - first_week - j> (w0: the as-of week)
+        columns = ", ".join(f"w.w{last_week - first_week - j} AS c{j}" for j in range(n_weeks))
         cells = con.execute(
-            f"""
-            SELECT i.idx, w.week - {first_week} AS j, w.contacts
-            FROM customer_weeks w JOIN _churn_index i USING (customer_id)
-            WHERE w.week BETWEEN {first_week} AND {last_week}
-            """
+            f"SELECT i.idx, {columns} FROM customer_weeks w JOIN _churn_index i USING (customer_id)"
         ).fetchnumpy()
         weekly = np.zeros((len(nodes), n_weeks), dtype=np.int32)
-        weekly[np.asarray(cells["idx"], np.int64), np.asarray(cells["j"], np.int64)] = cells[
-            "contacts"
-        ]
+        rows = np.asarray(cells["idx"], np.int64)
+        for j in range(n_weeks):
+            weekly[rows, j] = cells[f"c{j}"]
     con.execute("DROP TABLE _churn_index")
     plan, plan_names = _codes(nodes["plan"])
     segment, segment_names = _codes(nodes["segment"])

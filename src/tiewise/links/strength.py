@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 REGULARITY_WEEKS = 52  # regularity looks at most this many weeks back
-ACTIVITY_WEEKS = 52  # customer_weeks holds this many weeks (the newest ones)
+ACTIVITY_WEEKS = 52  # customer_weeks holds this many weeks (the newest ones: w0..w51)
 
 _AS_OF_WEEK = "(date_diff('day', m.origin, CAST(m.as_of AS DATE)) // 7)"
 _FIRST_WEEK = "greatest(0, date_diff('day', m.origin, CAST(m.first_ts AS DATE)) // 7)"
@@ -212,28 +212,31 @@ def activity_sql() -> str:
 
 
 def customer_weeks_sql() -> str:
-    """SQL of ``customer_weeks``: each party's contacts active in each of its active weeks.
+    """SQL of ``customer_weeks``: each party's contacts active in each of the newest weeks.
 
-    Weeks are numbered from ``link_meta.origin`` (as in the week masks) and only the newest
-    ``ACTIVITY_WEEKS`` weeks within the data are kept; week ``k`` of a pair is active when bit
-    ``k`` of its mask is set: ``mask mod 2^(k+1) >= 2^k``.
+    One row per party with social links; column ``w<i>`` counts its contacts active in the
+    ``i``-th week before the as-of week (``w0``: the as-of week itself, ``w51``: 51 weeks
+    before), weeks numbered from ``link_meta.origin`` as in the week masks.  Week ``k`` of a
+    pair is active when bit ``k`` of its mask is set: ``mask mod 2^(k+1) >= 2^k``.  One row of
+    52 counters per party, not one row per party and week: the aggregation holds a tenth of
+    the state (measured with ``benchmarks/bench_sizing.py``).
     """
-    weeks = ", ".join(f"({k})" for k in range(127))
-    bit = f"s.week_mask % {_pow2('w.week + 1')} >= {_pow2('w.week')}"
+    weeks = []
+    for i in range(ACTIVITY_WEEKS):
+        k = f"aw - {i}"
+        bit = f"aw >= {i} AND week_mask % {_pow2(f'{k} + 1')} >= {_pow2(k)}"
+        weeks.append(f"CAST(count(*) FILTER (WHERE {bit}) AS INTEGER) AS w{i}")
+    state = f"""
+        SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
+        FROM ({_social_state()}) s, link_meta m
+    """
     return f"""
-        WITH span AS (
-            SELECT greatest({_FIRST_WEEK}, {_AS_OF_WEEK} - {ACTIVITY_WEEKS - 1}) AS lo,
-                   {_AS_OF_WEEK} AS hi
-            FROM link_meta m
-        ), active AS (
-            SELECT s.a, s.b, w.week
-            FROM ({_social_state()}) s, span, (VALUES {weeks}) AS w(week)
-            WHERE w.week BETWEEN span.lo AND span.hi AND {bit}
-        )
-        SELECT customer_id, CAST(week AS INTEGER) AS week, count(*) AS contacts
-        FROM (SELECT a AS customer_id, week FROM active UNION ALL SELECT b, week FROM active)
-        GROUP BY customer_id, week
-        ORDER BY customer_id, week
+        WITH state AS ({state})
+        SELECT id AS customer_id, {", ".join(weeks)}
+        FROM (SELECT a AS id, week_mask, aw FROM state
+              UNION ALL SELECT b AS id, week_mask, aw FROM state)
+        GROUP BY id
+        ORDER BY customer_id
         """
 
 
@@ -244,8 +247,8 @@ _DESCRIPTIONS = {
     "nodes": "Every party: customers (on-network) and their off-network contacts.",
     "customer_activity": "Per party: contacts, records and call time out and in, first and last "
     "contact, active weeks (service numbers' links left out).",
-    "customer_weeks": "Per party and week (from link_meta.origin, the newest 52 within the data): "
-    "contacts active that week.",
+    "customer_weeks": "Per party: contacts active in each of the 52 newest weeks (w0 = the as-of "
+    "week, w1 the week before, ...); service numbers' links left out.",
 }
 
 
