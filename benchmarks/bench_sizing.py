@@ -20,9 +20,13 @@ Usage::
 
     nice python benchmarks/bench_sizing.py                 # everything (about 10 minutes)
     python benchmarks/bench_sizing.py --ingest 1000000 --graph 100000:1000000
+    nice python benchmarks/bench_sizing.py --ingest --graph 50000:500000 100000:1000000 \
+        100000:2000000 200000:1000000 200000:2000000 --out benchmarks/results/sizing_graph.json
 
 Prints the measurements, the fitted coefficients and the machine they imply for 45M customers
-and 1B links, and writes ``benchmarks/results/sizing.json`` (with the load average).
+and 1B links, and writes ``benchmarks/results/sizing.json`` or ``--out`` (with the load average,
+and for the graph fit each point's residual: with more than three points the fit is
+over-determined and the residuals show how well a straight line holds).
 """
 
 from __future__ import annotations
