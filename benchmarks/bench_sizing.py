@@ -20,9 +20,13 @@ Usage::
 
     nice python benchmarks/bench_sizing.py                 # everything (about 10 minutes)
     python benchmarks/bench_sizing.py --ingest 1000000 --graph 100000:1000000
+    nice python benchmarks/bench_sizing.py --ingest --graph 50000:500000 100000:1000000 \
+        100000:2000000 200000:1000000 200000:2000000 --out benchmarks/results/sizing_graph.json
 
 Prints the measurements, the fitted coefficients and the machine they imply for 45M customers
-and 1B links, and writes ``benchmarks/results/sizing.json`` (with the load average).
+and 1B links, and writes ``benchmarks/results/sizing.json`` or ``--out`` (with the load average,
+and for the graph fit each point's residual: with more than three points the fit is
+over-determined and the residuals show how well a straight line holds).
 """
 
 from __future__ import annotations
@@ -204,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "--graph", nargs="*", default=[f"{n}:{m}" for n, m in GRAPH_SIZES], help="NODES:LINKS"
     )
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
@@ -256,18 +261,24 @@ def main(argv: list[str] | None = None) -> int:
         }
     if len(graph_rows) >= 3:
         x = np.array([[1.0, r["nodes"], r["links"]] for r in graph_rows])
-        c = fit(x, np.array([r["peak_mb"] for r in graph_rows]))
+        y = np.array([r["peak_mb"] for r in graph_rows])
+        c = fit(x, y)
         need = c[0] + c[1] * TARGET_CUSTOMERS + c[2] * TARGET_LINKS
+        residuals = y - x @ c
         model["graph"] = {
             "base_mb": c[0],
             "bytes_per_node": c[1] * 2**20,
             "bytes_per_link": c[2] * 2**20,
             "target": {"nodes": TARGET_CUSTOMERS, "links": TARGET_LINKS, "peak_gb": need / 1024},
+            # measured minus fitted, per point (MiB): zero by construction with three points
+            "residuals_mb": residuals.tolist(),
+            "rms_residual_mb": float(np.sqrt(np.mean(residuals**2))),
+            "degrees_of_freedom": len(graph_rows) - 3,
         }
     for name, m in model.items():
         print(name, json.dumps(m, default=float))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "meta": {
@@ -289,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         + "\n"
     )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -10,17 +10,22 @@ rows/3.4 pairs, 0.5% exact duplicates, 0.1% bad rows) and build ``link_state`` w
   pseudonymises, writes Parquet, and the workspace imports it.  The session is started first
   and timed apart (``session_seconds``); a warm-up run on 100k records compiles the queries.
 
-The two ``link_state`` tables are then compared row by row (``EXCEPT ALL`` both ways, on every
-column, in DuckDB): ``identical`` is true when no row differs.  Each engine runs in this one
-process (Spark's JVM is a child: its memory is not in this process's peak), timed with
-``perf_counter``.  The machine is shared: the load average is recorded.
+Then the links stage (:func:`tiewise.links.strength.build_links`) runs on the same engine and is
+timed apart: on DuckDB ``links`` is a view and the other tables are written by DuckDB; on Spark
+``links``, ``service_numbers``, ``nodes``, ``customer_activity`` and ``customer_weeks`` are
+computed by Spark over its ``link_state`` Parquet and imported.
+
+The two workspaces' tables are then compared row by row (``EXCEPT ALL`` both ways, on every
+column, in DuckDB): ``identical`` is true when no row of any of them differs.  Each engine runs
+in this one process (Spark's JVM is a child: its memory is not in this process's peak), timed
+with ``perf_counter``.  The machine is shared: the load average is recorded.
 
 Usage::
 
     nice python benchmarks/bench_spark.py                  # 10M records
     python benchmarks/bench_spark.py --rows 1000000
 
-Writes ``benchmarks/results/spark.json``.
+Writes ``benchmarks/results/spark.json`` (10M records; ``spark_<rows>.json`` for other sizes).
 """
 
 from __future__ import annotations
@@ -47,9 +52,10 @@ SPARK_CONF = {
 }
 
 
-def run(engine: str, file: Path, folder: Path, key: bytes) -> tuple[float, Path]:
+def run(engine: str, file: Path, folder: Path, key: bytes) -> tuple[float, float, Path]:
     from tiewise.config import load_config
     from tiewise.ingest.load import ingest
+    from tiewise.links.strength import build_links
     from tiewise.store import Workspace
 
     workspace = folder / f"ws-{engine}"
@@ -73,7 +79,13 @@ def run(engine: str, file: Path, folder: Path, key: bytes) -> tuple[float, Path]
         ws.run(command="bench") as r,
     ):
         ingest(r, config, key)
-    return time.perf_counter() - t0, workspace
+        t1 = time.perf_counter()
+        build_links(r, config)
+        t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, workspace
+
+
+TABLES = ("link_state", "links", "service_numbers", "nodes", "customer_activity", "customer_weeks")
 
 
 def compare(duck: Path, spark: Path) -> dict[str, Any]:
@@ -82,23 +94,30 @@ def compare(duck: Path, spark: Path) -> dict[str, Any]:
     con = duckdb.connect()
     con.execute(f"ATTACH '{duck / 'tiewise.duckdb'}' AS d (READ_ONLY)")
     con.execute(f"ATTACH '{spark / 'tiewise.duckdb'}' AS s (READ_ONLY)")
-    rows = [int(con.execute(f"SELECT count(*) FROM {x}.link_state").fetchall()[0][0]) for x in "ds"]
-    only_duck = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM d.link_state EXCEPT ALL SELECT * FROM s.link_state)"
-    ).fetchall()[0][0]
-    only_spark = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM s.link_state EXCEPT ALL SELECT * FROM d.link_state)"
-    ).fetchall()[0][0]
+    out: dict[str, Any] = {}
+    for t in TABLES:
+        rows = [int(con.execute(f"SELECT count(*) FROM {x}.{t}").fetchall()[0][0]) for x in "ds"]
+        only = [
+            int(
+                con.execute(
+                    f"SELECT count(*) FROM (SELECT * FROM {x}.{t} EXCEPT ALL SELECT * FROM {y}.{t})"
+                ).fetchall()[0][0]
+            )
+            for x, y in ("ds", "sd")
+        ]
+        out[t] = {
+            "rows_duckdb": rows[0],
+            "rows_spark": rows[1],
+            "rows_only_duckdb": only[0],
+            "rows_only_spark": only[1],
+        }
     meta = [con.execute(f"SELECT * FROM {x}.link_meta").fetchall() for x in "ds"]
     con.close()
-    return {
-        "rows_duckdb": rows[0],
-        "rows_spark": rows[1],
-        "rows_only_duckdb": int(only_duck),
-        "rows_only_spark": int(only_spark),
-        "link_meta_equal": meta[0] == meta[1],
-        "identical": only_duck == 0 and only_spark == 0 and meta[0] == meta[1],
-    }
+    out["link_meta_equal"] = meta[0] == meta[1]
+    out["identical"] = meta[0] == meta[1] and all(
+        out[t]["rows_only_duckdb"] == 0 and out[t]["rows_only_spark"] == 0 for t in TABLES
+    )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             EngineConfig(engine="spark", spark_master="local[2]", spark_conf=SPARK_CONF)
         )
         session_seconds = time.perf_counter() - t0
-        warm, _ = run("spark", small, folder, key)
-        duck_s, duck_ws = run("duckdb", file, folder, key)
+        warm, _, _ = run("spark", small, folder, key)
+        duck_s, duck_links_s, duck_ws = run("duckdb", file, folder, key)
         load.append(os.getloadavg())
-        spark_s, spark_ws = run("spark", file, folder, key)
+        spark_s, spark_links_s, spark_ws = run("spark", file, folder, key)
         load.append(os.getloadavg())
         equal = compare(duck_ws, spark_ws)
         spark.stop()
@@ -145,11 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         "duckdb_seconds": duck_s,
         "spark_seconds": spark_s,
         "spark_over_duckdb": spark_s / duck_s,
+        "links_stage_duckdb_seconds": duck_links_s,
+        "links_stage_spark_seconds": spark_links_s,
         "equality": equal,
     }
     print(json.dumps(result, indent=2, default=str))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path = RESULTS if args.rows == 10_000_000 else RESULTS.with_name(f"spark_{args.rows}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return 0 if equal["identical"] else 1
 
 

@@ -153,8 +153,9 @@ class EngineConfig(_Strict):
         default="duckdb",
         description='"duckdb": everything on this machine. "spark": the interaction records are '
         "checked, deduplicated and aggregated per pair on Apache Spark (pip install "
-        "'tiewise[spark]'), which writes link_state as Parquet; the workspace imports it and "
-        "every later stage runs here unchanged.",
+        "'tiewise[spark]'), which writes link_state, the rejected rows and then the links "
+        "stage's tables (links, service_numbers, nodes, customer_activity, customer_weeks) "
+        "as Parquet; the workspace imports them and the graph and later stages run here.",
     )
     spark_master: str = Field(
         default="local[*]",
@@ -174,7 +175,8 @@ class EngineConfig(_Strict):
     )
     spark_output: str | None = Field(
         default=None,
-        description="Where Spark writes link_state and link_meta as Parquet; it must be "
+        description="Where Spark writes its tables as Parquet (link_state, rejected_rows/, "
+        "links, service_numbers, nodes, customer_activity, customer_weeks); it must be "
         "readable from this machine (a local or shared folder; DuckDB reads s3:// with its "
         "httpfs extension). Default: spark-output/ in the workspace folder.",
     )

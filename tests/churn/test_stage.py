@@ -11,6 +11,7 @@ asserted at 100,000 subscribers in the slow test, and measured at 1M in
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tiewise.churn.data import load_churn_data
+from tiewise.churn.features import weekly_usage_from_bits
 from tiewise.config import load_config, template
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline
@@ -222,3 +225,19 @@ def test_skipped_with_the_reason_without_churn_input(project: Path) -> None:
     assert result.churn.skipped is not None and "no churn input" in result.churn.skipped
     with Workspace.open(load_config(project / "tiewise.toml").workspace_path) as ws:
         assert "churn_scores" not in {t.name for t in ws.tables()}
+
+
+def test_weekly_usage_from_customer_weeks_equals_the_count_from_week_bits(
+    contagious: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    """The links stage's customer_weeks (SQL) gives the churn stage the counts of its pairs."""
+    root, _ = contagious
+    cfg = load_config(root / "tiewise.toml")
+    shutil.copytree(cfg.workspace_path, tmp_path / "ws")
+    with Workspace.open(tmp_path / "ws") as ws, ws.run(command="test") as run:
+        data = load_churn_data(run)
+    assert data.weekly_contacts is not None
+    weeks = np.arange(data.weekly_contacts.shape[1])
+    assert len(weeks) >= 20
+    np.testing.assert_array_equal(data.weekly_contacts, weekly_usage_from_bits(data, weeks))
+    assert data.weekly_contacts.sum() > 5 * data.n

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +62,16 @@ def assert_same(workspaces: dict[str, Path], sql: str) -> pd.DataFrame:
 
 STATE = "SELECT * FROM link_state ORDER BY a, b"
 LINKS = "SELECT * FROM links ORDER BY a, b"
+SERVICE = "SELECT * FROM service_numbers ORDER BY customer_id"
+NODES = "SELECT * FROM nodes ORDER BY customer_id"
+ACTIVITY = "SELECT * FROM customer_activity ORDER BY customer_id"
+WEEKS = "SELECT * FROM customer_weeks ORDER BY customer_id"
 REPORT = "SELECT input, rule, column_name, rows FROM ingest_report ORDER BY input, rule"
+FULL_REPORT = (
+    "SELECT input, rule, column_name, rows, share, example, action, expected FROM ingest_report "
+    "WHERE rule <> 'loaded' ORDER BY ALL"
+)
+REJECTED = "SELECT * FROM rejected_rows ORDER BY ALL"
 
 
 def test_generated_data_gives_identical_tables_on_spark_and_duckdb(
@@ -63,11 +79,30 @@ def test_generated_data_gives_identical_tables_on_spark_and_duckdb(
 ) -> None:
     generate_telco(TelcoParams(customers=1_000, days=45, seed=5), tmp_path / "data")
     text = template(tmp_path / "data", config_dir=tmp_path)
+    # call centres here have tens of callers, not the 500 of an operator's
+    text = text.replace("service_min_contacts = 500", "service_min_contacts = 20")
     workspaces = both_engines(tmp_path, text, spark_settings, monkeypatch)
     state = assert_same(workspaces, STATE)
     assert len(state) > 1_000 and state["weight_fp"].min() > 0
     links = assert_same(workspaces, LINKS)
     assert links["strength"].gt(0).all()
+    # the rest of the links stage ran on Spark too, from the same SQL
+    assert (
+        table(
+            workspaces["spark"],
+            "SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'links'",
+        )["n"][0]
+        == 0
+    )  # a table imported from Spark
+    service = assert_same(workspaces, SERVICE)
+    assert len(service) >= 1 and service["reason"].str.contains("distinct contacts").all()
+    nodes = assert_same(workspaces, NODES)
+    assert nodes["is_service"].sum() == len(service) and (~nodes["on_network"]).sum() > 0
+    activity = assert_same(workspaces, ACTIVITY)
+    weeks = assert_same(workspaces, WEEKS)
+    active = [c for c in weeks.columns if c.startswith("w") and weeks[c].sum() > 0]
+    assert activity["active_weeks"].max() >= 6 and len(active) >= 6  # 45 days of data
+    assert not set(service["customer_id"]) & set(activity["customer_id"])
     assert_same(workspaces, "SELECT * FROM link_meta")
     assert_same(workspaces, REPORT)
     # The graph stage ran on the imported link_state, here, and found the same structure.
@@ -124,7 +159,8 @@ def messy_calls(folder: Path) -> None:
     )
     csv = pd.concat([frame.iloc[:3000], copies, near, bad]).sample(frac=1, random_state=5)
     csv.to_csv(folder / "calls_a.csv", index=False)
-    rest = pd.concat([frame.iloc[3000:], other_side])
+    rest = pd.concat([frame.iloc[3000:], other_side]).sample(frac=1, random_state=6)
+    rest.iloc[17, 1] = rest.iloc[17, 0]  # a self-interaction in the Parquet file
     rest.assign(duration_s=rest["duration_s"].astype("float64")).to_parquet(
         folder / "calls_b.parquet", index=False
     )
@@ -159,14 +195,41 @@ path = "report.html"
 def test_messy_data_gives_identical_tables_on_spark_and_duckdb(
     tmp_path: Path, spark_settings: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pyspark.sql import SparkSession
+
     messy_calls(tmp_path)
-    workspaces = both_engines(tmp_path, MESSY, spark_settings, monkeypatch)
+    # 64 kB splits: the CSV file is read by several tasks, and its row numbers still come out
+    small_splits = '"spark.sql.files.maxPartitionBytes" = "65536", "spark.ui.enabled"'
+    settings = spark_settings.replace('"spark.ui.enabled"', small_splits)
+    try:
+        workspaces = both_engines(tmp_path, MESSY, settings, monkeypatch)
+        session = SparkSession.getActiveSession()
+        assert session is not None
+        assert session.conf.get("spark.sql.files.maxPartitionBytes") == "65536"
+        csv = session.read.option("header", "true").csv(str(tmp_path / "calls_a.csv"))
+        assert csv.rdd.getNumPartitions() >= 3
+    finally:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.conf.unset("spark.sql.files.maxPartitionBytes")
     state = assert_same(workspaces, STATE)
     masks = [int(m) for m in state["week_mask"]]
     assert max(masks) >= 2**63  # weeks in the high half of the 127-bit masks
     assert state["duplicates"].sum() > 0 and state["two_sided"].sum() > 0
     assert state["missed"].sum() > 0
-    assert_same(workspaces, LINKS)
+    links = assert_same(workspaces, LINKS)
+    assert links["regularity"].between(0, 1).all()
+    assert links["active_weeks"].max() >= 5
+    for sql in (SERVICE, NODES, ACTIVITY):
+        assert_same(workspaces, sql)
+    weeks = assert_same(workspaces, WEEKS)
+    assert all(weeks[f"w{i}"].sum() > 0 for i in range(52))  # two years: all 52 weeks
+    # the bad rows themselves, by file and row number, and the report's examples
+    rejected = assert_same(workspaces, REJECTED)
+    assert len(rejected) == 8 and rejected["row"].min() >= 1
+    assert rejected["file"].str.endswith(".parquet").sum() == 1
+    assert set(rejected["value"].dropna()) >= {"not a time", "pigeon", "999999.0", "sideways"}
+    assert_same(workspaces, FULL_REPORT)
     report = assert_same(workspaces, REPORT).groupby("rule")["rows"].sum()
     for rule in (
         "bad_timestamp",
@@ -238,3 +301,119 @@ def test_a_spark_input_that_does_not_exist_is_a_clear_input_error(
         pytest.raises(InputError, match=r"engine.spark_input: Spark cannot read"),
     ):
         ingest(run, config, None)
+
+
+# --------------------------------------------------------------------------- Spark Connect
+# tiewise as a thin client of a Spark server.  A Connect server (the start-connect-server.sh
+# script inside the PySpark wheel) is started in local[2], bound to 127.0.0.1 on a free port,
+# and the whole pipeline runs with engine.spark_remote = "sc://127.0.0.1:<port>".  Skipped, with
+# the reason, without Java, without the Connect client's packages (gRPC), or when the server
+# does not come up within two minutes.
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start a Spark Connect server on 127.0.0.1; yield its sc:// URL; stop it."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark Connect needs Java 17+ (no java on PATH, JAVA_HOME unset)")
+    pyspark = pytest.importorskip("pyspark")
+    pytest.importorskip(
+        "grpc", reason="the Spark Connect client needs pip install 'pyspark[connect]'"
+    )
+    home = Path(pyspark.__file__).parent
+    script = home / "sbin" / "start-connect-server.sh"
+    if not script.exists():
+        pytest.skip(f"no Connect server script in the PySpark wheel ({script})")
+    logs = tmp_path_factory.mktemp("connect-logs")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(logs),
+        "SPARK_PID_DIR": str(logs),
+        "SPARK_CONF_DIR": str(logs),
+    }
+    conf = {
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.ui.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("connect-warehouse")),
+    }
+    args = [str(script), "--wait", "--master", "local[2]"]
+    for k, v in conf.items():
+        args += ["--conf", f"{k}={v}"]
+    out = (logs / "server.out").open("wb")
+    server = subprocess.Popen(
+        args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                text = (logs / "server.out").read_text(errors="replace")[-800:]
+                pytest.skip(f"the Spark Connect server stopped at start: {text}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(1)
+        else:
+            pytest.skip("the Spark Connect server did not listen within 120 s")
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # the script and the JVM it started
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        out.close()
+
+
+@pytest.mark.slow
+def test_messy_data_through_spark_connect_equals_duckdb(
+    tmp_path: Path, connect_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line as a thin client: a fresh process (PySpark allows no Connect session
+    beside the test run's local one), its tables equal to DuckDB's."""
+    import sys
+
+    messy_calls(tmp_path)
+    monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
+    body = MESSY.replace('path = "report.html"', 'path = "duckdb.html"')
+    (tmp_path / "duckdb.toml").write_text(
+        body.replace('workspace = "workspace"', 'workspace = "ws_duckdb"')
+    )
+    run_pipeline(load_config(tmp_path / "duckdb.toml"))
+    body = MESSY.replace('path = "report.html"', 'path = "spark.html"')
+    body = body.replace(
+        'engine = "duckdb"\n', f'engine = "spark"\nspark_remote = "{connect_url}"\n'
+    )
+    (tmp_path / "spark.toml").write_text(
+        body.replace('workspace = "workspace"', 'workspace = "ws_spark"')
+    )
+    tiewise = Path(sys.executable).parent / "tiewise"
+    done = subprocess.run(
+        [str(tiewise), "run", "--config", str(tmp_path / "spark.toml")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TIEWISE_KEY": KEY_HEX},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    workspaces = {"duckdb": tmp_path / "ws_duckdb", "spark": tmp_path / "ws_spark"}
+    state = assert_same(workspaces, STATE)
+    assert len(state) > 500
+    for sql in (LINKS, NODES, ACTIVITY, WEEKS, REJECTED, FULL_REPORT):
+        assert_same(workspaces, sql)
+    assert (tmp_path / "ws_spark" / "spark-output" / "links").is_dir()

@@ -15,12 +15,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tiewise.links.strength import ACTIVITY_WEEKS
 from tiewise.store import RunContext
 
 __all__ = ["MAX_WEEKS", "ChurnData", "load_churn_data", "transaction_days"]
 
-MAX_WEEKS = 52
-"""Weeks of activity read from the week masks (the newest ones)."""
+MAX_WEEKS = ACTIVITY_WEEKS
+"""Weeks of activity read from the week masks and ``customer_weeks`` (the newest ones)."""
 
 _DAY_S = 86_400.0
 
@@ -57,6 +58,10 @@ class ChurnData:
         Category codes (-1 when unknown) and the category names.
     monthly_fee, signup_day
         NaN when unknown; signup in days relative to as-of.
+    weekly_contacts
+        Per party (row) and week ``j`` (column): contacts active that week, from the links
+        stage's ``customer_weeks`` (one SQL definition, run on DuckDB or Spark); None when the
+        workspace has no such table, and then counted from ``week_bits``.
     """
 
     ids: npt.NDArray[np.object_]
@@ -76,6 +81,7 @@ class ChurnData:
     segment_names: list[str]
     monthly_fee: FloatArray
     signup_day: FloatArray
+    weekly_contacts: npt.NDArray[np.int32] | None = None
 
     @property
     def n(self) -> int:
@@ -159,6 +165,17 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
         ORDER BY u, v
         """
     ).fetchnumpy()
+    weekly = None
+    if ctx.has_table("customer_weeks"):
+        # week first_week + j is column w<last_week - first_week - j> (w0: the as-of week)
+        columns = ", ".join(f"w.w{last_week - first_week - j} AS c{j}" for j in range(n_weeks))
+        cells = con.execute(
+            f"SELECT i.idx, {columns} FROM customer_weeks w JOIN _churn_index i USING (customer_id)"
+        ).fetchnumpy()
+        weekly = np.zeros((len(nodes), n_weeks), dtype=np.int32)
+        rows = np.asarray(cells["idx"], np.int64)
+        for j in range(n_weeks):
+            weekly[rows, j] = cells[f"c{j}"]
     con.execute("DROP TABLE _churn_index")
     plan, plan_names = _codes(nodes["plan"])
     segment, segment_names = _codes(nodes["segment"])
@@ -185,6 +202,7 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
         segment_names=segment_names,
         monthly_fee=np.asarray(nodes["monthly_fee"], dtype=np.float64),
         signup_day=np.asarray(nodes["signup_date"], dtype=np.float64),
+        weekly_contacts=weekly,
     )
 
 

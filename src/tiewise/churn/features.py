@@ -6,7 +6,8 @@ weekly usage from the complete weeks before the cut, tie weights from the same w
 events up to the cut.
 
 Behavioural features (:func:`behaviour`): tenure, plan, segment, monthly fee; weekly usage (active
-contacts per week) — recent, own baseline and their ratio, weeks since the last active week; from
+contacts per week, from the links stage's ``customer_weeks``: one SQL definition that runs on
+DuckDB or Spark) — recent, own baseline and their ratio, weeks since the last active week; from
 transactions, the usual interval between purchases, the days since the last one and their ratio.
 
 Social features (:func:`social`): contacts who churned in the last ``social_days`` (count, count
@@ -33,6 +34,7 @@ __all__ = [
     "behaviour",
     "population",
     "social",
+    "weekly_usage_from_bits",
     "weeks_before",
 ]
 
@@ -106,7 +108,18 @@ def weeks_before(data: ChurnData, cut: float, limit: int | None = None) -> IntAr
 
 
 def _weekly_usage(data: ChurnData, weeks: IntArray) -> FloatArray:
-    """Active contacts per party and week (columns in the order of ``weeks``)."""
+    """Active contacts per party and week (columns in the order of ``weeks``).
+
+    Read from ``customer_weeks`` (computed in the links stage, on DuckDB or Spark) when the data
+    carries it; else counted from the pairs' week bits (:func:`weekly_usage_from_bits`).
+    """
+    if data.weekly_contacts is not None:
+        return data.weekly_contacts[:, weeks].astype(np.float64)
+    return weekly_usage_from_bits(data, weeks)
+
+
+def weekly_usage_from_bits(data: ChurnData, weeks: IntArray) -> FloatArray:
+    """Active contacts per party and week, counted from the pairs' week bits (the reference)."""
     out = np.zeros((data.n, len(weeks)), dtype=np.float64)
     for j, week in enumerate(weeks.tolist()):
         bit = ((data.week_bits >> week) & 1).astype(np.float64)

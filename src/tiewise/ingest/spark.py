@@ -17,6 +17,9 @@ DuckDB                          Spark
 ``time_bucket(i, t)``           ``floor((unix_micros(t) - 2000-01-03) / i)`` (DuckDB's origin)
 ``to_microseconds(n)``          ``make_dt_interval(0, 0, 0, n / 1e6)``
 ``make_timestamp(us)``          ``CAST(timestamp_micros(us) AS TIMESTAMP_NTZ)`` (naive, as DuckDB)
+``bit_count(x::HUGEINT)``       ``bit_count`` of the low and the high 63 bits as BIGINT, added
+``quantile_cont(x, q)``         ``percentile(x, q)`` (the same linear interpolation)
+``format('{} of {}', x, y)``    ``concat(CAST(x AS STRING), ' of ', CAST(y AS STRING))``
 ==============================  ===============================================================
 
 The session runs in UTC so that naive timestamps mean the same on both engines.  Spark writes
@@ -34,7 +37,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlglot
@@ -42,7 +45,7 @@ from sqlglot import exp
 
 from tiewise.config import Config, EngineConfig
 from tiewise.exceptions import ConfigError, InputError
-from tiewise.ingest.checks import IngestSummary, RuleCount, check_columns
+from tiewise.ingest.checks import IngestSummary, RuleCount, check_columns, record_rules
 from tiewise.ingest.interactions import (
     _COUNTS,
     _STATE_AGG,
@@ -59,7 +62,7 @@ from tiewise.ingest.interactions import (
     newest_sql,
     pseudonymised_sql,
 )
-from tiewise.ingest.rules import validated_select
+from tiewise.ingest.rules import Validated, validated_select
 from tiewise.ingest.schemas import SCHEMAS
 from tiewise.ingest.sources import Source, _literal, resolve_sources, sql_path
 from tiewise.store import RunContext
@@ -135,6 +138,39 @@ def _bit_or_decimal(x: exp.Expression) -> exp.Expression:
     return exp.paren(exp.Add(this=lo, expression=exp.Mul(this=hi, expression=h)))
 
 
+def _halves(x: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+    """The low and the high 63 bits of a non-negative decimal below 2^126, as BIGINTs."""
+    h = exp.cast(exp.Literal.string(str(_TWO_63)), _decimal())
+    low = exp.Mod(this=exp.paren(x.copy()), expression=h.copy())
+    high = exp.Div(
+        this=exp.paren(exp.Sub(this=exp.paren(x.copy()), expression=low.copy())),
+        expression=h.copy(),
+    )
+    return exp.cast(low, "BIGINT"), exp.cast(high, "BIGINT")
+
+
+def _popcount_decimal(x: exp.Expression) -> exp.Expression:
+    """bit_count of a non-negative decimal below 2^126: the popcounts of its halves, added."""
+    low, high = _halves(x)
+    return exp.paren(
+        exp.Add(this=exp.func("bit_count", low), expression=exp.func("bit_count", high))
+    )
+
+
+def _format(node: exp.Format) -> exp.Expression:
+    """DuckDB's ``format('{} ... {}', args)`` as a concatenation of the pieces and the args."""
+    pieces = node.this.name.split("{}")
+    if len(pieces) != len(node.expressions) + 1:
+        raise ValueError(f"format string and arguments do not match: {node.sql()}")
+    parts: list[exp.Expression] = []
+    for piece, arg in zip(pieces, [*node.expressions, None], strict=True):
+        if piece:
+            parts.append(exp.Literal.string(piece))
+        if arg is not None:
+            parts.append(exp.cast(arg.copy(), "VARCHAR"))
+    return cast(exp.Expression, exp.func("concat", *parts))
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.INT128:
         return _decimal()
@@ -144,6 +180,16 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         )
     if isinstance(node, exp.BitwiseOrAgg):
         return _bit_or_decimal(node.this)
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "bit_count"
+        and _is_hugeint(node.expressions[0])
+    ):
+        return _popcount_decimal(node.expressions[0].this)
+    if isinstance(node, exp.PercentileCont):
+        return cast(exp.Expression, exp.func("percentile", node.this, node.expression))
+    if isinstance(node, exp.Format):
+        return _format(node)
     if isinstance(node, exp.UnixToTime) and not node.meta.get("naive"):  # make_timestamp(us)
         node.meta["naive"] = True  # DuckDB's TIMESTAMP is naive: Spark's TIMESTAMP_NTZ
         return exp.cast(node, "TIMESTAMP_NTZ")
@@ -184,6 +230,9 @@ def to_spark_sql(sql: str) -> str:
     # Shifts first, while the HUGEINT casts that mark them are still there.
     for shift in list(tree.find_all(exp.BitwiseLeftShift)):
         shift.replace(_rewrite(shift))
+    for count in list(tree.find_all(exp.Anonymous)):  # bit_count(x::HUGEINT), by the cast
+        if count.name.lower() == "bit_count":
+            count.replace(_rewrite(count))
     tree = tree.transform(lambda n: n if isinstance(n, exp.BitwiseOrAgg) else _rewrite(n))
     for agg in list(tree.find_all(exp.BitwiseOrAgg)):
         agg.replace(_rewrite(agg))
@@ -259,9 +308,8 @@ class SourceCounts:
     """One source's rows on Spark: all, valid, broken per rule, duplicates, two-sided, missed."""
 
     source: Source
-    rules: tuple[str, ...]  # the rule names, by number
-    columns: tuple[str, ...]  # the column each rule concerns
-    expected: tuple[str, ...]
+    validated: Validated  # the rules, by number, and the columns present
+    bad_rows: DataFrame | None  # the rows breaking a rule (not yet run), None when there are none
     total: int
     valid: int
     broken: dict[int, int]  # rule number -> rows
@@ -281,12 +329,19 @@ class SparkLinkState:
 
 def _register(
     spark: SparkSession, source: Source, paths: list[str]
-) -> tuple[_SparkSource, dict[str, str]]:
-    """Read ``paths`` into a temporary view; CSV as text, as DuckDB reads it."""
+) -> tuple[_SparkSource, _SparkSource, dict[str, str]]:
+    """Read ``paths`` into temporary views; CSV as text, as DuckDB reads it.
+
+    Two views of the same rows: one for the aggregation (no row numbers), and one whose
+    ``file_row_number`` locates a row for ``rejected_rows``: Parquet's own row index, or for
+    CSV Spark's ``monotonically_increasing_id`` (partition << 33 | position in the partition),
+    turned into the data row number by :func:`_bad_rows_sql`.
+    """
     from pyspark.sql import functions as sf
 
     if source.fmt == "parquet":
         frame = spark.read.parquet(*paths)
+        position = sf.col("_metadata.row_index")
     else:
         options = {
             "header": "true",
@@ -296,11 +351,11 @@ def _register(
             "sep": source.spec.delimiter or ",",
         }
         frame = spark.read.options(**options).csv(paths)
-    frame = frame.withColumn("filename", sf.col("_metadata.file_path")).withColumn(
-        "file_row_number", sf.lit(None).cast("bigint")
-    )
+        position = sf.monotonically_increasing_id()
+    frame = frame.withColumn("filename", sf.col("_metadata.file_path"))
     view = f"_tiewise_source_{source.index}"
-    frame.createOrReplaceTempView(view)
+    frame.withColumn("file_row_number", sf.lit(None).cast("bigint")).createOrReplaceTempView(view)
+    frame.withColumn("file_row_number", position).createOrReplaceTempView(f"{view}_rows")
     columns = {
         f.name: _SPARK_TYPES.get(type(f.dataType).__name__, "VARCHAR")
         for f in frame.schema.fields
@@ -310,7 +365,44 @@ def _register(
         source.schema, source.index, source.spec, source.files, source.fmt, source.label, view=view
     )
     check_columns(spark_source, columns)
-    return spark_source, columns
+    # validated_select numbers Parquet rows from file_row_number: the rows view has it for both
+    rows_source = replace(spark_source, fmt="parquet", view=f"{view}_rows")
+    return spark_source, rows_source, columns
+
+
+def _bad_rows(
+    spark: SparkSession, source: Source, rows: _SparkSource, validated: Validated
+) -> DataFrame:
+    """The rows that break a rule, with their file and row number (1-based), on Spark.
+
+    Parquet rows are numbered by Spark's row index.  A CSV file is read in splits, each split's
+    rows contiguous within one partition and the splits of a file in partitions of increasing
+    number (Spark packs splits in file order), so a row's number is its position within its
+    partition's run of the file plus the file's rows in earlier partitions.
+    """
+    bad = spark.sql(f"SELECT * FROM ({to_spark_sql(validated.raw_sql)}) WHERE _rule IS NOT NULL")
+    if source.fmt == "parquet":
+        return bad
+    bad.createOrReplaceTempView("_tiewise_bad")
+    others = ", ".join(f"b.`{c}`" for c in bad.columns if c != "_row")
+    return spark.sql(
+        f"""
+        WITH runs AS (
+            SELECT filename, shiftright(file_row_number, 33) AS part,
+                   min(file_row_number) AS first_id, count(*) AS n
+            FROM {rows.view} GROUP BY filename, shiftright(file_row_number, 33)
+        ), offsets AS (
+            SELECT filename, part, first_id,
+                   coalesce(sum(n) OVER (PARTITION BY filename ORDER BY part
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                       AS before
+            FROM runs
+        )
+        SELECT {others}, (b._row - 1) - o.first_id + o.before + 1 AS _row
+        FROM _tiewise_bad b JOIN offsets o
+          ON o.filename = b._file AND o.part = shiftright(b._row - 1, 33)
+        """
+    )
 
 
 def _locations(config: Config) -> list[tuple[Source, list[str]]]:
@@ -337,7 +429,8 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     The SQL is DuckDB's (:func:`tiewise.ingest.rules.validated_select`,
     ``interactions._records_sql``, ``_pairs_sql``, ``ids_sql``), transpiled.
     """
-    prepared = [_register(spark, source, paths) for source, paths in _locations(config)]
+    registered = [_register(spark, source, paths) for source, paths in _locations(config)]
+    prepared = [(source, columns) for source, _, columns in registered]
     newest = []
     for source, columns in prepared:
         row = spark.sql(to_spark_sql(newest_sql(source, columns))).collect()
@@ -346,7 +439,7 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     frame = frame_for(newest, None)
     parts: list[str] = []
     counts = []
-    for source, columns in prepared:
+    for source, rows, columns in registered:
         validated = validated_select(source, columns, config, row_numbers=False)
         records = _records_sql(config, f"({validated.sql})")
         name = f"_tiewise_pairs_{source.index}"
@@ -363,9 +456,10 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
         counts.append(
             SourceCounts(
                 source,
-                tuple(r.name for r in validated.rules),
-                tuple(r.column for r in validated.rules),
-                tuple(r.expected for r in validated.rules),
+                validated,
+                _bad_rows(spark, source, rows, validated_select(rows, columns, config))
+                if any(r[0] is not None for r in by_rule)
+                else None,
                 sum(int(r[1]) for r in by_rule),
                 valid,
                 {int(r[0]): int(r[1]) for r in by_rule if r[0] is not None},
@@ -390,42 +484,45 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     return SparkLinkState(state, meta, counts)
 
 
-def _report(config: Config, counts: list[SourceCounts], summary: IngestSummary) -> tuple[int, int]:
-    """Add each source's counts to the report, apply the policy; return (valid, rejected)."""
+def _report(
+    ctx: RunContext,
+    config: Config,
+    counts: list[SourceCounts],
+    summary: IngestSummary,
+    output: str,
+) -> tuple[int, int]:
+    """Report each source's rules broken and fill ``rejected_rows``; return (valid, rejected).
+
+    The bad rows are written by Spark as Parquet (``<output>/rejected_rows/<source>``) and go
+    through the same :func:`tiewise.ingest.checks.record_rules` as DuckDB's: the policy, the
+    examples in the report, ``max_bad_share`` and the ``rejected_rows`` lines.
+    """
     valid = rejected = 0
     for c in counts:
-        bad = sum(c.broken.values())
-        if bad and config.ingest.policy == "strict":
-            code = min(c.broken)
-            raise InputError(
-                f"{c.source.label}: rule {c.rules[code]} broken by {c.broken[code]} row(s) "
-                f"(column {c.columns[code]}): expected {c.expected[code]}. Use policy = "
-                "'quarantine' to set them aside instead."
+        bad = 0
+        if c.bad_rows is not None:
+            where = f"{output}/rejected_rows/{c.source.index}"
+            c.bad_rows.write.mode("overwrite").parquet(where)
+            # Spark names local files by URI (file:///...); DuckDB, and the report, by path
+            file = (
+                "CASE WHEN _file LIKE 'file:%' "
+                "THEN url_decode(regexp_replace(_file, '^file:(//)?', '')) ELSE _file END"
             )
-        for code, n in sorted(c.broken.items()):
-            summary.add(
-                RuleCount(
-                    "interactions",
-                    c.rules[code],
-                    c.columns[code],
-                    n,
-                    n / c.total,
-                    f"{c.source.label} (on Spark: rows not kept)",
-                    "rejected",
-                    c.expected[code],
-                )
+            rows_sql = (
+                f"SELECT * REPLACE ({file} AS _file) FROM read_parquet({_parquet_files(where)})"
             )
-        if c.total and bad / c.total > config.ingest.max_bad_share:
-            worst = max(c.broken, key=lambda k: c.broken[k])
-            raise InputError(
-                f"{c.source.label}: {bad} of {c.total} rows ({bad / c.total:.1%}) break "
-                f"validation rules, more than ingest.max_bad_share = "
-                f"{config.ingest.max_bad_share}. Most common: {c.rules[worst]} (expected "
-                f"{c.expected[worst]}). Fix the input, or raise the limit."
+            bad = record_rules(
+                ctx, c.source, c.validated, c.broken, c.total, config, summary, rows_sql
             )
         add_record_counts(summary, c.source, c.total, c.duplicates, c.two_sided, c.missed)
         valid, rejected = valid + c.valid, rejected + bad
     return valid, rejected
+
+
+def _parquet_files(folder: str) -> str:
+    """SQL literal of the Parquet files Spark wrote in ``folder``, for DuckDB."""
+    location = folder.removeprefix("file://") + "/*.parquet"
+    return sql_path(location) if "://" not in location else _literal(location)
 
 
 def spark_output(config: Config) -> str:
@@ -453,15 +550,14 @@ def load_interactions_spark(
             f"{where}: Spark cannot read the interaction records: {first}. Check the path "
             "and the format, and that the cluster can reach it."
         ) from None
-    valid, rejected = _report(config, result.counts, summary)
     if sum(c.total for c in result.counts) == 0:
         raise InputError(
             "inputs.interactions: the input holds no rows: there is no network to build."
         )
     output = spark_output(config).rstrip("/")
+    valid, rejected = _report(ctx, config, result.counts, summary, output)
     result.state.write.mode("overwrite").parquet(f"{output}/link_state")
-    location = output.removeprefix("file://") + "/link_state/*.parquet"
-    literal = sql_path(location) if "://" not in location else _literal(location)
+    literal = _parquet_files(f"{output}/link_state")
     ctx.write_table(
         "link_state",
         "SELECT CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, "

@@ -1,4 +1,4 @@
-"""Customer links: who is tied to whom, and how strongly, computed in one DuckDB pass.
+"""Customer links: who is tied to whom, and how strongly, one SQL definition for DuckDB and Spark.
 
 The strength of the link between two parties ``a`` and ``b`` (see the README, "Link strength")::
 
@@ -16,6 +16,13 @@ newest record in the data (the "as of" time); weeks are calendar weeks (Monday t
 Service numbers and call centres -- far more distinct contacts than anyone else, almost never
 called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence,
 and their links are left out of the social graph by default.
+
+Each table is one SQL query (:func:`links_sql`, :func:`service_numbers_sql`, :func:`nodes_sql`,
+:func:`activity_sql`, :func:`customer_weeks_sql`), written for DuckDB.  With ``[engine] engine =
+"spark"`` the same queries, transpiled (:func:`tiewise.ingest.spark.to_spark_sql`), run on Spark
+over the ``link_state`` Parquet that ingest wrote there (:mod:`tiewise.links.spark`); the results
+come back as Parquet and are imported with DuckDB's column types.  The week masks are read with
+modulo and popcount only (no shifts of a 128-bit integer), which Spark's DECIMAL masks allow.
 """
 
 from __future__ import annotations
@@ -27,45 +34,59 @@ from tiewise.exceptions import InputError
 from tiewise.ingest.interactions import FIXED_POINT
 from tiewise.store import RunContext, scalar
 
-__all__ = ["REGULARITY_WEEKS", "LinkSummary", "build_links"]
+__all__ = [
+    "ACTIVITY_WEEKS",
+    "REGULARITY_WEEKS",
+    "LinkSummary",
+    "activity_sql",
+    "build_links",
+    "customer_weeks_sql",
+    "link_tables",
+    "links_sql",
+    "nodes_sql",
+    "service_numbers_sql",
+]
 
 REGULARITY_WEEKS = 52  # regularity looks at most this many weeks back
+ACTIVITY_WEEKS = 52  # customer_weeks holds this many weeks (the newest ones: w0..w51)
+
+_AS_OF_WEEK = "(date_diff('day', m.origin, CAST(m.as_of AS DATE)) // 7)"
+_FIRST_WEEK = "greatest(0, date_diff('day', m.origin, CAST(m.first_ts AS DATE)) // 7)"
 
 
-@dataclass(frozen=True)
-class LinkSummary:
-    """Counts describing the links built."""
-
-    links: int
-    nodes: int
-    on_network: int
-    service_numbers: int
+def _pow2(k: str) -> str:
+    """2^k as a HUGEINT (Spark: an exact DECIMAL(38,0), see ``tiewise.ingest.spark``)."""
+    return f"(CAST(1 AS HUGEINT) << CAST({k} AS INTEGER))"
 
 
-def build_links(ctx: RunContext, config: Config) -> LinkSummary:
-    """Build ``links``, ``links_directed``, ``service_numbers`` and ``nodes`` from ``link_state``.
+def _popcount(x: str) -> str:
+    """The set bits of the HUGEINT ``x`` (Spark: the popcounts of its two 63-bit halves)."""
+    return f"bit_count(CAST({x} AS HUGEINT))"
 
-    ``links`` is a view: its strength components are a few arithmetic operations per pair over
-    ``link_state``, cheaper to compute when read than to store.
+
+def _bits_below(mask: str, k: str) -> str:
+    """How many of the bits 0..k-1 of the HUGEINT ``mask`` are set (arithmetic, no shifts)."""
+    return _popcount(f"{mask} % {_pow2(k)}")
+
+
+def links_sql() -> str:
+    """SQL of the ``links`` rows from ``link_state`` and ``link_meta`` (the strength formula).
+
+    The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
+    as-of week: the bits below ``as_of_week + 1`` minus the bits below ``as_of_week - weeks + 1``
+    (modulo and popcount only, so that Spark can run it on its DECIMAL masks).
     """
-    con = ctx.con
-    if not ctx.has_table("link_state"):
-        raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
-    as_of_week = "(date_diff('day', m.origin, CAST(m.as_of AS DATE)) // 7)"
-    first_week = "greatest(0, date_diff('day', m.origin, CAST(m.first_ts AS DATE)) // 7)"
-    weeks = f"least({REGULARITY_WEEKS}, {as_of_week} - {first_week} + 1)"
-    window = (
-        f"((s.week_mask >> CAST({as_of_week} - {weeks} + 1 AS INTEGER)) "
-        f"& ((CAST(1 AS HUGEINT) << CAST({weeks} AS INTEGER)) - 1))"
+    weeks = f"least({REGULARITY_WEEKS}, {_AS_OF_WEEK} - {_FIRST_WEEK} + 1)"
+    active = (
+        f"{_bits_below('s.week_mask', f'{_AS_OF_WEEK} + 1')} - "
+        f"{_bits_below('s.week_mask', f'{_AS_OF_WEEK} - {weeks} + 1')}"
     )
-    ctx.write_view(
-        "links",
-        f"""
+    return f"""
         WITH parts AS (
             SELECT s.*, m.as_of,
                    n_voice_ab + n_sms_ab + n_other_ab AS n_ab,
                    n_voice_ba + n_sms_ba + n_other_ba AS n_ba,
-                   CAST(bit_count({window}) AS BIGINT) AS active_weeks,
+                   CAST({active} AS BIGINT) AS active_weeks,
                    {weeks} AS weeks,
                    CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
             FROM link_state s, link_meta m
@@ -84,10 +105,196 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
                volume * (1 + CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba)) / 2
                       * (1 + CAST(active_weeks AS DOUBLE) / weeks) / 2 AS strength
         FROM parts
-        """,
-        stage="links",
-        description="Undirected links (a < b) with every strength component and the strength.",
+        """
+
+
+_REASON = (
+    "{} distinct contacts (99th percentile of all numbers: {}); only {}% of them ever contact it "
+    "back; {}% of its records are {}; {} s per record on average"
+)
+
+
+def service_numbers_sql(config: Config) -> str:
+    """SQL of ``service_numbers`` (with the evidence) from ``links``."""
+    cfg = config.links
+    return f"""
+        WITH ends AS (
+            SELECT a AS id, b AS other, n_ab AS sent, n_ba AS received, voice_seconds, records
+            FROM links
+            UNION ALL
+            SELECT b, a, n_ba, n_ab, voice_seconds, records FROM links
+        ), per AS (
+            SELECT id, count(*) AS contacts,
+                   avg(CAST(sent > 0 AND received > 0 AS DOUBLE)) AS reciprocated,
+                   sum(sent) / sum(sent + received) AS outbound_share,
+                   sum(voice_seconds) / greatest(1, sum(records)) AS seconds_per_record
+            FROM ends GROUP BY id
+        ), population AS (SELECT quantile_cont(contacts, 0.99) AS p99 FROM per)
+        SELECT id AS customer_id, contacts, reciprocated, outbound_share, seconds_per_record,
+               format('{_REASON}',
+                      contacts, round(p99)::INTEGER, round(100 * reciprocated, 1),
+                      round(100 * greatest(outbound_share, 1 - outbound_share))::INTEGER,
+                      CASE WHEN outbound_share >= 0.5 THEN 'outbound' ELSE 'inbound' END,
+                      round(seconds_per_record)::INTEGER) AS reason
+        FROM per, population
+        WHERE contacts >= {cfg.service_min_contacts}
+          AND reciprocated <= {cfg.service_max_reciprocity!r}
+          AND greatest(outbound_share, 1 - outbound_share) >= {cfg.service_min_one_way_share!r}
+        ORDER BY contacts DESC
+        """
+
+
+def nodes_sql(has_customers: bool) -> str:
+    """SQL of ``nodes`` from ``links``, ``service_numbers`` and (if there are any) ``customers``.
+
+    ``customers`` needs only ``customer_id`` and ``on_network``.
+    """
+    on_net = "coalesce(c.on_network, c.customer_id IS NOT NULL)" if has_customers else "true"
+    join = "LEFT JOIN customers c ON c.customer_id = p.customer_id" if has_customers else ""
+    return f"""
+        WITH parties AS (SELECT a AS customer_id FROM links UNION SELECT b FROM links
+                         {"UNION SELECT customer_id FROM customers" if has_customers else ""})
+        SELECT p.customer_id, {on_net} AS on_network,
+               s.customer_id IS NOT NULL AS is_service
+        FROM parties p {join} LEFT JOIN service_numbers s ON s.customer_id = p.customer_id
+        ORDER BY p.customer_id
+        """
+
+
+def _social_state() -> str:
+    """``link_state`` without the links of service numbers (they are not social ties)."""
+    return """
+        SELECT s.* FROM link_state s
+        LEFT JOIN service_numbers x ON x.customer_id = s.a
+        LEFT JOIN service_numbers y ON y.customer_id = s.b
+        WHERE x.customer_id IS NULL AND y.customer_id IS NULL
+    """
+
+
+def _ends(columns: str) -> str:
+    """Every social link from both of its ends: ``id`` and the link's ``columns`` seen from it."""
+    swapped = columns.replace("_ab", "_@@").replace("_ba", "_ab").replace("_@@", "_ba")
+    return (
+        f"SELECT a AS id, {columns} FROM ({_social_state()}) "
+        f"UNION ALL SELECT b AS id, {swapped} FROM ({_social_state()})"
     )
+
+
+def activity_sql() -> str:
+    """SQL of ``customer_activity``: each party's own contact behaviour, from its social links.
+
+    Out (``_out``) is what the party initiated; in what its contacts initiated.  Service
+    numbers' links are left out, as in the graph.
+    """
+    sides = (
+        "n_voice_ab AS voice_out, n_voice_ba AS voice_in, n_sms_ab AS sms_out, "
+        "n_sms_ba AS sms_in, n_other_ab AS other_out, n_other_ba AS other_in, "
+        "voice_seconds_ab AS voice_seconds_out, voice_seconds_ba AS voice_seconds_in, "
+        "first_ts, last_ts, week_mask"
+    )
+    return f"""
+        SELECT e.id AS customer_id, count(*) AS contacts,
+               CAST(sum(voice_out + sms_out + other_out) AS BIGINT) AS records_out,
+               CAST(sum(voice_in + sms_in + other_in) AS BIGINT) AS records_in,
+               CAST(sum(voice_out) AS BIGINT) AS voice_out,
+               CAST(sum(voice_in) AS BIGINT) AS voice_in,
+               CAST(sum(sms_out) AS BIGINT) AS sms_out, CAST(sum(sms_in) AS BIGINT) AS sms_in,
+               CAST(sum(other_out) AS BIGINT) AS other_out,
+               CAST(sum(other_in) AS BIGINT) AS other_in,
+               CAST(sum(voice_seconds_out) AS DOUBLE) AS voice_seconds_out,
+               CAST(sum(voice_seconds_in) AS DOUBLE) AS voice_seconds_in,
+               min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+               CAST({_popcount("bit_or(week_mask)")} AS BIGINT) AS active_weeks
+        FROM ({_ends(sides)}) e
+        GROUP BY e.id
+        ORDER BY customer_id
+        """
+
+
+def customer_weeks_sql() -> str:
+    """SQL of ``customer_weeks``: each party's contacts active in each of the newest weeks.
+
+    One row per party with social links; column ``w<i>`` counts its contacts active in the
+    ``i``-th week before the as-of week (``w0``: the as-of week itself, ``w51``: 51 weeks
+    before), weeks numbered from ``link_meta.origin`` as in the week masks.  Week ``k`` of a
+    pair is active when bit ``k`` of its mask is set: ``mask mod 2^(k+1) >= 2^k``.  One row of
+    52 counters per party, not one row per party and week: the aggregation holds a tenth of
+    the state (measured with ``benchmarks/bench_sizing.py``).
+    """
+    weeks = []
+    for i in range(ACTIVITY_WEEKS):
+        k = f"aw - {i}"
+        bit = f"aw >= {i} AND week_mask % {_pow2(f'{k} + 1')} >= {_pow2(k)}"
+        weeks.append(f"CAST(count(*) FILTER (WHERE {bit}) AS INTEGER) AS w{i}")
+    state = f"""
+        SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
+        FROM ({_social_state()}) s, link_meta m
+    """
+    return f"""
+        WITH state AS ({state})
+        SELECT id AS customer_id, {", ".join(weeks)}
+        FROM (SELECT a AS id, week_mask, aw FROM state
+              UNION ALL SELECT b AS id, week_mask, aw FROM state)
+        GROUP BY id
+        ORDER BY customer_id
+        """
+
+
+_DESCRIPTIONS = {
+    "links": "Undirected links (a < b) with every strength component and the strength.",
+    "service_numbers": "Service numbers and call centres, with the evidence; left out of the "
+    "graph.",
+    "nodes": "Every party: customers (on-network) and their off-network contacts.",
+    "customer_activity": "Per party: contacts, records and call time out and in, first and last "
+    "contact, active weeks (service numbers' links left out).",
+    "customer_weeks": "Per party: contacts active in each of the 52 newest weeks (w0 = the as-of "
+    "week, w1 the week before, ...); service numbers' links left out.",
+}
+
+
+def link_tables(config: Config, has_customers: bool) -> list[tuple[str, str, str]]:
+    """(name, SQL, description) of every table of the links stage, in the order they are built."""
+    return [
+        ("links", links_sql(), _DESCRIPTIONS["links"]),
+        ("service_numbers", service_numbers_sql(config), _DESCRIPTIONS["service_numbers"]),
+        ("nodes", nodes_sql(has_customers), _DESCRIPTIONS["nodes"]),
+        ("customer_activity", activity_sql(), _DESCRIPTIONS["customer_activity"]),
+        ("customer_weeks", customer_weeks_sql(), _DESCRIPTIONS["customer_weeks"]),
+    ]
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    """Counts describing the links built."""
+
+    links: int
+    nodes: int
+    on_network: int
+    service_numbers: int
+    engine: str = "duckdb"
+
+
+def build_links(ctx: RunContext, config: Config) -> LinkSummary:
+    """Build ``links``, ``links_directed``, ``service_numbers``, ``nodes`` and the activity tables.
+
+    On DuckDB ``links`` is a view: its strength components are a few arithmetic operations per
+    pair over ``link_state``, cheaper to compute when read than to store.  On Spark every table
+    is computed there and imported (``links`` then is a table).
+    """
+    con = ctx.con
+    if not ctx.has_table("link_state"):
+        raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
+    tables = link_tables(config, ctx.has_table("customers"))
+    if config.engine.engine == "spark":
+        from tiewise.links.spark import link_tables_on_spark  # PySpark is optional
+
+        link_tables_on_spark(ctx, config, tables)
+    else:
+        for name, sql, description in tables:
+            if name == "links":
+                ctx.write_view(name, sql, stage="links", description=description)
+            else:
+                ctx.write_table(name, sql, stage="links", description=description)
     direction = """
         SELECT {x} AS from_id, {y} AS to_id, n_{ab} AS records, n_voice_{ab} AS n_voice,
                n_sms_{ab} AS n_sms, n_other_{ab} AS n_other, voice_seconds_{ab} AS voice_seconds
@@ -101,60 +308,15 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
         stage="links",
         description="Directed links: who contacts whom, how often per channel, for how long.",
     )
-    cfg = config.links
-    ctx.write_table(
-        "service_numbers",
-        f"""
-        WITH ends AS (
-            SELECT a AS id, b AS other, n_ab AS sent, n_ba AS received, voice_seconds, records
-            FROM links
-            UNION ALL
-            SELECT b, a, n_ba, n_ab, voice_seconds, records FROM links
-        ), per AS (
-            SELECT id, count(*) AS contacts,
-                   avg(CASE WHEN sent > 0 AND received > 0 THEN 1.0 ELSE 0.0 END) AS reciprocated,
-                   sum(sent) / sum(sent + received) AS outbound_share,
-                   sum(voice_seconds) / greatest(1, sum(records)) AS seconds_per_record
-            FROM ends GROUP BY id
-        ), population AS (SELECT quantile_cont(contacts, 0.99) AS p99 FROM per)
-        SELECT id AS customer_id, contacts, reciprocated, outbound_share, seconds_per_record,
-               format('{{}} distinct contacts (99th percentile of all numbers: {{}}); only {{}}% '
-                      'of them ever contact it back; {{}}% of its records are {{}}; {{}} s per '
-                      'record on average',
-                      contacts, round(p99)::INTEGER, round(100 * reciprocated, 1),
-                      round(100 * greatest(outbound_share, 1 - outbound_share))::INTEGER,
-                      CASE WHEN outbound_share >= 0.5 THEN 'outbound' ELSE 'inbound' END,
-                      round(seconds_per_record)::INTEGER) AS reason
-        FROM per, population
-        WHERE contacts >= {cfg.service_min_contacts}
-          AND reciprocated <= {cfg.service_max_reciprocity!r}
-          AND greatest(outbound_share, 1 - outbound_share) >= {cfg.service_min_one_way_share!r}
-        ORDER BY contacts DESC
-        """,
-        stage="links",
-        description="Service numbers and call centres, with the evidence; left out of the graph.",
-    )
-    has_customers = ctx.has_table("customers")
-    on_net = "coalesce(c.on_network, c.customer_id IS NOT NULL)" if has_customers else "true"
-    join = "LEFT JOIN customers c ON c.customer_id = p.customer_id" if has_customers else ""
-    ctx.write_table(
-        "nodes",
-        f"""
-        WITH parties AS (SELECT a AS customer_id FROM links UNION SELECT b FROM links
-                         {"UNION SELECT customer_id FROM customers" if has_customers else ""})
-        SELECT p.customer_id, {on_net} AS on_network,
-               s.customer_id IS NOT NULL AS is_service
-        FROM parties p {join} LEFT JOIN service_numbers s ON s.customer_id = p.customer_id
-        ORDER BY p.customer_id
-        """,
-        stage="links",
-        description="Every party: customers (on-network) and their off-network contacts.",
-    )
     nodes, on_network, service = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE on_network), count(*) FILTER (WHERE is_service) "
         "FROM nodes"
     ).fetchall()[0]
     links = int(scalar(con, "SELECT count(*) FROM links"))
     return LinkSummary(
-        links=links, nodes=int(nodes), on_network=int(on_network), service_numbers=int(service)
+        links=links,
+        nodes=int(nodes),
+        on_network=int(on_network),
+        service_numbers=int(service),
+        engine=config.engine.engine,
     )

@@ -1,0 +1,90 @@
+"""The links stage on Apache Spark: the same SQL as DuckDB, over the ``link_state`` Spark wrote.
+
+With ``[engine] engine = "spark"`` ingest leaves ``link_state`` as Parquet in
+``engine.spark_output``.  Here Spark reads it back, and runs each table's DuckDB SQL
+(:func:`tiewise.links.strength.link_tables`) transpiled with
+:func:`tiewise.ingest.spark.to_spark_sql`: ``links`` (every strength component and the strength),
+``service_numbers``, ``nodes``, ``customer_activity`` and ``customer_weeks``.  Each is written as
+Parquet to ``<spark_output>/<table>`` -- what a cluster user hands to the graph stage -- and
+imported into the workspace with the column types DuckDB's own query would give, so every later
+stage reads the same tables whichever engine built them.
+
+``link_meta`` (one row) and the customers' ``customer_id`` and ``on_network`` (for ``nodes``) go
+from this machine to Spark as small data frames, so the cluster needs no access to the workspace.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tiewise.config import Config
+from tiewise.exceptions import ConfigError
+from tiewise.ingest.interactions import _Meta, link_meta_sql
+from tiewise.ingest.sources import _literal, sql_path
+from tiewise.ingest.spark import spark_output, spark_session, to_spark_sql
+from tiewise.store import RunContext, scalar
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["import_parquet", "link_tables_on_spark"]
+
+
+def _location(output: str, name: str) -> str:
+    """SQL literal of the Parquet files of table ``name`` under ``output``, for DuckDB."""
+    location = output.removeprefix("file://") + f"/{name}/*.parquet"
+    return sql_path(location) if "://" not in location else _literal(location)
+
+
+def import_parquet(
+    ctx: RunContext, output: str, name: str, duckdb_sql: str, *, stage: str, description: str
+) -> None:
+    """Import table ``name`` that Spark wrote under ``output``, typed as ``duckdb_sql`` gives it.
+
+    The column types come from DuckDB's plan of the same query (``LIMIT 0``), so a sum that
+    Spark wrote as DECIMAL or BIGINT comes back as DuckDB's DOUBLE or HUGEINT.
+    """
+    types = ctx.con.execute(f"DESCRIBE SELECT * FROM ({duckdb_sql}) LIMIT 0").fetchall()
+    columns = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t, *_ in types)
+    ctx.write_table(
+        name,
+        f"SELECT {columns} FROM read_parquet({_location(output, name)})",
+        stage=stage,
+        description=description + " Computed on Spark.",
+    )
+
+
+def _register_inputs(spark: SparkSession, ctx: RunContext, config: Config, output: str) -> None:
+    """``link_state`` (Spark's own Parquet), ``link_meta`` and ``customers`` as Spark views."""
+    state = spark.read.parquet(f"{output}/link_state")
+    here = int(scalar(ctx.con, "SELECT count(*) FROM link_state"))
+    there = state.count()
+    if here != there:
+        raise ConfigError(
+            f"engine.spark_output: {output}/link_state holds {there} pairs, the workspace's "
+            f"link_state {here}: it is not the one this workspace imported. Run ingest with "
+            'engine = "spark" again (`tiewise run`), or use engine = "duckdb".'
+        )
+    state.createOrReplaceTempView("link_state")
+    origin, as_of, first_ts = ctx.con.execute(
+        "SELECT origin, as_of, first_ts FROM link_meta"
+    ).fetchall()[0]
+    meta = link_meta_sql(config, _Meta(origin, as_of, first_ts))
+    spark.sql(to_spark_sql(meta)).createOrReplaceTempView("link_meta")
+    if ctx.has_table("customers"):
+        customers = ctx.con.sql("SELECT customer_id, on_network FROM customers").to_arrow_table()
+        spark.createDataFrame(customers).createOrReplaceTempView("customers")
+
+
+def link_tables_on_spark(
+    ctx: RunContext, config: Config, tables: list[tuple[str, str, str]]
+) -> None:
+    """Compute ``tables`` (name, DuckDB SQL, description) on Spark, in order; import each."""
+    spark = spark_session(config.engine)
+    output = spark_output(config).rstrip("/")
+    _register_inputs(spark, ctx, config, output)
+    for name, sql, description in tables:
+        spark.sql(to_spark_sql(sql)).write.mode("overwrite").parquet(f"{output}/{name}")
+        import_parquet(ctx, output, name, sql, stage="links", description=description)
+        # later tables read this one: from its Parquet, not by recomputing it
+        spark.read.parquet(f"{output}/{name}").createOrReplaceTempView(name)
