@@ -221,20 +221,23 @@ def customer_weeks_sql() -> str:
     52 counters per party, not one row per party and week: the aggregation holds a tenth of
     the state (measured with ``benchmarks/bench_sizing.py``).
     """
-    weeks = []
+    flags, sums = [], []
     for i in range(ACTIVITY_WEEKS):
         k = f"aw - {i}"
         bit = f"aw >= {i} AND week_mask % {_pow2(f'{k} + 1')} >= {_pow2(k)}"
-        weeks.append(f"CAST(count(*) FILTER (WHERE {bit}) AS INTEGER) AS w{i}")
+        flags.append(f"CAST({bit} AS INTEGER) AS f{i}")
+        sums.append(f"CAST(sum(f{i}) AS INTEGER) AS w{i}")
+    columns = ", ".join(f"f{i}" for i in range(ACTIVITY_WEEKS))
+    # the flags once per pair, then summed over both of its ends
     state = f"""
-        SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
-        FROM ({_social_state()}) s, link_meta m
+        SELECT a, b, {", ".join(flags)}
+        FROM (SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
+              FROM ({_social_state()}) s, link_meta m)
     """
     return f"""
         WITH state AS ({state})
-        SELECT id AS customer_id, {", ".join(weeks)}
-        FROM (SELECT a AS id, week_mask, aw FROM state
-              UNION ALL SELECT b AS id, week_mask, aw FROM state)
+        SELECT id AS customer_id, {", ".join(sums)}
+        FROM (SELECT a AS id, {columns} FROM state UNION ALL SELECT b AS id, {columns} FROM state)
         GROUP BY id
         ORDER BY customer_id
         """
