@@ -76,7 +76,7 @@ from tiewise.config import load_config, template
 from tiewise.pipeline import run_pipeline
 root = Path(sys.argv[1])
 text = template(root / "data", config_dir=root)
-text += chr(10).join(['', '[engine]', 'memory_limit = "3GB"', ''])
+text = text.replace('# memory_limit = "6GB"', 'memory_limit = "3GB"', 1)
 (root / "tiewise.toml").write_text(text)
 cfg = load_config(root / "tiewise.toml")
 r = run_pipeline(cfg)
@@ -113,7 +113,7 @@ from tiewise.store import Workspace
 from tiewise.churn.data import load_churn_data, transaction_days
 from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES, CATEGORICAL, weeks_before
 from tiewise.churn.model import ChurnModel, evaluate
-from tiewise.churn.stage import _cut
+from tiewise.churn.stage import Windows, _cut
 cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
 c = cfg.churn
 from tiewise.store import RunContext
@@ -122,9 +122,9 @@ with Workspace.open(cfg.workspace_path, read_only=True) as ws:
     data = load_churn_data(ctx)
     tx = transaction_days(ctx, data)
 h = float(c.horizon_days)
-lookback = len(weeks_before(data, -2 * h))
-_, x_train, y_train = _cut(data, tx, -2 * h, lookback, c)
-_, x_test, y_test = _cut(data, tx, -h, lookback, c)
+windows = Windows.at(data, -2 * h, c)
+_, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
+_, x_test, y_test = _cut(data, tx, -h, windows, cfg)
 out = {"train_rows": len(y_train), "test_rows": len(y_test),
        "train_churners": int(y_train.sum()), "test_churners": int(y_test.sum())}
 for name, cols in (("behaviour", BEHAVIOUR_FEATURES),

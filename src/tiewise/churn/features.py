@@ -33,6 +33,7 @@ __all__ = [
     "behaviour",
     "population",
     "social",
+    "tie_weeks",
     "weeks_before",
 ]
 
@@ -116,7 +117,7 @@ def _weekly_usage(data: ChurnData, weeks: IntArray) -> FloatArray:
     return out
 
 
-def _tie_weeks(data: ChurnData, weeks: IntArray) -> IntArray:
+def tie_weeks(data: ChurnData, weeks: IntArray) -> IntArray:
     """Per pair: the number of the given weeks with contact (the tie weight before the cut)."""
     mask = np.int64(0)
     for week in weeks.tolist():
@@ -196,7 +197,7 @@ def behaviour(
     active = usage > 0
     any_active = active.any(axis=1)
     last_active = np.where(any_active, k - 1 - np.argmax(active[:, ::-1], axis=1), -1)
-    tie = _tie_weeks(data, weeks)
+    tie = tie_weeks(data, weeks)
     has_tie = tie > 0
     contacts = np.bincount(data.u[has_tie], minlength=data.n) + np.bincount(
         data.v[has_tie], minlength=data.n
@@ -241,16 +242,22 @@ def _contact_sums(
 def social(
     data: ChurnData,
     feats: CutFeatures,
+    community: IntArray,
+    is_leader: BoolArray,
     *,
     social_days: float,
     community_days: float,
     spread_factor: float,
     spread_iterations: int,
 ) -> pd.DataFrame:
-    """Social churn features of the customers of ``feats`` at the same cut-off."""
+    """Social churn features of the customers of ``feats`` at the same cut-off.
+
+    ``community`` and ``is_leader`` (per party, -1 = none) must describe the network as it was
+    before the cut (:func:`tiewise.churn.communities.communities_at`), not the whole window.
+    """
     cut, index = feats.cut, feats.index
     weeks = weeks_before(data, cut)  # every week: a churner's ties went quiet when they left
-    tie = _tie_weeks(data, weeks).astype(np.float64)
+    tie = tie_weeks(data, weeks).astype(np.float64)
     known = tie > 0
     ones = known.astype(np.float64)
     recent = _churned(data, cut, social_days)
@@ -266,7 +273,7 @@ def social(
         share_longer = np.where(w_total > 0, w_longer / w_total, 0.0)
 
     # community churn rate and churned leaders over community_days
-    comm = data.community
+    comm = community
     has = comm >= 0
     dense = np.full(data.n, -1, dtype=np.int64)
     _, dense[has] = np.unique(comm[has], return_inverse=True)
@@ -274,7 +281,7 @@ def social(
     base = data.is_customer & has & (data.churn_day > cut - community_days)
     members = np.bincount(dense[base], minlength=k).astype(np.float64)
     churners = np.bincount(dense[base & longer], minlength=k).astype(np.float64)
-    lead = np.bincount(dense[base & longer & data.is_leader], minlength=k) > 0
+    lead = np.bincount(dense[base & longer & is_leader], minlength=k) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(members > 0, churners / members, 0.0)
     comm_rate = np.where(has, rate[np.maximum(dense, 0)], 0.0) if k else np.zeros(data.n)
