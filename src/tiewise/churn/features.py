@@ -11,8 +11,9 @@ transactions, the usual interval between purchases, the days since the last one 
 
 Social features (:func:`social`): contacts who churned in the last ``social_days`` (count, count
 of strong ones, tie-weighted share), in the last ``community_days``, the community's churn rate,
-whether a leader of the community churned, and spreading activation from recent churners
-(:func:`tiewise.churn.spread.spreading_activation`).
+whether a leader of the community churned — communities and leaders as they were at the cut
+(:func:`tiewise.churn.communities.communities_at`), not the graph stage's of the whole window —
+and spreading activation from recent churners (:func:`tiewise.churn.spread.spreading_activation`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ Time split (``H = churn.horizon_days``, days relative to the data's as-of time):
 * the model used today is trained on the cut-offs from ``-H`` on and scores every current
   customer at ``0``.
 
-Every cut-off's features look back over the same number of weeks (what the earliest one has).
+Every cut-off's features look back over the same number of weeks, and its social windows over
+the same number of days, as the earliest one can (:class:`Windows`).  Communities and leaders
+are found again at every cut-off from the weeks before it (:mod:`tiewise.churn.communities`):
+``customer_scores`` describes the whole window, churn after the cut-off included.
 
 Social features enter today's model only when they lower the held-out log-loss on the training
 cuts significantly (paired z > 1.645, one-sided 5%, on half of the customers held out): on data
