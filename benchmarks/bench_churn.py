@@ -4,14 +4,18 @@ For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
 
 1. generate a telco data set (``--customers``, 90 days, seed ``--seed``) into ``--workdir``
    (reused by later runs);
-2. ``pipeline``: run the whole pipeline (ingest, links, graph, churn, report) in a child process:
-   seconds per stage and the child's peak resident memory;
-3. ``churn``: run the churn stage alone (``tiewise.pipeline.run_churn``) on that workspace in a
+2. ``pipeline``: run the pipeline (ingest, links, graph, value, churn, report; the influence
+   stage only with ``--with-influence``: at 1M its seed selection grew past 13 GB, and churn
+   does not need it) in a child process: seconds per stage and the child's peak resident
+   memory; with ``--skip-churn`` the churn figures are those of the pipeline's churn stage;
+3. ``costs`` (``--costs``): one cut-off's parts timed apart — behavioural features, the
+   communities and leaders rebuilt from the weeks before the cut, social features;
+4. ``churn``: run the churn stage alone (``tiewise.pipeline.run_churn``) on that workspace in a
    child process: seconds and peak memory, and the out-of-time figures it wrote
    (``churn_evaluation``): ROC AUC and top-decile lift of the behavioural model, the model with
    the social features, spreading activation alone, and whether the social features passed
    the held-out gate;
-4. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
+5. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
    same calibrated model fitted with scikit-learn's ``HistGradientBoostingClassifier`` (what the
    stage uses) and with LightGBM (``LGBMClassifier``, the same trees: 4 leaves, 400 rows a leaf,
    100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
