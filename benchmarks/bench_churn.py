@@ -4,14 +4,18 @@ For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
 
 1. generate a telco data set (``--customers``, 90 days, seed ``--seed``) into ``--workdir``
    (reused by later runs);
-2. ``pipeline``: run the whole pipeline (ingest, links, graph, churn, report) in a child process:
-   seconds per stage and the child's peak resident memory;
-3. ``churn``: run the churn stage alone (``tiewise.pipeline.run_churn``) on that workspace in a
+2. ``pipeline``: run the pipeline (ingest, links, graph, value, churn, report; the influence
+   stage only with ``--with-influence``: at 1M its seed selection grew past 13 GB, and churn
+   does not need it) in a child process: seconds per stage and the child's peak resident
+   memory; with ``--skip-churn`` the churn figures are those of the pipeline's churn stage;
+3. ``costs`` (``--costs``): one cut-off's parts timed apart — behavioural features, the
+   communities and leaders rebuilt from the weeks before the cut, social features;
+4. ``churn``: run the churn stage alone (``tiewise.pipeline.run_churn``) on that workspace in a
    child process: seconds and peak memory, and the out-of-time figures it wrote
    (``churn_evaluation``): ROC AUC and top-decile lift of the behavioural model, the model with
    the social features, spreading activation alone, and whether the social features passed
    the held-out gate;
-4. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
+5. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
    same calibrated model fitted with scikit-learn's ``HistGradientBoostingClassifier`` (what the
    stage uses) and with LightGBM (``LGBMClassifier``, the same trees: 4 leaves, 400 rows a leaf,
    100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
@@ -74,13 +78,24 @@ import json, sys
 from pathlib import Path
 from tiewise.config import load_config, template
 from tiewise.pipeline import run_pipeline
+from tiewise.store import Workspace
 root = Path(sys.argv[1])
 text = template(root / "data", config_dir=root)
-text += chr(10).join(['', '[engine]', 'memory_limit = "3GB"', ''])
+text = text.replace('# memory_limit = "6GB"', 'memory_limit = "3GB"', 1)
+if sys.argv[2] == "0":  # churn does not need it (network_value is then 0)
+    on = "[influence]" + chr(10) + "enabled = "
+    text = text.replace(on + "true", on + "false")
+    assert on + "false" in text
 (root / "tiewise.toml").write_text(text)
 cfg = load_config(root / "tiewise.toml")
 r = run_pipeline(cfg)
-print("RESULT " + json.dumps({"seconds": r.seconds, "customers": r.links.on_network}))
+answer = {"seconds": r.seconds, "customers": r.links.on_network}
+if r.churn is not None and r.churn.skipped is None:  # the stage's figures inside the pipeline
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        ev = ws.table("churn_evaluation").df().to_dict("records")
+    answer["churn"] = {"evaluation": ev, "social_used": r.churn.social_used,
+                       "social_z": r.churn.social_z}
+print("RESULT " + json.dumps(answer, default=float))
 """
 
 CHURN = """
@@ -113,7 +128,7 @@ from tiewise.store import Workspace
 from tiewise.churn.data import load_churn_data, transaction_days
 from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES, CATEGORICAL, weeks_before
 from tiewise.churn.model import ChurnModel, evaluate
-from tiewise.churn.stage import _cut
+from tiewise.churn.stage import Windows, _cut
 cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
 c = cfg.churn
 from tiewise.store import RunContext
@@ -122,9 +137,9 @@ with Workspace.open(cfg.workspace_path, read_only=True) as ws:
     data = load_churn_data(ctx)
     tx = transaction_days(ctx, data)
 h = float(c.horizon_days)
-lookback = len(weeks_before(data, -2 * h))
-_, x_train, y_train = _cut(data, tx, -2 * h, lookback, c)
-_, x_test, y_test = _cut(data, tx, -h, lookback, c)
+windows = Windows.at(data, -2 * h, c)
+_, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
+_, x_test, y_test = _cut(data, tx, -h, windows, cfg)
 out = {"train_rows": len(y_train), "test_rows": len(y_test),
        "train_churners": int(y_train.sum()), "test_churners": int(y_test.sum())}
 for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
@@ -151,6 +166,41 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
 print("RESULT " + json.dumps(out, default=float))
 """
 
+COSTS = """
+import json, sys, time
+from pathlib import Path
+from tiewise.config import load_config
+from tiewise.store import RunContext, Workspace
+from tiewise.churn.communities import communities_at
+from tiewise.churn.data import load_churn_data, transaction_days
+from tiewise.churn.features import behaviour, social
+from tiewise.churn.stage import Windows
+cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
+c = cfg.churn
+t = time.perf_counter()
+with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+    ctx = RunContext(ws.con, 0)
+    data = load_churn_data(ctx)
+    tx = transaction_days(ctx, data)
+out = {"load_seconds": time.perf_counter() - t, "parties": data.n, "pairs": len(data.u)}
+cut = -float(c.horizon_days)
+w = Windows.at(data, 2 * cut, c)
+t = time.perf_counter()
+feats = behaviour(data, tx, cut, recent_weeks=c.recent_weeks, lookback_weeks=w.lookback_weeks)
+out["behaviour_seconds"] = time.perf_counter() - t
+t = time.perf_counter()
+groups = communities_at(data, cut, cfg.graph, seed=cfg.seed, workers=cfg.engine.threads)
+out["communities_seconds"] = time.perf_counter() - t
+out["communities"] = int(groups.community.max())
+out["leaders"] = int(groups.is_leader.sum())
+t = time.perf_counter()
+social(data, feats, groups.community, groups.is_leader, social_days=w.social_days,
+       community_days=w.community_days, spread_factor=c.spread_factor,
+       spread_iterations=c.spread_iterations)
+out["social_seconds"] = time.perf_counter() - t
+print("RESULT " + json.dumps(out, default=float))
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,8 +209,20 @@ def main() -> None:
     parser.add_argument("--contagion", type=float, nargs="+", default=[1.0, 0.0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tiewise-bench-churn"))
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--skip-churn", action="store_true", help="skip the churn stage alone")
+    parser.add_argument(
+        "--costs",
+        action="store_true",
+        help="time one cut-off's parts: behaviour, communities at the cut, social features",
+    )
     parser.add_argument(
         "--skip-pipeline", action="store_true", help="reuse the workspace of an earlier run"
+    )
+    parser.add_argument(
+        "--with-influence",
+        action="store_true",
+        help="run the influence stage in the pipeline too (off by default: at 1M its seed "
+        "selection grew past 13 GB, and churn does not need it)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -180,25 +242,32 @@ def main() -> None:
             )
             row["generate"] = {**answer, "peak_gb": gb}
         if not args.skip_pipeline:
-            answer, gb = _child(PIPELINE, str(root))
+            answer, gb = _child(PIPELINE, str(root), str(int(args.with_influence)))
             row["pipeline"] = {**answer, "peak_gb": gb}
-        answer, gb = _child(CHURN, str(root))
-        row["churn"] = {**answer, "peak_gb": gb}
+        if args.costs:
+            answer, gb = _child(COSTS, str(root))
+            row["costs"] = {**answer, "peak_gb": gb}
+        if not args.skip_churn:
+            answer, gb = _child(CHURN, str(root))
+            row["churn"] = {**answer, "peak_gb": gb}
         if not args.skip_engines:
             answer, gb = _child(ENGINES, str(root))
             row["engines"] = {**answer, "peak_gb": gb}
         results["runs"][str(contagion)] = row
         print(f"== churn_contagion {contagion}")
         print(json.dumps(row, indent=1, default=float))
-        ev = {e["model"]: e for e in row["churn"]["evaluation"]}
-        base, full = ev["behaviour"], ev["behaviour + social"]
-        gain = full["top_decile_lift"] / base["top_decile_lift"] - 1
-        print(
-            f"lift behaviour {base['top_decile_lift']:.3f}, + social "
-            f"{full['top_decile_lift']:.3f} ({gain:+.1%}); AUC {base['roc_auc']:.3f} -> "
-            f"{full['roc_auc']:.3f}; social used: {row['churn']['social_used']}"
-        )
-        row["social_lift_gain"] = gain
+        if "churn" not in row and "churn" in row.get("pipeline", {}):
+            row["churn"] = row["pipeline"].pop("churn")  # --skip-churn: the pipeline's run
+        if "churn" in row:
+            ev = {e["model"]: e for e in row["churn"]["evaluation"]}
+            base, full = ev["behaviour"], ev["behaviour + social"]
+            gain = full["top_decile_lift"] / base["top_decile_lift"] - 1
+            print(
+                f"lift behaviour {base['top_decile_lift']:.3f}, + social "
+                f"{full['top_decile_lift']:.3f} ({gain:+.1%}); AUC {base['roc_auc']:.3f} -> "
+                f"{full['roc_auc']:.3f}; social used: {row['churn']['social_used']}"
+            )
+            row["social_lift_gain"] = gain
         results["load_after"] = os.getloadavg()
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,16 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tiewise.cli import main
+from tiewise.config import load_config, template
+from tiewise.pipeline import RunResult, run_pipeline
+from tiewise.synth import TelcoParams, generate_telco
 
 
 @dataclass
@@ -114,3 +118,70 @@ def spark_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     conf = ", ".join(f'"{k}" = "{v}"' for k, v in SPARK_TEST_CONF.items())
     yield f'engine = "spark"\nspark_master = "local[2]"\nspark_conf = {{ {conf} }}\n'
     session.stop()
+
+
+# --- the churn tests: generated telco data through the whole pipeline ---
+
+CHURN_KEY_HEX = "6b" * 32
+CHURN_SEED = 1
+
+
+class RunTelco(Protocol):
+    def __call__(
+        self,
+        root: Path,
+        contagion: float,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        customers: int = ...,
+        days: int = ...,
+        records: float = ...,
+        seed: int = ...,
+    ) -> RunResult: ...
+
+
+def _run_telco(
+    root: Path,
+    contagion: float,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    customers: int = 20_000,
+    days: int = 180,
+    records: float = 25.0,
+    seed: int = CHURN_SEED,
+) -> RunResult:
+    monkeypatch.setenv("TIEWISE_KEY", CHURN_KEY_HEX)
+    generate_telco(
+        TelcoParams(
+            customers=customers,
+            days=days,
+            seed=seed,
+            churn_contagion=contagion,
+            records_per_customer=records,
+        ),
+        root / "data",
+    )
+    text = template(root / "data", config_dir=root)
+    text = text.replace("levels = [1.0, 4.0]", "levels = []")
+    text = text.replace("betweenness_samples = 16", "betweenness_samples = 0")
+    text = text.replace("eval_cuts = 3", "eval_cuts = 1")
+    # churn reads customer_value (the value stage), not the influence stage's network value
+    text = text.replace("[influence]\nenabled = true", "[influence]\nenabled = false")
+    (root / "tiewise.toml").write_text(text)
+    return run_pipeline(load_config(root / "tiewise.toml"))
+
+
+@pytest.fixture(scope="session")
+def run_telco() -> RunTelco:
+    """``run_telco(root, contagion, monkeypatch, customers=, days=, records=, seed=)``."""
+    return _run_telco
+
+
+@pytest.fixture(scope="session")
+def contagious(
+    tmp_path_factory: pytest.TempPathFactory, run_telco: RunTelco
+) -> tuple[Path, RunResult]:
+    """20,000 subscribers over 180 days with contagious churn, through the whole pipeline."""
+    root = tmp_path_factory.mktemp("contagious")
+    with pytest.MonkeyPatch.context() as mp:
+        return root, run_telco(root, 1.0, mp)

@@ -73,7 +73,16 @@ def test_usage_features_by_hand() -> None:
 def test_social_features_by_hand() -> None:
     data = toy()
     f = behaviour(data, None, 0.0, recent_weeks=2, lookback_weeks=10)
-    s = social(data, f, social_days=30, community_days=60, spread_factor=0.5, spread_iterations=3)
+    s = social(
+        data,
+        f,
+        data.community,
+        data.is_leader,
+        social_days=30,
+        community_days=60,
+        spread_factor=0.5,
+        spread_iterations=3,
+    )
     row = dict(zip(f.index.tolist(), s.to_dict("records"), strict=True))
     # customer 0: contacts 1 (churned at -20, 7 active weeks), 2 (2 weeks), 3 (10), 6 (10)
     assert row[0]["churned_contacts_recent"] == 1
@@ -103,7 +112,16 @@ def test_features_ignore_everything_after_the_cut() -> None:
     )
     for d in (data, later):
         f = behaviour(d, None, -28.0, recent_weeks=2, lookback_weeks=6)
-        s = social(d, f, social_days=30, community_days=60, spread_factor=0.5, spread_iterations=3)
+        s = social(
+            d,
+            f,
+            d.community,
+            d.is_leader,
+            social_days=30,
+            community_days=60,
+            spread_factor=0.5,
+            spread_iterations=3,
+        )
         frame = f.frame.join(s)
         if d is data:
             first = frame

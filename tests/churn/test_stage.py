@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,57 +22,24 @@ import pytest
 
 from tiewise.churn.data import load_churn_data
 from tiewise.churn.features import weekly_usage_from_bits
-from tiewise.config import load_config, template
+from tiewise.config import load_config
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline
 from tiewise.store import Workspace
-from tiewise.synth import TelcoParams, generate_telco
+
+if TYPE_CHECKING:
+    from conftest import RunTelco
 
 KEY_HEX = "6b" * 32
-SEED = 1
-
-
-def _run(
-    root: Path,
-    contagion: float,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    customers: int = 20_000,
-    days: int = 180,
-    records: float = 25.0,
-    seed: int = SEED,
-) -> RunResult:
-    monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
-    generate_telco(
-        TelcoParams(
-            customers=customers,
-            days=days,
-            seed=seed,
-            churn_contagion=contagion,
-            records_per_customer=records,
-        ),
-        root / "data",
-    )
-    text = template(root / "data", config_dir=root)
-    text = text.replace("levels = [1.0, 4.0]", "levels = []")
-    text = text.replace("betweenness_samples = 16", "betweenness_samples = 0")
-    text = text.replace("eval_cuts = 3", "eval_cuts = 1")
-    (root / "tiewise.toml").write_text(text)
-    return run_pipeline(load_config(root / "tiewise.toml"))
 
 
 @pytest.fixture(scope="module")
-def contagious(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
-    root = tmp_path_factory.mktemp("contagious")
-    with pytest.MonkeyPatch.context() as mp:
-        return root, _run(root, 1.0, mp)
-
-
-@pytest.fixture(scope="module")
-def independent(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult]:
+def independent(
+    tmp_path_factory: pytest.TempPathFactory, run_telco: RunTelco
+) -> tuple[Path, RunResult]:
     root = tmp_path_factory.mktemp("independent")
     with pytest.MonkeyPatch.context() as mp:
-        return root, _run(root, 0.0, mp)
+        return root, run_telco(root, 0.0, mp)
 
 
 def _lifts(result: RunResult) -> dict[str, float]:
@@ -105,10 +72,10 @@ def test_no_spurious_social_signal_without_contagion(
 @pytest.mark.slow
 @pytest.mark.parametrize("contagion", [1.0, 0.0])
 def test_lift_bars_at_100k(
-    contagion: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    contagion: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_telco: RunTelco
 ) -> None:
     """Issue 7's bars on the generator's default 90 days at 100,000 subscribers."""
-    result = _run(
+    result = run_telco(
         tmp_path, contagion, monkeypatch, customers=100_000, days=90, records=50.0, seed=3
     )
     lift = _lifts(result)

@@ -53,7 +53,9 @@ class ChurnData:
     as_of
         The as-of time itself.
     community, is_leader
-        From ``customer_scores`` (community -1 and no leaders when absent).
+        From ``customer_scores`` (community -1 and no leaders when absent): the network of the
+        whole window, for today's reasons only; the features rebuild the communities at each
+        cut-off (:mod:`tiewise.churn.communities`).
     plan, segment
         Category codes (-1 when unknown) and the category names.
     monthly_fee, signup_day

@@ -12,8 +12,9 @@ transactions, the usual interval between purchases, the days since the last one 
 
 Social features (:func:`social`): contacts who churned in the last ``social_days`` (count, count
 of strong ones, tie-weighted share), in the last ``community_days``, the community's churn rate,
-whether a leader of the community churned, and spreading activation from recent churners
-(:func:`tiewise.churn.spread.spreading_activation`).
+whether a leader of the community churned — communities and leaders as they were at the cut
+(:func:`tiewise.churn.communities.communities_at`), not the graph stage's of the whole window —
+and spreading activation from recent churners (:func:`tiewise.churn.spread.spreading_activation`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "behaviour",
     "population",
     "social",
+    "tie_weeks",
     "weekly_usage_from_bits",
     "weeks_before",
 ]
@@ -129,7 +131,7 @@ def weekly_usage_from_bits(data: ChurnData, weeks: IntArray) -> FloatArray:
     return out
 
 
-def _tie_weeks(data: ChurnData, weeks: IntArray) -> IntArray:
+def tie_weeks(data: ChurnData, weeks: IntArray) -> IntArray:
     """Per pair: the number of the given weeks with contact (the tie weight before the cut)."""
     mask = np.int64(0)
     for week in weeks.tolist():
@@ -209,7 +211,7 @@ def behaviour(
     active = usage > 0
     any_active = active.any(axis=1)
     last_active = np.where(any_active, k - 1 - np.argmax(active[:, ::-1], axis=1), -1)
-    tie = _tie_weeks(data, weeks)
+    tie = tie_weeks(data, weeks)
     has_tie = tie > 0
     contacts = np.bincount(data.u[has_tie], minlength=data.n) + np.bincount(
         data.v[has_tie], minlength=data.n
@@ -254,16 +256,22 @@ def _contact_sums(
 def social(
     data: ChurnData,
     feats: CutFeatures,
+    community: IntArray,
+    is_leader: BoolArray,
     *,
     social_days: float,
     community_days: float,
     spread_factor: float,
     spread_iterations: int,
 ) -> pd.DataFrame:
-    """Social churn features of the customers of ``feats`` at the same cut-off."""
+    """Social churn features of the customers of ``feats`` at the same cut-off.
+
+    ``community`` and ``is_leader`` (per party, -1 = none) must describe the network as it was
+    before the cut (:func:`tiewise.churn.communities.communities_at`), not the whole window.
+    """
     cut, index = feats.cut, feats.index
     weeks = weeks_before(data, cut)  # every week: a churner's ties went quiet when they left
-    tie = _tie_weeks(data, weeks).astype(np.float64)
+    tie = tie_weeks(data, weeks).astype(np.float64)
     known = tie > 0
     ones = known.astype(np.float64)
     recent = _churned(data, cut, social_days)
@@ -279,7 +287,7 @@ def social(
         share_longer = np.where(w_total > 0, w_longer / w_total, 0.0)
 
     # community churn rate and churned leaders over community_days
-    comm = data.community
+    comm = community
     has = comm >= 0
     dense = np.full(data.n, -1, dtype=np.int64)
     _, dense[has] = np.unique(comm[has], return_inverse=True)
@@ -287,7 +295,7 @@ def social(
     base = data.is_customer & has & (data.churn_day > cut - community_days)
     members = np.bincount(dense[base], minlength=k).astype(np.float64)
     churners = np.bincount(dense[base & longer], minlength=k).astype(np.float64)
-    lead = np.bincount(dense[base & longer & data.is_leader], minlength=k) > 0
+    lead = np.bincount(dense[base & longer & is_leader], minlength=k) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(members > 0, churners / members, 0.0)
     comm_rate = np.where(has, rate[np.maximum(dense, 0)], 0.0) if k else np.zeros(data.n)

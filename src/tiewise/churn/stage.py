@@ -10,7 +10,10 @@ Time split (``H = churn.horizon_days``, days relative to the data's as-of time):
 * the model used today is trained on the cut-offs from ``-H`` on and scores every current
   customer at ``0``.
 
-Every cut-off's features look back over the same number of weeks (what the earliest one has).
+Every cut-off's features look back over the same number of weeks, and its social windows over
+the same number of days, as the earliest one can (:class:`Windows`).  Communities and leaders
+are found again at every cut-off from the weeks before it (:mod:`tiewise.churn.communities`):
+``customer_scores`` describes the whole window, churn after the cut-off included.
 
 Social features enter today's model only when they lower the held-out log-loss on the training
 cuts significantly (paired z > 1.645, one-sided 5%, on half of the customers held out): on data
@@ -29,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tiewise.churn.communities import communities_at
 from tiewise.churn.data import (
     MAX_WEEKS,
     ChurnData,
@@ -75,15 +79,49 @@ def _skip(reason: str) -> ChurnSummary:
     return ChurnSummary(skipped=reason)
 
 
+@dataclass(frozen=True)
+class Windows:
+    """How far back every cut-off's features look: what the earliest cut-off can see.
+
+    A feature that looks back further at the later cut-offs than at the earliest one would
+    describe something else when scored than what the model learnt from (e.g. 60 days of
+    churned contacts against 30), so the weeks of usage and the social windows are cut to the
+    history the earliest cut-off has.
+    """
+
+    lookback_weeks: int
+    social_days: float
+    community_days: float
+
+    @classmethod
+    def at(cls, data: ChurnData, earliest: float, cfg: ChurnConfig) -> Windows:
+        """The windows when the earliest cut-off used is ``earliest``."""
+        history = max(earliest - data.data_start, 1.0)
+        return cls(
+            lookback_weeks=len(weeks_before(data, earliest)),
+            social_days=min(float(cfg.social_days), history),
+            community_days=min(float(cfg.community_days), history),
+        )
+
+
 def _cut(
-    data: ChurnData, tx: pd.DataFrame | None, cut: float, lookback: int, cfg: ChurnConfig
+    data: ChurnData, tx: pd.DataFrame | None, cut: float, windows: Windows, config: Config
 ) -> tuple[CutFeatures, pd.DataFrame, FloatArray]:
-    feats = behaviour(data, tx, cut, recent_weeks=cfg.recent_weeks, lookback_weeks=lookback)
+    """Features at ``cut`` (communities rebuilt from the weeks before it) and the churn after."""
+    cfg = config.churn
+    feats = behaviour(
+        data, tx, cut, recent_weeks=cfg.recent_weeks, lookback_weeks=windows.lookback_weeks
+    )
+    groups = communities_at(
+        data, cut, config.graph, seed=config.seed, workers=config.engine.threads
+    )
     soc = social(
         data,
         feats,
-        social_days=cfg.social_days,
-        community_days=cfg.community_days,
+        groups.community,
+        groups.is_leader,
+        social_days=windows.social_days,
+        community_days=windows.community_days,
         spread_factor=cfg.spread_factor,
         spread_iterations=cfg.spread_iterations,
     )
@@ -197,7 +235,7 @@ def _value(
 
 
 def _reasons(
-    frame: pd.DataFrame, cfg: ChurnConfig, base_rate: float, social_used: bool
+    frame: pd.DataFrame, cfg: ChurnConfig, windows: Windows, base_rate: float, social_used: bool
 ) -> list[str]:
     """The reason of every row, built column by column (a dict per row costs gigabytes at 1M)."""
     n = len(frame)
@@ -240,7 +278,7 @@ def _reasons(
     add(
         has_strong,
         (
-            f"{a:.0f} of {b:.0f} strong contacts churned in {cfg.social_days} days"
+            f"{a:.0f} of {b:.0f} strong contacts churned in {windows.social_days:.0f} days"
             for a, b in zip(strong[has_strong], n_strong[has_strong], strict=True)
         ),
     )
@@ -248,12 +286,12 @@ def _reasons(
     add(
         weak,
         (
-            f"{a:.0f} of {b:.0f} contacts churned in {cfg.social_days} days"
+            f"{a:.0f} of {b:.0f} contacts churned in {windows.social_days:.0f} days"
             for a, b in zip(any_recent[weak], known[weak], strict=True)
         ),
     )
     leader_gone = col("leader_churned") > 0
-    text = f"a leader of their community churned in {cfg.community_days} days"
+    text = f"a leader of their community churned in {windows.community_days:.0f} days"
     add(leader_gone, [text] * int(leader_gone.sum()))
     leader = frame["is_leader"].to_numpy(bool)
     add(leader, ["community leader"] * int(leader.sum()))
@@ -289,9 +327,9 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
             f"(two horizons of {cfg.horizon_days} days and {_MIN_WEEKS} weeks of history): "
             "lower churn.horizon_days or load more history"
         )
-    lookback = len(weeks_before(data, -k_max * h))
+    windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
-    at = {k: _cut(data, tx, -k * h, lookback, cfg) for k in range(1, k_max + 1)}
+    at = {k: _cut(data, tx, -k * h, windows, config) for k in range(1, k_max + 1)}
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
         return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
@@ -330,7 +368,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
-    f_now, x_now, _ = _cut(data, tx, 0.0, lookback, cfg)
+    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config)
     cols = both if social_used else BEHAVIOUR_FEATURES
     p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict(x_now)
     y_test = at[1][2]
@@ -365,7 +403,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     scores["network_value"] = value["network_value"].to_numpy()
     scores["value_note"] = value["value_note"].to_numpy()
     scores["expected_loss"] = scores["p_churn"] * (scores["clv"] + scores["network_value"])
-    scores["reason"] = _reasons(scores, cfg, base_rate, social_used)
+    scores["reason"] = _reasons(scores, cfg, windows, base_rate, social_used)
     scores = scores.drop(columns=["value_note"]).sort_values(
         ["expected_loss", "customer_id"], ascending=[False, True], ignore_index=True
     )

@@ -10,6 +10,7 @@ from tiewise.graph.network import nk_threads as _threads
 
 __all__ = [
     "approximate_betweenness",
+    "community_leaders",
     "core_number",
     "eigenvector",
     "local_clustering",
@@ -59,6 +60,32 @@ def rank_within(
     position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     ranks[order] = position + 1
     return ranks
+
+
+def community_leaders(
+    labels: npt.NDArray[np.int64],
+    on_network: npt.NDArray[np.bool_],
+    weighted_degree: npt.NDArray[np.float64],
+    pagerank: npt.NDArray[np.float64],
+    per_community: int,
+) -> npt.NDArray[np.bool_]:
+    """The graph stage's leader rule: the top customers of each community of at least 3.
+
+    A leader is an on-network party ranked among the first ``per_community`` of the on-network
+    members of its community by weighted degree (then PageRank), in a community of at least
+    three parties (off-network ones included).  ``customer_scores.is_leader`` follows this rule.
+
+    Examples
+    --------
+    >>> labels = np.array([1, 1, 1, 1, 2, 2])
+    >>> on = np.array([True, True, True, False, True, True])
+    >>> wdeg, pr = np.array([3.0, 5.0, 1.0, 9.0, 4.0, 2.0]), np.zeros(6)
+    >>> community_leaders(labels, on, wdeg, pr, 2).tolist()
+    [True, True, False, False, False, False]
+    """
+    ranked = rank_within(np.where(on_network, labels, 0), weighted_degree, pagerank)
+    _, dense, size = np.unique(labels, return_inverse=True, return_counts=True)
+    return np.asarray(on_network & (ranked <= per_community) & (size[dense] >= 3), dtype=bool)
 
 
 def eigenvector(

@@ -1,0 +1,98 @@
+"""Communities and their leaders as they were at a cut-off, from the weeks before it only.
+
+``customer_scores`` (the graph stage) describes the network of the whole data window.  A
+customer who churns stops calling, so that network already reflects churn after any earlier
+cut-off; community and leader features at a training cut-off taken from it would see the future.
+Here the network is rebuilt for each cut-off from the per-pair week masks of ``link_state``: a
+pair is linked when it was in contact in at least one complete week before the cut, with weight
+``ln(1 + weeks in contact)`` (the graph stage's ``ln(1 + strength)`` with the number of active
+weeks as the strength that can be known at the cut).  The graph stage's own functions then find
+the communities (Leiden at ``graph.resolution``, NetworKit or igraph as ``graph.objective`` says)
+and the leaders (:func:`tiewise.graph.centrality.community_leaders`: the top
+``graph.leaders_per_community`` customers of each community by weighted degree, then PageRank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tiewise.churn.data import BoolArray, ChurnData, FloatArray, IntArray
+from tiewise.churn.features import tie_weeks, weeks_before
+from tiewise.config import GraphConfig
+from tiewise.graph.centrality import community_leaders, pagerank
+from tiewise.graph.communities import leiden, leiden_cpm
+from tiewise.graph.network import graph_from_edges
+
+__all__ = ["CutCommunities", "communities_at"]
+
+
+@dataclass(frozen=True)
+class CutCommunities:
+    """Every party's community (-1 without contact before the cut) and whether it led it.
+
+    Attributes
+    ----------
+    community
+        Community label per party (1 = largest); -1 for parties without any tie before the cut.
+    is_leader
+        Whether the party was a leader of its community at the cut.
+    """
+
+    community: IntArray
+    is_leader: BoolArray
+
+
+def communities_at(
+    data: ChurnData, cut: float, graph: GraphConfig, *, seed: int, workers: int | None = 1
+) -> CutCommunities:
+    """Communities and leaders from the ties of the complete weeks before ``cut``.
+
+    Parameters
+    ----------
+    data
+        The churn stage's data (parties, pairs and their week masks).
+    cut
+        The cut-off, in days relative to as-of.
+    graph
+        The graph stage's settings (objective, resolution, iterations, threads, PageRank
+        damping, leaders per community).
+    seed
+        Leiden's seed.
+    workers
+        Threads for PageRank.
+
+    Returns
+    -------
+    CutCommunities
+        Labels and leaders for every party of ``data``.
+    """
+    n = data.n
+    weeks = tie_weeks(data, weeks_before(data, cut)).astype(np.float64)
+    linked = weeks > 0
+    u, v = data.u[linked], data.v[linked]
+    weight: FloatArray = np.log1p(weeks[linked])
+    if len(u) == 0:
+        return CutCommunities(np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool))
+    g = graph_from_edges(n, u, v, weight)
+    if graph.objective == "cpm":
+        found = leiden_cpm(n, u, v, weight, resolution=graph.resolution, seed=seed)
+    else:
+        found = leiden(
+            g,
+            resolution=graph.resolution,
+            iterations=graph.leiden_iterations,
+            seed=seed,
+            threads=graph.threads,
+        )
+    wdeg = (np.bincount(u, weight, minlength=n) + np.bincount(v, weight, minlength=n)).astype(
+        np.float64
+    )
+    pr = pagerank(g, damping=graph.pagerank_damping, workers=workers)
+    has_tie = wdeg > 0
+    labels = np.where(has_tie, found.labels_, -1)
+    leaders = community_leaders(
+        found.labels_, data.is_customer & has_tie, wdeg, pr, graph.leaders_per_community
+    )
+    return CutCommunities(community=labels.astype(np.int64), is_leader=leaders)
