@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
@@ -770,26 +771,45 @@ def _prepare(ctx: RunContext, config: Config) -> tuple[_State, dict[str, Any]]:
     return _State(net, ad, cascades, cost, excluded, np.zeros(net.n)), extra
 
 
-def _links_frame(net: Network, counts: LinkCounts | None, prob: FloatArray) -> pd.DataFrame:
+def _write_links(
+    ctx: RunContext, net: Network, counts: LinkCounts | None, prob: FloatArray
+) -> None:
+    """Write ``influence_links``.
+
+    The numbers come from numpy and the ids are joined in DuckDB, so Python never holds a string
+    column of every directed link.
+    """
     src = np.concatenate([net.u, net.v])
     dst = np.concatenate([net.v, net.u])
-    frame = pd.DataFrame(
-        {
-            "source": pd.Series(net.ids[src], dtype="string"),
-            "target": pd.Series(net.ids[dst], dtype="string"),
-            "p_weighted_cascade": weighted_cascade(net.n, src, dst),
-            "probability": prob,
-        }
-    )
-    if counts is not None:
-        frame["source_adoptions"] = counts.actions_src.astype(np.int64)
-        frame["propagations"] = counts.propagations.astype(np.int64)
-        frame["partial_credit"] = counts.credit
-        frame["mean_delay_days"] = counts.mean_delay
-        for m in _STATIC:
-            frame[f"p_{m}"] = counts.probability(m)
     keep = net.on_network[dst]
-    return frame[keep].sort_values(["source", "target"]).reset_index(drop=True)
+    columns: dict[str, Any] = {
+        "src": src[keep],
+        "dst": dst[keep],
+        "p_weighted_cascade": weighted_cascade(net.n, src, dst)[keep],
+        "probability": prob[keep],
+    }
+    if counts is not None:
+        columns["source_adoptions"] = counts.actions_src[keep].astype(np.int64)
+        columns["propagations"] = counts.propagations[keep].astype(np.int64)
+        columns["partial_credit"] = counts.credit[keep]
+        columns["mean_delay_days"] = counts.mean_delay[keep]
+        for m in _STATIC:
+            columns[f"p_{m}"] = counts.probability(m)[keep]
+    ctx.con.register("_influence_links", pa.table(columns))
+    try:
+        ctx.write_table(
+            "influence_links",
+            """
+            SELECT s.customer_id AS source, t.customer_id AS target, l.* EXCLUDE (src, dst)
+            FROM _influence_links l JOIN _node_index s ON s.idx = l.src
+                                    JOIN _node_index t ON t.idx = l.dst
+            ORDER BY source, target
+            """,
+            stage="influence",
+            description="Per directed link: propagations and learned influence probabilities.",
+        )
+    finally:
+        ctx.con.unregister("_influence_links")
 
 
 def _network_values(
@@ -936,12 +956,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         stage="influence",
         description="Per category: population shuffle test of adoption timing (homophily control).",
     )
-    ctx.write_table(
-        "influence_links",
-        _links_frame(net, extra["counts"], extra["prob"]),
-        stage="influence",
-        description="Per directed link: propagations and learned influence probabilities.",
-    )
+    _write_links(ctx, net, extra["counts"], extra["prob"])
     if "validation" in extra:
         val: Validation = extra["validation"]
         summary.link_auc = dict(val.auc)
