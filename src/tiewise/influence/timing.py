@@ -138,6 +138,13 @@ def _shuffles(
     return obs_g, sum_g, ge_g, np.concatenate((obs_u, sum_u, ge_u))
 
 
+def _item_starts(item: IntArray) -> IntArray:
+    """First row of each item's adopters, and the row count at the end (rows sorted by item)."""
+    if len(item) > 1 and (np.diff(item) < 0).any():
+        raise ValueError("adoption rows must be sorted by item")
+    _, first = np.unique(item, return_index=True)
+    return np.append(first, len(item)).astype(np.int64)
+
 def shuffle_test(
     item: IntArray,
     time: FloatArray,
@@ -186,10 +193,7 @@ def shuffle_test(
     ([1.0], [1.0], [1.0])
     """
     item = np.asarray(item, dtype=np.int64)
-    if len(item) > 1 and (np.diff(item) < 0).any():
-        raise ValueError("adoption rows must be sorted by item")
-    _, first = np.unique(item, return_index=True)
-    item_start = np.append(first, len(item)).astype(np.int64)
+    item_start = _item_starts(item)
     groups = int(group.max()) + 1 if len(group) else 0
     units = int(unit.max()) + 1 if len(unit) else 0
     obs_g, sum_g, ge_g, per_unit = _shuffles(
@@ -282,10 +286,7 @@ def descendant_test(
     [3.0]
     """
     item = np.asarray(item, dtype=np.int64)
-    if len(item) > 1 and (np.diff(item) < 0).any():
-        raise ValueError("adoption rows must be sorted by item")
-    _, first = np.unique(item, return_index=True)
-    item_start = np.append(first, len(item)).astype(np.int64)
+    item_start = _item_starts(item)
     units = int(item.max()) + 1 if len(item) else 0
     return _descendant_shuffles(
         np.asarray(time, np.float64), item_start, np.asarray(pair_a, np.int64),
