@@ -190,7 +190,7 @@ def _print_churn(churn: ChurnSummary) -> None:
 def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Rerun the influence stage on the workspace: scores, tests, link probabilities, seeds."""
     cfg = _load(config)
-    command = " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+    command = _command()
     with _progress() as progress, _step_reporter(progress)("Measuring influence, choosing seeds"):
         summary = run_influence(cfg, command=command)
     _print_influence(summary)
@@ -213,7 +213,7 @@ def seeds(
 ) -> None:
     """Choose the k customers whose adoption spreads furthest (IMM), with the reason."""
     cfg = _load(config)
-    command = " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+    command = _command()
     with _progress() as progress, _step_reporter(progress)(f"Choosing {k} seeds for {category}"):
         frame = choose_seeds(cfg, category=category, k=k, budget=budget, command=command)
     table = Table(title=f"Seeds for {category} (also in the seed_sets table)", title_justify="left")
@@ -234,7 +234,7 @@ def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
         summary, report = run_churn(
             cfg,
             reporter=_step_reporter(progress),
-            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+            command=_command(),
         )
     _print_churn(summary)
     if not summary.skipped:
@@ -282,7 +282,7 @@ def run(
             cfg,
             keep_raw_ids=keep_raw_ids,
             reporter=_step_reporter(progress),
-            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+            command=_command(),
         )
     _print_result(result)
 
@@ -301,7 +301,7 @@ def value(
         result = run_value(
             cfg,
             reporter=_step_reporter(progress),
-            command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+            command=_command(),
         )
     if result.warning:
         err.print(f"[yellow]Note:[/] {escape(result.warning)}", soft_wrap=True)
@@ -412,7 +412,7 @@ def campaign(
         name=name,
         size=size,
         category=category,
-        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+        command=_command(),
     )
     out.print(
         f"Campaign {summary.name}: {summary.targets:,} customers to contact and "
@@ -460,7 +460,7 @@ def responses(
         id_column=id_column,
         response_column=response_column,
         value_column=value_column,
-        command=" ".join(["tiewise", *map(str, _state["argv"])])[:500],
+        command=_command(),
     )
     out.print(
         f"Campaign {name}: target {u.target_responders:,}/{u.targets:,} responded "
@@ -609,6 +609,10 @@ def demo(
         write_report(ws, cfg.resolve(cfg.report.path), cfg)
     out.print(f"Report with the campaigns: {cfg.resolve(cfg.report.path)}")
 
+
+def _command() -> str:
+    """The command line as typed, for the runs table (at most 500 characters)."""
+    return " ".join(["tiewise", *map(str, _state["argv"])])[:500]
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")

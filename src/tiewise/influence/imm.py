@@ -551,6 +551,16 @@ def _log_binom(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
+def _grow(sets: RRSets, graph: InGraph, theta: int, seed: int, roots: IntArray) -> RRSets:
+    """``sets`` extended to ``theta`` sets (the next ones of the same numbered sequence)."""
+    if theta <= sets.count:
+        return sets
+    more = sample_rr_sets(
+        graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
+        mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
+    )  # fmt: skip
+    return sets.extend(more)
+
 def imm(
     graph: InGraph,
     k: int,
@@ -633,12 +643,7 @@ def imm(
     for i in range(1, max(2, math.ceil(math.log2(size)))):
         x = size / 2.0**i
         theta = min(max_sets, math.ceil(lam1 / x))
-        if theta > sets.count:
-            more = sample_rr_sets(
-                graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
-                mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
-            )  # fmt: skip
-            sets = sets.extend(more)
+        sets = _grow(sets, graph, theta, seed, roots)
         _, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
         estimate = nt * gains.sum() / sets.count
         if estimate >= (1.0 + eps1) * x or theta >= max_sets:
@@ -648,12 +653,7 @@ def imm(
     beta = math.sqrt((1 - 1 / math.e) * (logc + ell * math.log(size) + math.log(2)))
     lam_star = 2.0 * size * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon**2
     theta = min(max_sets, math.ceil(lam_star / max(lower, 1.0)))
-    if theta > sets.count:
-        more = sample_rr_sets(
-            graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
-            mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
-        )  # fmt: skip
-        sets = sets.extend(more)
+    sets = _grow(sets, graph, theta, seed, roots)
     seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
     gain = nt * gains / sets.count
     cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]

@@ -75,24 +75,23 @@ def _columns(ctx: RunContext, table: str) -> set[str]:
 
 def _universe(ctx: RunContext) -> pd.DataFrame:
     """The customers to value: the customers input, else the on-network parties."""
+    unknown = (
+        "NULL::DATE AS signup_date, NULL::DOUBLE AS monthly_fee, NULL::VARCHAR AS account_id, "
+        "NULL::VARCHAR AS plan, NULL::VARCHAR AS segment"
+    )
     if ctx.has_table("customers"):
         frame = ctx.con.execute(
             "SELECT customer_id, signup_date, monthly_fee, account_id, plan, segment "
-            "FROM customers "
-            "WHERE coalesce(on_network, true) ORDER BY customer_id"
+            "FROM customers WHERE coalesce(on_network, true) ORDER BY customer_id"
         ).df()
     elif ctx.has_table("customer_scores"):
         frame = ctx.con.execute(
-            "SELECT customer_id, NULL::DATE AS signup_date, NULL::DOUBLE AS monthly_fee, "
-            "NULL::VARCHAR AS account_id, NULL::VARCHAR AS plan, NULL::VARCHAR AS segment "
-            "FROM customer_scores "
+            f"SELECT customer_id, {unknown} FROM customer_scores "
             "WHERE on_network AND NOT is_service ORDER BY customer_id"
         ).df()
     elif ctx.has_table("transactions"):
         frame = ctx.con.execute(
-            "SELECT DISTINCT customer_id, NULL::DATE AS signup_date, NULL::DOUBLE AS monthly_fee, "
-            "NULL::VARCHAR AS account_id, NULL::VARCHAR AS plan, NULL::VARCHAR AS segment "
-            "FROM transactions ORDER BY customer_id"
+            f"SELECT DISTINCT customer_id, {unknown} FROM transactions ORDER BY customer_id"
         ).df()
     else:
         raise InputError(
