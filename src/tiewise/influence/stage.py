@@ -812,10 +812,8 @@ def _write_links(
         ctx.con.unregister("_influence_links")
 
 
-def _network_values(
-    ctx: RunContext, state: _State, config: Config
-) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Per customer and per customer × category: network value over the value horizon.
+def _network_values(ctx: RunContext, state: _State, config: Config) -> tuple[pd.DataFrame, str]:
+    """Per customer × category: network value over the value horizon, and the value basis.
 
     For category ``c``, one adoption by ``u`` is worth to others
     ``value_c · Σ_{r≠u} P_c(u reaches r)`` (Domingos & Richardson's network value under the
@@ -832,8 +830,6 @@ def _network_values(
     span = max(float(ad.time.max() - ad.time.min()), 1.0)
     horizon = config.value.horizon_months * DAYS_PER_MONTH
     samples = cfg.network_value_samples or max(200_000, 20 * len(on))
-    total = np.zeros(net.n)
-    var = np.zeros(net.n)
     parts = []
     item_adoptions = np.bincount(ad.item, minlength=len(ad.items))
     for c, name in enumerate(ad.categories):
@@ -853,8 +849,6 @@ def _network_values(
         se = np.sqrt(se2)
         past = np.bincount(ad.node[ad.category == c], minlength=net.n)[on]
         future = expected_adoptions(past.astype(np.float64), horizon / span)
-        total[on] += future * per_adoption[on]
-        var[on] += (future * se[on]) ** 2
         parts.append(
             pd.DataFrame(
                 {
@@ -866,58 +860,48 @@ def _network_values(
                     "adoption_value": values[c],
                     "value_per_adoption": per_adoption[on],
                     "network_value": future * per_adoption[on],
+                    "standard_error": future * se[on],
                 }
             )
         )
-    by_category = pd.concat(parts, ignore_index=True)
-    months = config.value.horizon_months
-    columns = [
-        (name, part["expected_adoptions"].to_numpy(), part["adopters_caused"].to_numpy(), values[c])
-        for c, (name, part) in enumerate(zip(ad.categories, parts, strict=True))
-    ]
-    se_total = np.sqrt(var[on])
-    reasons = [
-        f"value of the adoptions this customer's own adoptions are expected to cause in others "
-        f"over {months} months: {total[u]:.2f} (± {se_total[i]:.2f}) = "
-        + "; ".join(
-            f"{name}: {fut[i]:.2f} expected adoptions x {caused[i]:.2f} adopters caused each "
-            f"x {price:.2f}"
-            for name, fut, caused, price in columns
-        )
-        for i, u in enumerate(on)
-    ]
-    frame = pd.DataFrame(
-        {
-            "customer_id": pd.Series(net.ids[on], dtype="string"),
-            "network_value": total[on],
-            "standard_error": se_total,
-            "expected_adoptions": np.sum([col[1] for col in columns], axis=0),
-            "reason": reasons,
-        }
-    )
-    return frame, by_category, basis
+    return pd.concat(parts, ignore_index=True), basis
 
 
 def _write_network_values(
     ctx: RunContext, state: _State, config: Config, summary: InfluenceSummary
 ) -> None:
-    frame, by_category, basis = _network_values(ctx, state, config)
-    summary.network_value_total = float(frame["network_value"].sum())
+    by_category, basis = _network_values(ctx, state, config)
+    summary.network_value_total = float(by_category["network_value"].sum())
     summary.value_basis = basis
-    ctx.write_table(
-        "network_value",
-        frame.sort_values(["network_value", "customer_id"], ascending=[False, True]),
-        stage="influence",
-        description=(
-            "Per customer: network value over the value horizon (Domingos & Richardson), "
-            f"adoption value = {basis}."
-        ),
-    )
     ctx.write_table(
         "network_value_categories",
         by_category.sort_values(["customer_id", "category"]),
         stage="influence",
         description="Per customer and category: expected adoptions, adopters each causes, value.",
+    )
+    months = config.value.horizon_months
+    ctx.write_table(
+        "network_value",
+        f"""
+        SELECT customer_id, sum(network_value) AS network_value,
+               sqrt(sum(standard_error * standard_error)) AS standard_error,
+               sum(expected_adoptions) AS expected_adoptions,
+               format('value of the adoptions this customer''s own adoptions are expected to '
+                      || 'cause in others over {months} months: {{:.2f}} (± {{:.2f}}) = ',
+                      sum(network_value), sqrt(sum(standard_error * standard_error)))
+               || string_agg(format('{{}}: {{:.2f}} expected adoptions x {{:.2f}} adopters '
+                                    || 'caused each x {{:.2f}}', category, expected_adoptions,
+                                    adopters_caused, adoption_value), '; ' ORDER BY category)
+                   AS reason
+        FROM network_value_categories
+        GROUP BY customer_id
+        ORDER BY network_value DESC, customer_id
+        """,
+        stage="influence",
+        description=(
+            "Per customer: network value over the value horizon (Domingos & Richardson), "
+            f"adoption value = {basis}."
+        ),
     )
 
 
