@@ -572,6 +572,13 @@ class ChurnConfig(_Strict):
     community_days: int = Field(
         default=60, ge=1, description="Window for community churn rate and churned leaders."
     )
+    exposure_days: float = Field(
+        default=14.0,
+        gt=0.0,
+        le=365.0,
+        description="Churn exposure: a contact's churn d days ago counts exp(-d / exposure_days) "
+        "(times the tie's pull, weeks / (weeks + 1)); followers leave within weeks.",
+    )
     spread_factor: float = Field(
         default=0.5,
         gt=0.0,

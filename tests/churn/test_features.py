@@ -43,6 +43,8 @@ def toy() -> ChurnData:
         segment_names=["s"],
         monthly_fee=np.full(n, 10.0),
         signup_day=np.full(n, -400.0),
+        records=np.array([12, 2, 40, 6, 3, 40]),
+        last_day=np.array([-20.5, -30.0, -1.0, -55.0, -52.0, -1.0]),
     )
 
 
@@ -89,6 +91,11 @@ def test_social_features_by_hand() -> None:
     assert row[0]["churned_share_recent"] == pytest.approx(7 / (7 + 2 + 10 + 10))
     assert row[0]["strong_contacts"] == 3  # at least half of the 10 weeks
     assert row[0]["strong_churned_recent"] == 1
+    # exposure: contact 1 left 20 days ago, decayed over 14 days; the only tie of a recent
+    # churner, so its strength is its records over their average: 1, pulling 1 / 2
+    assert row[0]["churn_exposure"] == pytest.approx(0.5 * np.exp(-20 / 14))
+    assert row[0]["days_since_contact_churn"] == pytest.approx(20.0)
+    assert row[2]["churn_exposure"] == 0 and np.isnan(row[2]["days_since_contact_churn"])
     # community 0: customers 0, 1, 2 (6 is off-network); 1 churned, and it was a leader
     assert row[0]["community_churn_rate"] == pytest.approx(1 / 3)
     assert row[0]["leader_churned"] == 1
@@ -109,6 +116,9 @@ def test_features_ignore_everything_after_the_cut() -> None:
         data,
         churn_day=np.where(np.arange(7) == 2, -5.0, data.churn_day),  # 2 churns after the cut
         week_bits=data.week_bits & bits(*range(6)),  # and nobody calls after week 5
+        # so pairs in contact after the cut have fewer records, the last of them before it
+        records=np.array([9, 2, 30, 6, 3, 30]),
+        last_day=np.array([-29.0, -30.0, -29.0, -55.0, -52.0, -29.0]),
     )
     for d in (data, later):
         f = behaviour(d, None, -28.0, recent_weeks=2, lookback_weeks=6)

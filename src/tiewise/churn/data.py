@@ -64,6 +64,10 @@ class ChurnData:
         Per party (row) and week ``j`` (column): contacts active that week, from the links
         stage's ``customer_weeks`` (one SQL definition, run on DuckDB or Spark); None when the
         workspace has no such table, and then counted from ``week_bits``.
+    records, last_day
+        Per pair: records over the whole window, and the day of the last one (relative to
+        as-of). A feature at a cut-off may read ``records`` only of pairs whose last record is
+        before the cut (all of them are then known at the cut); None when not loaded.
     """
 
     ids: npt.NDArray[np.object_]
@@ -84,6 +88,8 @@ class ChurnData:
     monthly_fee: FloatArray
     signup_day: FloatArray
     weekly_contacts: npt.NDArray[np.int32] | None = None
+    records: IntArray | None = None
+    last_day: FloatArray | None = None
 
     @property
     def n(self) -> int:
@@ -160,7 +166,10 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
     pairs = con.execute(
         f"""
         SELECT ia.idx AS u, ib.idx AS v,
-               CAST((l.week_mask >> {first_week}) & {mask}::HUGEINT AS BIGINT) AS bits
+               CAST((l.week_mask >> {first_week}) & {mask}::HUGEINT AS BIGINT) AS bits,
+               CAST(l.n_voice_ab + l.n_sms_ab + l.n_other_ab + l.n_voice_ba + l.n_sms_ba
+                    + l.n_other_ba AS BIGINT) AS records,
+               {rel("l.last_ts")} AS last_day
         FROM link_state l JOIN _churn_index ia ON ia.customer_id = l.a
                           JOIN _churn_index ib ON ib.customer_id = l.b
         WHERE NOT ia.is_service AND NOT ib.is_service
@@ -205,6 +214,8 @@ def load_churn_data(ctx: RunContext) -> ChurnData:
         monthly_fee=np.asarray(nodes["monthly_fee"], dtype=np.float64),
         signup_day=np.asarray(nodes["signup_date"], dtype=np.float64),
         weekly_contacts=weekly,
+        records=np.asarray(pairs["records"], dtype=np.int64),
+        last_day=np.asarray(pairs["last_day"], dtype=np.float64),
     )
 
 

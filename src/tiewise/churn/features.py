@@ -11,7 +11,8 @@ DuckDB or Spark) — recent, own baseline and their ratio, weeks since the last 
 transactions, the usual interval between purchases, the days since the last one and their ratio.
 
 Social features (:func:`social`): contacts who churned in the last ``social_days`` (count, count
-of strong ones, tie-weighted share), in the last ``community_days``, the community's churn rate,
+of strong ones, tie-weighted share), their recency-weighted exposure (:func:`churn_exposure`), in
+the last ``community_days``, the community's churn rate,
 whether a leader of the community churned — communities and leaders as they were at the cut
 (:func:`tiewise.churn.communities.communities_at`), not the graph stage's of the whole window —
 and spreading activation from recent churners (:func:`tiewise.churn.spread.spreading_activation`).
@@ -33,8 +34,10 @@ __all__ = [
     "SOCIAL_FEATURES",
     "CutFeatures",
     "behaviour",
+    "churn_exposure",
     "population",
     "social",
+    "tie_pull",
     "tie_weeks",
     "weekly_usage_from_bits",
     "weeks_before",
@@ -63,6 +66,7 @@ SOCIAL_FEATURES = [
     "strong_contacts",
     "strong_churned_recent",
     "churned_share_recent",
+    "churn_exposure",
     "churned_contacts_longer",
     "churned_share_longer",
     "community_churn_rate",
@@ -253,6 +257,84 @@ def _contact_sums(
     return total.astype(np.float64), hit.astype(np.float64)
 
 
+def tie_pull(data: ChurnData, weeks: FloatArray, cut: float, gone: BoolArray) -> FloatArray:
+    """How hard each pair's tie pulls at ``cut``: ``s / (s + 1)``, saturating in its strength.
+
+    For a tie of a party who has left (``gone``), whose records all came before the cut, ``s``
+    is its records over those of the average such tie; for the others, and without record
+    counts, ``s`` is the weeks in contact before the cut.  Nothing after the cut is read: the
+    records of a pair still in contact after the cut are not used.
+
+    Examples
+    --------
+    Without record counts, weeks in contact: 0, 1 and 3 weeks pull 0, 1/2 and 3/4.
+
+    >>> import datetime
+    >>> d = ChurnData(ids=np.array(["a", "b"], dtype=object), is_customer=np.ones(2, bool),
+    ...     churn_day=np.full(2, np.inf), u=np.zeros(3, np.int64), v=np.ones(3, np.int64),
+    ...     week_bits=np.zeros(3, np.int64), week_start=np.zeros(1), data_start=-7.0,
+    ...     as_of=datetime.datetime(2026, 1, 1), community=np.zeros(2, np.int64),
+    ...     is_leader=np.zeros(2, bool), plan=np.zeros(2, np.int64), plan_names=["p"],
+    ...     segment=np.zeros(2, np.int64), segment_names=["s"], monthly_fee=np.zeros(2),
+    ...     signup_day=np.zeros(2))
+    >>> tie_pull(d, np.array([0.0, 1.0, 3.0]), 0.0, np.zeros(2, bool)).tolist()
+    [0.0, 0.5, 0.75]
+    """
+    strength = weeks.astype(np.float64)
+    if data.records is not None and data.last_day is not None:
+        done = (gone[data.u] | gone[data.v]) & (data.last_day <= cut) & (weeks > 0)
+        if done.any():
+            mean = float(data.records[done].mean())
+            strength = np.where(done, data.records / max(mean, 1e-9), strength)
+    return strength / (strength + 1.0)
+
+
+def churn_exposure(
+    u: IntArray, v: IntArray, pull: FloatArray, age: FloatArray, *, decay_days: float
+) -> tuple[FloatArray, FloatArray]:
+    """Per party: exposure to contacts who churned recently, and days since the latest one.
+
+    A contact who left ``d`` days ago, over a tie pulling ``w`` (:func:`tie_pull`), adds
+    ``w * exp(-d / decay_days)``: a follower leaves some days after the one they follow, so
+    last week's churn presses harder than last month's, and a strong tie harder than a weak one.
+
+    Parameters
+    ----------
+    u, v, pull
+        Pairs and the pull of their tie (pairs with ``pull == 0`` are not known contacts).
+    age
+        Per party: days since it churned; NaN when it did not churn in the window looked at.
+    decay_days
+        Time constant of the decay.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The exposure, and the days since the most recent churn of a contact (NaN: none).
+
+    Examples
+    --------
+    Party 0's contact 1 left 7 days ago (a tie pulling 0.75), contact 2 14 days ago (0.5):
+
+    >>> age = np.array([np.nan, 7.0, 14.0])
+    >>> exposure, latest = churn_exposure(
+    ...     np.array([0, 0]), np.array([1, 2]), np.array([0.75, 0.5]), age, decay_days=7.0
+    ... )
+    >>> bool(np.isclose(exposure[0], 0.75 * np.exp(-1) + 0.5 * np.exp(-2))), latest.tolist()
+    (True, [7.0, nan, nan])
+    """
+    n = len(age)
+    exposure = np.zeros(n)
+    latest = np.full(n, np.inf)
+    gone = ~np.isnan(age)
+    for here, there in ((u, v), (v, u)):
+        hit = gone[there] & (pull > 0)
+        d = age[there[hit]]
+        exposure += np.bincount(here[hit], pull[hit] * np.exp(-d / decay_days), minlength=n)
+        np.minimum.at(latest, here[hit], d)
+    return exposure, np.where(np.isfinite(latest), latest, np.nan)
+
+
 def social(
     data: ChurnData,
     feats: CutFeatures,
@@ -263,6 +345,7 @@ def social(
     community_days: float,
     spread_factor: float,
     spread_iterations: int,
+    exposure_days: float = 14.0,
 ) -> pd.DataFrame:
     """Social churn features of the customers of ``feats`` at the same cut-off.
 
@@ -282,6 +365,9 @@ def social(
     _, w_longer = _contact_sums(data, tie, longer)
     strong_tie = (tie >= max(2.0, 0.5 * len(weeks))).astype(np.float64)
     n_strong, strong_recent = _contact_sums(data, strong_tie, recent)
+    age = np.where(recent, cut - data.churn_day, np.nan)
+    pull = tie_pull(data, tie, cut, recent)
+    exposure, latest = churn_exposure(data.u, data.v, pull, age, decay_days=exposure_days)
     with np.errstate(divide="ignore", invalid="ignore"):
         share_recent = np.where(w_total > 0, w_recent / w_total, 0.0)
         share_longer = np.where(w_total > 0, w_longer / w_total, 0.0)
@@ -316,11 +402,13 @@ def social(
             "strong_contacts": n_strong[index],
             "strong_churned_recent": strong_recent[index],
             "churned_share_recent": share_recent[index],
+            "churn_exposure": exposure[index],
             "churned_contacts_longer": n_longer[index],
             "churned_share_longer": share_longer[index],
             "community_churn_rate": comm_rate[index],
             "leader_churned": leader[index].astype(np.float64),
             "spreading_activation": activation[index],
             "contacts_known": n_contacts[index],
+            "days_since_contact_churn": latest[index],
         }
     )

@@ -124,6 +124,7 @@ def _cut(
         community_days=windows.community_days,
         spread_factor=cfg.spread_factor,
         spread_iterations=cfg.spread_iterations,
+        exposure_days=cfg.exposure_days,
     )
     churn = data.churn_day[feats.index]
     y = ((churn > cut) & (churn <= cut + cfg.horizon_days)).astype(np.float64)
@@ -274,20 +275,31 @@ def _reasons(
     )
     strong, n_strong = col("strong_churned_recent"), col("strong_contacts")
     any_recent, known = col("churned_contacts_recent"), col("contacts_known")
+    latest, exposure = col("days_since_contact_churn"), col("churn_exposure")
     has_strong = strong > 0
     add(
         has_strong,
         (
-            f"{a:.0f} of {b:.0f} strong contacts churned in {windows.social_days:.0f} days"
-            for a, b in zip(strong[has_strong], n_strong[has_strong], strict=True)
+            f"{a:.0f} of {b:.0f} strong contacts churned in {windows.social_days:.0f} days "
+            f"(latest {d:.0f} days ago; exposure {e:.2f})"
+            for a, b, d, e in zip(
+                strong[has_strong],
+                n_strong[has_strong],
+                latest[has_strong],
+                exposure[has_strong],
+                strict=True,
+            )
         ),
     )
     weak = ~has_strong & (any_recent > 0)
     add(
         weak,
         (
-            f"{a:.0f} of {b:.0f} contacts churned in {windows.social_days:.0f} days"
-            for a, b in zip(any_recent[weak], known[weak], strict=True)
+            f"{a:.0f} of {b:.0f} contacts churned in {windows.social_days:.0f} days "
+            f"(latest {d:.0f} days ago; exposure {e:.2f})"
+            for a, b, d, e in zip(
+                any_recent[weak], known[weak], latest[weak], exposure[weak], strict=True
+            )
         ),
     )
     leader_gone = col("leader_churned") > 0
