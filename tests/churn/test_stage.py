@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from tiewise.churn.data import load_churn_data
-from tiewise.churn.features import weekly_usage_from_bits
+from tiewise.churn.features import behaviour, social, weekly_usage_from_bits
 from tiewise.config import load_config
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline
@@ -208,3 +208,45 @@ def test_weekly_usage_from_customer_weeks_equals_the_count_from_week_bits(
     assert len(weeks) >= 20
     np.testing.assert_array_equal(data.weekly_contacts, weekly_usage_from_bits(data, weeks))
     assert data.weekly_contacts.sum() > 5 * data.n
+
+
+def test_exposure_points_at_the_generators_contagious_churners(
+    contagious: tuple[Path, RunResult], tmp_path: Path
+) -> None:
+    """At a cut-off, those the generator will pull out next (their infector already gone) carry
+    several times the churn exposure of customers who stay, and more than spontaneous churners."""
+    root, _ = contagious
+    cfg = load_config(root / "tiewise.toml")
+    shutil.copytree(cfg.workspace_path, tmp_path / "ws")
+    with Workspace.open(tmp_path / "ws") as ws, ws.run(command="test") as run:
+        data = load_churn_data(run)
+    cut = -60.0
+    feats = behaviour(data, None, cut, recent_weeks=2, lookback_weeks=8)
+    soc = social(
+        data,
+        feats,
+        data.community,
+        data.is_leader,
+        social_days=60,
+        community_days=60,
+        spread_factor=0.5,
+        spread_iterations=3,
+    )
+    truth = pd.read_parquet(root / "data" / "truth" / "nodes.parquet")
+    key = bytes.fromhex(KEY_HEX)
+    as_of = pd.Timestamp(data.as_of)
+    day = (truth["churn_time"] - as_of) / pd.Timedelta(days=1)
+    infector_day = truth["churn_infector"].map(dict(zip(truth["id"], day, strict=True)))
+    truth = truth.assign(day=day, infector_day=infector_day)
+    truth.index = [pseudonymise(str(x), key) for x in truth["id"]]
+    rows = truth.reindex(data.ids[feats.index])
+    later = (rows["day"] > cut) & (rows["day"] <= cut + 30)
+    gone_first = rows["infector_day"] <= cut
+    pulled = (later & (rows["churn_cause"] == "contagion") & gone_first).to_numpy()
+    alone = (later & (rows["churn_cause"] == "spontaneous")).to_numpy()
+    stay = rows["day"].isna().to_numpy()
+    exposure = soc["churn_exposure"].to_numpy()
+    assert pulled.sum() >= 30
+    assert exposure[pulled].mean() > 3 * exposure[stay].mean()
+    assert exposure[pulled].mean() > 2 * exposure[alone].mean()
+    assert (exposure[pulled] > 0).mean() > 0.5  # most of them have an observed tie to the one gone
