@@ -79,6 +79,8 @@ def test_lift_bars_at_100k(
         tmp_path, contagion, monkeypatch, customers=100_000, days=90, records=50.0, seed=3
     )
     lift = _lifts(result)
+    assert result.churn is not None
+    print(f"contagion {contagion}: lifts {lift}, social z {result.churn.social_z:.2f}")
     if contagion:
         assert lift["behaviour + social"] >= 1.15 * lift["behaviour"], lift
         assert lift["selected"] == lift["behaviour + social"]
