@@ -235,6 +235,20 @@ def _value(
     return out, basis, None
 
 
+def _ago(days: float) -> str:
+    """``days`` ago in words.
+
+    Examples
+    --------
+    >>> [_ago(0.4), _ago(1.2), _ago(6.0)]
+    ['less than a day ago', '1 day ago', '6 days ago']
+    """
+    whole = int(days)
+    if whole < 1:
+        return "less than a day ago"
+    return "1 day ago" if whole == 1 else f"{whole} days ago"
+
+
 def _reasons(
     frame: pd.DataFrame, cfg: ChurnConfig, windows: Windows, base_rate: float, social_used: bool
 ) -> list[str]:
@@ -281,7 +295,7 @@ def _reasons(
         has_strong,
         (
             f"{a:.0f} of {b:.0f} strong contacts churned in {windows.social_days:.0f} days "
-            f"(latest {d:.0f} days ago; exposure {e:.2f})"
+            f"(latest {_ago(d)}; exposure {e:.2f})"
             for a, b, d, e in zip(
                 strong[has_strong],
                 n_strong[has_strong],
@@ -296,7 +310,7 @@ def _reasons(
         weak,
         (
             f"{a:.0f} of {b:.0f} contacts churned in {windows.social_days:.0f} days "
-            f"(latest {d:.0f} days ago; exposure {e:.2f})"
+            f"(latest {_ago(d)}; exposure {e:.2f})"
             for a, b, d, e in zip(
                 any_recent[weak], known[weak], latest[weak], exposure[weak], strict=True
             )
