@@ -71,6 +71,11 @@ def _pow2(k: str) -> str:
     return f"(CAST(1 AS HUGEINT) << CAST({k} AS INTEGER))"
 
 
+def _bit(k: str) -> str:
+    """2^k as a BIGINT, for 0 <= k < 63."""
+    return f"(CAST(1 AS BIGINT) << CAST({k} AS INTEGER))"
+
+
 def _popcount(x: str) -> str:
     """The set bits of the HUGEINT ``x`` (Spark: the popcounts of its two 63-bit halves)."""
     return f"bit_count(CAST({x} AS HUGEINT))"
@@ -243,24 +248,36 @@ def customer_weeks_sql() -> str:
     One row per party with social links; column ``w<i>`` counts its contacts active in the
     ``i``-th week before the as-of week (``w0``: the as-of week itself, ``w51``: 51 weeks
     before), weeks numbered from ``link_meta.origin`` as in the week masks.  Week ``k`` of a
-    pair is active when bit ``k`` of its mask is set: ``mask mod 2^(k+1) >= 2^k``.  One row of
-    52 counters per party, not one row per party and week: the aggregation holds a tenth of
-    the state (measured with ``benchmarks/bench_sizing.py``).  The flags are computed once per
-    pair, then counted at both of its ends (``_SIDES``).  ``count`` of a flag, not ``sum`` of
-    it as an integer: DuckDB's sum keeps a 128-bit total per group and counter, and with 52
-    counters at 1M parties the aggregate spilled 7 GB and took 53 s where count's took 8 s
-    and fitted in 0.5 GB.
+    pair is active when bit ``k`` of its mask is set.  The mask's newest 52 weeks are cut out
+    once per pair as a BIGINT ``recent`` (two modulos and one exact division of the 128-bit
+    mask, which Spark's DECIMAL masks allow), bit ``j`` of it being week ``low + j`` of the
+    mask; each week's bit is then read from ``recent`` with 64-bit arithmetic
+    (``recent mod 2^(j+1) >= 2^j``), not from the mask: 104 modulos of a 128-bit integer per
+    pair took most of the stage's time.  One row of 52 counters per party, not one row per
+    party and week: the aggregation holds a tenth of the state (measured with
+    ``benchmarks/bench_sizing.py``).  The flags are computed once per pair, then counted at
+    both of its ends (``_SIDES``).  ``count`` of a flag, not ``sum`` of it as an integer:
+    DuckDB's sum keeps a 128-bit total per group and counter, and with 52 counters at 1M
+    parties the aggregate spilled 7 GB and took 53 s where count's took 8 s and fitted in
+    0.5 GB.
     """
+    last = ACTIVITY_WEEKS - 1
+    low = f"greatest(0, aw - {last})"  # the mask's week that is bit 0 of `recent`
+    recent = (
+        f"CAST((week_mask % {_pow2('aw + 1')} - week_mask % {_pow2(low)}) // {_pow2(low)} "
+        "AS BIGINT)"
+    )
     flags, counts = [], []
     for i in range(ACTIVITY_WEEKS):
-        k = f"aw - {i}"
-        flags.append(f"aw >= {i} AND week_mask % {_pow2(f'{k} + 1')} >= {_pow2(k)} AS f{i}")
+        j = f"greatest(0, top - {i})"  # the bit of `recent` that is week aw - i
+        flags.append(f"aw >= {i} AND recent % {_bit(f'{j} + 1')} >= {_bit(j)} AS f{i}")
         counts.append(f"CAST(count(CASE WHEN f{i} THEN 1 END) AS INTEGER) AS w{i}")
     columns = ", ".join(f"f{i}" for i in range(ACTIVITY_WEEKS))
     state = f"""
         SELECT a, b, {", ".join(flags)}
-        FROM (SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
-              FROM ({_social_state()}) s, link_meta m)
+        FROM (SELECT a, b, aw, least(aw, {last}) AS top, {recent} AS recent
+              FROM (SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
+                    FROM ({_social_state()}) s, link_meta m))
     """
     return f"""
         SELECT id AS customer_id, {", ".join(counts)}
