@@ -53,10 +53,27 @@ ACTIVITY_WEEKS = 52  # customer_weeks holds this many weeks (the newest ones: w0
 _AS_OF_WEEK = "(date_diff('day', m.origin, CAST(m.as_of AS DATE)) // 7)"
 _FIRST_WEEK = "greatest(0, date_diff('day', m.origin, CAST(m.first_ts AS DATE)) // 7)"
 
+# Both ends of every link come from ONE scan of the links, each row joined to these two rows
+# (side 0: end a, side 1: end b), not from `SELECT a ... UNION ALL SELECT b ...` over the same
+# subquery: DuckDB materialises a subquery read twice (a CTE, or a "common subplan" it finds
+# itself) in a buffer that does not spill, and at a million customers that buffer alone
+# outgrew a 6 GB memory limit.  Streamed, the rows go straight into the aggregate, which spills.
+_SIDES = "(SELECT 0 AS side UNION ALL SELECT 1 AS side) sides"
+
+
+def _side(at_a: str, at_b: str) -> str:
+    """``at_a`` on the row of end a, ``at_b`` on the row of end b (see ``_SIDES``)."""
+    return f"CASE WHEN sides.side = 0 THEN {at_a} ELSE {at_b} END"
+
 
 def _pow2(k: str) -> str:
     """2^k as a HUGEINT (Spark: an exact DECIMAL(38,0), see ``tiewise.ingest.spark``)."""
     return f"(CAST(1 AS HUGEINT) << CAST({k} AS INTEGER))"
+
+
+def _bit(k: str) -> str:
+    """2^k as a BIGINT, for 0 <= k < 63."""
+    return f"(CAST(1 AS BIGINT) << CAST({k} AS INTEGER))"
 
 
 def _popcount(x: str) -> str:
@@ -119,10 +136,9 @@ def service_numbers_sql(config: Config) -> str:
     cfg = config.links
     return f"""
         WITH ends AS (
-            SELECT a AS id, b AS other, n_ab AS sent, n_ba AS received, voice_seconds, records
-            FROM links
-            UNION ALL
-            SELECT b, a, n_ba, n_ab, voice_seconds, records FROM links
+            SELECT {_side("a", "b")} AS id, {_side("n_ab", "n_ba")} AS sent,
+                   {_side("n_ba", "n_ab")} AS received, voice_seconds, records
+            FROM links CROSS JOIN {_SIDES}
         ), per AS (
             SELECT id, count(*) AS contacts,
                    avg(CAST(sent > 0 AND received > 0 AS DOUBLE)) AS reciprocated,
@@ -152,7 +168,8 @@ def nodes_sql(has_customers: bool) -> str:
     on_net = "coalesce(c.on_network, c.customer_id IS NOT NULL)" if has_customers else "true"
     join = "LEFT JOIN customers c ON c.customer_id = p.customer_id" if has_customers else ""
     return f"""
-        WITH parties AS (SELECT a AS customer_id FROM links UNION SELECT b FROM links
+        WITH parties AS (SELECT DISTINCT {_side("a", "b")} AS customer_id
+                         FROM links CROSS JOIN {_SIDES}
                          {"UNION SELECT customer_id FROM customers" if has_customers else ""})
         SELECT p.customer_id, {on_net} AS on_network,
                s.customer_id IS NOT NULL AS is_service
@@ -171,12 +188,19 @@ def _social_state() -> str:
     """
 
 
-def _ends(columns: str) -> str:
-    """Every social link from both of its ends: ``id`` and the link's ``columns`` seen from it."""
-    swapped = columns.replace("_ab", "_@@").replace("_ba", "_ab").replace("_@@", "_ba")
+def _ends(columns: dict[str, str]) -> str:
+    """Every social link from both of its ends: ``id`` and the link's ``columns`` seen from it.
+
+    ``columns`` maps each output name to its expression seen from end ``a``; seen from ``b``,
+    ``_ab`` and ``_ba`` swap.
+    """
+    seen = []
+    for name, expr in columns.items():
+        swapped = expr.replace("_ab", "_@@").replace("_ba", "_ab").replace("_@@", "_ba")
+        seen.append(f"{expr if swapped == expr else _side(expr, swapped)} AS {name}")
     return (
-        f"SELECT a AS id, {columns} FROM ({_social_state()}) "
-        f"UNION ALL SELECT b AS id, {swapped} FROM ({_social_state()})"
+        f"SELECT {_side('s.a', 's.b')} AS id, {', '.join(seen)} "
+        f"FROM ({_social_state()}) s CROSS JOIN {_SIDES}"
     )
 
 
@@ -186,12 +210,19 @@ def activity_sql() -> str:
     Out (``_out``) is what the party initiated; in what its contacts initiated.  Service
     numbers' links are left out, as in the graph.
     """
-    sides = (
-        "n_voice_ab AS voice_out, n_voice_ba AS voice_in, n_sms_ab AS sms_out, "
-        "n_sms_ba AS sms_in, n_other_ab AS other_out, n_other_ba AS other_in, "
-        "voice_seconds_ab AS voice_seconds_out, voice_seconds_ba AS voice_seconds_in, "
-        "first_ts, last_ts, week_mask"
-    )
+    sides = {
+        "voice_out": "n_voice_ab",
+        "voice_in": "n_voice_ba",
+        "sms_out": "n_sms_ab",
+        "sms_in": "n_sms_ba",
+        "other_out": "n_other_ab",
+        "other_in": "n_other_ba",
+        "voice_seconds_out": "voice_seconds_ab",
+        "voice_seconds_in": "voice_seconds_ba",
+        "first_ts": "first_ts",
+        "last_ts": "last_ts",
+        "week_mask": "week_mask",
+    }
     return f"""
         SELECT e.id AS customer_id, count(*) AS contacts,
                CAST(sum(voice_out + sms_out + other_out) AS BIGINT) AS records_out,
@@ -217,27 +248,40 @@ def customer_weeks_sql() -> str:
     One row per party with social links; column ``w<i>`` counts its contacts active in the
     ``i``-th week before the as-of week (``w0``: the as-of week itself, ``w51``: 51 weeks
     before), weeks numbered from ``link_meta.origin`` as in the week masks.  Week ``k`` of a
-    pair is active when bit ``k`` of its mask is set: ``mask mod 2^(k+1) >= 2^k``.  One row of
-    52 counters per party, not one row per party and week: the aggregation holds a tenth of
-    the state (measured with ``benchmarks/bench_sizing.py``).
+    pair is active when bit ``k`` of its mask is set.  The mask's newest 52 weeks are cut out
+    once per pair as a BIGINT ``recent`` (two modulos and one exact division of the 128-bit
+    mask, which Spark's DECIMAL masks allow), bit ``j`` of it being week ``low + j`` of the
+    mask; each week's bit is then read from ``recent`` with 64-bit arithmetic
+    (``recent mod 2^(j+1) >= 2^j``), not from the mask: 104 modulos of a 128-bit integer per
+    pair took most of the stage's time.  One row of 52 counters per party, not one row per
+    party and week: the aggregation holds a tenth of the state (measured with
+    ``benchmarks/bench_sizing.py``).  The flags are computed once per pair, then counted at
+    both of its ends (``_SIDES``).  ``count`` of a flag, not ``sum`` of it as an integer:
+    DuckDB's sum keeps a 128-bit total per group and counter, and with 52 counters at 1M
+    parties the aggregate spilled 7 GB and took 53 s where count's took 8 s and fitted in
+    0.5 GB.
     """
-    flags, sums = [], []
+    last = ACTIVITY_WEEKS - 1
+    low = f"greatest(0, aw - {last})"  # the mask's week that is bit 0 of `recent`
+    recent = (
+        f"CAST((week_mask % {_pow2('aw + 1')} - week_mask % {_pow2(low)}) // {_pow2(low)} "
+        "AS BIGINT)"
+    )
+    flags, counts = [], []
     for i in range(ACTIVITY_WEEKS):
-        k = f"aw - {i}"
-        bit = f"aw >= {i} AND week_mask % {_pow2(f'{k} + 1')} >= {_pow2(k)}"
-        flags.append(f"CAST({bit} AS INTEGER) AS f{i}")
-        sums.append(f"CAST(sum(f{i}) AS INTEGER) AS w{i}")
+        j = f"greatest(0, top - {i})"  # the bit of `recent` that is week aw - i
+        flags.append(f"aw >= {i} AND recent % {_bit(f'{j} + 1')} >= {_bit(j)} AS f{i}")
+        counts.append(f"CAST(count(CASE WHEN f{i} THEN 1 END) AS INTEGER) AS w{i}")
     columns = ", ".join(f"f{i}" for i in range(ACTIVITY_WEEKS))
-    # the flags once per pair, then summed over both of its ends
     state = f"""
         SELECT a, b, {", ".join(flags)}
-        FROM (SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
-              FROM ({_social_state()}) s, link_meta m)
+        FROM (SELECT a, b, aw, least(aw, {last}) AS top, {recent} AS recent
+              FROM (SELECT s.a, s.b, s.week_mask, {_AS_OF_WEEK} AS aw
+                    FROM ({_social_state()}) s, link_meta m))
     """
     return f"""
-        WITH state AS ({state})
-        SELECT id AS customer_id, {", ".join(sums)}
-        FROM (SELECT a AS id, {columns} FROM state UNION ALL SELECT b AS id, {columns} FROM state)
+        SELECT id AS customer_id, {", ".join(counts)}
+        FROM (SELECT {_side("a", "b")} AS id, {columns} FROM ({state}) state CROSS JOIN {_SIDES})
         GROUP BY id
         ORDER BY customer_id
         """
