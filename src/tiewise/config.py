@@ -577,7 +577,8 @@ class ChurnConfig(_Strict):
         gt=0.0,
         le=365.0,
         description="Churn exposure: a contact's churn d days ago counts exp(-d / exposure_days) "
-        "(times the tie's pull, weeks / (weeks + 1)); followers leave within weeks.",
+        "times the tie's pull s / (s + 1) (s: the tie's records over the average tie of recent "
+        "churners); followers leave within weeks.",
     )
     spread_factor: float = Field(
         default=0.5,

@@ -240,9 +240,11 @@ def _ago(days: float) -> str:
 
     Examples
     --------
-    >>> [_ago(0.4), _ago(1.2), _ago(6.0)]
-    ['less than a day ago', '1 day ago', '6 days ago']
+    >>> [_ago(0.4), _ago(1.2), _ago(6.0), _ago(float("nan"))]
+    ['less than a day ago', '1 day ago', '6 days ago', 'unknown']
     """
+    if not np.isfinite(days):
+        return "unknown"
     whole = int(days)
     if whole < 1:
         return "less than a day ago"
