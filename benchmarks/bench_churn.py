@@ -15,7 +15,11 @@ For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
    (``churn_evaluation``): ROC AUC and top-decile lift of the behavioural model, the model with
    the social features, spreading activation alone, and whether the social features passed
    the held-out gate;
-5. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
+5. ``seeds`` (``--seeds N``): the evaluation's two models (behaviour, behaviour + social; train
+   at -2H, test at -H) refitted with the config's seed and boosting seeds 0..N-1 (the seed
+   changes the rows scikit-learn bins from at this size): the top-decile lift gain of each and
+   their mean and spread, i.e. how much of a single run's gain is the model's own noise;
+6. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
    same calibrated model fitted with scikit-learn's ``HistGradientBoostingClassifier`` (what the
    stage uses) and with LightGBM (``LGBMClassifier``, the same trees: 4 leaves, 400 rows a leaf,
    100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
@@ -166,6 +170,40 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
 print("RESULT " + json.dumps(out, default=float))
 """
 
+SEEDS = """
+import json, sys
+import numpy as np
+from pathlib import Path
+from tiewise.config import load_config
+from tiewise.store import RunContext, Workspace
+from tiewise.churn.data import load_churn_data, transaction_days
+from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES
+from tiewise.churn.model import evaluate
+from tiewise.churn.stage import Windows, _cut, _model
+cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
+c = cfg.churn
+with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+    ctx = RunContext(ws.con, 0)
+    data = load_churn_data(ctx)
+    tx = transaction_days(ctx, data)
+h = float(c.horizon_days)
+windows = Windows.at(data, -2 * h, c)
+_, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
+_, x_test, y_test = _cut(data, tx, -h, windows, cfg)
+rows = []
+for seed in [cfg.seed, *range(int(sys.argv[2]))]:
+    lift = {}
+    for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
+                       ("behaviour + social", BEHAVIOUR_FEATURES + SOCIAL_FEATURES)):
+        p = _model(cols, c, seed).fit(x_train, y_train).predict(x_test)
+        lift[name] = evaluate(y_test, p).lift
+    rows.append({"seed": seed, **lift, "gain": lift["behaviour + social"] / lift["behaviour"] - 1})
+gain = np.array([r["gain"] for r in rows])
+out = {"runs": rows, "gain_mean": float(gain.mean()), "gain_sd": float(gain.std(ddof=1)),
+       "gain_min": float(gain.min()), "gain_max": float(gain.max())}
+print("RESULT " + json.dumps(out, default=float))
+"""
+
 COSTS = """
 import json, sys, time
 from pathlib import Path
@@ -219,6 +257,13 @@ def main() -> None:
         "--skip-pipeline", action="store_true", help="reuse the workspace of an earlier run"
     )
     parser.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        help="refit the evaluation's two models (train -2H, test -H) with the config's seed and "
+        "boosting seeds 0..N-1: the spread of the social lift gain that is the model's own",
+    )
+    parser.add_argument(
         "--with-influence",
         action="store_true",
         help="run the influence stage in the pipeline too (off by default: at 1M its seed "
@@ -250,6 +295,14 @@ def main() -> None:
         if not args.skip_churn:
             answer, gb = _child(CHURN, str(root))
             row["churn"] = {**answer, "peak_gb": gb}
+        if args.seeds:
+            answer, gb = _child(SEEDS, str(root), str(args.seeds))
+            row["seeds"] = {**answer, "peak_gb": gb}
+            print(
+                f"social lift gain over {len(answer['runs'])} boosting seeds: mean "
+                f"{answer['gain_mean']:+.1%}, sd {answer['gain_sd']:.1%}, "
+                f"{answer['gain_min']:+.1%} to {answer['gain_max']:+.1%}"
+            )
         if not args.skip_engines:
             answer, gb = _child(ENGINES, str(root))
             row["engines"] = {**answer, "peak_gb": gb}
