@@ -37,7 +37,7 @@ import duckdb
 
 from tiewise.exceptions import InputError, WorkspaceError
 
-__all__ = ["RunContext", "TableInfo", "Workspace", "file_order", "scalar", "versions"]
+__all__ = ["RunContext", "TableInfo", "Workspace", "exact_sum", "file_order", "scalar", "versions"]
 
 DB_FILE = "tiewise.duckdb"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -76,6 +76,24 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def exact_sum(expr: str, where: str | None = None) -> str:
+    """SQL for a sum (of amounts, tie strengths) that is the same on every run.
+
+    DuckDB sums DOUBLEs on several threads in whatever order they meet the rows, so the last
+    bits of ``sum(amount)`` change from run to run; summed as ``DECIMAL(38, 6)`` (each value to
+    the millionth) the total is exact.  ``where``: the aggregate's ``FILTER`` condition.
+
+    Examples
+    --------
+    >>> exact_sum("t.amount")
+    'CAST(sum(CAST(t.amount AS DECIMAL(38, 6))) AS DOUBLE)'
+    >>> exact_sum("s", "w > 1")
+    'CAST(sum(CAST(s AS DECIMAL(38, 6))) FILTER (WHERE w > 1) AS DOUBLE)'
+    """
+    condition = f" FILTER (WHERE {where})" if where else ""
+    return f"CAST(sum(CAST({expr} AS DECIMAL(38, 6))){condition} AS DOUBLE)"
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:

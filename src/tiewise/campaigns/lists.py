@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError
-from tiewise.store import RunContext
+from tiewise.store import RunContext, exact_sum
 
 __all__ = ["KINDS", "CampaignList", "build_list", "influencer_sql"]
 
@@ -108,19 +108,19 @@ def _acquisition(ctx: RunContext, config: Config) -> CampaignList:
             JOIN inf ON inf.customer_id = e.customer
         )
         SELECT customer_id,
-               sum(strength * influencer_weight) FILTER (WHERE influencer_weight >= {cut})
+               {exact_sum("strength * influencer_weight", f"influencer_weight >= {cut}")}
                    AS score,
                count(*) AS customer_contacts,
                count(*) FILTER (WHERE influencer_weight >= {cut}) AS influencer_contacts,
-               sum(strength) AS tie_strength,
-               sum(strength) FILTER (WHERE influencer_weight >= {cut}) AS influencer_tie_strength,
+               {exact_sum("strength")} AS tie_strength,
+               {exact_sum("strength", f"influencer_weight >= {cut}")} AS influencer_tie_strength,
                format('off-network prospect tied to {{}} of our customers, {{}} of them '
                       || 'influencers (tie strength {{}} of {{}}); strongest influencer: {{}} '
                       || '{{}} (strength {{}})',
                       count(*), count(*) FILTER (WHERE influencer_weight >= {cut}),
-                      round(coalesce(sum(strength) FILTER (WHERE influencer_weight >= {cut}), 0),
-                            1),
-                      round(sum(strength), 1),
+                      round(coalesce({exact_sum("strength", f"influencer_weight >= {cut}")},
+                                     0), 1),
+                      round({exact_sum("strength")}, 1),
                       arg_max(influencer_label, strength * influencer_weight)
                           FILTER (WHERE influencer_weight >= {cut}),
                       arg_max(customer, strength * influencer_weight)
@@ -143,12 +143,12 @@ def _referral(ctx: RunContext, config: Config) -> CampaignList:
             SELECT b, a, strength FROM links
         )
         SELECT e.customer_id,
-               sum(e.strength) * inf.influencer_weight AS score,
-               count(*) AS offnet_contacts, sum(e.strength) AS offnet_tie_strength,
+               {exact_sum("e.strength")} * inf.influencer_weight AS score,
+               count(*) AS offnet_contacts, {exact_sum("e.strength")} AS offnet_tie_strength,
                inf.influencer_label,
                format('{{}} with {{}} off-network contacts (tie strength {{}}): referral '
                       || 'incentive candidate', any_value(inf.influencer_label), count(*),
-                      round(sum(e.strength), 1)) AS reason
+                      round({exact_sum("e.strength")}, 1)) AS reason
         FROM ends e JOIN inf USING (customer_id)
         JOIN nodes o ON o.customer_id = e.other AND NOT o.on_network AND NOT o.is_service
         WHERE inf.influencer_weight >= {cut}

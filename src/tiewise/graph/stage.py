@@ -46,7 +46,7 @@ from tiewise.graph.roles import (
     within_module_z,
 )
 from tiewise.graph.stable import stable_ids
-from tiewise.store import RunContext
+from tiewise.store import RunContext, exact_sum
 
 __all__ = ["GraphSummary", "analyse_network"]
 
@@ -237,7 +237,7 @@ def _community_extras(ctx: RunContext) -> tuple[str, str]:
     if ctx.has_table("transactions"):
         columns.append("coalesce(rv.revenue, 0) AS revenue")
         joins.append(
-            "LEFT JOIN (SELECT s.community, sum(t.amount) AS revenue "
+            f"LEFT JOIN (SELECT s.community, {exact_sum('t.amount')} AS revenue "
             "FROM _scores s JOIN transactions t USING (customer_id) GROUP BY 1) rv "
             "ON rv.community = c.community"
         )

@@ -53,7 +53,7 @@ from tiewise.influence.imm import (
 from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, validate
 from tiewise.influence.structural import collective_influence, leaderrank
 from tiewise.influence.timing import descendant_test, linked_pairs, shuffle_test
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, exact_sum, scalar
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds"]
 
@@ -162,12 +162,13 @@ def _adoption_values(ctx: RunContext, ad: _Adoptions) -> tuple[FloatArray, str]:
         ctx.con, "SELECT count(*) FROM transactions WHERE amount > 0"
     ):
         return np.ones(cats), "1 per adoption (no transactions in the inputs: counts adopters)"
+    mean = f"{exact_sum('amount')} / count(*)"
     rows = ctx.con.execute(
-        "SELECT category, avg(amount) AS mean FROM transactions WHERE amount > 0 "
+        f"SELECT category, {mean} AS mean FROM transactions WHERE amount > 0 "
         "AND category IS NOT NULL GROUP BY 1"
     ).fetchall()
     per_category = {str(c): float(m) for c, m in rows}
-    overall = float(scalar(ctx.con, "SELECT avg(amount) FROM transactions WHERE amount > 0"))
+    overall = float(scalar(ctx.con, f"SELECT {mean} FROM transactions WHERE amount > 0"))
     value = np.array([per_category.get(c, overall) for c in ad.categories])
     known = sum(c in per_category for c in ad.categories)
     if known == cats:
@@ -883,12 +884,13 @@ def _write_network_values(
     ctx.write_table(
         "network_value",
         f"""
-        SELECT customer_id, sum(network_value) AS network_value,
-               sqrt(sum(standard_error * standard_error)) AS standard_error,
-               sum(expected_adoptions) AS expected_adoptions,
+        SELECT customer_id, sum(network_value ORDER BY category) AS network_value,
+               sqrt(sum(standard_error * standard_error ORDER BY category)) AS standard_error,
+               sum(expected_adoptions ORDER BY category) AS expected_adoptions,
                format('value of the adoptions this customer''s own adoptions are expected to '
                       || 'cause in others over {months} months: {{:.2f}} (± {{:.2f}}) = ',
-                      sum(network_value), sqrt(sum(standard_error * standard_error)))
+                      sum(network_value ORDER BY category),
+                      sqrt(sum(standard_error * standard_error ORDER BY category)))
                || string_agg(format('{{}}: {{:.2f}} expected adoptions x {{:.2f}} adopters '
                                     || 'caused each x {{:.2f}}', category, expected_adoptions,
                                     adopters_caused, adoption_value), '; ' ORDER BY category)

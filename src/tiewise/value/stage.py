@@ -32,7 +32,7 @@ import pandas as pd
 
 from tiewise.config import Config, ValueConfig
 from tiewise.exceptions import ConvergenceError, InputError
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, exact_sum, scalar
 from tiewise.value.advocacy import (
     LearnedWeights,
     account_reach,
@@ -188,7 +188,7 @@ def _history(ctx: RunContext, has_tx: bool) -> pd.DataFrame:
     if not has_tx:
         return pd.DataFrame({"customer_id": [], "historical_spend": [], "purchases": []})
     return ctx.con.execute(
-        "SELECT customer_id, sum(amount) AS historical_spend, count(*) AS purchases "
+        f"SELECT customer_id, {exact_sum('amount')} AS historical_spend, count(*) AS purchases "
         "FROM _vtx GROUP BY customer_id"
     ).df()
 
@@ -209,7 +209,8 @@ def _bgnbd(
     # refunds are netted per day; a day whose net is not positive is not a purchase
     ctx.con.execute(
         "CREATE OR REPLACE TEMP VIEW _vdays AS SELECT customer_id, CAST(timestamp AS DATE) AS "
-        "timestamp, sum(amount) AS amount FROM _vtx GROUP BY ALL HAVING sum(amount) > 0"
+        f"timestamp, {exact_sum('amount')} AS amount FROM _vtx GROUP BY ALL "
+        f"HAVING {exact_sum('amount')} > 0"
     )
     rfm = rfm_summary(ctx.con, "_vdays", calibration_end=end, unit_days=cfg.unit_days)
     if rfm.empty:
@@ -365,7 +366,8 @@ def _sbg(
     if has_tx:
         spend = con.execute(
             "SELECT customer_id, median(spent) AS spent FROM (SELECT customer_id, "
-            "date_trunc('month', timestamp) AS m, sum(amount) AS spent FROM _vtx GROUP BY ALL) "
+            f"date_trunc('month', timestamp) AS m, {exact_sum('amount')} AS spent FROM _vtx "
+            "GROUP BY ALL) "
             "GROUP BY 1"
         ).df()
         spent = frame[["customer_id"]].merge(spend, on="customer_id", how="left")["spent"]
