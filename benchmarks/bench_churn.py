@@ -121,21 +121,19 @@ answer = {"seconds": seconds, "evaluation": ev, "social_used": summary.social_us
 print("RESULT " + json.dumps(answer, default=float))
 """
 
-ENGINES = """
+# The stage's own evaluation split: features at -2H (train) and -H (test), as the stage builds them.
+EVALUATION_CUTS = """
 import json, sys, time
 import numpy as np
 from pathlib import Path
-from lightgbm import LGBMClassifier
-from sklearn.calibration import CalibratedClassifierCV
 from tiewise.config import load_config
-from tiewise.store import Workspace
+from tiewise.store import RunContext, Workspace
 from tiewise.churn.data import load_churn_data, transaction_days
-from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES, CATEGORICAL, weeks_before
+from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES, CATEGORICAL
 from tiewise.churn.model import ChurnModel, evaluate
-from tiewise.churn.stage import Windows, _cut
+from tiewise.churn.stage import Windows, _cut, _model
 cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
 c = cfg.churn
-from tiewise.store import RunContext
 with Workspace.open(cfg.workspace_path, read_only=True) as ws:
     ctx = RunContext(ws.con, 0)
     data = load_churn_data(ctx)
@@ -144,6 +142,11 @@ h = float(c.horizon_days)
 windows = Windows.at(data, -2 * h, c)
 _, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
 _, x_test, y_test = _cut(data, tx, -h, windows, cfg)
+"""
+
+ENGINES = EVALUATION_CUTS + """
+from lightgbm import LGBMClassifier
+from sklearn.calibration import CalibratedClassifierCV
 out = {"train_rows": len(y_train), "test_rows": len(y_test),
        "train_churners": int(y_train.sum()), "test_churners": int(y_test.sum())}
 for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
@@ -170,26 +173,7 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
 print("RESULT " + json.dumps(out, default=float))
 """
 
-SEEDS = """
-import json, sys
-import numpy as np
-from pathlib import Path
-from tiewise.config import load_config
-from tiewise.store import RunContext, Workspace
-from tiewise.churn.data import load_churn_data, transaction_days
-from tiewise.churn.features import BEHAVIOUR_FEATURES, SOCIAL_FEATURES
-from tiewise.churn.model import evaluate
-from tiewise.churn.stage import Windows, _cut, _model
-cfg = load_config(Path(sys.argv[1]) / "tiewise.toml")
-c = cfg.churn
-with Workspace.open(cfg.workspace_path, read_only=True) as ws:
-    ctx = RunContext(ws.con, 0)
-    data = load_churn_data(ctx)
-    tx = transaction_days(ctx, data)
-h = float(c.horizon_days)
-windows = Windows.at(data, -2 * h, c)
-_, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
-_, x_test, y_test = _cut(data, tx, -h, windows, cfg)
+SEEDS = EVALUATION_CUTS + """
 rows = []
 for seed in [cfg.seed, *range(int(sys.argv[2]))]:
     lift = {}
