@@ -33,7 +33,9 @@ Usage::
     nice python benchmarks/bench_churn.py                   # 1M subscribers
     python benchmarks/bench_churn.py --customers 100000     # quicker
 
-Writes ``benchmarks/results/churn.json`` (``--out``) after each contagion setting.
+Writes ``benchmarks/results/churn.json`` (``--out``) after each contagion setting, with
+``bar_met`` per setting; exits non-zero when a bar of issue 7 is missed (+15% top-decile lift
+from the social features with contagion; at most +2% for the model in use without).
 """
 
 from __future__ import annotations
@@ -262,6 +264,7 @@ def main() -> None:
         "load_before": os.getloadavg(),
         "runs": {},
     }
+    missed: list[str] = []
     for contagion in args.contagion:
         root = args.workdir / f"telco-{args.customers}-{args.seed}-{contagion}"
         row: dict[str, Any] = {}
@@ -305,11 +308,22 @@ def main() -> None:
                 f"{full['roc_auc']:.3f}; social used: {row['churn']['social_used']}"
             )
             row["social_lift_gain"] = gain
+            # issue 7's bars: +15% lift with contagion; the model in use at most +2% without
+            selected = ev["selected"]["top_decile_lift"] / base["top_decile_lift"] - 1
+            met = gain >= 0.15 if contagion > 0 else selected <= 0.02
+            row["bar_met"] = met
+            if not met:
+                missed.append(
+                    f"churn_contagion {contagion}: gain {gain:+.1%}, selected {selected:+.1%}"
+                )
         results["load_after"] = os.getloadavg()
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")  # after each
         print(f"wrote {args.out}")
+    if missed:
+        bars = "+15% lift with contagion, at most +2% without"
+        sys.exit(f"bars missed ({bars}): " + "; ".join(missed))
 
 
 if __name__ == "__main__":
