@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tiewise.exceptions import ConfigError
 
@@ -447,30 +455,39 @@ class InfluenceConfig(_Strict):
     """Influence from adoption timing, link probabilities, seeds and network value."""
 
     enabled: bool = Field(default=True, description="Run the influence stage.")
-    window_days: float = Field(
-        default=14.0,
+    window_days: float | None = Field(
+        default=None,
         gt=0,
         description="A contact's adoption of the same item counts as following a customer when "
-        "it comes at most this many days after the customer's.",
+        "it comes at most this many days after the customer's. Unset: chosen from the data's "
+        "time resolution (14 days, or three periods on data recorded by week, month or year).",
     )
     shuffles: int = Field(
+        default=999,
+        ge=99,
+        description="Most shuffles of adoption times for the homophily control. Sequential "
+        "Monte Carlo: a category stops early once 20 shuffles beat it (clearly no influence); "
+        "otherwise p-values are multiples of 1 / (shuffles + 1), so at least 10 / significance.",
+    )
+    min_shuffles: int = Field(
         default=199,
         ge=19,
-        description="Shuffles of adoption times for the homophily control (p-values are "
-        "multiples of 1 / (shuffles + 1)).",
+        description="Shuffles always done (they also give each customer's expected followers).",
     )
     significance: float = Field(
         default=0.01,
         gt=0,
         lt=1,
-        description="p-value below which the population shuffle test reports influence in a "
-        "category; network value counts only such categories.",
+        description="p-value below which a category is said to show influence (the better of "
+        "the window test and the test of order, Bonferroni-corrected); only such categories get "
+        "adoptions caused, influence seeds and network value.",
     )
-    prior_exposure: float = Field(
-        default=20.0,
+    prior_shape: float = Field(
+        default=5.0,
         gt=0,
-        description="Weight of the population's rate in a customer's influence score, in exposed "
-        "contacts (a customer's own evidence outweighs it once they have exposed more).",
+        description="Gamma shape of the customers' influence multipliers in the adoptions-caused "
+        "estimate: the larger, the more a customer's follows are credited at the population's "
+        "rates rather than their own record (5: own record counts after several follows).",
     )
     structural: Literal["k_shell", "collective_influence", "pagerank", "leaderrank", "contacts"] = (
         Field(
@@ -513,11 +530,18 @@ class InfluenceConfig(_Strict):
     budget: float | None = Field(
         default=None, gt=0, description="Total contact budget for the seeds (None: k seeds)."
     )
-    network_value_samples: int = Field(
-        default=0,
-        ge=0,
-        description="RR sets for network values; 0 means max(200000, 20 x customers).",
-    )
+
+    @model_validator(mode="after")
+    def _enough_shuffles(self) -> InfluenceConfig:
+        if self.shuffles + 1 < 10 / self.significance - 1e-9:
+            raise ValueError(
+                f"shuffles = {self.shuffles} cannot resolve significance = {self.significance:g}: "
+                f"p-values come in steps of 1/(shuffles + 1); set shuffles >= "
+                f"{math.ceil(10 / self.significance) - 1}"
+            )
+        if self.min_shuffles > self.shuffles:
+            raise ValueError("min_shuffles must not exceed shuffles")
+        return self
 
 
 class ChurnConfig(_Strict):

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
 
 from tiewise.config import Config, load_config, template
 from tiewise.ingest.pseudonym import pseudonymise
@@ -51,43 +50,127 @@ def _truth(folder: Path) -> pd.DataFrame:
 
 def precision_at_top(frame: pd.DataFrame, score: str, truth: str, share: float) -> float:
     top = max(1, round(len(frame) * share))
-    wanted = set(frame.nlargest(top, truth)["customer_id"])
+    wanted = set(frame.sort_values([truth, "customer_id"], ascending=[False, True]).head(top)[
+        "customer_id"])  # fmt: skip
     ranked = frame.sort_values([score, "customer_id"], ascending=[False, True]).head(top)
     return len(wanted & set(ranked["customer_id"])) / top
 
 
-def _precisions(folder: Path, config: Config) -> tuple[float, float, float]:
+def caused_truth(folder: Path) -> pd.DataFrame:
+    """Per customer and category: adoptions the generator says this customer caused directly."""
+    causes = pd.read_parquet(folder / "data" / "truth" / "adoption_causes.parquet")
+    items = pd.read_parquet(folder / "data" / "adoptions.parquet").drop_duplicates("item")
+    causes = causes[causes["cause"] == "influence"]
+    causes = causes.assign(category=causes["item"].map(items.set_index("item")["category"]))
+    key = bytes.fromhex(KEY_HEX)
+    causes = causes.assign(customer_id=[pseudonymise(i, key) for i in causes["infector"]])
+    return causes.groupby(["customer_id", "category"]).size().rename("caused").reset_index()
+
+
+def naive_count(config: Config, days: float = 30.0) -> pd.DataFrame:
+    """The one-line heuristic: contacts who adopted the same item within 30 days after me."""
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        return ws.con.execute(
+            f"""
+            WITH ad AS (SELECT customer_id, item, category, min(timestamp) AS t
+                        FROM adoptions GROUP BY ALL),
+                 ends AS (SELECT a AS x, b AS y FROM links UNION ALL SELECT b, a FROM links)
+            SELECT p.customer_id, p.category, count(*) AS naive
+            FROM ad p JOIN ends e ON e.x = p.customer_id
+                      JOIN ad f ON f.customer_id = e.y AND f.item = p.item
+            WHERE f.t > p.t AND f.t <= p.t + INTERVAL {days} DAY
+            GROUP BY ALL
+            """
+        ).df()
+
+
+def caused_precisions(folder: Path, config: Config) -> pd.DataFrame:
+    """Top-1% and top-5% precision per category against the true adoptions caused."""
+    scores = _table(config, "influence_scores", "WHERE category <> 'all'")
+    frame = scores.merge(caused_truth(folder), on=["customer_id", "category"], how="left")
+    frame = frame.merge(naive_count(config), on=["customer_id", "category"], how="left")
+    frame[["caused", "naive"]] = frame[["caused", "naive"]].fillna(0)
+    rows = []
+    for category, group in frame.groupby("category"):
+        for share in (0.01, 0.05):
+            rows.append(
+                {
+                    "category": category,
+                    "share": share,
+                    **{
+                        name: precision_at_top(group, name, "caused", share)
+                        for name in ("influence_score", "naive", "followers", "contacts")
+                    },
+                }
+            )
+    table = pd.DataFrame(rows)
+    print(table.round(3).to_string())
+    return table
+
+
+def _trait_precisions(folder: Path, config: Config) -> tuple[float, float, float]:
     scores = _table(config, "influence_scores", "WHERE category = 'all'")
     graph = _table(config, "customer_scores", "WHERE on_network AND NOT is_service")
     frame = scores.merge(graph[["customer_id", "pagerank"]], on="customer_id").merge(
         _truth(folder)[["customer_id", "influence"]], on="customer_id"
     )
     assert len(frame) == len(scores) == 4_000
-    ours = precision_at_top(frame, "influence_score", "influence", 0.01)
+    ours = precision_at_top(frame, "conversion_rate", "influence", 0.01)
     contacts = precision_at_top(frame, "contacts", "influence", 0.01)
     pr = precision_at_top(frame, "pagerank", "influence", 0.01)
-    print(f"precision@1%: tiewise {ours:.3f}, contacts {contacts:.3f}, PageRank {pr:.3f}")
+    print(f"precision@1%: conversion rate {ours:.3f}, contacts {contacts:.3f}, PageRank {pr:.3f}")
     return ours, contacts, pr
 
 
-def test_influence_score_finds_the_true_influencers_better_than_contacts_or_pagerank(
+def test_adoptions_caused_rank_the_true_causers_above_the_naive_count(
     project: tuple[Path, Config, RunResult],
 ) -> None:
+    """The headline against the generator's true adoptions caused, per category.
+
+    Top 1% of 4,000 is 40 customers (noisy); the bars of the issue (+0.05 at the top 1%) are
+    held at 20k and 100k by the slow test and the benchmark.
+    """
     folder, config, _ = project
-    ours, contacts, pr = _precisions(folder, config)
-    assert ours >= 0.2
-    assert ours >= 1.5 * max(contacts, pr) and ours - max(contacts, pr) >= 0.1
+    table = caused_precisions(folder, config)
+    top5 = table[table["share"] == 0.05]
+    assert (top5["influence_score"] >= top5["naive"]).all()
+    assert top5["influence_score"].mean() >= top5["naive"].mean() + 0.03
+    assert (top5["influence_score"] > top5["contacts"]).all()
 
 
 @pytest.mark.slow
-def test_influence_score_beats_contacts_and_pagerank_over_several_worlds(
-    tmp_path: Path,
+@pytest.mark.parametrize("customers", [20_000])
+def test_adoptions_caused_beat_the_naive_count_by_the_issues_bars(
+    tmp_path: Path, customers: int
 ) -> None:
-    """Top 1% of 4,000 is 40 customers, so one world is noisy: the mean over three."""
-    figures = np.array([_precisions(*_world(tmp_path / str(s), s)[:2]) for s in (2, 3, 5)])
-    ours, contacts, pr = figures.mean(axis=0)
-    print(f"mean precision@1%: tiewise {ours:.3f}, contacts {contacts:.3f}, PageRank {pr:.3f}")
-    assert ours >= 2 * max(contacts, pr)
+    """Issue 15's bars on the team's generator, several seeds: top 1% >= naive + 0.05 and top 5%
+    >= naive, in every category (the mean over seeds; 100k in `make bench`)."""
+    tables = []
+    for seed in (1, 2, 3):
+        folder = tmp_path / str(seed)
+        generate_telco(TelcoParams(customers=customers, days=90, seed=seed), folder / "data")
+        path = folder / "tiewise.toml"
+        path.write_text(template(folder / "data", config_dir=folder))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TIEWISE_KEY", KEY_HEX)
+            config = load_config(path)
+            run_pipeline(config)
+        tables.append(caused_precisions(folder, config))
+    mean = pd.concat(tables).groupby(["category", "share"]).mean().reset_index()
+    print(mean.round(3).to_string())
+    top1, top5 = mean[mean["share"] == 0.01], mean[mean["share"] == 0.05]
+    assert (top1["influence_score"] >= top1["naive"] + 0.05).all()
+    assert (top5["influence_score"] >= top5["naive"]).all()
+
+
+def test_conversion_rate_finds_the_most_persuasive_better_than_contacts_or_pagerank(
+    project: tuple[Path, Config, RunResult],
+) -> None:
+    """The per-contact rate against the generator's hidden influence trait."""
+    folder, config, _ = project
+    ours, contacts, pr = _trait_precisions(folder, config)
+    assert ours >= 0.2
+    assert ours >= 1.5 * max(contacts, pr) and ours - max(contacts, pr) >= 0.1
 
 
 def test_population_shuffle_test_detects_the_generators_influence(
@@ -101,6 +184,11 @@ def test_population_shuffle_test_detects_the_generators_influence(
     assert (tests["follows"] > tests["follows_expected"]).all()
     assert tests["reason"].str.contains("shuffled adoption times").all()
     assert result.influence.influence_detected == ["devices", "roaming", "streaming"]
+    # enough shuffles to tell p < 0.01 apart, and the test of order agrees at any lag
+    assert (tests["shuffles"] >= 999).all() and (tests["order_p_value"] < 0.01).all()
+    assert (tests["order_statistic"] > tests["order_expected"]).all()
+    assert tests["time_resolution"].eq("continuous (to the second)").all()
+    assert tests["warning"].isna().all()
 
 
 def test_excess_is_observed_minus_shuffled_and_reasons_give_the_evidence(
@@ -111,8 +199,14 @@ def test_excess_is_observed_minus_shuffled_and_reasons_give_the_evidence(
     assert set(s["category"]) == {"devices", "roaming", "streaming", "all"}
     np.testing.assert_allclose(s["excess_followers"], s["followers"] - s["followers_expected"])
     adopters = s[s["adoptions"] > 0]
-    assert adopters["reason"].str.contains("expected from shuffled timing, excess").all()
-    assert s.loc[s["adoptions"] == 0, "basis"].eq("structure only").all()
+    assert adopters["reason"].str.contains("expected from shuffled timing").all()
+    assert adopters["reason"].str.contains("beyond homophily").all()
+    assert s.loc[s["adoptions"] == 0, "basis"].str.startswith("structural fallback").all()
+    assert s.loc[s["adoptions"] == 0, "influence_score"].eq(0).all()
+    assert (s["influence_low"] <= s["influence_score"] + 1e-9).all()
+    assert (s["influence_score"] <= s["influence_high"] + 1e-9).all()
+    # nobody caused more adoptions than they exposed contacts to
+    assert (s["influence_score"] <= s["adoptions"] * s["customer_contacts"] + 1e-9).all()
     assert ((s["p_value"] > 0) & (s["p_value"] <= 1) | s["p_value"].isna()).all()
     # the 'all' row sums the categories' follows
     per = s[s["category"] != "all"].groupby("customer_id")["followers"].sum()
@@ -212,33 +306,37 @@ def test_influence_on_a_missing_workspace_says_run_first(
     assert r.code == 2 and "tiewise run" in r.err  # type: ignore[attr-defined]
 
 
-def test_network_value_matches_the_generators_cascades(
+def test_network_value_matches_the_generators_caused_value(
     project: tuple[Path, Config, RunResult],
 ) -> None:
-    """Per adoption in the first half of the window (whose cascades had time to grow), the
-    estimated value of the adoptions it causes against the value below it in the true trees."""
+    """The value a customer's adoptions caused (chains included) against the true cascades:
+    the total within 25% and the ranking at least as good as the headline's."""
     folder, config, _ = project
     truth = adoption_descendants(folder / "data")
     key = bytes.fromhex(KEY_HEX)
     truth["customer_id"] = [pseudonymise(i, key) for i in truth["customer_id"]]
+    true_value = truth.groupby("customer_id")["descendant_value"].sum()
     estimate = _table(config, "network_value_categories")
-    early = truth[truth["day"] < 45].merge(estimate, on=["customer_id", "category"])
-    ratio = early["value_per_adoption"].mean() / early["descendant_value"].mean()
-    rho = [
-        spearmanr(g["value_per_adoption"], g["descendant_value"]).statistic
-        for _, g in early.groupby("category")
-    ]
-    print(f"network value per adoption / true: {ratio:.2f}; Spearman per category {rho}")
-    assert 0.5 <= ratio <= 1.5
-    assert min(rho) >= 0.25
-    # the per-customer figure is the per-category ones weighted by expected adoptions
+    ratio = estimate["caused_value"].sum() / true_value.sum()
+    per = estimate.groupby("customer_id")[["caused_value", "network_value"]].sum()
+    headline = _table(config, "influence_scores", "WHERE category = 'all'")
+    frame = (
+        per.join(headline.set_index("customer_id")["influence_score"])
+        .join(true_value.rename("truth"))
+        .fillna(0.0)
+        .reset_index()
+    )
+    ours = precision_at_top(frame, "caused_value", "truth", 0.05)
+    head = precision_at_top(frame, "influence_score", "truth", 0.05)
+    print(f"caused value total / true: {ratio:.2f}; top-5% precision {ours:.3f} vs {head:.3f}")
+    assert 0.75 <= ratio <= 1.25
+    assert ours >= head - 0.02
+    # the per-customer figure is the per-category ones summed, and the reason shows it
     nv = _table(config, "network_value").set_index("customer_id")
     summed = estimate.groupby("customer_id")["network_value"].sum()
     np.testing.assert_allclose(nv.loc[summed.index, "network_value"], summed, rtol=1e-9)
     top = nv.sort_values("network_value").iloc[-1]
-    assert (
-        f"{top['network_value']:.2f}" in top["reason"] and "adopters caused each" in top["reason"]
-    )
+    assert f"{top['network_value']:,.2f}" in top["reason"] and "pull" in top["reason"]
     tests = _table(config, "influence_tests")
     assert (tests["caused_per_adoption"] > 0).all() and (tests["link_scale"] > 0).all()
 
@@ -265,3 +363,15 @@ def test_network_value_is_near_zero_where_friends_adopt_alike_without_influence(
     with_influence, without = share(project[1]), share(config)
     print(f"network value / clv: with influence {with_influence:.3f}, without {without:.3f}")
     assert without <= 0.1 * with_influence
+    # and nothing is presented as influence: no caused adoptions, structural fallback seeds
+    tests = _table(config, "influence_tests")
+    print(tests[["category", "window_p_value", "order_p_value", "p_value"]])
+    assert not tests["influence_detected"].any()
+    scores = _table(config, "influence_scores")
+    assert scores["influence_score"].eq(0).all()
+    assert scores["basis"].str.startswith("structural fallback").all()
+    assert scores["reason"].str.startswith("structural fallback, not evidence").all()
+    seeds = _table(config, "seed_sets")
+    assert seeds["basis"].eq("structural fallback").all()
+    assert seeds["expected_reach"].isna().all()
+    assert len(_table(config, "spread_curve")) == 0

@@ -561,6 +561,7 @@ def _grow(sets: RRSets, graph: InGraph, theta: int, seed: int, roots: IntArray) 
     )  # fmt: skip
     return sets.extend(more)
 
+
 def imm(
     graph: InGraph,
     k: int,

@@ -145,6 +145,7 @@ def _item_starts(item: IntArray) -> IntArray:
     _, first = np.unique(item, return_index=True)
     return np.append(first, len(item)).astype(np.int64)
 
+
 def shuffle_test(
     item: IntArray,
     time: FloatArray,

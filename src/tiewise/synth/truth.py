@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["adoption_descendants"]
+__all__ = ["adoption_descendants", "adoptions_caused"]
 
 
 def adoption_descendants(folder: Path | str) -> pd.DataFrame:
@@ -53,3 +53,35 @@ def adoption_descendants(folder: Path | str) -> pd.DataFrame:
     return causes.drop(columns=["cause", "infector"]).assign(
         day=day, descendants=count, descendant_value=value
     )
+
+
+def adoptions_caused(folder: Path | str) -> pd.DataFrame:
+    """Per customer (raw id) and category: the adoptions they caused directly, and their value.
+
+    The quantity the influence stage's headline (``influence_score``) estimates; the value is
+    that of the descendants (chains included), what its ``caused_value`` estimates.
+
+    Parameters
+    ----------
+    folder
+        The folder :func:`tiewise.synth.generate_telco` wrote (with ``truth/`` inside).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``category``, ``caused`` (direct) and ``caused_value`` (chains).
+    """
+    tree = adoption_descendants(folder)
+    causes = pd.read_parquet(Path(folder) / "truth" / "adoption_causes.parquet")
+    causes = causes[causes["cause"] == "influence"]
+    category = tree.drop_duplicates("item").set_index("item")["category"]
+    direct = (
+        causes.assign(category=causes["item"].map(category))
+        .groupby(["infector", "category"])
+        .size()
+        .rename("caused")
+        .rename_axis(["customer_id", "category"])
+    )
+    value = tree.groupby(["customer_id", "category"])["descendant_value"].sum()
+    out = pd.concat([direct, value.rename("caused_value")], axis=1).fillna(0.0)
+    return out.reset_index()

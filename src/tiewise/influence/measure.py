@@ -1,0 +1,285 @@
+"""From adoptions on the network to the evidence of influence: time scale, tests, caused adoptions.
+
+:func:`time_scale` reads the resolution of the adoption dates (seconds, days, months, years),
+:func:`measure` runs the shuffles once (:func:`tiewise.influence.evidence.timing_evidence`) and
+turns them into the per-category tests and the per-customer adoptions caused
+(:mod:`tiewise.influence.caused`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from tiewise.graph.network import Network
+from tiewise.influence.caused import CausedEstimate, causal_ratio, estimate_caused
+from tiewise.influence.data import Adoptions, customer_contacts
+from tiewise.influence.evidence import TimingEvidence, lag_edges, timing_evidence
+from tiewise.influence.timing import linked_pairs
+
+__all__ = ["Measured", "TimeScale", "measure", "time_scale"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+STRENGTH_CLASSES = 3
+COMPETITION_ROUNDS = 2
+_RATIO_PRIOR = 10.0  # pseudo-follows pulling an item's lag profile towards its category's
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """How finely adoption dates are recorded, and the windows that follow from it.
+
+    Attributes
+    ----------
+    period
+        Days between distinct adoption dates at the resolution of the data (0 for times to the
+        second or minute; 1 for dates; about 30 for months, 365 for years).
+    window
+        Longest lead that counts as a follow (days).
+    horizon
+        Longest lag that earns credit as a possible cause (days).
+    label
+        The resolution in words.
+    automatic
+        Whether the window was chosen from the data rather than configured.
+    """
+
+    period: float
+    window: float
+    horizon: float
+    label: str
+    automatic: bool
+
+
+def time_scale(time: FloatArray, window: float | None, base_window: float = 14.0) -> TimeScale:
+    """The data's time resolution and the follow window to use on it.
+
+    The resolution is the 10th percentile of the gaps between distinct adoption times (whole
+    days when every time is a midnight).  Without a configured window, a follow may come up to
+    ``base_window`` days or three periods later, whichever is longer; credit extends to twice
+    the window.
+
+    Examples
+    --------
+    >>> monthly = np.array([0.0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+    >>> s = time_scale(np.repeat(monthly, 3), None)
+    >>> s.label, s.period, s.window, s.horizon
+    ('months', 30.0, 90.0, 180.0)
+    >>> time_scale(np.linspace(0.0, 90.0, 5000), None).label
+    'continuous (to the second)'
+    """
+    distinct = np.unique(np.asarray(time, np.float64))
+    period = 0.0
+    if len(distinct) > 1:
+        gaps = np.diff(distinct)
+        period = float(np.quantile(gaps, 0.1))
+        whole_days = np.allclose(distinct, np.round(distinct), atol=1e-6)
+        if whole_days:
+            period = max(1.0, float(np.round(period)))
+        elif period < 0.5:
+            period = 0.0
+    if period >= 300:
+        label = "years"
+    elif period >= 25:
+        label = "months"
+    elif period >= 6:
+        label = "weeks"
+    elif period >= 1:
+        label = "days"
+    else:
+        label = "continuous (to the second)"
+    if label == "months":
+        period = 30.0 if period < 32 else period
+    chosen = window if window is not None else max(base_window, 3.0 * period)
+    return TimeScale(
+        period=period,
+        window=float(chosen),
+        horizon=float(2.0 * chosen),
+        label=label,
+        automatic=window is None,
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Everything the timing of adoptions says about influence.
+
+    Attributes
+    ----------
+    scale
+        The time scale and windows.
+    pairs
+        Rows of linked adopters of the same item (:func:`tiewise.influence.timing.linked_pairs`).
+    evidence
+        Observed and shuffled timing (tests, follows per customer).
+    groups
+        Per customer × category group: ``node`` and ``cat`` (codes), then the ``'all'`` groups
+        (``cat = len(categories)``) — the order of ``evidence.group_*``.
+    caused, caused_all
+        Adoptions caused per customer × category group and per customer ('all').
+    detected
+        Per category: whether influence is shown (the better of the two tests, Bonferroni).
+    p_value
+        Per category: the combined p-value ``min(1, 2 · min(p_window, p_order))``.
+    rate
+        Per category, then over all: adoptions caused per exposed customer contact by an
+        average customer (the base of ``conversion_rate``).
+    exposure
+        Per group: customer contacts exposed, over the adoptions (``K``'s basis).
+    """
+
+    scale: TimeScale
+    pairs: tuple[IntArray, IntArray]
+    evidence: TimingEvidence
+    groups: tuple[IntArray, IntArray]
+    caused: CausedEstimate
+    caused_all: CausedEstimate
+    detected: npt.NDArray[np.bool_]
+    p_value: FloatArray
+    rate: FloatArray
+
+
+def _follow_list(
+    ad: Adoptions, a: IntArray, b: IntArray, horizon: float, edges: FloatArray
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray]:
+    """Every follow within the horizon: leader row, follower row, lag bin, weight and pair.
+
+    A tie (the same time) is a follow each way with weight ½.
+    """
+    pair = np.arange(len(a))
+    d = ad.time[b] - ad.time[a]
+    gap = np.abs(d)
+    keep = gap <= horizon
+    a, b, d, gap, pair = a[keep], b[keep], d[keep], gap[keep], pair[keep]
+    tie = gap == 0
+    bins = np.where(tie, 0, 1 + np.minimum(np.searchsorted(edges, gap), len(edges) - 1))
+    lead = np.where(d >= 0, a, b)
+    other = np.where(d >= 0, b, a)
+    return (
+        np.concatenate([lead, other[tie]]),
+        np.concatenate([other, lead[tie]]),
+        np.concatenate([bins, bins[tie]]),
+        np.concatenate([np.where(tie, 0.5, 1.0), np.full(int(tie.sum()), 0.5)]),
+        np.concatenate([pair, pair[tie]]),
+    )
+
+
+def _strength_class(
+    net: Network, ad: Adoptions, a: IntArray, b: IntArray, classes: int
+) -> IntArray:
+    """Tercile (for ``classes = 3``) of the tie strength of each pair of linked adopters."""
+    if classes <= 1 or len(a) == 0:
+        return np.zeros(len(a), dtype=np.int64)
+    m = sp.csr_matrix((net.weight, (net.u, net.v)), shape=(net.n, net.n))
+    m = (m + m.T).tocsr()
+    w = np.asarray(m[ad.node[a], ad.node[b]]).ravel()
+    cuts = np.quantile(w, np.linspace(0, 1, classes + 1)[1:-1])
+    return np.searchsorted(cuts, w, side="right").astype(np.int64)
+
+
+def measure(
+    net: Network,
+    ad: Adoptions,
+    *,
+    window: float | None,
+    significance: float,
+    min_shuffles: int,
+    max_shuffles: int,
+    seed: int,
+    prior_shape: float | None = None,
+) -> Measured:
+    """Shuffle once; test each category; estimate the adoptions each customer caused.
+
+    ``prior_shape`` is the gamma shape of the customers' influence multipliers (None: chosen by
+    marginal likelihood).
+    """
+    scale = time_scale(ad.time, window)
+    n_cat = len(ad.categories)
+    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    codes, group = np.unique(ad.node * (n_cat + 1) + ad.category, return_inverse=True)
+    nodes_all, group_all = np.unique(ad.node, return_inverse=True)
+    edges = lag_edges(scale.horizon, scale.period)
+    pair_class = _strength_class(net, ad, a, b, STRENGTH_CLASSES)
+    ev = timing_evidence(
+        ad.item, ad.time, a, b, unit=ad.category, group=group, group2=group_all,
+        window=scale.window, edges=edges, pair_class=pair_class, min_shuffles=min_shuffles,
+        max_shuffles=max_shuffles, stop_after=20, seed=seed,
+    )  # fmt: skip
+    p = np.minimum(1.0, 2.0 * np.minimum(ev.follows_p, ev.order_p))
+    detected = p < significance
+    item_category = np.zeros(len(ad.items), dtype=np.int64)
+    item_category[ad.item] = ad.category
+    ratio = causal_ratio(ev.lag_observed, ev.lag_expected, item_category, _RATIO_PRIOR)
+    ratio = ratio * detected[item_category][:, None]  # nothing caused where nothing is shown
+    rows, followers, bins, weight, pair = _follow_list(ad, a, b, scale.horizon, edges)
+    credit = ratio[ad.item[rows], bins * STRENGTH_CLASSES + pair_class[pair]]
+    # exposure: customer contacts who could still follow within the horizon
+    end = float(ad.time.max())
+    left = np.clip((end - ad.time + scale.period) / max(scale.horizon, 1e-9), 0.0, 1.0)
+    exposure = customer_contacts(net)[ad.node] * left
+    causal_at_one = np.bincount(
+        ad.item[rows], weights=weight * credit / (1.0 + credit), minlength=len(ad.items)
+    )
+    per_item_exposure = np.bincount(ad.item, weights=exposure, minlength=len(ad.items))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(per_item_exposure > 0, causal_at_one / per_item_exposure, 0.0)
+    k_row = exposure * rate[ad.item]
+    k = np.bincount(group, k_row, len(codes)).astype(np.float64)
+    k_all = np.bincount(group_all, k_row, len(nodes_all)).astype(np.float64)
+    shared = credit
+    for _ in range(COMPETITION_ROUNDS + 1):
+        caused = _by_category(
+            group[rows], shared, weight, k, codes % (n_cat + 1), n_cat, prior_shape
+        )
+        caused_all = estimate_caused(group_all[rows], shared, weight, k_all, shape=prior_shape)
+        if not COMPETITION_ROUNDS:
+            break
+        # a follower adopts once: earlier adopters among their contacts compete for the credit
+        hazard = weight * caused.multiplier[group[rows]] * credit
+        others = np.bincount(followers, hazard, len(ad.node))[followers] - hazard
+        shared = credit / (1.0 + others)
+    return Measured(
+        scale=scale,
+        pairs=(a, b),
+        evidence=ev,
+        groups=(
+            np.concatenate([codes // (n_cat + 1), nodes_all]),
+            np.concatenate([codes % (n_cat + 1), np.full(len(nodes_all), n_cat)]),
+        ),
+        caused=caused,
+        caused_all=caused_all,
+        detected=detected,
+        p_value=p,
+        rate=np.append(
+            np.bincount(item_category, causal_at_one, n_cat)
+            / np.maximum(np.bincount(item_category, per_item_exposure, n_cat), 1e-12),
+            causal_at_one.sum() / max(per_item_exposure.sum(), 1e-12),
+        ),
+    )
+
+
+def _by_category(
+    group: IntArray, credit: FloatArray, weight: FloatArray, k: FloatArray, cat: IntArray,
+    n_cat: int, shape: float | None,
+) -> CausedEstimate:  # fmt: skip
+    """:func:`estimate_caused` per category (each its own spread of influence), reassembled."""
+    out = {f: np.zeros(len(k)) for f in ("caused", "low", "high", "naive", "multiplier")}
+    shapes = []
+    for c in range(n_cat):
+        mine = np.flatnonzero(cat == c)
+        local = np.full(len(k), -1, dtype=np.int64)
+        local[mine] = np.arange(len(mine))
+        sel = local[group] >= 0
+        est = estimate_caused(local[group[sel]], credit[sel], weight[sel], k[mine], shape=shape)
+        for f in out:
+            out[f][mine] = getattr(est, f)
+        shapes.append(est.shape)
+    return CausedEstimate(
+        caused=out["caused"], low=out["low"], high=out["high"], naive=out["naive"],
+        multiplier=out["multiplier"], expected_causal=k, shape=float(np.median(shapes or [1.0])),
+    )  # fmt: skip
