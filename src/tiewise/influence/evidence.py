@@ -69,6 +69,8 @@ class TimingEvidence:
         Per leader group: followers within ``window`` (ties count half).
     shuffles
         Shuffles done.
+    classes
+        Pair classes the lags are split by (see ``pair_class``).
     """
 
     edges: FloatArray
@@ -84,6 +86,12 @@ class TimingEvidence:
     group_expected: FloatArray
     group_p: FloatArray
     shuffles: int
+    classes: int = 1
+
+    def by_lag(self, which: str = "observed") -> FloatArray:
+        """``lag_observed`` (or ``'expected'``) summed over the pair classes: items × bins."""
+        lags = self.lag_observed if which == "observed" else self.lag_expected
+        return lags.reshape(lags.shape[0], -1, self.classes).sum(axis=2)
 
 
 def lag_edges(horizon: float, period: float, bins: int = 8) -> FloatArray:
@@ -438,4 +446,5 @@ def timing_evidence(
         group_expected=g[1] / n,
         group_p=(1.0 + g[2]) / (1.0 + done),
         shuffles=done,
+        classes=classes,
     )

@@ -1,0 +1,131 @@
+"""Influence on any time scale: yearly and monthly adoption dates, ties, and no influence at all."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tiewise.graph.network import Network
+from tiewise.influence.data import Adoptions
+from tiewise.influence.evidence import lag_edges, timing_evidence
+from tiewise.influence.measure import measure, time_scale
+from tiewise.influence.timing import linked_pairs
+
+
+def _world(
+    contagion: bool, period: float, seed: int = 0, n: int = 600
+) -> tuple[Network, Adoptions]:
+    """A survey-sized study: 600 people in villages of 20, one innovation per village cluster.
+
+    Taste (homophily) is shared within a village, so friends adopt alike either way; with
+    contagion an adopter converts each friend with probability 0.25 one period later.  Dates
+    are recorded in whole periods (``period`` days: 365 for years, 30 for months).
+    """
+    rng = np.random.default_rng(seed)
+    size = 20
+    village = np.arange(n) // size
+    u, v = [], []
+    for a in range(n):
+        for b in range(a + 1, n):
+            same = village[a] == village[b]
+            if rng.random() < (0.3 if same else 0.002):
+                u.append(a)
+                v.append(b)
+    uu, vv = np.array(u), np.array(v)
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(uu, vv, strict=True):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    nodes, items, times = [], [], []
+    for item in range(4):
+        taste = rng.normal(size=n // size)[village]
+        spontaneous = rng.random(n) < 1 / (1 + np.exp(-(taste - 2.0)))
+        when = np.where(spontaneous, rng.integers(0, 8, n).astype(float), np.inf)
+        if contagion:
+            for step in range(8):
+                for a in np.flatnonzero(when == step):
+                    for b in nbrs[a]:
+                        if when[b] > step + 1 and rng.random() < 0.25:
+                            when[b] = step + 1
+        adopted = np.flatnonzero(np.isfinite(when) & (when < 8))
+        nodes += adopted.tolist()
+        items += [item] * len(adopted)
+        times += (when[adopted] * period).tolist()
+    order = np.lexsort((np.array(nodes), np.array(times), np.array(items)))
+    net = Network(
+        ids=np.array([f"c{i:03d}" for i in range(n)], dtype=object),
+        on_network=np.ones(n, dtype=bool),
+        u=uu,
+        v=vv,
+        weight=np.ones(len(uu)),
+        channels={c: np.ones(len(uu), dtype=bool) for c in ("voice", "sms", "other")},
+    )
+    ad = Adoptions(
+        node=np.array(nodes)[order].astype(np.int64),
+        item=np.array(items)[order].astype(np.int64),
+        category=np.zeros(len(nodes), dtype=np.int64),
+        time=np.array(times, dtype=np.float64)[order],
+        items=[f"i{i}" for i in range(4)],
+        categories=["innovation"],
+    )
+    return net, ad
+
+
+@pytest.mark.parametrize(("period", "label"), [(365.0, "years"), (30.0, "months")])
+def test_time_scale_reads_the_resolution(period: float, label: str) -> None:
+    _, ad = _world(True, period)
+    scale = time_scale(ad.time, None)
+    assert scale.label == label and scale.period == pytest.approx(period)
+    assert scale.window >= period and scale.automatic
+
+
+def test_a_fourteen_day_window_sees_nothing_on_yearly_data_and_says_so() -> None:
+    net, ad = _world(True, 365.0)
+    m = measure(net, ad, window=14.0, significance=0.01, min_shuffles=199, max_shuffles=999,
+                seed=3)  # fmt: skip
+    ev = m.evidence
+    # same-year adopters are ties (within 14 days of each other): counted, not dropped
+    assert ev.by_lag()[:, 0].sum() > 0
+    # the test of order sees the one-year lag the window cannot
+    assert ev.order_p[0] < 0.01
+    assert m.detected[0]
+
+
+@pytest.mark.parametrize("period", [365.0, 30.0])
+def test_contagion_at_one_period_is_shown_and_homophily_alone_is_not(period: float) -> None:
+    with_contagion = measure(*_world(True, period, seed=1), window=None, significance=0.01,
+                             min_shuffles=199, max_shuffles=999, seed=5)  # fmt: skip
+    without = measure(*_world(False, period, seed=1), window=None, significance=0.01,
+                      min_shuffles=199, max_shuffles=999, seed=5)  # fmt: skip
+    print(with_contagion.p_value, without.p_value, with_contagion.evidence.shuffles,
+          without.evidence.shuffles)  # fmt: skip
+    assert with_contagion.detected.all() and not without.detected.any()
+    assert with_contagion.caused.caused.sum() > 10
+    assert without.caused.caused.sum() == 0
+    # a clearly null category stops early (sequential Monte Carlo), a shown one uses all 999
+    assert with_contagion.evidence.shuffles == 999
+    assert without.evidence.shuffles < 999 or without.p_value[0] > 0.05
+
+
+def test_order_statistic_matches_a_brute_force_risk_set() -> None:
+    """At each adoption: exposure (linked adopters strictly earlier) minus the mean exposure of
+    the item's adopters still at risk; summed."""
+    net, ad = _world(True, 365.0, seed=2, n=160)
+    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    ev = timing_evidence(ad.item, ad.time, a, b, unit=ad.category, group=np.zeros(len(ad.node),
+                         dtype=np.int64), window=14.0, edges=lag_edges(28.0, 0.0),
+                         min_shuffles=19, max_shuffles=19, seed=1)  # fmt: skip
+    linked = set(zip(a.tolist(), b.tolist(), strict=True)) | set(zip(b.tolist(), a.tolist(),
+                                                                     strict=True))  # fmt: skip
+    total = 0.0
+    for item in np.unique(ad.item):
+        rows = np.flatnonzero(ad.item == item)
+
+        def exposure(r: int, t: float) -> int:
+            return sum((r, q) in linked and ad.time[q] < t for q in rows)  # noqa: B023
+
+        for r in rows:
+            t = ad.time[r]
+            risk = [q for q in rows if ad.time[q] >= t]
+            total += exposure(r, t) - np.mean([exposure(q, t) for q in risk])
+    assert ev.order_observed[0] == pytest.approx(total)
