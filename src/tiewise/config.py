@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import tomllib
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -126,6 +127,11 @@ class IngestConfig(_Strict):
 
     policy: Literal["quarantine", "strict"] = "quarantine"
     max_bad_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    earliest_date: date = Field(
+        default=date(1990, 1, 1),
+        description="Times before this date are implausible (a wrong unit or origin) and "
+        "quarantined; set it earlier for historic data, e.g. a diffusion study from the 1950s.",
+    )
     deduplicate: bool = Field(
         default=True,
         description="Drop repeated interaction records: exact copies, and the same call logged "

@@ -61,9 +61,7 @@ def every_campaign(
                 for category in categories:
                     label = f"{kind} {category}" if category else kind
                     try:
-                        built.append(
-                            (label, create_campaign(run, config, kind, category=category))
-                        )
+                        built.append((label, create_campaign(run, config, kind, category=category)))
                     except InputError as exc:
                         built.append((label, str(exc)))
     return built

@@ -55,16 +55,28 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
             "no customer_scores table in the workspace: run `tiewise run` before building "
             "campaign lists."
         )
-    if _has(ctx, "influence_scores", "customer_id", "influence_score"):
+    shown = (
+        _has(ctx, "influence_scores", "customer_id", "influence_score", "influence_shown")
+        and (
+            ctx.con.execute("SELECT bool_or(influence_shown) FROM influence_scores").fetchone()
+            or (False,)
+        )[0]
+    )
+    if shown:
         influence = """
             SELECT customer_id, percent_rank() OVER (ORDER BY best) AS pct FROM (
                 SELECT customer_id, max(influence_score) AS best FROM influence_scores
-                GROUP BY customer_id)
+                WHERE influence_shown GROUP BY customer_id)
         """
-        basis = "influence percentile (influence_scores)"
+        basis = "percentile of adoptions caused (influence_scores, categories that show influence)"
     else:
         influence = "SELECT customer_id, pagerank_pct / 100.0 AS pct FROM customer_scores"
-        basis = "PageRank percentile (no influence_scores table)"
+        basis = (
+            "PageRank percentile (structural fallback: no category shows influence)"
+            if ctx.has_table("influence_scores")
+            else "PageRank percentile (no influence_scores table)"
+        )
+    word = "influence" if shown else "structural"
     segment = (
         "LEFT JOIN customer_value v USING (customer_id)"
         if _has(ctx, "customer_value", "customer_id", "segment")
@@ -77,7 +89,7 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
                     ELSE coalesce(i.pct, 0.0) END AS influencer_weight,
                CASE WHEN v.segment IN ('Ambassador', 'Influencer') THEN v.segment
                     WHEN s.is_leader THEN 'community leader'
-                    ELSE format('influence top {{}}%',
+                    ELSE format('{word} top {{}}%',
                                 greatest(1, CAST(round(100 * (1 - coalesce(i.pct, 0))) AS INTEGER)))
                END AS influencer_label
         FROM customer_scores s LEFT JOIN ({influence}) i USING (customer_id) {segment}

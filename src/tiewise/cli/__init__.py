@@ -149,19 +149,30 @@ def _print_value(value: ValueSummary) -> None:
     )
     for note in value.notes:
         out.print(f"  note: {escape(note)}", highlight=False)
+
+
 def _print_influence(s: InfluenceSummary) -> None:
     if s.skipped:
         out.print(f"Influence: {escape(s.skipped)}.", highlight=False)
     else:
         found = ", ".join(s.influence_detected) or "none"
         out.print(
-            f"Influence: {s.adoptions:,} adoptions in {len(s.categories)} categories; influence "
-            f"beyond homophily (shuffle test) in: {found}. Link model {s.link_model}; ROC AUC "
+            f"Influence: {s.adoptions:,} adoptions in {len(s.categories)} categories (dates "
+            f"{s.time_resolution}, follow window {s.window_days:g} days); influence beyond "
+            f"homophily shown in: {found}. Link model {s.link_model}; ROC AUC "
             + ", ".join(f"{k} {v:.3f}" for k, v in s.link_auc.items())
             + ".",
             highlight=False,
         )
-    reach = ", ".join(f"{c} {r:.0f}" for c, r in s.seeds.items())
+        for warning in s.warnings:
+            out.print(f"  warning: {escape(warning)}", highlight=False)
+        if not s.influence_detected:
+            out.print(
+                "  No category shows influence: influencer rankings and seed lists are a "
+                "structural fallback (labelled so in every table), not evidence of influence.",
+                highlight=False,
+            )
+    reach = ", ".join(f"{c} {r:.0f}" for c, r in s.seeds.items()) or "none (structural fallback)"
     out.print(
         f"Seeds (expected reach): {reach}. Network value total {s.network_value_total:,.0f} "
         f"over the value horizon (adoption value = {s.value_basis}).",
@@ -613,6 +624,7 @@ def demo(
 def _command() -> str:
     """The command line as typed, for the runs table (at most 500 characters)."""
     return " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")

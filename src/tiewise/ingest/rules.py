@@ -6,7 +6,8 @@ The rules (README, "Validation"):
 
 ``missing_value``        a required column is empty
 ``bad_timestamp`` ...    a value that does not parse as its type (``bad_number``, ``bad_date``, ...)
-``implausible_timestamp`` before 1990 or more than a day in the future
+``implausible_timestamp`` before ``[ingest] earliest_date`` (1990 by default) or more than a day
+    in the future
 ``bad_direction``        a direction that is neither in nor out
 ``self_interaction``     a party interacting with itself
 ``unknown_channel``      a channel with no weight in ``[links.channel_weights]``
@@ -105,7 +106,9 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
     return f"NULLIF(lower(trim(CAST({col} AS VARCHAR))), '')"
 
 
-def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
+def _generic_rules(
+    present: list[Column], types: dict[str, str], earliest: str = "1990-01-01"
+) -> list[Rule]:
     rules: list[Rule] = []
     for c in present:
         raw = f"_raw_{c.name}"
@@ -136,10 +139,11 @@ def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
                 Rule(
                     "implausible_timestamp",
                     c.name,
-                    f"({c.name} < TIMESTAMP '1990-01-01' OR "
+                    f"({c.name} < TIMESTAMP '{earliest}' OR "
                     f"{c.name} > now()::TIMESTAMP + INTERVAL 1 DAY)",
-                    "a time between 1990 and tomorrow",
-                    "check the unit (seconds vs milliseconds) or the origin of relative times",
+                    f"a time between {earliest} ([ingest] earliest_date) and tomorrow",
+                    "check the unit (seconds vs milliseconds) or the origin of relative times; "
+                    "for historic data set [ingest] earliest_date",
                 )
             )
     return rules
@@ -231,7 +235,7 @@ def validated_select(
         types[c.name] = kind
         selects.append(f"{raw} AS _raw_{c.name}")
         selects.append(f"{_typed_sql(c, raw, kind, spec)} AS {c.name}")
-    rules = _generic_rules(present, types)
+    rules = _generic_rules(present, types, config.ingest.earliest_date.isoformat())
     if source.schema.name == "interactions":
         rules += _interaction_rules(present, config)
     case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))
