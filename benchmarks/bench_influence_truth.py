@@ -199,7 +199,8 @@ def main() -> None:
             print(f"{n:,} customers, seed {seed}: influence stage "
                   f"{seconds.get(STAGE, float('nan')):.1f} s, peak {row['peak_mb']:,.0f} MB; "
                   f"caused value / truth {nv['ratio']:.2f}; top-5% by caused value "
-                  f"{nv['top5_precision']:.3f} (headline {nv['top5_precision_headline']:.3f})")  # fmt: skip
+                  f"{nv['top5_precision']:.3f} "
+                  f"(headline {nv['top5_precision_headline']:.3f})")  # fmt: skip
         summary = _mean(rows)
         runs[str(n)] = {"seeds": rows, "mean": summary}
         print(f"\n{n:,} customers, mean over seeds {args.seeds}: precision against true "

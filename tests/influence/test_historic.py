@@ -26,8 +26,8 @@ def test_a_diffusion_study_from_the_1960s_loads_with_an_earlier_earliest_date(
     path.write_text(base + "[influence]\nenabled = false\n")
     with pytest.raises(InputError, match=r"earliest_date"):
         run_pipeline(load_config(path))
-    path.write_text(base.replace('workspace = "workspace"', 'workspace = "ws2"')
-                    + "[ingest]\nearliest_date = 1950-01-01\n[influence]\nenabled = false\n")  # fmt: skip
+    historic = "[ingest]\nearliest_date = 1950-01-01\n[influence]\nenabled = false\n"
+    path.write_text(base.replace('workspace = "workspace"', 'workspace = "ws2"') + historic)
     run_pipeline(load_config(path))
     with Workspace.open(load_config(path).workspace_path, read_only=True) as ws:
         kept = ws.con.execute("SELECT count(*) FROM links").fetchone()

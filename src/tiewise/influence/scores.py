@@ -3,9 +3,9 @@
 The headline, ``influence_score``, is the number of adoptions a customer caused beyond homophily
 and the base rate (:mod:`tiewise.influence.caused`), with a 90% interval; ``conversion_rate`` is
 the share of exposed contacts the customer converts (their influence multiplier times the
-category's rate): the per-contact strength, whatever the customer's reach.  A category whose tests do not show influence gets no caused
-adoptions and no "beyond homophily" claim: its rows are ranked by the structural score and say
-so (``basis = 'structural fallback'``).
+category's rate): the per-contact strength, whatever the customer's reach.  A category whose
+tests do not show influence gets no caused adoptions and no "beyond homophily" claim: its rows
+are ranked by the structural score and say so (``basis = 'structural fallback'``).
 """
 
 from __future__ import annotations
