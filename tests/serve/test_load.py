@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from tiewise.serve import create_app, settings_from_config
 
 CONCURRENCY = 200
-REQUESTS = 600  # at most 1,000: the burst must end by itself in a bounded time
+REQUESTS = 400  # at most 1,000: the burst must end by itself in a bounded time
 
 
 def _paths(project: Any) -> list[str]:
