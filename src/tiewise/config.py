@@ -498,6 +498,12 @@ class InfluenceConfig(_Strict):
         "the window test and the test of order, Bonferroni-corrected); only such categories get "
         "adoptions caused, influence seeds and network value.",
     )
+    link_direction: bool = Field(
+        default=True,
+        description="Where records say who contacted whom, learn separately how often a follow "
+        "is caused when the first adopter contacted the follower, the follower contacted them, "
+        "or both (no effect on links recorded both ways, such as friendships).",
+    )
     prior_shape: float = Field(
         default=5.0,
         gt=0,

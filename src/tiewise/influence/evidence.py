@@ -137,7 +137,8 @@ def _pairs(
                 k = 1 + np.searchsorted(edges, gap)
                 if k > edges.shape[0]:
                     k = edges.shape[0]
-            lags[item[x], k * classes + pair_class[p]] += 1.0
+            c = pair_class[p, 0] if d >= 0.0 else pair_class[p, 1]
+            lags[item[x], k * classes + c] += 1.0
         if gap <= window:
             follows[unit[x]] += 1.0
             if d > 0.0:
@@ -370,7 +371,9 @@ def timing_evidence(
         Upper edges of the lag bins (:func:`lag_edges`).
     pair_class
         A class of each pair (e.g. tie strength tercile): the lags are counted per lag bin and
-        class, bin-major (``lag_* [:, bin * classes + class]``).
+        class, bin-major (``lag_* [:, bin * classes + class]``).  Two columns give the class
+        when ``pair_a`` adopts first (or at the same time) and when ``pair_b`` does (e.g. who
+        called whom).
     min_shuffles, max_shuffles, stop_after
         The sequential Monte-Carlo schedule (module docstring).
     seed
@@ -418,6 +421,8 @@ def timing_evidence(
     if pair_class is None:
         pair_class = np.zeros(len(a), dtype=np.int64)
     pair_class = np.asarray(pair_class, np.int64)
+    if pair_class.ndim == 1:
+        pair_class = np.column_stack([pair_class, pair_class])
     classes = int(pair_class.max()) + 1 if len(pair_class) else 1
     lags_obs, lags_sum, u, g, done = _run(
         np.asarray(time, np.float64), item_start, codes[item], np.asarray(unit, np.int64),

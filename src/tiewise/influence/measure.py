@@ -169,17 +169,37 @@ def _follow_list(
     )
 
 
-def _strength_class(
-    net: Network, ad: Adoptions, a: IntArray, b: IntArray, classes: int
-) -> IntArray:
-    """Tercile (for ``classes = 3``) of the tie strength of each pair of linked adopters."""
-    if classes <= 1 or len(a) == 0:
-        return np.zeros(len(a), dtype=np.int64)
+def _pair_classes(
+    net: Network, ad: Adoptions, a: IntArray, b: IntArray, directed: sp.csr_matrix | None
+) -> tuple[IntArray, int]:
+    """Class of each pair of linked adopters when ``a`` leads and when ``b`` does.
+
+    Tie strength tercile times, where the records have a direction, who contacted whom: both,
+    only the one who adopted first, only the follower.  The data then says, through the lag
+    profile per class, whether influence flows along strong ties and along calls.
+    """
+    if len(a) == 0:
+        return np.zeros((0, 2), dtype=np.int64), 1
     m = sp.csr_matrix((net.weight, (net.u, net.v)), shape=(net.n, net.n))
     m = (m + m.T).tocsr()
-    w = np.asarray(m[ad.node[a], ad.node[b]]).ravel()
-    cuts = np.quantile(w, np.linspace(0, 1, classes + 1)[1:-1])
-    return np.searchsorted(cuts, w, side="right").astype(np.int64)
+    x, y = ad.node[a], ad.node[b]
+    w = np.asarray(m[x, y]).ravel()
+    cuts = np.quantile(w, np.linspace(0, 1, STRENGTH_CLASSES + 1)[1:-1])
+    strength = np.searchsorted(cuts, w, side="right").astype(np.int64)
+    if directed is None:
+        return np.column_stack([strength, strength]), STRENGTH_CLASSES
+    xy = np.asarray(directed[x, y]).ravel() > 0
+    yx = np.asarray(directed[y, x]).ravel() > 0
+    if (xy == yx).all():  # every tie both ways (or no direction recorded): nothing to learn
+        return np.column_stack([strength, strength]), STRENGTH_CLASSES
+
+    def way(lead: npt.NDArray[np.bool_], back: npt.NDArray[np.bool_]) -> IntArray:
+        return np.where(lead & back, 0, np.where(lead, 1, 2)).astype(np.int64)
+
+    return (
+        np.column_stack([strength * 3 + way(xy, yx), strength * 3 + way(yx, xy)]),
+        STRENGTH_CLASSES * 3,
+    )
 
 
 def measure(
@@ -192,11 +212,13 @@ def measure(
     max_shuffles: int,
     seed: int,
     prior_shape: float | None = None,
+    directed: sp.csr_matrix | None = None,
 ) -> Measured:
     """Shuffle once; test each category; estimate the adoptions each customer caused.
 
     ``prior_shape`` is the gamma shape of the customers' influence multipliers (None: chosen by
-    marginal likelihood).
+    marginal likelihood); ``directed[i, j] > 0`` where ``i`` contacted ``j`` (None: no
+    direction known).
     """
     scale = time_scale(ad.time, window)
     n_cat = len(ad.categories)
@@ -204,7 +226,7 @@ def measure(
     codes, group = np.unique(ad.node * (n_cat + 1) + ad.category, return_inverse=True)
     nodes_all, group_all = np.unique(ad.node, return_inverse=True)
     edges = lag_edges(scale.horizon, scale.period)
-    pair_class = _strength_class(net, ad, a, b, STRENGTH_CLASSES)
+    pair_class, classes = _pair_classes(net, ad, a, b, directed)
     ev = timing_evidence(
         ad.item, ad.time, a, b, unit=ad.category, group=group, group2=group_all,
         window=scale.window, edges=edges, pair_class=pair_class, min_shuffles=min_shuffles,
@@ -217,7 +239,8 @@ def measure(
     ratio = causal_ratio(ev.lag_observed, ev.lag_expected, item_category, _RATIO_PRIOR)
     ratio = ratio * detected[item_category][:, None]  # nothing caused where nothing is shown
     rows, followers, bins, weight, pair = _follow_list(ad, a, b, scale.horizon, edges)
-    credit = ratio[ad.item[rows], bins * STRENGTH_CLASSES + pair_class[pair]]
+    side = np.where(rows == a[pair], 0, 1)  # who led: the pair's class from their side
+    credit = ratio[ad.item[rows], bins * classes + pair_class[pair, side]]
     # exposure: customer contacts who could still follow within the horizon
     end = float(ad.time.max())
     left = np.clip((end - ad.time + scale.period) / max(scale.horizon, 1e-9), 0.0, 1.0)

@@ -13,8 +13,9 @@ adoption would spread.
 
 The expected reach is checked out of sample: the cascade is calibrated again on the adoptions
 before a cut (``train_share`` of the period), and its prediction of how many others the adopters
-after the cut reach is compared with the excess chains observed after the cut.  Their ratio,
-with an interval, is reported next to every reach (``reach_check``).
+after the cut reach is compared with the excess chains observed after the cut.  Their ratio
+(``reach_check``) scales the model's reach (``model_reach``) into the ``expected_reach`` shown,
+and its 90% interval widens the sampling interval into ``reach_low`` – ``reach_high``.
 """
 
 from __future__ import annotations
@@ -353,6 +354,9 @@ def seed_rows(
             zip(chosen.gain, reach, se, state.cost[seeds], state.followers[seeds], strict=True)
         )
     ]
+    held_out = factor if np.isfinite(factor) else 1.0
+    low = np.maximum(reach - 1.96 * se, 0.0) * (f_low if np.isfinite(f_low) else 1.0)
+    high = (reach + 1.96 * se) * (f_high if np.isfinite(f_high) else 1.0)
     seed_frame = pd.DataFrame(
         {
             "category": category,
@@ -361,26 +365,31 @@ def seed_rows(
             "basis": "influence cascade",
             "cost": state.cost[seeds],
             "cumulative_cost": cum_cost,
-            "marginal_reach": chosen.gain,
-            "expected_reach": reach,
-            "reach_low": np.maximum(reach - 1.96 * se, 0.0) * (f_low if np.isfinite(f_low) else 1),
-            "reach_high": (reach + 1.96 * se) * (f_high if np.isfinite(f_high) else 1),
+            "marginal_reach": chosen.gain * held_out,
+            "model_reach": reach,
+            "expected_reach": reach * held_out,
+            "reach_low": low,
+            "reach_high": high,
             "rr_sets": chosen.rr_sets,
             "epsilon": chosen.epsilon,
             "reason": reasons,
         }
     )
     n = len(seeds)
+    degree = (
+        np.pad(degree_reach, (0, n - len(degree_reach)), mode="edge")
+        if len(degree_reach)
+        else np.zeros(n)
+    )
     curve = pd.DataFrame(
         {
             "category": category,
             "k": np.arange(1, n + 1),
-            "expected_reach": reach,
-            "reach_low": seed_frame["reach_low"],
-            "reach_high": seed_frame["reach_high"],
-            "top_degree_reach": np.pad(degree_reach, (0, n - len(degree_reach)), mode="edge")
-            if len(degree_reach)
-            else np.zeros(n),
+            "expected_reach": reach * held_out,
+            "reach_low": low,
+            "reach_high": high,
+            "model_reach": reach,
+            "top_degree_reach": degree * held_out,
             "reach_check": factor,
             "cumulative_cost": cum_cost,
             "targets": nt,
@@ -426,6 +435,7 @@ def _structural_rows(
             "cost": state.cost[order],
             "cumulative_cost": np.cumsum(state.cost[order]),
             "marginal_reach": np.nan,
+            "model_reach": np.nan,
             "expected_reach": np.nan,
             "reach_low": np.nan,
             "reach_high": np.nan,

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
@@ -128,6 +129,7 @@ def _prepare(ctx: RunContext, config: Config) -> _Prepared:
         net, ad, window=cfg.window_days, significance=cfg.significance,
         min_shuffles=cfg.min_shuffles, max_shuffles=cfg.shuffles, seed=config.seed,
         prior_shape=cfg.prior_shape,
+        directed=_directed(ctx, net) if cfg.link_direction else None,
     )  # fmt: skip
     a, b = m.pairs
     window = m.scale.window
@@ -140,6 +142,24 @@ def _prepare(ctx: RunContext, config: Config) -> _Prepared:
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
     return _Prepared(net, ad, m, counts, model, val, structural)
+
+
+def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
+    """Records from each node to each other (``[i, j]``: i contacted j), when links say so."""
+    columns = {r[0] for r in ctx.con.execute("DESCRIBE links").fetchall()}
+    if not {"n_ab", "n_ba"} <= columns:
+        return None
+    e = ctx.con.execute(
+        """
+        SELECT na.idx AS u, nb.idx AS v, l.n_ab AS ab, l.n_ba AS ba
+        FROM links l JOIN _node_index na ON na.customer_id = l.a
+                     JOIN _node_index nb ON nb.customer_id = l.b
+        """
+    ).fetchnumpy()
+    rows = np.concatenate([e["u"], e["v"]]).astype(np.int64)
+    cols = np.concatenate([e["v"], e["u"]]).astype(np.int64)
+    records = np.concatenate([e["ab"], e["ba"]]).astype(np.float64)
+    return sp.csr_matrix((records, (rows, cols)), shape=(net.n, net.n))
 
 
 def _detected(p: _Prepared) -> dict[str, bool]:
@@ -361,8 +381,8 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     return summary
 
 
-_CURVE = ["category", "k", "expected_reach", "reach_low", "reach_high", "top_degree_reach",
-          "reach_check", "cumulative_cost", "targets"]  # fmt: skip
+_CURVE = ["category", "k", "expected_reach", "reach_low", "reach_high", "model_reach",
+          "top_degree_reach", "reach_check", "cumulative_cost", "targets"]  # fmt: skip
 
 
 def _curve_frame(curves: list[pd.DataFrame]) -> pd.DataFrame:

@@ -254,9 +254,9 @@ def _influence(ws: Workspace, per_category: int = 5) -> dict[str, Any]:
         return {"influence_tests": [], "influencers": {}, "spread_plot": ""}
     top = _records(
         ws,
-        "SELECT category, customer_id, influence_score, adoptions, followers, "
-        "followers_expected, p_value, reason FROM influence_scores "
-        "WHERE category <> 'all' AND rank <= ? ORDER BY category, rank",
+        "SELECT category, customer_id, influence_score, influence_low, influence_high, "
+        "adoptions, followers, followers_expected, p_value, reason FROM influence_scores "
+        "WHERE category <> 'all' AND influence_shown AND rank <= ? ORDER BY category, rank",
         [per_category],
     )
     influencers: dict[str, list[dict[str, Any]]] = {}
