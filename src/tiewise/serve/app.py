@@ -576,6 +576,16 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
         chosen = min(max(limit or settings.network_contacts, 1), 500)
         return JSONResponse(_jsonable(explorer.ego_network(customer_id, limit=chosen).as_json()))
 
+    @app.get("/api/community/{community}")
+    def api_community(
+        community: int = PathParam(ge=-INT64, le=INT64),
+        limit: int = Query(150, ge=1, le=1000),
+    ) -> JSONResponse:
+        drawn = explorer.community_graph(community, limit=limit)
+        if drawn is None:
+            raise HTTPException(404, "no such community")
+        return JSONResponse(_jsonable(drawn))
+
     @app.get("/api/tables")
     def api_tables() -> JSONResponse:
         return JSONResponse(

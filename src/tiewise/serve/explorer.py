@@ -32,6 +32,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -169,9 +170,11 @@ def _csv(table: pa.Table, *, header: bool) -> bytes:
 
 
 def _plain(value: Any) -> Any:
-    """A value JSON can carry: numbers and strings as they are, anything else as text."""
+    """A value JSON can carry: numbers and strings as they are (decimals as floats), else text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, Decimal):  # exact sums (DECIMAL columns) read as numbers
+        return float(value)
     return str(value)
 
 
@@ -755,7 +758,7 @@ class Explorer:
         verdicts = self.influence_verdicts()
         cols = self.columns("influence_scores")
         if {"customer_id", "category", "influence_score"} <= set(cols):
-            shown = [
+            shown: list[str] = [
                 c
                 for c in (
                     "category",
@@ -905,6 +908,44 @@ class Explorer:
             [community, limit],
         )
         return rows[0], members
+
+    def community_graph(self, community: int, *, limit: int = 150) -> dict[str, Any] | None:
+        """A community to draw: its members (a sample of ``limit`` when larger) and their links.
+
+        The sample keeps the leaders and bridges first, then the members with the strongest ties.
+        """
+        if not self.has("communities") or "community" not in self.columns("customer_scores"):
+            return None
+        size = self._value("SELECT size FROM communities WHERE community = ?", [community])
+        if size is None:
+            return None
+        nodes = self._records(
+            "SELECT customer_id AS id, community, business_role, is_leader, on_network, "
+            "is_service, contacts, weighted_degree, rank_in_community FROM customer_scores "
+            "WHERE community = ? ORDER BY is_leader DESC, business_role = 'bridge' DESC, "
+            "weighted_degree DESC, customer_id LIMIT ?",
+            [community, limit],
+        )
+        members = int(
+            self._value("SELECT count(*) FROM customer_scores WHERE community = ?", [community])
+        )
+        ids = [n["id"] for n in nodes]
+        edges = (
+            self._records(
+                "SELECT a AS source, b AS target, strength FROM links "
+                "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
+                [ids, ids],
+            )
+            if self.has("links")
+            else []
+        )
+        return {
+            "community": community,
+            "members": members,
+            "sampled": members > len(nodes),
+            "nodes": nodes,
+            "edges": edges,
+        }
 
     # -- export ----------------------------------------------------------------------------
 

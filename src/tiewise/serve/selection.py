@@ -7,7 +7,8 @@ holds (columns of later stages are used when present and left out when not), wit
 bound as a parameter.  The same query feeds the page, the JSON and the downloads, so a file holds
 exactly the rows the page lists, with the reasons the stages wrote.
 
-Churn-risk bands are relative: ``high`` is the top 10% of customers by churn probability,
+Churn-risk bands are relative: ``high`` is the top 10% of customers by churn probability (riskier
+than at least 90% of the scored customers: a percent rank of 0.9 or more, ties kept together),
 ``medium`` the next 20%, ``low`` the rest (the churn evaluation's own yardstick is the top decile).
 
 Examples
@@ -305,7 +306,8 @@ def selection_sql(
         joins.append("LEFT JOIN customer_value v ON v.customer_id = s.customer_id")
     if "c" in used:
         joins.append(
-            "LEFT JOIN (SELECT *, percent_rank() OVER (ORDER BY p_churn) AS _risk_rank "
+            "LEFT JOIN (SELECT *, percent_rank() OVER (PARTITION BY p_churn IS NULL "
+            "ORDER BY p_churn) AS _risk_rank "
             "FROM churn_scores) c ON c.customer_id = s.customer_id"
         )
     influence_params: list[Any] = []
