@@ -227,13 +227,16 @@ def seeds(
     command = _command()
     with _progress() as progress, _step_reporter(progress)(f"Choosing {k} seeds for {category}"):
         frame = choose_seeds(cfg, category=category, k=k, budget=budget, command=command)
-    table = Table(title=f"Seeds for {category} (also in the seed_sets table)", title_justify="left")
+    fallback = bool(len(frame)) and bool((frame["basis"] == "structural fallback").all())
+    title = f"Seeds for {category} (also in the seed_sets table)"
+    if fallback:
+        title += ": STRUCTURAL FALLBACK, no influence shown in this category, no reach claimed"
+    table = Table(title=title, title_justify="left")
     for column in ("rank", "customer_id", "cost", "expected reach", "reason"):
         table.add_column(column, overflow="fold")
     for r in frame.itertuples(index=False):
-        table.add_row(
-            str(r.rank), r.customer_id, f"{r.cost:g}", f"{r.expected_reach:.1f}", r.reason
-        )
+        reach = "-" if fallback else f"{r.expected_reach:.1f}"
+        table.add_row(str(r.rank), r.customer_id, f"{r.cost:g}", reach, r.reason)
     out.print(table)
 
 
