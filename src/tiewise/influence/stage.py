@@ -58,6 +58,7 @@ from tiewise.influence.netvalue import DAYS_PER_MONTH, network_values
 from tiewise.influence.scores import ALL, score_frame, test_frame
 from tiewise.influence.seeds import Cascades, SeedInputs, cascades, reach_check, seed_rows
 from tiewise.influence.structural import collective_influence, leaderrank
+from tiewise.influence.timing import linked_pairs
 from tiewise.store import RunContext
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds", "structural_score"]
@@ -111,10 +112,30 @@ class _Prepared:
     model: str
     validation: Validation | None
     structural: FloatArray
+    detected: dict[str, bool] = field(default_factory=lambda: {ALL: False})
+    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+    window: float = 0.0
 
 
-def _prepare(ctx: RunContext, config: Config) -> _Prepared:
-    """Network, adoptions, the timing evidence and learned link counts."""
+def _earlier_tests(ctx: RunContext, ad: Adoptions) -> tuple[dict[str, bool], float] | None:
+    """The verdicts and window of the last influence run, if it tested these categories."""
+    if not ctx.has_table("influence_tests"):
+        return None
+    rows = ctx.con.execute(
+        "SELECT category, influence_detected, window_days FROM influence_tests"
+    ).fetchall()
+    if sorted(str(r[0]) for r in rows) != sorted(ad.categories):
+        return None
+    shown = {str(r[0]): bool(r[1]) for r in rows}
+    return {**shown, ALL: any(shown.values())}, float(rows[0][2])
+
+
+def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _Prepared:
+    """Network, adoptions, the timing evidence and learned link counts.
+
+    With ``reuse_tests`` (choosing seeds on a workspace the stage already ran on) the verdicts
+    of ``influence_tests`` are taken as they are instead of shuffling again.
+    """
     cfg = config.influence
     net = load_network(
         ctx,
@@ -125,14 +146,22 @@ def _prepare(ctx: RunContext, config: Config) -> _Prepared:
     structural = structural_score(net, cfg.structural)
     if ad is None:
         return _Prepared(net, None, None, None, "weighted_cascade", None, structural)
-    m = measure(
-        net, ad, window=cfg.window_days, significance=cfg.significance,
-        min_shuffles=cfg.min_shuffles, max_shuffles=cfg.shuffles, seed=config.seed,
-        prior_shape=cfg.prior_shape,
-        directed=_directed(ctx, net) if cfg.link_direction else None,
-    )  # fmt: skip
-    a, b = m.pairs
-    window = m.scale.window
+    earlier = _earlier_tests(ctx, ad) if reuse_tests else None
+    m = None
+    if earlier is None:
+        m = measure(
+            net, ad, window=cfg.window_days, significance=cfg.significance,
+            min_shuffles=cfg.min_shuffles, max_shuffles=cfg.shuffles, seed=config.seed,
+            prior_shape=cfg.prior_shape,
+            directed=_directed(ctx, net) if cfg.link_direction else None,
+        )  # fmt: skip
+        a, b = m.pairs
+        window = m.scale.window
+        shown = {c: bool(d) for c, d in zip(ad.categories, m.detected, strict=True)}
+        detected = {**shown, ALL: any(shown.values())}
+    else:
+        detected, window = earlier
+        a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, a, b, window=window)
     lo, hi = float(ad.time.min()), float(ad.time.max())
     val = validate(
@@ -141,7 +170,7 @@ def _prepare(ctx: RunContext, config: Config) -> _Prepared:
     )  # fmt: skip
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
-    return _Prepared(net, ad, m, counts, model, val, structural)
+    return _Prepared(net, ad, m, counts, model, val, structural, detected, (a, b), window)
 
 
 def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
@@ -162,17 +191,8 @@ def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
     return sp.csr_matrix((records, (rows, cols)), shape=(net.n, net.n))
 
 
-def _detected(p: _Prepared) -> dict[str, bool]:
-    if p.adoptions is None or p.measured is None:
-        return {ALL: False}
-    shown = {c: bool(d) for c, d in zip(p.adoptions.categories, p.measured.detected, strict=True)}
-    return {**shown, ALL: any(shown.values())}
-
-
 def _cascades(p: _Prepared, config: Config) -> tuple[Cascades, FloatArray]:
-    window = p.measured.scale.window if p.measured is not None else 0.0
-    pairs = p.measured.pairs if p.measured is not None else None
-    return cascades(p.net, p.adoptions, p.counts, p.model, _detected(p), pairs, window, config)
+    return cascades(p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config)
 
 
 def _seed_inputs(
@@ -181,11 +201,10 @@ def _seed_inputs(
 ) -> SeedInputs:  # fmt: skip
     cost, excluded = costs_and_exclusions(ctx, p.net, config)
     checked = None
-    if check and p.adoptions is not None and p.counts is not None and p.measured is not None:
+    if check and p.adoptions is not None and p.counts is not None and p.pairs is not None:
         checked = reach_check(
-            p.net, p.adoptions, p.counts, p.model, _detected(p), p.measured.pairs,
-            p.measured.scale.window, config,
-        )  # fmt: skip
+            p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config
+        )
     return SeedInputs(p.net, p.adoptions, casc, cost, excluded, followers, p.structural, checked)
 
 
@@ -400,7 +419,7 @@ def select_seeds(
 
     Rows of other categories in ``seed_sets`` and ``spread_curve`` are kept.
     """
-    p = _prepare(ctx, config)
+    p = _prepare(ctx, config, reuse_tests=True)
     casc, _ = _cascades(p, config)
     followers = np.zeros(p.net.n)
     if ctx.has_table("influence_scores"):
