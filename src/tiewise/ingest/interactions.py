@@ -630,7 +630,7 @@ def choose_half_life(
     >>> choose_half_life(t, t + datetime.timedelta(days=804), 200_000, 10_000)[0]
     804.0
     >>> choose_half_life(t, t + datetime.timedelta(days=60), 15_000, 10_000)[0]
-    480.0
+    240.0
     """
     span = max(0.0, (as_of - first).total_seconds() / 86400.0)
     per_pair = rows / max(1, pairs)
