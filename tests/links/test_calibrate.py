@@ -83,7 +83,9 @@ def test_fit_strength_command_reports_the_weights(
     close = strongest_quarter(links, telco)
     labels = tmp_path / "close.csv"
     links.loc[close, ["a", "b"]].to_csv(labels, index=False)
-    result = cli("fit-strength", "--labels", str(labels), "--config", str(tmp_path / "tiewise.toml"))
+    result = cli(
+        "fit-strength", "--labels", str(labels), "--config", str(tmp_path / "tiewise.toml")
+    )
     assert result.code == 0, result.err
     assert f"{int(close.sum()):,} of {len(links):,} linked pairs known to be close" in result.out
     assert "fitted strength (cross-validated)" in result.out
