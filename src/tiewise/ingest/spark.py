@@ -442,7 +442,7 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     if config.links.half_life_days is None:
         for source, columns in prepared:
             oldest, rows, pairs = spark.sql(to_spark_sql(span_sql(source, columns))).collect()[0]
-            spans.append((oldest, int(rows), int(pairs)))
+            spans.append((oldest, int(rows or 0), int(pairs)))
     frame = frame_for(newest, None)
     half_life, reason = half_life_setting(config, spans, frame.as_of)
     frame = replace(frame, half_life_days=half_life, half_life_reason=reason)
