@@ -434,6 +434,20 @@ def add_record_counts(
         )
 
 
+def half_life_line(frame: _Meta) -> RuleCount:
+    """The ingest report's line saying which half-life the link weights decay with, and why."""
+    return RuleCount(
+        "interactions",
+        "half_life",
+        None,
+        0,
+        None,
+        None,
+        f"link weights decay with a half-life of {frame.half_life_days:g} days",
+        frame.half_life_reason,
+    )
+
+
 def _record_files(ctx: RunContext, source: Source) -> None:
     ctx.con.executemany(
         "INSERT INTO _new_files VALUES (?, ?, ?, ?, ?, ?)",
@@ -498,18 +512,7 @@ def load_interactions(
     if previous is not None and (first is None or previous.first_ts < first):
         first = previous.first_ts
     meta = replace(frame, first_ts=first or frame.as_of)
-    summary.add(
-        RuleCount(
-            "interactions",
-            "half_life",
-            None,
-            0,
-            None,
-            None,
-            f"link weights decay with a half-life of {frame.half_life_days:g} days",
-            frame.half_life_reason,
-        )
-    )
+    summary.add(half_life_line(frame))
     new_state = _pseudonymised(ctx, key)
     if config.ingest.keep_interactions:
         _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")

@@ -56,6 +56,7 @@ from tiewise.ingest.interactions import (
     _records_sql,
     add_record_counts,
     frame_for,
+    half_life_line,
     half_life_setting,
     history_hash,
     ids_sql,
@@ -565,6 +566,7 @@ def load_interactions_spark(
         )
     output = spark_output(config).rstrip("/")
     valid, rejected = _report(ctx, config, result.counts, summary, output)
+    summary.add(half_life_line(result.meta))
     result.state.write.mode("overwrite").parquet(f"{output}/link_state")
     literal = _parquet_files(f"{output}/link_state")
     ctx.write_table(

@@ -97,7 +97,7 @@ def strength_sql(weights: dict[str, float] | None) -> str:
     if not weights:
         return "volume * (1 + reciprocity) / 2 * (1 + regularity) / 2"
     terms = " + ".join(f"{w!r} * {name}" for name, w in sorted(weights.items()))
-    return f"volume * exp({terms})"
+    return f"round(volume * exp({terms}), 9)"
 
 
 def links_sql(weights: dict[str, float] | None = None) -> str:
@@ -105,7 +105,8 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
 
     The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
     as-of week: the bits below ``as_of_week + 1`` minus the bits below ``as_of_week - weeks + 1``
-    (modulo and popcount only, so that Spark can run it on its DECIMAL masks).  Besides volume,
+    (modulo and popcount only, so that Spark can run it on its DECIMAL masks).  Logarithms and
+    powers are rounded to 9 decimals: DuckDB's and Spark's differ in the last bits.  Besides volume,
     reciprocity and regularity, every component a strength can weigh is a column:
     ``recency`` (2^(-days since the last contact / half-life)), ``burstiness`` (1 - active
     weeks / records), ``duration`` (ln(1 + minutes per call)) and ``channel_mix`` (1 - the sum
@@ -137,14 +138,14 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                    volume,
                    CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
                    CAST(active_weeks AS DOUBLE) / weeks AS regularity,
-                   pow(2.0, -(epoch(as_of) - epoch(last_ts)) / 86400.0 / half_life_days)
-                       AS recency
+                   round(pow(2.0, -(epoch(as_of) - epoch(last_ts)) / 86400.0 / half_life_days),
+                         9) AS recency
             FROM parts
         )
         SELECT *,
                greatest(0.0, 1 - CAST(active_weeks AS DOUBLE) / records) AS burstiness,
-               ln(1 + CASE WHEN n_voice > 0 THEN voice_seconds / 60.0 / n_voice ELSE 0 END)
-                   AS duration,
+               round(ln(1 + CASE WHEN n_voice > 0 THEN voice_seconds / 60.0 / n_voice ELSE 0 END),
+                     9) AS duration,
                1 - (pow(n_voice, 2) + pow(n_sms, 2) + pow(n_other, 2)) / pow(records, 2)
                    AS channel_mix,
                {strength_sql(weights)} AS strength
