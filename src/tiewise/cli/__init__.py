@@ -45,6 +45,12 @@ from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
 
+
+def pd_isna(value: object) -> bool:
+    """Whether a table cell is empty (None or NaN)."""
+    return value is None or value != value
+
+
 app = typer.Typer(
     name="tiewise",
     help="Customer link analytics: networks, communities, influencers, value and target lists.",
@@ -378,6 +384,37 @@ def export(
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
         written = ws.export(table, output, fmt=chosen)
     out.print(f"Wrote {written}.")
+
+
+@app.command("fit-strength")
+def fit_strength_command(
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="A CSV of pairs known to be close: two columns, the raw ids."),
+    ] = None,
+    accounts: Annotated[
+        bool, typer.Option(help="Count customers sharing an account_id as close pairs.")
+    ] = False,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Fit the link-strength weights on pairs known to be close, and report what they gain."""
+    from tiewise.links.calibrate import fit_on_workspace
+
+    if labels is None and not accounts:
+        raise InputError("fit-strength: give --labels FILE, --accounts, or both.")
+    cfg = _load(config)
+    fit = fit_on_workspace(cfg, labels=labels, accounts=accounts)
+    table = Table(title=f"{fit.positives:,} of {fit.pairs:,} linked pairs known to be close")
+    for column in ("score", "ROC AUC", "fitted weight"):
+        table.add_column(column)
+    for row in fit.table().itertuples():
+        weight = "" if pd_isna(row.weight) else f"{row.weight:+.3f}"
+        table.add_row(str(row.score), f"{row.auc:.3f}", weight)
+    out.print(table)
+    out.print(escape(fit.note_.capitalize() + "."), soft_wrap=True)
+    if fit.weights_ is not None:
+        pairs = ", ".join(f"{k} = {v}" for k, v in fit.weights_.items())
+        out.print(f"To use them, add to {config}:\n[links]\nstrength_weights = {{ {pairs} }}")
 
 
 @app.command()
