@@ -9,7 +9,7 @@ import pytest
 from tiewise.store import Workspace
 
 
-@pytest.mark.parametrize("limit", ["8MB", "16MB"])
+@pytest.mark.parametrize("limit", ["16MB"])
 def test_out_of_memory_names_the_setting_and_keeps_the_workspace(
     project: Path, cli, monkeypatch: pytest.MonkeyPatch, limit: str
 ) -> None:
