@@ -101,7 +101,7 @@ class CausedEstimate:
     shape: float
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _grid_sums(
     group: IntArray, credit: FloatArray, weight: FloatArray, theta: FloatArray, groups: int
 ) -> tuple[FloatArray, FloatArray]:

@@ -109,7 +109,7 @@ def lag_edges(horizon: float, period: float, bins: int = 8) -> FloatArray:
     return np.minimum(width * np.arange(1, count + 1), horizon)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _pairs(
     t: FloatArray,
     a: IntArray,
@@ -154,7 +154,7 @@ def _pairs(
                 per_group[group2[y]] += 0.5
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _order(
     t: FloatArray,
     item_start: IntArray,
@@ -203,7 +203,7 @@ def _order(
         out[unit_of_item[i]] += s
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _run(
     time: FloatArray,
     item_start: IntArray,
