@@ -168,6 +168,11 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
     where = ""
     if "category" in cols:
         chosen = category if category is not None else "all"
+        spelled = ctx.con.execute(
+            "SELECT DISTINCT category FROM seed_sets WHERE lower(category) = lower(?)", [chosen]
+        ).fetchall()
+        if len(spelled) == 1:
+            chosen = str(spelled[0][0])  # the category as the data spell it (any case typed)
         found = ctx.con.execute(
             "SELECT count(*) FROM seed_sets WHERE category = ?", [chosen]
         ).fetchall()[0][0]
@@ -196,13 +201,24 @@ def _retention(ctx: RunContext, config: Config) -> CampaignList:
             "churn input)."
         )
     cols = _columns(ctx, "retention_priority")
-    reason = "reason" if "reason" in cols else "format('expected loss {}', round(expected_loss))"
-    rest = ", ".join(f'"{c}"' for c in sorted(cols - {"customer_id", "reason"}))
-    sql = (
-        f"SELECT customer_id, expected_loss AS score, {rest}, {reason} AS reason "
-        "FROM retention_priority"
+    parts = [c for c in ("clv", "network_value") if c in cols]
+    at_risk = " + ".join(f"coalesce({c}, 0)" for c in parts) if parts else "NULL::DOUBLE"
+    why = "format('P(churn) {:.1f}% x value at risk {:,.0f} = expected loss {:,.0f}', "
+    why += "100 * p_churn, value_at_risk, expected_loss)" if "p_churn" in cols else ""
+    if "p_churn" not in cols:
+        why = "format('expected loss {:,.0f}', expected_loss)"
+    reason = f"{why} || '; ' || reason" if "reason" in cols else why
+    rest = ", ".join(
+        f'"{c}"' for c in sorted(cols - {"customer_id", "reason", "rank", "expected_loss"})
     )
-    return CampaignList("retention", sql, "expected loss from the churn stage")
+    sql = f"""
+        SELECT customer_id, expected_loss AS score, {rest}, value_at_risk, expected_loss,
+               {reason} AS reason
+        FROM (SELECT *, {at_risk} AS value_at_risk FROM retention_priority)
+    """
+    return CampaignList(
+        "retention", sql, "expected loss = P(churn) x value at risk (clv + network value)"
+    )
 
 
 def _vip(ctx: RunContext, config: Config) -> CampaignList:
