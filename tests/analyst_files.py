@@ -29,16 +29,23 @@ def unusual_files(raw: Path, out: Path) -> dict[str, Path]:
         }
     )
     texts = inter[inter["channel"] == "sms"]
-    sms = pd.DataFrame(
-        {"src": texts["from_id"], "dst": texts["to_id"], "ts": texts["timestamp"]}
-    )
+    sms = pd.DataFrame({"src": texts["from_id"], "dst": texts["to_id"], "ts": texts["timestamp"]})
     customers = read("customers").rename(
-        columns={"customer_id": "msisdn", "plan": "Tariff", "monthly_fee": "fee",
-                 "signup_date": "signup", "segment": "Segment"}
+        columns={
+            "customer_id": "msisdn",
+            "plan": "Tariff",
+            "monthly_fee": "fee",
+            "signup_date": "signup",
+            "segment": "Segment",
+        }
     )
     purchases = read("transactions").rename(
-        columns={"customer_id": "cust_id", "timestamp": "date", "amount": "value",
-                 "category": "Category"}
+        columns={
+            "customer_id": "cust_id",
+            "timestamp": "date",
+            "amount": "value",
+            "category": "Category",
+        }
     )
     uptake = read("adoptions")
     uptake = pd.DataFrame(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-
 from tests.analyst_files import unusual_files
+
 from tiewise.store import Workspace
 
 
@@ -37,10 +38,21 @@ def test_from_raw_files_to_a_measured_campaign(tmp_path: Path, cli, monkeypatch)
     run = cli("run", "--config", config)
     assert run.code == 0, run.err
     with Workspace.open(proj / "workspace", read_only=True) as ws:
-        categories = {r[0] for r in ws.con.execute("SELECT DISTINCT category FROM adoptions").fetchall()}
+        found = ws.con.execute("SELECT DISTINCT category FROM adoptions").fetchall()
+        categories = {r[0] for r in found}
         calls = ws.con.execute("SELECT count(*) FROM link_state").fetchall()[0][0]
     assert categories == {"Devices", "Roaming", "Streaming"}  # kept as the file spells them
     assert calls > 0
+
+    assert "churn skipped" not in run.err  # 120 days are enough for the churn model
+
+    # The retention list is ranked by expected loss = P(churn) x value at risk, both shown.
+    kept = tmp_path / "retention.parquet"
+    retention = cli("campaign", "retention", "--size", "50", "--config", config, "--out", str(kept))
+    assert retention.code == 0, retention.err
+    ranked = pd.read_parquet(kept)
+    assert np.allclose(ranked["p_churn"] * ranked["value_at_risk"], ranked["expected_loss"])
+    assert ranked["expected_loss"].is_monotonic_decreasing
 
     # A campaign a CRM can load: targets and control apart, the subscribers' msisdn attached.
     targets, control = tmp_path / "targets.xlsx", tmp_path / "control.csv"
@@ -78,7 +90,8 @@ def test_from_raw_files_to_a_measured_campaign(tmp_path: Path, cli, monkeypatch)
 
     # Pseudonyms pasted without --pseudonymised: nothing matches, exit 2 with the hint.
     with Workspace.open(proj / "workspace", read_only=True) as ws:
-        pseudonyms = [r[0] for r in ws.con.execute("SELECT customer_id FROM campaign_vip").fetchall()]
+        rows = ws.con.execute("SELECT customer_id FROM campaign_vip").fetchall()
+        pseudonyms = [r[0] for r in rows]
     pd.DataFrame({"customer_id": pseudonyms[:5], "responded": 1}).to_csv(
         tmp_path / "pasted.csv", index=False
     )
@@ -94,4 +107,6 @@ def test_from_raw_files_to_a_measured_campaign(tmp_path: Path, cli, monkeypatch)
     report = cli("report", "--config", config)
     assert report.code == 0, report.err
     html = (proj / "report.html").read_text(encoding="utf-8")
-    assert "vip" in html and "Uplift" in html
+    assert 'id="uplift"' in html
+    assert f"{len(sent) // 2:,} / {len(sent):,}" in html  # target responders / targets
+    assert html.index('id="summary"') < html.index('id="influence"') < html.index('id="appendix"')

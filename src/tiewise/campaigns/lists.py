@@ -204,10 +204,10 @@ def _retention(ctx: RunContext, config: Config) -> CampaignList:
     parts = [c for c in ("clv", "network_value") if c in cols]
     at_risk = " + ".join(f"coalesce({c}, 0)" for c in parts) if parts else "NULL::DOUBLE"
     why = "format('P(churn) {:.1f}% x value at risk {:,.0f} = expected loss {:,.0f}', "
-    why += "100 * p_churn, value_at_risk, expected_loss)" if "p_churn" in cols else ""
+    why += "100 * p_churn, value_at_risk, expected_loss)"
     if "p_churn" not in cols:
         why = "format('expected loss {:,.0f}', expected_loss)"
-    reason = f"{why} || '; ' || reason" if "reason" in cols else why
+    reason = "reason" if "reason" in cols else why  # the churn stage's reason names both parts
     rest = ", ".join(
         f'"{c}"' for c in sorted(cols - {"customer_id", "reason", "rank", "expected_loss"})
     )
