@@ -102,3 +102,60 @@ def test_a_file_missing_a_required_column_is_reported_not_wired(tmp_path: Path) 
     assert churn.missing == ["timestamp"]
     assert "churn" not in found.specs()
     assert "could not find required column(s) timestamp" in "\n".join(found.lines())
+
+
+def _day_first_project(root: Path) -> Path:
+    """Calls with A_NUMBER/B_NUMBER and day/month/year times, and customers with an msisdn."""
+    from tests.conftest import write_interactions
+
+    data = root / "data"
+    data.mkdir(parents=True)
+    calls = write_interactions(data / "raw.csv")
+    (data / "raw.csv").unlink()
+    when = pd.to_datetime(calls["when"])
+    pd.DataFrame(
+        {
+            "A_NUMBER": calls["caller"],
+            "B_NUMBER": calls["callee"],
+            "CALL_START": when.dt.strftime("%d/%m/%Y %H:%M"),
+            "type": calls["kind"],
+            "DURATION": calls["secs"],
+        }
+    ).to_csv(data / "calls.csv", index=False)
+    pd.DataFrame({"msisdn": [f"4479{x:06d}" for x in range(250)]}).to_csv(
+        data / "subscribers.csv", index=False
+    )
+    return data
+
+
+def test_a_run_on_detected_files_needs_no_edit_and_quotes_a_bad_time(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIEWISE_KEY", "00" * 16 + "22" * 16)
+    data = _day_first_project(tmp_path)
+    config = tmp_path / "tiewise.toml"
+    init = cli("init", "--data", str(data), str(config))
+    assert init.code == 0, init.err
+    assert "timestamp_format = '%d/%m/%Y %H:%M'" in init.out
+    assert "channel <- type" in init.out
+    run = cli("run", "--config", str(config))
+    assert run.code == 0, run.err
+    # A skipped stage is a warning that names the setting enabling it.
+    assert "Warning: churn skipped" in run.err and "[inputs.churn]" in run.err
+    from tiewise.store import Workspace
+
+    with Workspace.open(tmp_path / "workspace", read_only=True) as ws:
+        first, last = ws.con.execute("SELECT first_ts, as_of FROM link_meta").fetchall()[0]
+    assert (first.year, first.month) == (2026, 1)  # read day first: 60 days from 1 January
+    assert (last - first).days >= 55
+
+    # A time the pattern cannot read stops a strict run with the value quoted.
+    frame = pd.read_csv(data / "calls.csv", dtype=str)
+    frame.loc[7, "CALL_START"] = "2026-31-01 14:05"
+    frame.to_csv(data / "calls.csv", index=False)
+    text = config.read_text().replace('policy = "quarantine"', 'policy = "strict"', 1)
+    config.write_text(text)
+    bad = cli("run", "--config", str(config))
+    assert bad.code == 2
+    assert "'2026-31-01 14:05'" in bad.err and "CALL_START" in bad.err
+    assert "timestamp_format" in bad.err
