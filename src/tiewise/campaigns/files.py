@@ -26,6 +26,7 @@ from tiewise.ingest.pseudonym import hmac_sql
 __all__ = ["FORMATS", "CampaignFiles", "read_frame", "write_campaign_files", "write_frame"]
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+# and ".csv.gz" (gzipped CSV)
 EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
 
 
@@ -43,22 +44,29 @@ class CampaignFiles:
 
 def file_format(path: Path, what: str = "output file") -> str:
     """The format a file's suffix names; a clear error for any other suffix."""
-    fmt = FORMATS.get(path.suffix.lower())
+    name = path.name.lower()
+    fmt = "csv" if name.endswith(".csv.gz") else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
-            f"{what} {path}: unknown suffix {path.suffix or '(none)'!r}; use .csv, .parquet or "
-            ".xlsx."
+            f"{what} {path}: unknown suffix {path.suffix or '(none)'!r}; use .csv, .csv.gz, "
+            ".parquet or .xlsx."
         )
     return fmt
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as CSV, Parquet or a real Excel workbook, by the suffix (atomically)."""
-    fmt = file_format(path)
+def write_frame(frame: pd.DataFrame, path: Path, fmt: str | None = None) -> Path:
+    """Write ``frame`` as CSV, Parquet or a real Excel workbook (atomically).
+
+    The format is ``fmt``, else the suffix's; a name ending in ``.gz`` is gzipped CSV.
+    """
+    fmt = fmt or file_format(path)
+    if path.is_dir():
+        raise InputError(f"cannot write to {path}: it is a folder; name a file.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "csv":
-        frame.to_csv(tmp, index=False)
+        gzip = path.name.lower().endswith(".gz")
+        frame.to_csv(tmp, index=False, compression="gzip" if gzip else None)
     elif fmt == "parquet":
         frame.to_parquet(tmp, index=False)
     else:

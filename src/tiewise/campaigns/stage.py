@@ -33,7 +33,7 @@ from tiewise.campaigns.lists import build_list
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import hmac_sql
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, scalar, sql_read_path
 
 __all__ = ["CampaignSummary", "Uplift", "create_campaign", "load_responses"]
 
@@ -195,9 +195,9 @@ def load_responses(
         con.register("_response_file", read_frame(path, "responses"))
         reader = "_response_file"
     elif suffix in (".parquet", ".pq"):
-        reader = f"read_parquet('{_quoted(path)}')"
+        reader = f"read_parquet({sql_read_path(path)})"
     else:
-        reader = f"read_csv('{_quoted(path)}', all_varchar = true, header = true)"
+        reader = f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     for column, option in (
         (id_column, "--id-column"),
@@ -312,10 +312,6 @@ def _no_match_hint(
         f"{head} The file was read as pseudonyms: if it holds raw identifiers (phone numbers, "
         "e-mails), leave out --pseudonymised."
     )
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _check_responses(

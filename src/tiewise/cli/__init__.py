@@ -35,7 +35,7 @@ from tiewise.pipeline import (
     run_pipeline,
     run_value,
 )
-from tiewise.store import Workspace
+from tiewise.store import Workspace, export_format
 from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
@@ -401,17 +401,10 @@ def export(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Export a table to CSV, Parquet or Excel (a campaign table: its target arm by default)."""
-    from tiewise.campaigns.files import FORMATS, write_frame
+    from tiewise.campaigns.files import write_frame
 
-    if fmt not in (None, "csv", "parquet", "xlsx"):
-        raise InputError(f"--format must be csv, parquet or xlsx, got {fmt!r}.")
-    suffix = output.suffix.lower()
-    if fmt is None and suffix not in FORMATS:
-        raise InputError(
-            f"{output}: unknown suffix {output.suffix or '(none)'!r}; use .csv, .parquet or "
-            ".xlsx (or --format)."
-        )
-    chosen = fmt or FORMATS[suffix]
+    xlsx = fmt == "xlsx" or (fmt is None and output.name.lower().endswith(".xlsx"))
+    chosen = "xlsx" if xlsx else export_format(output, fmt)
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
         ws.table(table)  # a clear error when missing
         columns = {c[0] for c in ws.con.execute(f'DESCRIBE "{table}"').fetchall()}
@@ -422,26 +415,15 @@ def export(
             frame = ws.con.execute(f'SELECT * FROM "{table}" {where} {order}').df()
             if arms and not include_control:
                 frame = frame.drop(columns=["arm"])
-            written = _write_as(frame, output, chosen, write_frame)
+            written = write_frame(frame, output, chosen)
         else:
-            written = ws.export(table, output, fmt=chosen)  # type: ignore[arg-type]
+            written = ws.export(table, output, fmt=chosen)
     if arms and not include_control:
         out.print(
             "Control rows left out (they must not be contacted); --include-control keeps "
             "them, flagged in column arm."
         )
     out.print(f"Wrote {written}.")
-
-
-def _write_as(frame: Any, target: Path, fmt: str, write_frame: Any) -> Path:
-    """Write a frame in ``fmt`` even when the suffix says nothing (--format given)."""
-    suffix = {"csv": ".csv", "parquet": ".parquet", "xlsx": ".xlsx"}[fmt]
-    if target.suffix.lower() == suffix:
-        return Path(write_frame(frame, target))
-    tmp = target.with_name(f".{target.name}{suffix}")
-    write_frame(frame, tmp)
-    tmp.replace(target)
-    return target
 
 
 @app.command()
@@ -497,8 +479,10 @@ def campaign(
     from tiewise.campaigns.files import file_format
 
     for path in (output, control_out, customers):
-        if path is not None:
-            file_format(path, "file")  # refuse an unknown suffix before any work
+        if path is not None:  # a name it cannot write is refused before the list is built
+            file_format(path, "file")
+            if path is not customers and path.is_dir():
+                raise InputError(f"cannot write to {path}: it is a folder; name a file.")
     if output is None and (control_out is not None or customers is not None):
         raise InputError("--control-out and --customers need --out (the targets file).")
     cfg = _load(config)
