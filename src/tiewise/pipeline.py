@@ -63,6 +63,7 @@ class RunResult:
     warning: str | None = None
     value: ValueSummary | None = None
     skipped: list[SkippedStage] = field(default_factory=list)
+    top_influencers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ def run_pipeline(
             .df()
             .to_dict("records")  # type: ignore[assignment]
         )
+        influencers = _top_influencers(ws, 3)
         return RunResult(
             run_id=run.run_id,
             workspace=ws.path,
@@ -228,7 +230,30 @@ def run_pipeline(
             warning=warning,
             value=value,
             skipped=skipped,
+            top_influencers=influencers,
         )
+
+
+def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
+    """The top influencers of each category where the shuffle test shows influence."""
+    names = {t.name for t in ws.tables()}
+    if not {"influence_tests", "influence_scores"} <= names:
+        return []
+    columns = {c[0] for c in ws.con.execute("DESCRIBE influence_scores").fetchall()}
+    tests = {c[0] for c in ws.con.execute("DESCRIBE influence_tests").fetchall()}
+    if not {"rank", "reason"} <= columns or "influence_detected" not in tests:
+        return []
+    rows: list[dict[str, Any]] = (
+        ws.con.execute(
+            "SELECT s.category, s.rank, s.customer_id, s.reason FROM influence_scores s "
+            "JOIN influence_tests t USING (category) WHERE t.influence_detected "
+            "AND s.category <> 'all' AND s.rank <= ? ORDER BY s.category, s.rank",
+            [per_category],
+        )
+        .df()
+        .to_dict("records")  # type: ignore[assignment]
+    )
+    return rows
 
 
 @dataclass

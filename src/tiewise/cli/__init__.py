@@ -130,11 +130,23 @@ def _print_result(result: RunResult) -> None:
         _print_value(result.value)
     if result.churn is not None:
         _print_churn(result.churn)
-    out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
-    for i, c in enumerate(result.top_customers, 1):
-        out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     if result.influence is not None:
         _print_influence(result.influence)
+    if result.top_influencers:
+        out.print("\nInfluencers, in the categories where influence is shown, and why:")
+        for r in result.top_influencers:
+            out.print(
+                f"  {escape(str(r['category']))} #{r['rank']}: {r['customer_id']}  "
+                f"{escape(str(r['reason']))}",
+                highlight=False,
+            )
+    else:
+        out.print(
+            f"\nTop {len(result.top_customers)} customers by tie strength (who talks most; no "
+            "category shows influence from adoption timing), and why:"
+        )
+        for i, c in enumerate(result.top_customers, 1):
+            out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
