@@ -456,14 +456,15 @@ def _summary(ws: Workspace, config: Config) -> dict[str, Any]:
                 reach = (
                     scalar(
                         ws.con,
-                        "SELECT max(cumulative_reach) FROM seed_sets WHERE category = ?",
+                        "SELECT max(expected_reach) FROM seed_sets "
+                        "WHERE lower(category) = lower(?)",
                         [c["category"] or "all"],
                     )
-                    if "cumulative_reach" in _columns(ws, "seed_sets")
+                    if "expected_reach" in _columns(ws, "seed_sets")
                     else None
                 )
                 if reach is not None:
-                    expected = f"expected reach {float(reach):,.0f} customers"
+                    expected = f"expected reach of the seed set {float(reach):,.0f} adopters"
             measured = uplift.get(c["campaign"])
             if measured is not None and measured["uplift"] == measured["uplift"]:
                 expected = (
@@ -472,10 +473,13 @@ def _summary(ws: Workspace, config: Config) -> dict[str, Any]:
                 )
                 step = "act on the result; rebuild the list on fresh data for the next wave"
             else:
+                options = f"--name {c['campaign']} --size {c['size']}"
+                if c["category"]:
+                    options += f" --category {c['category']}"
                 step = (
-                    f"tiewise campaign {c['kind']} --out targets.xlsx --control-out control.csv "
-                    "--customers YOUR_LIST.csv; after the campaign, tiewise responses "
-                    f"{c['campaign']} RESPONSES.csv"
+                    f"tiewise campaign {c['kind']} {options} --out targets.xlsx --control-out "
+                    "control.csv --customers YOUR_LIST.csv; after the campaign, tiewise "
+                    f"responses {c['campaign']} RESPONSES.csv"
                 )
             out["lists"].append(
                 {

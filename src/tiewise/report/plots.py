@@ -122,17 +122,23 @@ def community_svg(
                     zorder=2,
                     label=role,
                 )
-        for i, m in enumerate(members):
-            if m["role"] == "leader":
-                ax.annotate(
-                    m["label"],
-                    layout[i],
-                    xytext=(8, 8),
-                    textcoords="offset points",
-                    fontsize=8,
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#c0392b", "lw": 0.5},
-                    zorder=3,
-                )
+        # Leaders sit close together at the centre: their labels go out in different
+        # directions, each with a line to its star, so they never cover one another.
+        leaders = [i for i, m in enumerate(members) if m["role"] == "leader"]
+        for k, i in enumerate(leaders):
+            angle = 2 * np.pi * (k / max(len(leaders), 1)) + np.pi / 4
+            ax.annotate(
+                members[i]["label"],
+                layout[i],
+                xytext=(70 * np.cos(angle), 55 * np.sin(angle)),
+                textcoords="offset points",
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#c0392b", "lw": 0.5},
+                arrowprops={"arrowstyle": "-", "color": "#c0392b", "lw": 0.6},
+                zorder=3,
+            )
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         ax.set_axis_off()
         ax.set_title(title)
