@@ -413,8 +413,10 @@ def export(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Export a table to CSV, Parquet or Excel (a campaign table: its target arm by default)."""
-    from tiewise.campaigns.files import write_frame
+    from tiewise.campaigns.files import file_format, write_frame
 
+    if fmt is None:
+        file_format(output, "export file")  # an unknown suffix: the message names every format
     xlsx = fmt == "xlsx" or (fmt is None and output.name.lower().endswith(".xlsx"))
     chosen = "xlsx" if xlsx else export_format(output, fmt)
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
