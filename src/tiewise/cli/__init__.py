@@ -793,6 +793,7 @@ def _command() -> str:
     """The command line as typed, for the runs table (at most 500 characters)."""
     return " ".join(["tiewise", *map(str, _state["argv"])])[:500]
 
+
 def _interrupted(debug: bool) -> int:
     """Say what an interrupted command kept; the exit code is 128 + the signal's number."""
     if debug:
