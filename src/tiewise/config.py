@@ -246,7 +246,7 @@ class LinksConfig(_Strict):
         description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2. "
         "Set (e.g. from `tiewise fit-strength` on pairs known to be close): strength = volume * "
         "exp(sum of weight * component) over reciprocity, regularity, recency, burstiness, "
-        "duration, channel_mix.",
+        "duration, channel_mix, off_hours.",
     )
     service_min_contacts: int = Field(
         default=500, ge=2, description="A number with at least this many distinct contacts..."
@@ -266,7 +266,15 @@ class LinksConfig(_Strict):
     @field_validator("strength_weights")
     @classmethod
     def _known_components(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        known = {"reciprocity", "regularity", "recency", "burstiness", "duration", "channel_mix"}
+        known = {
+            "reciprocity",
+            "regularity",
+            "recency",
+            "burstiness",
+            "duration",
+            "channel_mix",
+            "off_hours",
+        }
         unknown = sorted(set(value or {}) - known)
         if unknown:
             raise ValueError(f"unknown components {unknown}; known: {sorted(known)}")
