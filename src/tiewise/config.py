@@ -121,14 +121,24 @@ class IngestConfig(_Strict):
     deduplicate: bool = Field(
         default=True,
         description="Drop repeated interaction records: exact copies, and the same call logged "
-        "from both phones (same parties, direction, channel, duration and time).",
+        "from both phones (same parties, direction and channel; times within "
+        "duplicate_tolerance_s, durations within duplicate_duration_tolerance_s).",
     )
     duplicate_tolerance_s: int = Field(
-        default=1,
-        ge=1,
+        default=30,
+        ge=0,
         le=3600,
-        description="Records whose times fall in the same window of this many seconds count as "
-        "the same time when looking for duplicates.",
+        description="Clock skew allowed between two phones' logs of one call: a record starting "
+        "at most this many seconds after another of the same parties, direction and channel can "
+        "be its copy (see duplicate_duration_tolerance_s for the other conditions).",
+    )
+    duplicate_duration_tolerance_s: int = Field(
+        default=2,
+        ge=0,
+        le=600,
+        description="How many seconds the two phones' durations of one call may differ.  A copy "
+        "must also come from the other phone (direction column) or overlap the earlier call; "
+        "redials from the same phone are never copies.",
     )
     slice_rows: int | None = Field(
         default=None,
@@ -197,7 +207,12 @@ class EngineConfig(_Strict):
 class LinksConfig(_Strict):
     """The link-strength formula (see the README, "Link strength")."""
 
-    half_life_days: float = Field(default=30.0, gt=0)
+    half_life_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Half-life of a record's weight, in days.  Unset: chosen from the data on a "
+        "full load (its span, at least 4 times the contact rhythm; see the run's ingest report).",
+    )
     channel_weights: dict[str, float] = Field(
         default_factory=lambda: {
             "voice": 1.0,
@@ -209,6 +224,13 @@ class LinksConfig(_Strict):
     )
     duration_weight: float = Field(
         default=0.5, ge=0, description="Extra weight per log-minute of a voice call."
+    )
+    strength_weights: dict[str, float] | None = Field(
+        default=None,
+        description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2. "
+        "Set (e.g. from `tiewise fit-strength` on pairs known to be close): strength = volume * "
+        "exp(sum of weight * component) over reciprocity, regularity, recency, burstiness, "
+        "duration, channel_mix.",
     )
     service_min_contacts: int = Field(
         default=500, ge=2, description="A number with at least this many distinct contacts..."
@@ -224,6 +246,15 @@ class LinksConfig(_Strict):
         "hotline), unlike a sociable super-connector's.",
     )
     exclude_service_numbers: bool = True
+
+    @field_validator("strength_weights")
+    @classmethod
+    def _known_components(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        known = {"reciprocity", "regularity", "recency", "burstiness", "duration", "channel_mix"}
+        unknown = sorted(set(value or {}) - known)
+        if unknown:
+            raise ValueError(f"unknown components {unknown}; known: {sorted(known)}")
+        return value
 
     @field_validator("channel_weights")
     @classmethod
