@@ -74,6 +74,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import ndcg_score
 
+import tiewise
 from tiewise.config import InfluenceConfig, load_config
 from tiewise.datasets.higgs import read_higgs_activity
 from tiewise.graph.stage import analyse_network
@@ -396,6 +397,7 @@ def main() -> int:
                 "data": "SNAP Higgs Twitter, higgs-activity_time.txt.gz",
                 "rows": len(activity),
                 "commit": _commit(),
+                "tiewise_code": str(Path(tiewise.__file__).parent),
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),
