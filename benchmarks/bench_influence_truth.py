@@ -22,8 +22,8 @@ Usage::
     nice python benchmarks/bench_influence_truth.py                     # 20k, seeds 1 2 3
     nice python benchmarks/bench_influence_truth.py --sizes 20000 100000
 
-Prints a table and writes ``benchmarks/results/influence_truth.json``; exits non-zero when a bar
-is missed.  The machine is shared: the load average is recorded.
+Prints a table and writes ``benchmarks/results/influence_truth.json`` (one entry per size, the
+latest run of each); exits non-zero when a bar is missed.  The machine is shared: the load average is recorded.
 """
 
 from __future__ import annotations
@@ -214,19 +214,17 @@ def main() -> None:
                 missed |= not bar
         missed |= not summary["network_value_bar"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": "python benchmarks/bench_influence_truth.py " + " ".join(sys.argv[1:]),
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                "load_average_before": load_before,
-                "load_average_after": os.getloadavg(),
-                "runs": runs,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    sizes = saved.get("sizes", {})
+    for n, run in runs.items():  # each size keeps its latest run
+        sizes[n] = {
+            "command": "python benchmarks/bench_influence_truth.py " + " ".join(sys.argv[1:]),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            **run,
+        }
+    RESULTS.write_text(json.dumps({"sizes": sizes}, indent=2) + "\n")
     if missed:
         raise SystemExit("a bar of issue 15 was missed (see above)")
 
