@@ -23,7 +23,8 @@ Usage::
     nice python benchmarks/bench_influence_truth.py --sizes 20000 100000
 
 Prints a table and writes ``benchmarks/results/influence_truth.json`` (one entry per size, the
-latest run of each); exits non-zero when a bar is missed.  The machine is shared: the load average is recorded.
+latest run of each); exits non-zero when a bar is missed.  The machine is shared: the load
+average is recorded.
 """
 
 from __future__ import annotations
