@@ -90,7 +90,7 @@ SPLITS = {
     "4days": pd.Timestamp("2012-07-05 00:00:00"),
     "announcement": pd.Timestamp("2012-07-04 08:00:00"),
 }
-INFLUENCE = {"seeds": 10, "max_rr_sets": 10_000, "network_value_samples": 200_000}
+INFLUENCE = {"seeds": 10, "max_rr_sets": 10_000}
 TOP = (0.001, 0.01, 0.05)
 NDCG_AT = (100, 1000)
 NAIVE_DAYS = 30.0
