@@ -12,7 +12,7 @@ Examples
 >>> with tempfile.TemporaryDirectory() as d, Workspace.open(d, create=True) as ws:
 ...     with ws.run(command="example") as run:
 ...         n = run.write_table("numbers", "SELECT range AS n FROM range(3)", stage="example",
-...                         description="three numbers")
+...                         description="three numbers", check=False)
 ...     [t.name for t in ws.tables()], ws.table("numbers").count("*").fetchall()[0][0]
 (['numbers'], 3)
 """
@@ -36,6 +36,7 @@ from typing import Any, Literal
 import duckdb
 
 from tiewise.exceptions import InputError, WorkspaceError
+from tiewise.tables import check_table
 
 __all__ = ["RunContext", "TableInfo", "Workspace", "exact_sum", "file_order", "scalar", "versions"]
 
@@ -153,11 +154,14 @@ class RunContext:
         stage: str,
         description: str,
         params: list[Any] | None = None,
+        check: bool = True,
     ) -> int:
         """Create or replace table ``name`` from SQL, a relation, a data frame or an arrow table.
 
         Returns the number of rows written.  The table becomes visible to others only when the
-        run commits.
+        run commits.  Its columns are checked against its declaration in :mod:`tiewise.tables`
+        (:func:`tiewise.tables.check_table`); ``check=False`` skips that, for scratch tables and
+        test stand-ins only.
         """
         if not _NAME.match(name) or name in _INTERNAL:
             raise ValueError(f"invalid table name {name!r}")
@@ -181,6 +185,8 @@ class RunContext:
                 )
             finally:
                 self.con.unregister("_tiewise_frame")
+        if check:
+            check_table(self.con, name, stage)
         self.con.execute(
             "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
             [name, stage, self.run_id, description, _now()],
@@ -188,13 +194,20 @@ class RunContext:
         self.written.append(name)
         return int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
 
-    def write_view(self, name: str, sql: str, *, stage: str, description: str) -> None:
-        """Create or replace view ``name``: a table computed from others when it is read."""
+    def write_view(
+        self, name: str, sql: str, *, stage: str, description: str, check: bool = True
+    ) -> None:
+        """Create or replace view ``name``: a table computed from others when it is read.
+
+        Checked against :mod:`tiewise.tables` as :meth:`write_table` checks tables.
+        """
         if not _NAME.match(name) or name in _INTERNAL:
             raise ValueError(f"invalid view name {name!r}")
         if self.has_table(name):  # it was a table in an earlier version of the workspace
             self.con.execute(f'DROP TABLE "{name}"')
         self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        if check:
+            check_table(self.con, name, stage)
         self.con.execute(
             "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
             [name, stage, self.run_id, description, _now()],

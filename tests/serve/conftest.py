@@ -89,6 +89,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="value",
             description="Financial and social value per customer (test fixture).",
+            check=False,
         )
         run.write_table(
             "churn_scores",
@@ -100,6 +101,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="churn",
             description="Churn probability per customer (test fixture).",
+            check=False,
         )
         run.write_table(
             "influence_scores",
@@ -110,6 +112,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="influence",
             description="Influence per customer and category (test fixture).",
+            check=False,
         )
         run.write_table(
             "campaign_retention",
@@ -121,6 +124,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Retention list: the customers whose loss would cost most.",
+            check=False,
         )
 
 

@@ -155,6 +155,7 @@ def test_value_command_reruns_deterministically_and_reads_network_value(
             pd.DataFrame({"customer_id": ids, "network_value": np.arange(10, dtype=float) * 100}),
             stage="influence",
             description="test",
+            check=False,
         )
     run_value(config)
     after = _tables(config_path)["customer_value"].set_index("customer_id")

@@ -501,7 +501,7 @@ def link_meta_sql(config: Config, meta: _Meta) -> str:
     return (
         f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
         f"TIMESTAMP '{meta.first_ts}' AS first_ts, "
-        f"{config.links.half_life_days!r} AS half_life_days"
+        f"CAST({config.links.half_life_days!r} AS DOUBLE) AS half_life_days"
     )
 
 

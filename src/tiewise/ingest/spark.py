@@ -588,8 +588,9 @@ def load_interactions_spark(
     )
     ctx.write_table(
         "ingested_files",
-        f"SELECT * FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, "
-        "history_hash)"
+        "SELECT input, source, path, CAST(bytes AS BIGINT) AS bytes, CAST(mtime AS BIGINT) AS "
+        "mtime, CAST(run_id AS INTEGER) AS run_id, history_hash "
+        f"FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, history_hash)"
         if rows
         else "SELECT NULL::VARCHAR AS input, NULL::VARCHAR AS source, NULL::VARCHAR AS path, "
         "NULL::BIGINT AS bytes, NULL::BIGINT AS mtime, NULL::INTEGER AS run_id, "

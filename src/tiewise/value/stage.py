@@ -288,6 +288,7 @@ def _bgnbd(
     ]
     out = universe[["customer_id"]].merge(rfm[keep], on="customer_id", how="left", indicator=True)
     missing = (out.pop("_merge") == "left_only").to_numpy()
+    out["frequency"] = out["frequency"].astype(np.float64)  # NaN without a purchase
     if not np.isfinite(out.loc[~missing, "clv"]).all():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items())
         raise ConvergenceError(
