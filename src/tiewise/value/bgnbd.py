@@ -27,13 +27,14 @@ using iso-value curves for customer base analysis, Journal of Marketing Research
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from tiewise.exceptions import ConvergenceError, InputError
 
@@ -232,12 +233,12 @@ def _fit(
     return params, float(result.fun), int(result.nit)
 
 
-@dataclass
-class BetaGeoModel:
+class BetaGeoModel(BaseEstimator):
     """The BG/NBD model: Poisson purchases while alive, dropout after each purchase.
 
     Purchase rates are gamma(r, alpha) distributed over customers, dropout probabilities
-    beta(a, b).
+    beta(a, b).  A scikit-learn estimator (``get_params``, ``clone``); scoring before
+    :meth:`fit` raises scikit-learn's ``NotFittedError``.
 
     Parameters
     ----------
@@ -254,14 +255,8 @@ class BetaGeoModel:
         Customers fitted and distinct summaries they collapsed to.
     """
 
-    start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.n_customers_ = 0
-        self.n_distinct_ = 0
-        self.iterations_ = 0
+    def __init__(self, *, start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, r: float, alpha: float, a: float, b: float) -> BetaGeoModel:
@@ -306,16 +301,16 @@ class BetaGeoModel:
             lambda p: bgnbd_gradient(p, x, t_x, age),
             w,
         )
-        params, fun, self.iterations_ = _fit(nll, start, ("r", "alpha", "a", "b"), "BG/NBD")
+        params, fun, iterations = _fit(nll, start, ("r", "alpha", "a", "b"), "BG/NBD")
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params), strict=True))
+        self.iterations_ = iterations
         self.log_likelihood_ = -fun * total
         self.n_customers_ = int(total)
         self.n_distinct_ = len(x)
         return self
 
     def _p(self) -> tuple[float, float, float, float]:
-        if not self.params_:
-            raise ConvergenceError("BetaGeoModel: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         p = self.params_
         return p["r"], p["alpha"], p["a"], p["b"]
 
@@ -355,9 +350,15 @@ class BetaGeoModel:
         return result
 
 
-@dataclass
-class GammaGammaModel:
+class GammaGammaModel(BaseEstimator):
     """The Gamma-Gamma model of spend per purchase, fitted on customers with repeat purchases.
+
+    A scikit-learn estimator, as :class:`BetaGeoModel`.
+
+    Parameters
+    ----------
+    start
+        Starting values of ``(p, q, v)`` for the optimiser (``v`` scaled by the mean spend).
 
     Attributes
     ----------
@@ -367,12 +368,8 @@ class GammaGammaModel:
         Total log-likelihood at the fitted parameters.
     """
 
-    start: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.n_customers_ = 0
+    def __init__(self, *, start: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, p: float, q: float, v: float) -> GammaGammaModel:
@@ -423,8 +420,7 @@ class GammaGammaModel:
 
         A customer with no repeat purchase gets the population mean ``p v / (q - 1)``.
         """
-        if not self.params_:
-            raise ConvergenceError("GammaGammaModel: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         x = np.asarray(frequency, dtype=np.float64)
         m = np.where(x > 0, np.asarray(monetary, dtype=np.float64), 0.0)

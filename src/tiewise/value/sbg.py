@@ -39,12 +39,12 @@ contractual setting: the perils of ignoring heterogeneity, Marketing Science 29(
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, hyp2f1
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from tiewise.exceptions import ConvergenceError, InputError
 
@@ -68,9 +68,16 @@ def derl(alpha: float, beta: float, renewals: Array, discount: float) -> Array:
     return result
 
 
-@dataclass
-class ShiftedBetaGeometric:
+class ShiftedBetaGeometric(BaseEstimator):
     """The sBG model, fitted by maximum likelihood (L-BFGS-B on log-parameters).
+
+    A scikit-learn estimator (``get_params``, ``clone``); scoring before :meth:`fit` raises
+    scikit-learn's ``NotFittedError``.
+
+    Parameters
+    ----------
+    start
+        Starting values of ``(alpha, beta)`` for the optimiser.
 
     Attributes
     ----------
@@ -80,12 +87,8 @@ class ShiftedBetaGeometric:
         Total log-likelihood at the fitted parameters.
     """
 
-    start: tuple[float, float] = (1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_ = float("nan")
-        self.n_subscribers_ = 0
+    def __init__(self, *, start: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, alpha: float, beta: float) -> ShiftedBetaGeometric:
@@ -182,8 +185,7 @@ class ShiftedBetaGeometric:
         return result
 
     def _ab(self) -> tuple[float, float]:
-        if not self.params_:
-            raise ConvergenceError("ShiftedBetaGeometric: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         return self.params_["alpha"], self.params_["beta"]
 
     def survival(self, t: npt.ArrayLike) -> Array:
