@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tiewise.campaigns import campaign, responses
-from tiewise.campaigns.stage import uplift_test
+from tiewise.campaigns.stage import create_campaign, uplift_test
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import pseudonymise
@@ -147,11 +147,15 @@ def test_lists_that_need_a_later_stage_say_which(
     telco: tuple[Config, pd.DataFrame],
 ) -> None:
     config, _ = telco
-    with Workspace.open(config.workspace_path, read_only=True) as ws:
-        tables = {t.name for t in ws.tables()}
-    if "retention_priority" not in tables:
-        with pytest.raises(InputError, match="churn stage"):
-            campaign(config, "retention")
+    with Workspace.open(config.workspace_path) as ws:
+        assert "retention_priority" in {t.name for t in ws.tables()}
+        with (
+            pytest.raises(InputError, match="run the churn stage first"),
+            ws.run(command="test: no churn stage") as run,  # rolled back by the error
+        ):
+            run.con.execute("DROP TABLE retention_priority")
+            create_campaign(run, config, "retention")
+        assert "retention_priority" in {t.name for t in ws.tables()}
     with pytest.raises(InputError, match="unknown campaign 'spam'"):
         campaign(config, "spam")
     with pytest.raises(InputError, match="campaign name"):
