@@ -10,14 +10,21 @@ and has none of the later tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import uvicorn
 
 from tiewise.config import Config, load_config, template
 from tiewise.pipeline import run_pipeline
+from tiewise.serve import ServeSettings, server_config
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
 
@@ -146,3 +153,34 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Project:
     config = load_config(config_path)
     run_pipeline(config)  # pseudonymised with the key file beside the configuration
     return Project(root, config, data)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(settings: ServeSettings) -> Iterator[str]:
+    """The explorer on a free loopback port, configured as `tiewise serve` runs it, in a thread."""
+    port = free_port()
+    server = uvicorn.Server(server_config(replace(settings, port=port), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the explorer stopped while starting"
+        assert time.monotonic() < deadline, "the explorer did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def run_explorer() -> object:
+    """:func:`running`, for tests: ``with run_explorer(settings) as url: ...``."""
+    return running

@@ -34,7 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import jinja2
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -54,6 +56,9 @@ __all__ = ["ServeSettings", "create_app", "is_loopback", "settings_from_config"]
 COOKIE = "tiewise_token"
 _STATIC = resources.files("tiewise.serve").joinpath("static")
 _LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+#: Bounds of numeric parameters (beyond them: 400, never a database error).
+MAX_PAGE = 1_000_000_000
+INT64 = 2**63 - 1
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -278,6 +283,17 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
     def not_found(what: str) -> HTMLResponse:
         return page("error.html.j2", status=404, title="Not found", message=what)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        """A parameter of the wrong type or out of range is the caller's mistake: 400."""
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in exc.errors()
+        ]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": problems}, status_code=400)
+        return page("error.html.j2", status=400, title="Bad request", message="; ".join(problems))
+
     @app.get("/favicon.ico")
     def favicon() -> Response:
         return Response(status_code=204)
@@ -359,23 +375,25 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
         )
 
     @app.get("/communities", response_class=HTMLResponse)
-    def communities(order: str = "size", page_number: int = 1) -> HTMLResponse:
-        rows, total = explorer.communities(
-            order=order, page=page_number, page_size=settings.page_size
-        )
+    def communities(
+        order: str = "size", page_number: int = Query(1, ge=1, le=MAX_PAGE)
+    ) -> HTMLResponse:
+        total = explorer.community_count()
         pages = max(1, -(-total // settings.page_size))
+        page_number = min(page_number, pages)  # past the end: the last page
+        rows, _ = explorer.communities(order=order, page=page_number, page_size=settings.page_size)
         return page(
             "communities.html.j2",
             rows=rows,
             total=total,
             order=order if order in explorer.COMMUNITY_ORDERS else "size",
             orders=[o for o in explorer.COMMUNITY_ORDERS if o in explorer.columns("communities")],
-            page_number=min(max(page_number, 1), pages),
+            page_number=page_number,
             pages=pages,
         )
 
     @app.get("/community/{community}", response_class=HTMLResponse)
-    def community(community: int) -> HTMLResponse:
+    def community(community: int = PathParam(ge=-INT64, le=INT64)) -> HTMLResponse:
         row, members = explorer.community(community)
         if row is None:
             return not_found(f"No community {community}.")

@@ -2,8 +2,12 @@
 
 :class:`Explorer` answers every question the pages ask -- the network at a glance, a customer's
 scores and reasons, their ego network, the communities, the exportable tables -- with
-parameterised SQL on a DuckDB cursor of its own per call, so concurrent requests do not share a
-result set.  Tables are discovered through the workspace's ``_tiewise_tables`` registry: what a
+parameterised SQL.  A DuckDB connection runs one statement at a time and refuses a second caller
+("connection is busy"), so no query ever runs on the workspace's own connection: each call borrows
+a cursor (a connection of its own to the same read-only database) from a small free list and gives
+it back, and the web server's threads never share one.
+
+Tables are discovered through the workspace's ``_tiewise_tables`` registry: what a
 later stage wrote (``customer_value``, ``churn_scores``, ``influence_scores``, ``campaign_*``
 lists, ...) is shown when it is there and skipped when it is not.
 
@@ -25,11 +29,14 @@ Examples
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -52,6 +59,8 @@ _HIDDEN_ON_CUSTOMER = {"nodes"}
 #: Columns most worth seeing first in a table of customers.
 _ID = "customer_id"
 _ROWS_PER_SECTION = 20
+#: Idle cursors kept for the next request (more are opened when more requests run at once).
+_IDLE_CURSORS = 16
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,9 @@ class Explorer:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._con = ws.con
+        self._lock = threading.Lock()  # guards the free list and cursor creation
+        self._idle: list[duckdb.DuckDBPyConnection] = []
+        self._closed = False
         # While the workspace is open read-only no process can write it (DuckDB's file lock),
         # so the registry and the columns are read once; the row counts when first asked for.
         self._tables: list[TableInfo] | None = None
@@ -132,21 +144,46 @@ class Explorer:
         self.close()
 
     def close(self) -> None:
-        """Close the workspace."""
+        """Close the idle cursors and the workspace."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for cur in idle:
+            cur.close()
         self.ws.close()
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        cur = self._con.cursor()
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for this thread alone while the block runs, then back to the free list.
+
+        Never waits: when every cursor is in use (many requests at once, or CSV downloads that
+        hold one while the client reads), a new one is opened.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the explorer is closed")
+            cur = self._idle.pop() if self._idle else self._con.cursor()
+        healthy = False
         try:
+            yield cur
+            healthy = True
+        finally:
+            with self._lock:
+                keep = healthy and not self._closed and len(self._idle) < _IDLE_CURSORS
+                if keep:
+                    self._idle.append(cur)
+            if not keep:
+                cur.close()
+
+    def _records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self.cursor() as cur:
             result = cur.execute(sql, params or [])
             names = [d[0] for d in result.description or []]
             return [
                 {k: _plain(v) for k, v in zip(names, row, strict=True)} for row in result.fetchall()
             ]
-        finally:
-            cur.close()
 
     def _value(self, sql: str, params: list[Any] | None = None) -> Any:
         rows = self._records(sql, params)
@@ -155,11 +192,8 @@ class Explorer:
     def tables(self) -> list[TableInfo]:
         """Every table and view the runs registered, with stage, rows and description."""
         if self._tables is None:
-            cur = self._con.cursor()
-            try:
+            with self.cursor() as cur:
                 self._tables = Workspace(self.ws.path, cur, read_only=True).tables()
-            finally:
-                cur.close()
         return list(self._tables)
 
     def _names(self) -> set[str]:
@@ -275,8 +309,7 @@ class Explorer:
                     f"SELECT {', '.join(shown)} FROM influence_scores "
                     "ORDER BY influence_score DESC NULLS LAST, customer_id LIMIT 10"
                 )
-        runs = self.ws.runs()
-        last = next((r for r in runs if r["status"] == "ok"), None)
+        last = self.last_run()
         return Overview(
             figures=figures,
             data_quality=quality,
@@ -287,8 +320,13 @@ class Explorer:
             churn_top=churn,
             influence_top=influence,
             lists=self.lists(),
-            last_run={k: _plain(v) for k, v in last.items()} if last else None,
+            last_run=last,
         )
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The newest run whose results were committed, or None."""
+        rows = self._records("SELECT * FROM runs WHERE status = 'ok' ORDER BY run_id DESC LIMIT 1")
+        return rows[0] if rows else None
 
     # -- customers -------------------------------------------------------------------------
 
@@ -434,6 +472,12 @@ class Explorer:
         "mean_tie_strength",
     )
 
+    def community_count(self) -> int:
+        """How many communities there are (0 without the table)."""
+        if not self.has("communities"):
+            return 0
+        return int(self._value("SELECT count(*) FROM communities"))
+
     def communities(
         self, *, order: str = "size", page: int = 1, page_size: int = 50
     ) -> tuple[list[dict[str, Any]], int]:
@@ -479,8 +523,7 @@ class Explorer:
         if not cols:
             raise KeyError(name)
         order = '"rank", 1' if "rank" in cols else "ALL"
-        cur = self._con.cursor()
-        try:
+        with self.cursor() as cur:
             relation = cur.sql(f'SELECT * FROM "{name}" ORDER BY {order}')
             reader = relation.to_arrow_reader(batch_rows)
             first = True
@@ -489,5 +532,3 @@ class Explorer:
                 first = False
             if first:  # an empty table: the header alone
                 yield _csv(reader.schema.empty_table(), header=True)
-        finally:
-            cur.close()
