@@ -662,6 +662,27 @@ TABLES: tuple[Table, ...] = (
         """),
     ),
     Table(
+        "community_level_quality",
+        "graph",
+        "community level",
+        (
+            "How each level was built (the main level directly, the others nested around it), "
+            "its modularity, and a direct run's at the same resolution (what nesting trades)."
+        ),
+        _columns("""
+        level               BIGINT   Community level (0 = the main level, then `graph.levels`).
+        resolution          DOUBLE   Leiden resolution of that level.
+        built               VARCHAR  How the level was built (directly, or nested in the main
+                                     level).
+        communities         BIGINT   Communities at the level.
+        modularity          DOUBLE   Their modularity.
+        direct_communities  DOUBLE   Communities of a direct run at the same resolution (NULL
+                                     when not compared).
+        direct_modularity   DOUBLE   That run's modularity (NULL when not compared).
+        modularity_traded   DOUBLE   direct_modularity - modularity: what nesting costs.
+        """),
+    ),
+    Table(
         "community_changes",
         "graph",
         "community x level of this run",
