@@ -52,11 +52,11 @@ from tiewise.churn.features import (
 from tiewise.churn.model import ChurnModel, evaluate, lift_curve
 from tiewise.churn.triggers import find_triggers
 from tiewise.config import ChurnConfig, Config
+from tiewise.shared import DAYS_PER_MONTH
 from tiewise.store import RunContext
 
 __all__ = ["ChurnSummary", "analyse_churn", "social_gate"]
 
-DAYS_PER_MONTH = 30.4375
 _MIN_WEEKS = 2
 _GATE_Z = 1.645  # one-sided 5%
 
