@@ -393,11 +393,12 @@ TABLES: tuple[Table, ...] = (
             "half-life used."
         ),
         _columns("""
-        origin          DATE          The Monday of week 0 of the week masks.
-        as_of           TIMESTAMP     The newest record's time: ages and weeks count back from it.
-        first_ts        TIMESTAMP     The oldest record's time.
-        half_life_days  DOUBLE        The `links.half_life_days` the decayed weights were computed
-                                      with.
+        origin            DATE       The Monday of week 0 of the week masks.
+        as_of             TIMESTAMP  The newest record's time: ages and weeks count back from it.
+        first_ts          TIMESTAMP  The oldest record's time.
+        half_life_days    DOUBLE     The half-life (days) the decayed weights were computed with.
+        half_life_reason  VARCHAR    Where that half-life came from (`[links] half_life_days`, or
+                                     chosen from the data; kept from the first load).
         """),
     ),
     Table(
