@@ -486,7 +486,13 @@ TABLES: tuple[Table, ...] = (
         reciprocity       DOUBLE     min(n_ab, n_ba) / max(n_ab, n_ba): 1 when both initiate, 0
                                      one-sided.
         regularity        DOUBLE     Active weeks / weeks in the data (at most the last 52).
-        strength          DOUBLE     volume x (1 + reciprocity) / 2 x (1 + regularity) / 2.
+        recency           DOUBLE     2^(-days since the last contact / half-life).
+        burstiness        DOUBLE     1 - active weeks / records.
+        duration          DOUBLE     ln(1 + minutes per call).
+        channel_mix       DOUBLE     1 - the sum of the squared shares of voice, SMS and other
+                                     records.
+        strength          DOUBLE     The strength: volume weighted by the components (see
+                                     `[links] strength_weights`).
         """),
         view=True,
     ),

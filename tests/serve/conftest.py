@@ -135,6 +135,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="influence",
             description="The shuffle test per category (test fixture).",
+            check=False,
         )
         run.write_table(
             "campaign_retention",
@@ -160,6 +161,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Campaign lists (test fixture).",
+            check=False,
         )
         run.write_table(
             "campaign_uplift",
@@ -171,6 +173,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Uplift per campaign (test fixture).",
+            check=False,
         )
 
 
