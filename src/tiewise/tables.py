@@ -13,7 +13,8 @@ floor plan of that exchange:
 :meth:`tiewise.store.RunContext.write_table` checks every table it writes against its
 declaration (:func:`check_table`): a missing, extra or mistyped column, or a table written by
 another stage than declared, is a :class:`TableContractError` naming the table and columns.  A
-column that holds no value at all (every row NULL, e.g. an empty input) takes its declared type.
+column that holds no value at all (every row NULL, e.g. an empty input) takes its declared type,
+and a timestamp of another resolution (pandas chooses it by the data) becomes a ``TIMESTAMP``.
 A table not declared here is written with an :class:`UnregisteredTableWarning` -- an error in the
 tests (warnings are errors there), so a new table must be declared before it can land.  Scratch
 tables and test stand-ins are written with ``check=False``.
@@ -801,7 +802,7 @@ TABLES: tuple[Table, ...] = (
         _columns("""
         model          VARCHAR       The link model (weighted cascade, Bernoulli, Jaccard, ...).
         roc_auc        DOUBLE        Area under the ROC curve on held-out data.
-        trained_until  TIMESTAMP_NS  The end of the training period.
+        trained_until  TIMESTAMP     The end of the training period.
         candidates     BIGINT        Customer x item candidates in the test period.
         adopters       BIGINT        Of which adopted.
         """),
@@ -1050,7 +1051,7 @@ TABLES: tuple[Table, ...] = (
         customer_id   VARCHAR       The customer's (or contact's) identifier, pseudonymised at
                                     ingest.
         trigger       VARCHAR       usage_drop, silent, purchase_overdue or p_alive.
-        trigger_date  TIMESTAMP_NS  When the departure began.
+        trigger_date  TIMESTAMP     When the departure began.
         observed      DOUBLE        The observed figure (recent usage, days silent, ...).
         usual         DOUBLE        The customer's usual figure.
         change        DOUBLE        observed vs usual, as a relative change.
@@ -1332,7 +1333,11 @@ def check_table(con: duckdb.DuckDBPyConnection, name: str, stage: str) -> None:
 def _retype_empty(
     con: duckdb.DuckDBPyConnection, name: str, declared: Table, actual: list[tuple[str, str]]
 ) -> list[tuple[str, str]]:
-    """Give columns that hold no value (all NULL) their declared type."""
+    """Give columns that hold no value (all NULL) their declared type.
+
+    Timestamps in seconds, milliseconds or nanoseconds (pandas chooses by the data) become
+    ``TIMESTAMP`` (microseconds).
+    """
     types = {c: d.type for c, _ in actual if (d := declared.declared(c)) is not None}
     wrong = [c for c, kind in actual if c in types and kind != types[c]]
     if not wrong:
@@ -1343,7 +1348,14 @@ def _retype_empty(
     empty = {c for c, n in zip(wrong, counts or (), strict=True) if n == 0}
     for c in empty:
         con.execute(f'ALTER TABLE "{name}" ALTER "{c}" TYPE {types[c]} USING NULL')
-    return [(c, types[c] if c in empty else kind) for c, kind in actual]
+    kinds = dict(actual)
+    clock = {c for c in wrong if types[c] == "TIMESTAMP" and kinds[c] in _TIMESTAMPS} - empty
+    for c in clock:
+        con.execute(f'ALTER TABLE "{name}" ALTER "{c}" TYPE TIMESTAMP')
+    return [(c, types[c] if c in empty | clock else kind) for c, kind in actual]
+
+
+_TIMESTAMPS = {"TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}  # e.g. from pandas
 
 
 def markdown() -> str:
