@@ -225,6 +225,7 @@ STAGES: tuple[Stage, ...] = (
             "transactions",
         ),
     ),
+    Stage("pipeline", ()),
     Stage(
         "campaigns",
         (
@@ -383,6 +384,7 @@ TABLES: tuple[Table, ...] = (
         two_sided         BIGINT     Records seen from both sides (one-sided input: both
                                      subscribers' logs).
         missed            BIGINT     Records without a connection (missed calls).
+        n_off_hours       BIGINT     Records in the evening, at night (18:00-08:00) or at a weekend.
         """),
     ),
     Table(
@@ -478,6 +480,7 @@ TABLES: tuple[Table, ...] = (
         n_other_ba        BIGINT     Other records from b to a.
         voice_seconds_ab  DOUBLE     Voice seconds from a to b.
         voice_seconds_ba  DOUBLE     Voice seconds from b to a.
+        n_off_hours       BIGINT     Records in the evening, at night (18:00-08:00) or at a weekend.
         active_weeks      BIGINT     Calendar weeks with contact (of the last 52).
         first_ts          TIMESTAMP  The first record's time.
         last_ts           TIMESTAMP  The last record's time.
@@ -492,6 +495,7 @@ TABLES: tuple[Table, ...] = (
         duration          DOUBLE     ln(1 + minutes per call).
         channel_mix       DOUBLE     1 - the sum of the squared shares of voice, SMS and other
                                      records.
+        off_hours         DOUBLE     Share of the records in the evening, at night or at a weekend.
         strength          DOUBLE     The strength: volume weighted by the components (see
                                      `[links] strength_weights`).
         """),
@@ -1162,6 +1166,17 @@ TABLES: tuple[Table, ...] = (
         model              VARCHAR  The model this row is about.
         """),
         when="with the customers and churn inputs",
+    ),
+    Table(
+        "run_warnings",
+        "pipeline",
+        "stage the last run skipped",
+        "Stages the last run skipped, why, and the setting that enables each (in the report).",
+        _columns("""
+        stage   VARCHAR  The skipped stage or part (churn, customer lifetime value, ...).
+        reason  VARCHAR  Why it was skipped.
+        enable  VARCHAR  The input or setting that enables it.
+        """),
     ),
     Table(
         "campaign_<name>",

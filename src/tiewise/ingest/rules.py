@@ -24,9 +24,20 @@ from tiewise.config import Config, InputSpec
 from tiewise.ingest.schemas import Column
 from tiewise.ingest.sources import Source
 
-__all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "timestamp_sql", "validated_select"]
+__all__ = [
+    "CASE_KEPT",
+    "IN_WORDS",
+    "OUT_WORDS",
+    "Rule",
+    "Validated",
+    "timestamp_sql",
+    "validated_select",
+]
 
 MAX_DURATION_S = 24 * 3600
+# Text columns kept in the user's own case (the others, vocabularies matched against settings
+# such as channel weights and engagement weights, are lower-cased).
+CASE_KEPT = ("category", "item", "segment", "plan", "account_id")
 IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
 OUT_WORDS = ("out", "o", "outgoing", "moc", "originating", "sent", "outbound")
 
@@ -74,6 +85,9 @@ def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
     if spec.timestamp_format == "relative_s":
         offset = f"to_microseconds(CAST({numeric} * 1e6 AS BIGINT))"
         return f"(TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset})"
+    if "%" in spec.timestamp_format:  # a strptime pattern, e.g. "%d/%m/%Y %H:%M"
+        pattern = spec.timestamp_format.replace("'", "''")
+        return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{pattern}')"
     if spec.timestamp_format == "epoch_s":
         return epoch_s
     if spec.timestamp_format == "epoch_ms":
@@ -102,6 +116,8 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
         return f"TRY_CAST({col} AS BIGINT)"
     if column.kind == "boolean":
         return f"TRY_CAST({col} AS BOOLEAN)"
+    if column.name in CASE_KEPT:  # names a user reads and types back: kept as given
+        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     return f"NULLIF(lower(trim(CAST({col} AS VARCHAR))), '')"
 
 
@@ -128,7 +144,12 @@ def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
                     c.name,
                     f"NOT {empty} AND {c.name} IS NULL",
                     f"a {c.kind}",
-                    f"fix the value, or set the {c.kind} format in the configuration",
+                    (
+                        "fix the value, or give the input its timestamp_format, e.g. "
+                        'timestamp_format = "%d/%m/%Y %H:%M" for 31/01/2026 14:05'
+                    )
+                    if c.kind == "timestamp"
+                    else f"fix the value, or set the {c.kind} format in the configuration",
                 )
             )
         if c.kind == "timestamp":
