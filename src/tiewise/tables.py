@@ -1223,7 +1223,7 @@ TABLES: tuple[Table, ...] = (
         expected_loss            DOUBLE   Expected loss (retention). [only retention lists]
         network_value            DOUBLE   network_value (retention). [only retention lists]
         p_churn                  DOUBLE   P(churn) (retention). [only retention lists]
-        rank_1                   BIGINT   The customer's rank in retention_priority (retention).
+        value_at_risk            DOUBLE   clv + network_value: what leaving would cost (retention).
                                           [only retention lists]
         triggers                 VARCHAR  Churn triggers (retention). [only retention lists]
         true_value               DOUBLE   true_value from customer_value (vip). [only vip lists]
