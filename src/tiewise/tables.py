@@ -232,6 +232,7 @@ STAGES: tuple[Stage, ...] = (
             "customer_scores",
             "customer_value",
             "influence_scores",
+            "influence_tests",
             "links",
             "nodes",
             "retention_priority",
