@@ -27,6 +27,7 @@ from tiewise.ingest.sources import Source
 __all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "timestamp_sql", "validated_select"]
 
 MAX_DURATION_S = 24 * 3600
+_MAX_DOUBLE = "1.7976931348623157e308"  # NaN and the infinities lie outside ±this
 IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
 OUT_WORDS = ("out", "o", "outgoing", "moc", "originating", "sent", "outbound")
 
@@ -68,12 +69,18 @@ def _quote(name: str) -> str:
 
 def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
     """SQL turning ``col`` into a naive UTC TIMESTAMP (NULL when it does not parse)."""
+    # Numbers out of range (1e20, nan, inf) give NULL, a bad_timestamp, never an overflow.
     numeric = f"TRY_CAST({col} AS DOUBLE)"
-    epoch_s = f"make_timestamp(CAST({numeric} * 1000000 AS BIGINT))"
-    epoch_ms = f"make_timestamp(CAST({numeric} * 1000 AS BIGINT))"
+    epoch_s = f"make_timestamp(TRY_CAST({numeric} * 1000000 AS BIGINT))"
+    epoch_ms = f"make_timestamp(TRY_CAST({numeric} * 1000 AS BIGINT))"
     if spec.timestamp_format == "relative_s":
-        offset = f"to_microseconds(CAST({numeric} * 1e6 AS BIGINT))"
-        return f"(TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset})"
+        # at most 10,000 years from the origin, so that adding it cannot overflow
+        offset = f"to_microseconds(TRY_CAST({numeric} * 1e6 AS BIGINT))"
+        within = f"abs({numeric}) < 3.2e11"
+        return (
+            f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} "
+            "END)"
+        )
     if spec.timestamp_format == "epoch_s":
         return epoch_s
     if spec.timestamp_format == "epoch_ms":
@@ -96,8 +103,9 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
         return timestamp_sql(col, source_type, spec)
     if column.kind == "date":
         return f"TRY_CAST({col} AS DATE)"
-    if column.kind == "number":
-        return f"TRY_CAST({col} AS DOUBLE)"
+    if column.kind == "number":  # finite only: nan and inf are bad numbers
+        number = f"TRY_CAST({col} AS DOUBLE)"
+        return f"(CASE WHEN {number} BETWEEN -{_MAX_DOUBLE} AND {_MAX_DOUBLE} THEN {number} END)"
     if column.kind == "integer":
         return f"TRY_CAST({col} AS BIGINT)"
     if column.kind == "boolean":
@@ -127,7 +135,7 @@ def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
                     f"bad_{c.kind}",
                     c.name,
                     f"NOT {empty} AND {c.name} IS NULL",
-                    f"a {c.kind}",
+                    "a finite number" if c.kind == "number" else f"a {c.kind}",
                     f"fix the value, or set the {c.kind} format in the configuration",
                 )
             )
