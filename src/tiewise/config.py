@@ -126,14 +126,24 @@ class IngestConfig(_Strict):
     deduplicate: bool = Field(
         default=True,
         description="Drop repeated interaction records: exact copies, and the same call logged "
-        "from both phones (same parties, direction, channel, duration and time).",
+        "from both phones (same parties, direction and channel; times within "
+        "duplicate_tolerance_s, durations within duplicate_duration_tolerance_s).",
     )
     duplicate_tolerance_s: int = Field(
-        default=1,
-        ge=1,
+        default=30,
+        ge=0,
         le=3600,
-        description="Records whose times fall in the same window of this many seconds count as "
-        "the same time when looking for duplicates.",
+        description="Clock skew allowed between two phones' logs of one call: a record starting "
+        "at most this many seconds after another of the same parties, direction and channel can "
+        "be its copy (see duplicate_duration_tolerance_s for the other conditions).",
+    )
+    duplicate_duration_tolerance_s: int = Field(
+        default=2,
+        ge=0,
+        le=600,
+        description="How many seconds the two phones' durations of one call may differ.  A copy "
+        "must also come from the other phone (direction column) or overlap the earlier call; "
+        "redials from the same phone are never copies.",
     )
     slice_rows: int | None = Field(
         default=None,

@@ -37,9 +37,24 @@ import duckdb
 
 from tiewise.exceptions import InputError, WorkspaceError
 
-__all__ = ["RunContext", "TableInfo", "Workspace", "exact_sum", "file_order", "scalar", "versions"]
+__all__ = [
+    "EXPORT_SUFFIXES",
+    "RunContext",
+    "TableInfo",
+    "Workspace",
+    "exact_sum",
+    "export_format",
+    "file_order",
+    "scalar",
+    "sql_path",
+    "sql_read_path",
+    "sql_string",
+    "versions",
+]
 
 DB_FILE = "tiewise.duckdb"
+EXPORT_SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+"""The file names ``export`` writes, and the format each means."""
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _INTERNAL = {"runs", "_tiewise_tables"}
 
@@ -96,6 +111,49 @@ def exact_sum(expr: str, where: str | None = None) -> str:
     return f"CAST(sum(CAST({expr} AS DECIMAL(38, 6))){condition} AS DOUBLE)"
 
 
+def sql_string(text: str) -> str:
+    """``text`` as a SQL string literal: the one place text from outside is quoted for SQL.
+
+    DuckDB cannot bind a parameter where a file name goes (``COPY ... TO``, ``SET``), so every
+    path or name from outside that reaches SQL goes through this (or :func:`sql_path`,
+    :func:`sql_read_path`): each ``'`` doubled, nothing else special inside the quotes, so a
+    ``';`` in a file name stays part of the name.
+
+    Examples
+    --------
+    >>> sql_string("x.csv' (FORMAT CSV); COPY (SELECT 1) TO 'y.csv'; --")
+    "'x.csv'' (FORMAT CSV); COPY (SELECT 1) TO ''y.csv''; --'"
+    """
+    if "\0" in text:
+        raise InputError(f"{text!r}: a NUL character cannot be part of a name or path.")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_path(path: str | Path) -> str:
+    """A local path that DuckDB writes or uses as given (``COPY ... TO``, ``temp_directory``).
+
+    Made absolute first, so DuckDB never reads it as a URL (``s3://``) or expands a ``~``.
+    """
+    return sql_string(Path(path).absolute().as_posix())
+
+
+_GLOB = re.compile(r"([*?\[])")
+
+
+def sql_read_path(path: str | Path) -> str:
+    """One local file for DuckDB to read (``read_csv``, ``read_parquet``): exactly that file.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in the paths it reads, so ``calls[1].csv`` would
+    read ``calls1.csv``; each is wrapped in brackets (``[[]``), which matches it literally.
+
+    Examples
+    --------
+    >>> sql_read_path("/data/calls[1]*.csv")
+    "'/data/calls[[]1][*].csv'"
+    """
+    return sql_string(_GLOB.sub(r"[\1]", Path(path).absolute().as_posix()))
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     """The first value of the first row of ``sql`` (None when no row); the result is consumed."""
     rows = con.execute(sql, params or []).fetchall()
@@ -110,6 +168,32 @@ def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute("SET preserve_insertion_order = false")
+
+
+def export_format(out: str | Path, fmt: str | None = None) -> Literal["csv", "parquet"]:
+    """The format :meth:`Workspace.export` writes ``out`` in: from its suffix, or ``fmt``.
+
+    Raises
+    ------
+    InputError
+        ``out`` ends in another suffix (e.g. ``.xlsx``) and no ``fmt`` is given, or its
+        suffix contradicts ``fmt``, or it is a folder.
+    """
+    target = Path(out)
+    lower = target.name.lower()
+    by_suffix = next((f for s, f in EXPORT_SUFFIXES.items() if lower.endswith(s)), None)
+    if fmt not in (None, "csv", "parquet"):
+        raise InputError(f"export format must be csv or parquet, got {fmt!r}.")
+    if by_suffix is None and fmt is None:
+        raise InputError(
+            f"cannot export to {target}: tiewise writes CSV or Parquet, and the file name "
+            f"must end in {', '.join(EXPORT_SUFFIXES)} (or give --format csv|parquet)."
+        )
+    if by_suffix is not None and fmt is not None and by_suffix != fmt:
+        raise InputError(f"cannot export to {target} as {fmt}: the name says {by_suffix}.")
+    if target.is_dir():
+        raise InputError(f"cannot export to {target}: it is a folder; name a file.")
+    return "parquet" if (fmt or by_suffix) == "parquet" else "csv"
 
 
 def _now() -> datetime:
@@ -265,12 +349,12 @@ class Workspace:
                 ) from None
             raise WorkspaceError(f"cannot open workspace {folder}: {exc}") from None
         tmp = folder / "tmp"
-        con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+        con.execute(f"SET temp_directory = {sql_path(tmp)}")
         # Results never rely on the order rows are stored in (queries sort where it matters);
         # not keeping it lets big loads stream and spill instead of running out of memory.
         con.execute("SET preserve_insertion_order = false")
         if memory_limit:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
+            con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if not (read_only and db.exists()):
@@ -324,15 +408,32 @@ class Workspace:
     def export(
         self, name: str, out: str | Path, *, fmt: Literal["csv", "parquet"] | None = None
     ) -> Path:
-        """Write table ``name`` to ``out`` as CSV or Parquet (guessed from the suffix)."""
+        """Write table ``name`` to ``out`` as CSV or Parquet (from the suffix, or ``fmt``).
+
+        The file appears whole or not at all (written beside it, then renamed).
+
+        Raises
+        ------
+        InputError
+            As :func:`export_format`.
+        WorkspaceError
+            No table ``name``.
+        """
         self.table(name)  # raises a clear error when missing
         target = Path(out)
-        chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
-        if chosen not in ("csv", "parquet"):
-            raise InputError(f"export format must be csv or parquet, got {chosen!r}")
+        chosen = export_format(target, fmt)
         target.parent.mkdir(parents=True, exist_ok=True)
-        option = "FORMAT PARQUET" if chosen == "parquet" else "FORMAT CSV, HEADER"
-        self.con.execute(f"COPY \"{name}\" TO '{target.as_posix()}' ({option})")
+        if chosen == "parquet":
+            option = "FORMAT PARQUET"
+        else:
+            gzip = target.name.lower().endswith(".gz")
+            option = f"FORMAT CSV, HEADER, COMPRESSION {'GZIP' if gzip else 'NONE'}"
+        tmp = target.with_name(f".tiewise-export-{os.getpid()}.tmp")
+        try:
+            self.con.execute(f'COPY "{name}" TO {sql_path(tmp)} ({option})')
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
         return target
 
     # -- writing ---------------------------------------------------------------------------

@@ -170,6 +170,19 @@ def test_the_cli_builds_and_exports_a_list(
     assert len(pd.read_csv(tmp_path / "r.csv")) == 40
 
 
+def test_a_list_file_it_cannot_write_is_refused_before_the_list_is_built(
+    telco: tuple[Config, pd.DataFrame], tmp_path: Path, cli: Callable[..., object]
+) -> None:
+    config, _ = telco
+    toml = config.base_dir / "tiewise.toml"
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        before = len(ws.runs())
+    result = cli("campaign", "vip", "--out", str(tmp_path / "v.json"), "--config", str(toml))
+    assert result.code == 2 and ".csv" in result.err  # type: ignore[attr-defined]
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        assert len(ws.runs()) == before
+
+
 def test_the_report_shows_campaigns_and_their_uplift(
     telco: tuple[Config, pd.DataFrame], tmp_path: Path, cli: Callable[..., object]
 ) -> None:

@@ -1,3 +1,5 @@
+import itertools
+
 import networkit as nk
 import networkx as nx
 import numpy as np
@@ -126,3 +128,32 @@ def test_graphs_are_built_the_same_way_every_time() -> None:
     for node in range(0, graph.numberOfNodes(), 7):
         assert list(first.iterNeighbors(node)) == list(again.iterNeighbors(node))
     assert first.totalEdgeWeight() == pytest.approx(graph.totalEdgeWeight())
+
+
+def test_main_level_is_the_same_whatever_other_levels_are_asked_for() -> None:
+    graph, truth = lfr(0.4)
+    u, v, w = edge_list(graph)
+    alone = leiden_levels(graph, u, v, w, [2.0], seed=0)[0]
+    for others in ([4.0], [1.0, 4.0], [0.5, 1.0, 4.0, 8.0, 16.0, 32.0]):
+        levels = leiden_levels(graph, u, v, w, [2.0, *others], seed=0, compare=False)
+        np.testing.assert_array_equal(levels[0].labels_, alone.labels_)
+        ordered = sorted(levels, key=lambda level: level.sizes.size)  # coarsest first
+        for coarser, finer in itertools.pairwise(ordered):
+            for community in np.unique(finer.labels_):
+                assert len(np.unique(coarser.labels_[finer.labels_ == community])) == 1
+    assert nmi(alone.labels_, truth) >= 0.9
+
+
+def test_each_level_says_how_it_was_built_and_what_nesting_trades() -> None:
+    graph, _ = lfr(0.4, seed=4)
+    u, v, w = edge_list(graph)
+    main, coarse, fine = leiden_levels(graph, u, v, w, [2.0, 1.0, 4.0], seed=0)
+    assert main.built == "direct" and main.direct_modularity_ is None
+    assert coarse.built == "groups of the communities at resolution 2"
+    assert fine.built == "splits of the communities at resolution 2"
+    for level, resolution in ((coarse, 1.0), (fine, 4.0)):
+        direct = leiden(graph, resolution=resolution, seed=0)
+        assert level.direct_modularity_ == pytest.approx(direct.modularity_)
+        assert level.direct_communities_ == direct.sizes.size
+        # nesting trades little: within 3% of a direct run's modularity
+        assert level.modularity_ >= 0.97 * direct.modularity_

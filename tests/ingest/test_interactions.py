@@ -381,3 +381,62 @@ def test_records_just_before_the_week_origin_stay_out_of_the_week_mask(tmp_path:
         masks = [r[0] for r in ws.con.execute("SELECT week_mask FROM link_state").fetchall()]
     last_week = (newest.normalize() - origin).days // 7
     assert sorted(masks) == sorted([1 << last_week, (1 << last_week) | 1])
+
+
+def both_phones_log(seed: int, direction: bool) -> tuple[str, int, int]:
+    """A call log with each call logged by both phones, the callee's clock skewed by up to 25 s
+    and its durations off by up to 2 s, plus zero-duration redials (the caller tries again a
+    few seconds later, both attempts logged by both phones).  Returns the CSV text, the number of
+    real calls and the number of copies."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2026-01-05")
+    lines, calls, copies = [], 0, 0
+    for i in range(150):
+        caller, callee = rng.choice(40, size=2, replace=False) + 100
+        t = start + pd.Timedelta(minutes=int(rng.integers(0, 60 * 24 * 14)))
+        skew = pd.Timedelta(seconds=int(rng.integers(-25, 26)))
+        if i % 3 == 0:  # a missed call and two redials, 8 s apart, all with duration 0
+            attempts = [(t + pd.Timedelta(seconds=8 * k), 0, 0) for k in range(3)]
+        else:
+            d = int(rng.integers(40, 900))
+            attempts = [(t, d, d + int(rng.integers(-2, 3)))]
+        for when, d_out, d_in in attempts:
+            calls += 1
+            lines.append(f"{caller},{callee},{when.isoformat()},voice,{d_out},out")
+            if direction:  # the callee's phone: parties swapped, direction in
+                lines.append(f"{callee},{caller},{(when + skew).isoformat()},voice,{d_in},in")
+                copies += 1
+            elif d_out > abs(skew.total_seconds()):  # a second log of the call, same side
+                lines.append(f"{caller},{callee},{(when + skew).isoformat()},voice,{d_in},out")
+                copies += 1
+    rng.shuffle(lines)
+    return "party,other,ts,channel,duration_s,dir\n" + "\n".join(lines) + "\n", calls, copies
+
+
+@pytest.mark.parametrize("direction", [True, False])
+def test_both_phones_copies_across_clock_skew_count_once_and_redials_stay(
+    tmp_path: Path, direction: bool
+) -> None:
+    text, calls, copies = both_phones_log(seed=5, direction=direction)
+    (tmp_path / "cdr.csv").write_text(text)
+    mapping = 'direction = "dir"' if direction else ""
+    config = project(
+        tmp_path,
+        f"""
+        [inputs.interactions]
+        path = "cdr.csv"
+        [inputs.interactions.columns]
+        from_id = "party"
+        to_id = "other"
+        timestamp = "ts"
+        {mapping}
+    """,
+    )
+    ws, _ = run(config)
+    with ws:
+        out, back, duplicates, two_sided = totals(ws)
+        assert out + back == calls  # every call once: copies merged, redials kept
+        assert duplicates == copies
+        assert two_sided == (copies if direction else 0)

@@ -10,14 +10,21 @@ and has none of the later tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import uvicorn
 
 from tiewise.config import Config, load_config, template
 from tiewise.pipeline import run_pipeline
+from tiewise.serve import ServeSettings, server_config
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
 
@@ -104,23 +111,62 @@ def _add_later_stages(workspace: Path) -> None:
         run.write_table(
             "influence_scores",
             """
-            SELECT customer_id, 'devices' AS category, 1000 * pagerank AS influence_score,
+            SELECT customer_id, category, 1000 * pagerank AS influence_score,
+                   contacts - 2 AS excess_followers,
+                   CASE WHEN contacts >= 8 THEN 0.01 ELSE 0.5 END AS p_value,
                    'PageRank ' || round(pagerank, 5) AS reason
-            FROM customer_scores WHERE on_network
+            FROM customer_scores, (VALUES ('devices'), ('books')) AS c(category)
+            WHERE on_network
             """,
             stage="influence",
             description="Influence per customer and category (test fixture).",
         )
         run.write_table(
+            "influence_tests",
+            """
+            SELECT * FROM (VALUES
+                ('devices', 120, 80.0, 40.0, 40.0, 0.005, true, 'devices: 80 follows, 40 expected'),
+                ('books', 90, 30.0, 29.0, 1.0, 0.41, false, 'books: 30 follows, 29 expected'))
+                AS t(category, adopters, follows, follows_expected, excess, p_value,
+                     influence_detected, reason)
+            """,
+            stage="influence",
+            description="The shuffle test per category (test fixture).",
+        )
+        run.write_table(
             "campaign_retention",
             """
             SELECT row_number() OVER (ORDER BY expected_loss DESC, customer_id) AS rank,
-                   customer_id, expected_loss, (hash(customer_id) % 10 = 0) AS control,
+                   customer_id,
+                   CASE WHEN hash(customer_id) % 10 = 0 THEN 'control' ELSE 'target' END AS arm,
+                   expected_loss,
                    'expected loss ' || round(expected_loss, 2) AS reason
             FROM churn_scores ORDER BY expected_loss DESC, customer_id LIMIT 200
             """,
             stage="campaigns",
             description="Retention list: the customers whose loss would cost most.",
+        )
+        run.write_table(
+            "campaigns",
+            """
+            SELECT 'retention' AS campaign, 'retention' AS kind, NULL::VARCHAR AS category,
+                   200 AS size, 200 AS listed,
+                   (SELECT count(*) FROM campaign_retention WHERE arm = 'control')::INTEGER
+                       AS controls, 'expected loss' AS basis
+            """,
+            stage="campaigns",
+            description="Campaign lists (test fixture).",
+        )
+        run.write_table(
+            "campaign_uplift",
+            """
+            SELECT 'retention' AS campaign, 180 AS targets, 36 AS target_responders,
+                   0.2 AS target_rate, 20 AS controls, 2 AS control_responders,
+                   0.1 AS control_rate, 0.1 AS uplift, -0.04 AS ci_low, 0.24 AS ci_high,
+                   0.21 AS p_value
+            """,
+            stage="campaigns",
+            description="Uplift per campaign (test fixture).",
         )
 
 
@@ -142,3 +188,34 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Project:
     config = load_config(config_path)
     run_pipeline(config)  # pseudonymised with the key file beside the configuration
     return Project(root, config, data)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(settings: ServeSettings) -> Iterator[str]:
+    """The explorer on a free loopback port, configured as `tiewise serve` runs it, in a thread."""
+    port = free_port()
+    server = uvicorn.Server(server_config(replace(settings, port=port), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the explorer stopped while starting"
+        assert time.monotonic() < deadline, "the explorer did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def run_explorer() -> object:
+    """:func:`running`, for tests: ``with run_explorer(settings) as url: ...``."""
+    return running

@@ -89,13 +89,20 @@ def test_overview_matches_the_workspace(plain: Project, plain_client: TestClient
         assert f"{rows:,}" in quality.group(1)
     # the pipeline's value stage wrote segments; no campaign lists, and no error for them
     ((segments,),) = _sql(plain, "SELECT count(DISTINCT segment) FROM customer_value")
-    assert 'id="segments"' in page.text and segments >= 1
+    assert 'id="chart-segments"' in page.text and segments >= 1
     assert 'id="lists"' not in page.text
 
 
 def test_later_stages_are_shown_when_present(hostile: Project, hostile_client: TestClient) -> None:
     page = hostile_client.get("/").text
-    for table in ("segments", "churn", "influence", "lists"):
+    for table in (
+        "chart-segments",
+        "chart-churn",
+        "chart-influence",
+        "churn",
+        "influence",
+        "lists",
+    ):
         assert f'id="{table}"' in page
     assert "campaign_retention" in page
     ((listed,),) = _sql(hostile, "SELECT customer_id FROM campaign_retention WHERE rank = 1")

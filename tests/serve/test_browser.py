@@ -9,20 +9,14 @@ installed (``make test`` installs it when run as root).
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-import uvicorn
 
-from tiewise.serve import ServeSettings, create_app, settings_from_config
+from tiewise.serve import settings_from_config
 
 OUTPUT = Path(__file__).resolve().parents[2] / "build" / "test-output" / "serve"
 CHROMIUM = next(
@@ -36,41 +30,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _running(settings: ServeSettings) -> Iterator[str]:
-    """The explorer on a free loopback port, in a thread, until the block ends."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(replace(settings, port=port)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the explorer did not start within 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
-def server(hostile: Any) -> Iterator[str]:
+def server(hostile: Any, run_explorer: Any) -> Iterator[str]:
     """The explorer over the hostile workspace, with no token (loopback)."""
-    with _running(settings_from_config(hostile.config, environ={})) as url:
+    with run_explorer(settings_from_config(hostile.config, environ={})) as url:
         yield url
 
 
@@ -80,12 +43,12 @@ def _launch(p: Any) -> Any:
     )
 
 
-def test_the_login_page_asks_for_the_token(hostile: Any) -> None:
+def test_the_login_page_asks_for_the_token(hostile: Any, run_explorer: Any) -> None:
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     settings = settings_from_config(hostile.config, environ={"TIEWISE_SERVE_TOKEN": "t0ken-e2e"})
-    with _running(settings) as url, sync_playwright() as p:
+    with run_explorer(settings) as url, sync_playwright() as p:
         browser = _launch(p)
         page = browser.new_page(viewport={"width": 900, "height": 500})
         page.goto(url + "/communities")

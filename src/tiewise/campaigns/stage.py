@@ -33,7 +33,7 @@ from tiewise.campaigns.lists import build_list
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import hmac_sql
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, scalar, sql_read_path
 
 __all__ = ["CampaignSummary", "Uplift", "create_campaign", "load_responses"]
 
@@ -186,9 +186,9 @@ def load_responses(
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
     reader = (
-        f"read_parquet('{_quoted(path)}')"
+        f"read_parquet({sql_read_path(path)})"
         if path.suffix.lower() in (".parquet", ".pq")
-        else f"read_csv('{_quoted(path)}', all_varchar = true, header = true)"
+        else f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
     )
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     for column, option in (
@@ -242,10 +242,6 @@ def load_responses(
     con.execute("DROP TABLE _responses")
     con.execute("DROP TABLE _answers")
     return uplift
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _check_responses(

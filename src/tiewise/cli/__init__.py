@@ -35,7 +35,7 @@ from tiewise.pipeline import (
     run_pipeline,
     run_value,
 )
-from tiewise.store import Workspace
+from tiewise.store import Workspace, export_format
 from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
@@ -366,10 +366,8 @@ def export(
     config: ConfigOption = Path("tiewise.toml"),
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Export a table to CSV or Parquet."""
-    if fmt not in (None, "csv", "parquet"):
-        raise InputError(f"--format must be csv or parquet, got {fmt!r}.")
-    chosen: Literal["csv", "parquet"] | None = fmt  # type: ignore[assignment]
+    """Export a table to CSV or Parquet (.csv, .csv.gz, .parquet)."""
+    chosen = export_format(output, fmt)
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
         written = ws.export(table, output, fmt=chosen)
     out.print(f"Wrote {written}.")
@@ -406,6 +404,8 @@ def campaign(
     from tiewise.campaigns import campaign as build
 
     cfg = _load(config)
+    if output is not None:
+        export_format(output)  # a name it cannot write is refused before the list is built
     summary = build(
         cfg,
         kind,

@@ -8,6 +8,9 @@
     The CDNOW 1/10 sample (Fader, Hardie & Lee 2005): the purchases of 2,357 customers of an
     online music store from their first purchase in early 1997 to mid-1998 -- real data to check
     the BG/NBD and Gamma-Gamma models against the paper's estimates.
+``higgs`` (not bundled: :func:`tiewise.datasets.higgs.read_higgs_activity` reads it from a folder)
+    The SNAP Higgs Twitter activity (De Domenico et al., Scientific Reports 2013): 563,069
+    timestamped retweets, mentions and replies -- real cascades for ``benchmarks/bench_higgs.py``.
 
 Examples
 --------

@@ -13,6 +13,9 @@ Tables written:
     leaders and bridges.
 ``community_levels``
     Each party's community at every resolution (level 0 is the main one).
+``community_level_quality``
+    One row per level: how it was built (the main level directly; the others nested around it),
+    its communities and modularity, and a direct run's at the same resolution: what nesting trades.
 ``community_changes``
     How the communities of this run relate to the previous run's: kept, split, merged, new,
     dissolved (see :mod:`tiewise.graph.stable`).
@@ -81,6 +84,7 @@ def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Comm
         net.v,
         net.weight,
         resolutions,
+        main=0,
         iterations=cfg.leiden_iterations,
         seed=config.seed,
         threads=cfg.threads,
@@ -95,24 +99,40 @@ def _previous_levels(ctx: RunContext) -> pd.DataFrame | None:
 
 def _levels(
     ctx: RunContext, net: Network, config: Config
-) -> tuple[list[npt.NDArray[np.int64]], float, pd.DataFrame]:
-    """Communities at every resolution, with stable ids; their changes since the last run."""
+) -> tuple[list[npt.NDArray[np.int64]], float, pd.DataFrame, pd.DataFrame]:
+    """Communities at every resolution, with stable ids; their changes since the last run.
+
+    Also how each level was built and what nesting cost against a direct run (one row a level).
+    """
     resolutions = [config.graph.resolution, *config.graph.levels]
     previous = _previous_levels(ctx) if config.graph.stable_ids else None
-    labels, changes = [], []
+    labels, changes, quality = [], [], []
     modularity = 0.0
     for level, (resolution, found) in enumerate(
         zip(resolutions, _detect(net, config, resolutions), strict=True)
     ):
         if level == 0:
             modularity = found.modularity_
+        direct = found.direct_modularity_
+        quality.append(
+            {
+                "level": level,
+                "resolution": resolution,
+                "built": found.built,
+                "communities": len(np.unique(found.labels_)),
+                "modularity": found.modularity_,
+                "direct_communities": found.direct_communities_,
+                "direct_modularity": direct,
+                "modularity_traded": None if direct is None else direct - found.modularity_,
+            }
+        )
         before = None
         if previous is not None:
             before = previous[previous["level"] == level][["customer_id", "community"]]
         stable = stable_ids(net.ids, found.labels_, before)
         labels.append(stable.labels_)
         changes.append(stable.changes_.assign(level=level, resolution=resolution))
-    return labels, modularity, pd.concat(changes, ignore_index=True)
+    return labels, modularity, pd.concat(changes, ignore_index=True), pd.DataFrame(quality)
 
 
 def _community_table(
@@ -251,7 +271,7 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         exclude_service=config.links.exclude_service_numbers,
         log_weight=config.graph.edge_weight == "log_strength",
     )
-    levels, modularity, changes = _levels(ctx, net, config)
+    levels, modularity, changes, quality = _levels(ctx, net, config)
     labels = levels[0]
     con = ctx.con
     con.register("_scores", _scores(net, labels, config))
@@ -307,6 +327,14 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         level_frame,
         stage="graph",
         description="Each party's community at every resolution (0 = main level).",
+    )
+    ctx.write_table(
+        "community_level_quality",
+        pa.Table.from_pandas(quality, preserve_index=False),
+        stage="graph",
+        description="Per level: how it was built (the main level directly, the others nested "
+        "around it), its modularity, and a direct run's at the same resolution (what nesting "
+        "trades).",
     )
     changes.insert(0, "run_id", ctx.run_id)
     ctx.write_table(

@@ -93,6 +93,7 @@ def history_hash(config: Config, key: bytes | None) -> str:
         *specs,
         str(config.ingest.deduplicate),
         str(config.ingest.duplicate_tolerance_s),
+        str(config.ingest.duplicate_duration_tolerance_s),
         repr(config.links.half_life_days),
         repr(sorted(config.links.channel_weights.items())),
         repr(config.links.duration_weight),
@@ -144,21 +145,77 @@ def _newest(
 
 
 def _records_sql(config: Config, rows: str) -> str:
-    """SQL of the distinct records among ``rows`` (validated, normalised interaction rows)."""
-    tolerance = config.ingest.duplicate_tolerance_s
-    if config.ingest.deduplicate:
+    """SQL of the distinct records among ``rows`` (validated, normalised interaction rows).
+
+    Copies are looked for among records of the same parties, direction and channel, in time
+    order, in three steps:
+
+    1. exact copies (same duration, time and logging side) collapse;
+    2. two records from the same side are one call logged twice when the second starts while
+       the first, by its duration, was still going on (one person cannot call the same person
+       twice at once), within ``duplicate_tolerance_s`` and with durations within
+       ``duplicate_duration_tolerance_s``: a redial (it starts after the first call ended, and
+       any zero-duration attempt does) is never a copy;
+    3. records logged by the two phones (``_in``: the receiver's side) are grouped into bursts
+       whose gaps are at most ``duplicate_tolerance_s`` (the clocks' skew); in a burst the
+       caller's k-th record and the receiver's k-th record are one call, as each phone logs each
+       call once, unless their durations differ by more than the duration tolerance.  Redials
+       logged by both phones thus stay separate calls, each matched with its own copy.
+    """
+    if not config.ingest.deduplicate:
         return f"""
-            SELECT _rule, from_id, to_id, channel, duration_s,
-                   min(timestamp) AS timestamp, count(*) AS copies,
-                   bool_or(_in) AS seen_in, bool_or(NOT _in) AS seen_out, bool_or(_missed) AS missed
+            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, 1 AS copies,
+                   _in AS seen_in, NOT _in AS seen_out, _missed AS missed
             FROM {rows}
-            GROUP BY _rule, from_id, to_id, channel, duration_s,
-                     time_bucket(INTERVAL '{tolerance} seconds', timestamp)
         """
+    skew = config.ingest.duplicate_tolerance_s
+    spread = config.ingest.duplicate_duration_tolerance_s
+    key = "_rule, from_id, to_id, channel"
+    order = "ORDER BY timestamp, duration_s"
+    length = "coalesce(duration_s, 0)"
+    gap = "epoch(timestamp) - epoch(lag(timestamp) OVER w)"
+    continues = f"""coalesce({gap} <= {skew} AND {gap} < lag({length}) OVER w
+                   AND abs({length} - lag({length}) OVER w) <= {spread}, false)"""
+    running = "ROWS UNBOUNDED PRECEDING"
     return f"""
-        SELECT _rule, from_id, to_id, channel, duration_s, timestamp, 1 AS copies,
-               _in AS seen_in, NOT _in AS seen_out, _missed AS missed
-        FROM {rows}
+        WITH exact AS (
+            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, _in,
+                   count(*) AS copies, bool_or(_missed) AS missed
+            FROM {rows}
+            GROUP BY _rule, from_id, to_id, channel, duration_s, timestamp, _in
+        ), same_side AS (
+            SELECT *, {continues} AS continues
+            FROM exact WINDOW w AS (PARTITION BY {key}, _in {order})
+        ), same_runs AS (
+            SELECT *, sum(CASE WHEN continues THEN 0 ELSE 1 END) OVER w AS run
+            FROM same_side WINDOW w AS (PARTITION BY {key}, _in {order} {running})
+        ), same_paired AS (
+            SELECT *, (row_number() OVER (PARTITION BY {key}, _in, run {order}) + 1) // 2 AS k
+            FROM same_runs
+        ), one_side AS (
+            SELECT _rule, from_id, to_id, channel, _in, max(duration_s) AS duration_s,
+                   min(timestamp) AS timestamp, sum(copies) AS copies, bool_or(missed) AS missed
+            FROM same_paired GROUP BY {key}, _in, run, k
+        ), gaps AS (
+            SELECT *, coalesce({gap} <= {skew}, false) AS close
+            FROM one_side WINDOW w AS (PARTITION BY {key} ORDER BY timestamp, _in, duration_s)
+        ), bursts AS (
+            SELECT *, sum(CASE WHEN close THEN 0 ELSE 1 END) OVER w AS burst
+            FROM gaps WINDOW w AS (PARTITION BY {key} ORDER BY timestamp, _in, duration_s
+                                   {running})
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY {key}, burst, _in {order}) AS k
+            FROM bursts
+        ), checked AS (
+            SELECT *, max({length}) OVER m - min({length}) OVER m > {spread} AS differ
+            FROM ranked WINDOW m AS (PARTITION BY {key}, burst, k)
+        )
+        SELECT _rule, from_id, to_id, channel,
+               max(duration_s) AS duration_s, min(timestamp) AS timestamp,
+               CAST(sum(copies) AS BIGINT) AS copies,
+               bool_or(_in) AS seen_in, bool_or(NOT _in) AS seen_out, bool_or(missed) AS missed
+        FROM checked
+        GROUP BY {key}, burst, k, CASE WHEN differ THEN _in END
     """
 
 

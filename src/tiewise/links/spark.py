@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
 from tiewise.ingest.interactions import _Meta, link_meta_sql
-from tiewise.ingest.sources import _literal, sql_path
 from tiewise.ingest.spark import spark_output, spark_session, to_spark_sql
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, scalar, sql_path, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -33,7 +32,7 @@ __all__ = ["import_parquet", "link_tables_on_spark"]
 def _location(output: str, name: str) -> str:
     """SQL literal of the Parquet files of table ``name`` under ``output``, for DuckDB."""
     location = output.removeprefix("file://") + f"/{name}/*.parquet"
-    return sql_path(location) if "://" not in location else _literal(location)
+    return sql_path(location) if "://" not in location else sql_string(location)
 
 
 def import_parquet(

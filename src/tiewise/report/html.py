@@ -1,4 +1,11 @@
-"""The HTML report: one self-contained file that opens offline (no script or style fetched)."""
+"""The HTML report: one self-contained file that opens offline (no script or style fetched).
+
+Every value is HTML-escaped when the template renders it (autoescaping is on for every template:
+names, categories, items, plans, file names and raw ids are data, never markup).  The only text
+that goes in unescaped is matplotlib's SVG, which escapes the labels it draws.  The page's
+Content-Security-Policy (:data:`CSP`) allows no script and no request at all, so even markup
+that slipped through could not run or fetch anything.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +30,20 @@ from tiewise.report.plots import (
 )
 from tiewise.store import Workspace, scalar
 
-__all__ = ["write_report"]
+__all__ = ["CSP", "write_report"]
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""The report's Content-Security-Policy: no script, no request; inline styles (the page's and
+the SVGs') and ``data:`` images only."""
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("tiewise.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
+    # Every template here is HTML.  (select_autoescape(["html"]) matched names ending in .html
+    # only, and the template is report.html.j2: nothing was escaped.)
+    autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
 
@@ -283,7 +299,7 @@ def _campaigns(ws: Workspace) -> dict[str, Any]:
 
 def write_report(ws: Workspace, path: Path, config: Config) -> Path:
     """Render the report for the workspace's current results to ``path`` (atomically)."""
-    html = _ENV.get_template("report.html.j2").render(**_context(ws, config))
+    html = _ENV.get_template("report.html.j2").render(csp=CSP, **_context(ws, config))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")

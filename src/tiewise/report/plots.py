@@ -27,6 +27,7 @@ _STYLE: Any = {  # matplotlib rc parameters
     "figure.figsize": (6.4, 3.6),
     "font.size": 9,
     "svg.fonttype": "none",
+    "text.parse_math": False,  # labels are data: a category "$x$" is shown as typed
     "svg.hashsalt": "tiewise",  # stable element ids: the same data gives the same file
 }
 

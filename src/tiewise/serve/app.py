@@ -22,6 +22,7 @@ Security model
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,7 +35,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import jinja2
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -48,12 +51,17 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from tiewise.config import Config
 from tiewise.ingest.pseudonym import load_key, pseudonymise
 from tiewise.serve.explorer import Explorer
+from tiewise.serve.selection import RANGE_COLUMNS, SelectionError, parse_selection
 
 __all__ = ["ServeSettings", "create_app", "is_loopback", "settings_from_config"]
 
 COOKIE = "tiewise_token"
 _STATIC = resources.files("tiewise.serve").joinpath("static")
 _LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+#: Bounds of numeric parameters (beyond them: 400, never a database error).
+MAX_PAGE = 1_000_000_000
+INT64 = 2**63 - 1
+RANGE_SORTS = ("customer_id", *RANGE_COLUMNS)
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -184,6 +192,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: The customer list's download formats and their media types.
+DOWNLOADS = {
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet holds the header
+
+
+def _encode(table: Any, fmt: str) -> bytes:
+    """An Arrow table as a CSV, Parquet or Excel file's bytes."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    if fmt == "csv":
+        pacsv.write_csv(table, sink)
+    elif fmt == "parquet":
+        pq.write_table(table, sink)
+    else:
+        if table.num_rows > EXCEL_MAX_ROWS:
+            raise ValueError(
+                f"{table.num_rows:,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS:,} at "
+                "most): download CSV or Parquet, or narrow the selection."
+            )
+        table.to_pandas().to_excel(sink, index=False, engine="openpyxl", sheet_name="customers")
+    return sink.getvalue()
+
+
 def _token_ok(request: Request, token: str) -> bool:
     supplied = request.cookies.get(COOKIE, "")
     auth = request.headers.get("authorization", "")
@@ -278,6 +315,17 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
     def not_found(what: str) -> HTMLResponse:
         return page("error.html.j2", status=404, title="Not found", message=what)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        """A parameter of the wrong type or out of range is the caller's mistake: 400."""
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in exc.errors()
+        ]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": problems}, status_code=400)
+        return page("error.html.j2", status=400, title="Bad request", message="; ".join(problems))
+
     @app.get("/favicon.ico")
     def favicon() -> Response:
         return Response(status_code=204)
@@ -305,7 +353,7 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
 
     @app.get("/", response_class=HTMLResponse)
     def overview() -> HTMLResponse:
-        return page("overview.html.j2", overview=explorer.overview())
+        return page("overview.html.j2", overview=explorer.overview(), charts=explorer.charts())
 
     @app.get("/search", response_class=HTMLResponse)
     def search_form(q: str = "") -> HTMLResponse:
@@ -343,6 +391,7 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
             customer_id=customer_id,
             profile=profile,
             reasons=explorer.reasons(profile),
+            summary=explorer.summary(customer_id),
             related=explorer.related(customer_id),
             lists=[t.name for t in explorer.lists()],
         )
@@ -359,27 +408,115 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
         )
 
     @app.get("/communities", response_class=HTMLResponse)
-    def communities(order: str = "size", page_number: int = 1) -> HTMLResponse:
-        rows, total = explorer.communities(
-            order=order, page=page_number, page_size=settings.page_size
-        )
+    def communities(
+        order: str = "size", page_number: int = Query(1, ge=1, le=MAX_PAGE)
+    ) -> HTMLResponse:
+        total = explorer.community_count()
         pages = max(1, -(-total // settings.page_size))
+        page_number = min(page_number, pages)  # past the end: the last page
+        rows, _ = explorer.communities(order=order, page=page_number, page_size=settings.page_size)
         return page(
             "communities.html.j2",
             rows=rows,
             total=total,
             order=order if order in explorer.COMMUNITY_ORDERS else "size",
             orders=[o for o in explorer.COMMUNITY_ORDERS if o in explorer.columns("communities")],
-            page_number=min(max(page_number, 1), pages),
+            page_number=page_number,
             pages=pages,
         )
 
     @app.get("/community/{community}", response_class=HTMLResponse)
-    def community(community: int) -> HTMLResponse:
+    def community(community: int = PathParam(ge=-INT64, le=INT64)) -> HTMLResponse:
         row, members = explorer.community(community)
         if row is None:
             return not_found(f"No community {community}.")
         return page("community.html.j2", community=row, members=members)
+
+    # -- the customer list -----------------------------------------------------------------
+
+    def bad_request(message: str, api: bool = False) -> Response:
+        if api:
+            return JSONResponse({"detail": message}, status_code=400)
+        return page("error.html.j2", status=400, title="Bad request", message=message)
+
+    @app.get("/customers", response_class=HTMLResponse)
+    def customers(request: Request, page_number: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
+        try:
+            selection = parse_selection(request.query_params)
+            listed = explorer.customer_list(
+                selection, page=page_number, page_size=settings.page_size
+            )
+        except SelectionError as exc:
+            return bad_request(str(exc))
+        pages = max(1, -(-listed.total // settings.page_size))
+        if page_number > pages:  # past the end: the last page
+            page_number = pages
+            listed = explorer.customer_list(
+                selection, page=page_number, page_size=settings.page_size
+            )
+        return page(
+            "customers.html.j2",
+            selection=selection,
+            listed=listed,
+            options=explorer.filter_options(),
+            page_number=page_number,
+            pages=pages,
+            query=selection.query_string(),
+            sorts=[c for c in RANGE_SORTS if c in listed.columns],
+        )
+
+    @app.get("/api/customers")
+    def api_customers(request: Request, page_number: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
+        try:
+            selection = parse_selection(request.query_params)
+            listed = explorer.customer_list(
+                selection, page=page_number, page_size=settings.page_size
+            )
+        except SelectionError as exc:
+            return bad_request(str(exc), api=True)
+        return JSONResponse(
+            _jsonable(
+                {
+                    "total": listed.total,
+                    "page_number": page_number,
+                    "columns": listed.columns,
+                    "rows": listed.rows,
+                    "note": listed.note,
+                }
+            )
+        )
+
+    @app.get("/customers.{fmt}")
+    def download_selection(request: Request, fmt: str) -> Response:
+        if fmt not in DOWNLOADS:
+            raise HTTPException(404, f"no download format {fmt!r}: csv, parquet or xlsx")
+        try:
+            selection = parse_selection(request.query_params)
+            table, _ = explorer.selection_table(selection)
+        except SelectionError as exc:
+            return bad_request(str(exc))
+        try:
+            body = _encode(table, fmt)
+        except ValueError as exc:
+            return bad_request(str(exc))
+        return Response(
+            body,
+            media_type=DOWNLOADS[fmt],
+            headers={"Content-Disposition": f'attachment; filename="customers.{fmt}"'},
+        )
+
+    # -- campaigns -------------------------------------------------------------------------
+
+    @app.get("/campaigns", response_class=HTMLResponse)
+    def campaigns() -> HTMLResponse:
+        return page("campaigns.html.j2", charts=explorer.charts(), lists=explorer.lists())
+
+    @app.get("/campaign/{name}", response_class=HTMLResponse)
+    def campaign(name: str) -> HTMLResponse:
+        found = explorer.campaign(name)
+        if found is None:
+            return not_found(f"No campaign list {name}.")
+        return page("campaign.html.j2", campaign_name=name, campaign=found)
 
     @app.get("/tables", response_class=HTMLResponse)
     def tables() -> HTMLResponse:
@@ -438,6 +575,16 @@ def create_app(settings: ServeSettings, *, allowed_hosts: list[str] | None = Non
             raise HTTPException(404, "no such customer or contact")
         chosen = min(max(limit or settings.network_contacts, 1), 500)
         return JSONResponse(_jsonable(explorer.ego_network(customer_id, limit=chosen).as_json()))
+
+    @app.get("/api/community/{community}")
+    def api_community(
+        community: int = PathParam(ge=-INT64, le=INT64),
+        limit: int = Query(150, ge=1, le=1000),
+    ) -> JSONResponse:
+        drawn = explorer.community_graph(community, limit=limit)
+        if drawn is None:
+            raise HTTPException(404, "no such community")
+        return JSONResponse(_jsonable(drawn))
 
     @app.get("/api/tables")
     def api_tables() -> JSONResponse:

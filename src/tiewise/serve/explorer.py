@@ -2,8 +2,12 @@
 
 :class:`Explorer` answers every question the pages ask -- the network at a glance, a customer's
 scores and reasons, their ego network, the communities, the exportable tables -- with
-parameterised SQL on a DuckDB cursor of its own per call, so concurrent requests do not share a
-result set.  Tables are discovered through the workspace's ``_tiewise_tables`` registry: what a
+parameterised SQL.  A DuckDB connection runs one statement at a time and refuses a second caller
+("connection is busy"), so no query ever runs on the workspace's own connection: each call borrows
+a cursor (a connection of its own to the same read-only database) from a small free list and gives
+it back, and the web server's threads never share one.
+
+Tables are discovered through the workspace's ``_tiewise_tables`` registry: what a
 later stage wrote (``customer_value``, ``churn_scores``, ``influence_scores``, ``campaign_*``
 lists, ...) is shown when it is there and skipped when it is not.
 
@@ -24,17 +28,30 @@ Examples
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from tiewise.serve.selection import (
+    BANDS,
+    Selection,
+    SelectionError,
+    available_columns,
+    influencer_condition,
+    selection_sql,
+)
 from tiewise.store import TableInfo, Workspace
 
-__all__ = ["EgoNetwork", "Explorer", "Overview"]
+__all__ = ["Bar", "Charts", "CustomerList", "EgoNetwork", "Explorer", "Overview"]
 
 #: Tables with one row per customer, shown as "field: value" on the customer's page, in this
 #: order; any other table with a ``customer_id`` column is shown as rows.
@@ -51,6 +68,8 @@ _HIDDEN_ON_CUSTOMER = {"nodes"}
 #: Columns most worth seeing first in a table of customers.
 _ID = "customer_id"
 _ROWS_PER_SECTION = 20
+#: Idle cursors kept for the next request (more are opened when more requests run at once).
+_IDLE_CURSORS = 16
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,61 @@ class EgoNetwork:
         }
 
 
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its label, length, the figure written beside it and its link."""
+
+    label: str
+    value: float
+    text: str
+    href: str | None = None
+    note: str = ""
+
+
+@dataclass
+class Charts:
+    """The overview's charts, each a list of bars (empty when the workspace cannot draw it)."""
+
+    community_sizes: list[Bar] = field(default_factory=list)
+    segments: list[Bar] = field(default_factory=list)
+    segment_grid: dict[str, Bar] = field(default_factory=dict)
+    influence: list[Bar] = field(default_factory=list)
+    churn_customers: list[Bar] = field(default_factory=list)
+    churn_loss: list[Bar] = field(default_factory=list)
+    campaigns: list[Bar] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    """One page of the customer list, how many rows match, and what the page must say."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    total: int
+    note: str = ""
+
+
+#: Community-size buckets for the overview's chart: (label, smallest, largest).
+_SIZE_BUCKETS = (
+    ("1", 1, 1),
+    ("2", 2, 2),
+    ("3–5", 3, 5),
+    ("6–10", 6, 10),
+    ("11–20", 11, 20),
+    ("21–50", 21, 50),
+    ("51–100", 51, 100),
+    ("101–1,000", 101, 1000),
+    ("over 1,000", 1001, 2**62),
+)
+
+
+def _money(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{float(value):,.0f}"
+
+
 def _csv(table: pa.Table, *, header: bool) -> bytes:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=header))
@@ -96,9 +170,11 @@ def _csv(table: pa.Table, *, header: bool) -> bytes:
 
 
 def _plain(value: Any) -> Any:
-    """A value JSON can carry: numbers and strings as they are, anything else as text."""
+    """A value JSON can carry: numbers and strings as they are (decimals as floats), else text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, Decimal):  # exact sums (DECIMAL columns) read as numbers
+        return float(value)
     return str(value)
 
 
@@ -108,6 +184,9 @@ class Explorer:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._con = ws.con
+        self._lock = threading.Lock()  # guards the free list and cursor creation
+        self._idle: list[duckdb.DuckDBPyConnection] = []
+        self._closed = False
         # While the workspace is open read-only no process can write it (DuckDB's file lock),
         # so the registry and the columns are read once; the row counts when first asked for.
         self._tables: list[TableInfo] | None = None
@@ -131,21 +210,46 @@ class Explorer:
         self.close()
 
     def close(self) -> None:
-        """Close the workspace."""
+        """Close the idle cursors and the workspace."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for cur in idle:
+            cur.close()
         self.ws.close()
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        cur = self._con.cursor()
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for this thread alone while the block runs, then back to the free list.
+
+        Never waits: when every cursor is in use (many requests at once, or CSV downloads that
+        hold one while the client reads), a new one is opened.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the explorer is closed")
+            cur = self._idle.pop() if self._idle else self._con.cursor()
+        healthy = False
         try:
+            yield cur
+            healthy = True
+        finally:
+            with self._lock:
+                keep = healthy and not self._closed and len(self._idle) < _IDLE_CURSORS
+                if keep:
+                    self._idle.append(cur)
+            if not keep:
+                cur.close()
+
+    def _records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self.cursor() as cur:
             result = cur.execute(sql, params or [])
             names = [d[0] for d in result.description or []]
             return [
                 {k: _plain(v) for k, v in zip(names, row, strict=True)} for row in result.fetchall()
             ]
-        finally:
-            cur.close()
 
     def _value(self, sql: str, params: list[Any] | None = None) -> Any:
         rows = self._records(sql, params)
@@ -154,11 +258,8 @@ class Explorer:
     def tables(self) -> list[TableInfo]:
         """Every table and view the runs registered, with stage, rows and description."""
         if self._tables is None:
-            cur = self._con.cursor()
-            try:
+            with self.cursor() as cur:
                 self._tables = Workspace(self.ws.path, cur, read_only=True).tables()
-            finally:
-                cur.close()
         return list(self._tables)
 
     def _names(self) -> set[str]:
@@ -266,16 +367,18 @@ class Explorer:
                     f"ORDER BY {order} DESC NULLS LAST, customer_id LIMIT 10"
                 )
         influence = []
-        if "influence_scores" in names:
-            cols = self.columns("influence_scores")
-            if "influence_score" in cols:
-                shown = [c for c in (_ID, "category", "influence_score", "reason") if c in cols]
-                influence = self._records(
-                    f"SELECT {', '.join(shown)} FROM influence_scores "
-                    "ORDER BY influence_score DESC NULLS LAST, customer_id LIMIT 10"
-                )
-        runs = self.ws.runs()
-        last = next((r for r in runs if r["status"] == "ok"), None)
+        detected = [c for c, v in self.influence_verdicts().items() if v["influence_detected"]]
+        cols = self.columns("influence_scores")
+        if detected and {"category", "influence_score"} <= set(cols):
+            # Only categories where the shuffle test found influence beyond homophily.
+            shown = [c for c in (_ID, "category", "influence_score", "reason") if c in cols]
+            influence = self._records(
+                f"SELECT {', '.join(shown)} FROM influence_scores i "
+                f"WHERE category IN (SELECT unnest(?)) AND {influencer_condition(cols)} "
+                "ORDER BY influence_score DESC NULLS LAST, customer_id LIMIT 10",
+                [detected],
+            )
+        last = self.last_run()
         return Overview(
             figures=figures,
             data_quality=quality,
@@ -286,8 +389,293 @@ class Explorer:
             churn_top=churn,
             influence_top=influence,
             lists=self.lists(),
-            last_run={k: _plain(v) for k, v in last.items()} if last else None,
+            last_run=last,
         )
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The newest run whose results were committed, or None."""
+        rows = self._records("SELECT * FROM runs WHERE status = 'ok' ORDER BY run_id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    # -- charts ----------------------------------------------------------------------------
+
+    def influence_verdicts(self) -> dict[str, dict[str, Any]]:
+        """The shuffle test's verdict per category (``influence_tests``), empty without it."""
+        cols = self.columns("influence_tests")
+        if "category" not in cols or "influence_detected" not in cols:
+            return {}
+        shown = [
+            c
+            for c in (
+                "category",
+                "influence_detected",
+                "adopters",
+                "follows",
+                "follows_expected",
+                "excess",
+                "p_value",
+                "caused_per_adoption",
+                "reason",
+            )
+            if c in cols
+        ]
+        rows = self._records(f"SELECT {', '.join(shown)} FROM influence_tests ORDER BY category")
+        return {str(r["category"]): r for r in rows}
+
+    def charts(self) -> Charts:
+        """The overview's charts, each bar linking to the customers (or list) behind it."""
+        charts = Charts()
+        scores = self.columns("customer_scores")
+        if "community_size" in scores:
+            counts = {
+                r["bucket"]: r["customers"]
+                for r in self._records(
+                    "SELECT "
+                    + "CASE "
+                    + " ".join(
+                        f"WHEN community_size <= {high} THEN {k}"
+                        for k, (_, _, high) in enumerate(_SIZE_BUCKETS)
+                    )
+                    + " END AS bucket, count(*) AS customers FROM customer_scores "
+                    "WHERE on_network AND NOT is_service AND community_size IS NOT NULL "
+                    "GROUP BY bucket"
+                )
+            }
+            for k, (label, low, high) in enumerate(_SIZE_BUCKETS):
+                if counts.get(k):
+                    bound = f"&max_community_size={high}" if high < 2**62 else ""
+                    charts.community_sizes.append(
+                        Bar(
+                            label,
+                            counts[k],
+                            f"{counts[k]:,}",
+                            f"/customers?min_community_size={low}{bound}",
+                        )
+                    )
+        value = self.columns("customer_value")
+        if "segment" in value and "customer_id" in scores:
+            for r in self._records(
+                "SELECT v.segment, count(*) AS customers, "
+                "sum(v.true_value) AS true_value FROM customer_value v "
+                "JOIN customer_scores s USING (customer_id) "
+                "WHERE s.on_network AND NOT s.is_service AND v.segment IS NOT NULL "
+                "GROUP BY v.segment ORDER BY customers DESC, v.segment"
+                if "true_value" in value
+                else "SELECT v.segment, count(*) AS customers, NULL AS true_value "
+                "FROM customer_value v JOIN customer_scores s USING (customer_id) "
+                "WHERE s.on_network AND NOT s.is_service AND v.segment IS NOT NULL "
+                "GROUP BY v.segment ORDER BY customers DESC, v.segment"
+            ):
+                bar = Bar(
+                    str(r["segment"]),
+                    r["customers"],
+                    f"{r['customers']:,}",
+                    f"/customers?segment={quote(str(r['segment']))}",
+                    f"true value {_money(r['true_value'])}" if r["true_value"] is not None else "",
+                )
+                charts.segments.append(bar)
+                charts.segment_grid[bar.label] = bar
+        verdicts = self.influence_verdicts()
+        for category, r in verdicts.items():
+            excess = r.get("excess")
+            if excess is None and r.get("follows") is not None:
+                excess = float(r["follows"]) - float(r.get("follows_expected") or 0)
+            detected = bool(r["influence_detected"])
+            charts.influence.append(
+                Bar(
+                    category,
+                    max(float(excess or 0), 0.0),
+                    f"{float(excess or 0):,.0f} follows beyond chance"
+                    + (f", p = {r['p_value']:.3g}" if r.get("p_value") is not None else ""),
+                    f"/customers?influence={quote(category)}" if detected else None,
+                    "influence detected" if detected else "not detected: no influencer list",
+                )
+            )
+        if not verdicts and self.has("influence_scores"):
+            charts.notes["influence"] = (
+                "No shuffle test (influence_tests) in this workspace: no category is shown "
+                "as influence."
+            )
+        churn = self.columns("churn_scores")
+        if "p_churn" in churn:
+            loss = "sum(expected_loss)" if "expected_loss" in churn else "NULL"
+            bands = {
+                r["band"]: r
+                for r in self._records(
+                    "SELECT CASE "
+                    + " ".join(f"WHEN r >= {low} THEN '{band}'" for band, (low, _) in BANDS.items())
+                    + f" END AS band, count(*) AS customers, {loss} AS loss, "
+                    "min(p_churn) AS low, max(p_churn) AS high FROM ("
+                    "SELECT *, percent_rank() OVER (ORDER BY p_churn) AS r FROM churn_scores "
+                    "WHERE p_churn IS NOT NULL) GROUP BY band"
+                )
+            }
+            for band in BANDS:
+                if band not in bands:
+                    continue
+                r = bands[band]
+                href = f"/customers?churn_band={band}&sort=expected_loss"
+                span = f"P(churn) {r['low']:.1%} to {r['high']:.1%}"
+                charts.churn_customers.append(
+                    Bar(band, r["customers"], f"{r['customers']:,}", href, span)
+                )
+                if r["loss"] is not None:
+                    charts.churn_loss.append(
+                        Bar(band, float(r["loss"]), _money(r["loss"]), href, "expected loss")
+                    )
+        camp = self.columns("campaigns")
+        if "campaign" in camp:
+            uplift_cols = self.columns("campaign_uplift")
+            with_uplift = {"campaign", "uplift", "ci_low", "ci_high"} <= set(uplift_cols)
+            rows = self._records(
+                "SELECT c.campaign, c.listed, c.controls"
+                + (
+                    ", u.uplift, u.ci_low, u.ci_high FROM campaigns c "
+                    "LEFT JOIN campaign_uplift u USING (campaign)"
+                    if with_uplift
+                    else ", NULL AS uplift, NULL AS ci_low, NULL AS ci_high FROM campaigns c"
+                )
+                + " ORDER BY c.campaign"
+            )
+            for r in rows:
+                listed = int(r["listed"] or 0)
+                controls = int(r["controls"] or 0)
+                note = (
+                    f"uplift {r['uplift']:+.1%} (95% CI {r['ci_low']:+.1%} to {r['ci_high']:+.1%})"
+                    if r["uplift"] is not None
+                    else "no responses loaded yet"
+                )
+                charts.campaigns.append(
+                    Bar(
+                        str(r["campaign"]),
+                        listed,
+                        f"{listed - controls:,} to contact, {controls:,} control",
+                        f"/campaign/{quote(str(r['campaign']), safe='')}",
+                        note,
+                    )
+                )
+        return charts
+
+    # -- campaigns -------------------------------------------------------------------------
+
+    def campaign(self, name: str, *, limit: int = 50) -> dict[str, Any] | None:
+        """A campaign list: its row, arms, responses, uplift and first targets (None if absent)."""
+        if "campaign" not in self.columns("campaigns"):
+            return None
+        rows = self._records("SELECT * FROM campaigns WHERE campaign = ?", [name])
+        table = f"campaign_{name}"
+        if not rows or not self.has(table):
+            return None
+        cols = self.columns(table)
+        out: dict[str, Any] = {"row": rows[0], "table": table, "columns": cols}
+        arm = "arm" if "arm" in cols else None
+        out["arms"] = (
+            self._records(
+                f'SELECT arm, count(*) AS customers FROM "{table}" GROUP BY arm ORDER BY arm DESC'
+            )
+            if arm
+            else [{"arm": "target", "customers": self._value(f'SELECT count(*) FROM "{table}"')}]
+        )
+        out["uplift"] = None
+        if "campaign" in self.columns("campaign_uplift"):
+            found = self._records("SELECT * FROM campaign_uplift WHERE campaign = ?", [name])
+            out["uplift"] = found[0] if found else None
+        out["responses"] = []
+        resp = self.columns("campaign_responses")
+        if arm and {"campaign", "customer_id", "responded"} <= set(resp):
+            out["responses"] = self._records(
+                f"SELECT l.arm, count(*) AS customers, count(r.customer_id) AS answered, "
+                f'count(*) FILTER (r.responded) AS responded FROM "{table}" l '
+                "LEFT JOIN campaign_responses r ON r.customer_id = l.customer_id "
+                "AND r.campaign = ? GROUP BY l.arm ORDER BY l.arm DESC",
+                [name],
+            )
+        shown = [c for c in cols if c not in ("customer_id",)]
+        order = '"rank"' if "rank" in cols else "customer_id"
+        for which in ("target", "control"):
+            where = "WHERE arm = ? " if arm else ""
+            params: list[Any] = [which] if arm else []
+            if not arm and which == "control":
+                out["control"] = []
+                continue
+            out[which] = self._records(
+                f"SELECT customer_id, {', '.join(chr(34) + c + chr(34) for c in shown)} "
+                f'FROM "{table}" {where}ORDER BY {order} LIMIT ?',
+                [*params, limit],
+            )
+        return out
+
+    # -- the customer list -----------------------------------------------------------------
+
+    def _influence_note(self, selection: Selection) -> str:
+        """Why an influence category's list is not shown ('' when it may be)."""
+        if selection.influence is None:
+            return ""
+        verdicts = self.influence_verdicts()
+        if not verdicts:
+            return (
+                f"No shuffle test for {selection.influence!r} in this workspace "
+                "(influence_tests): no list is shown as influence."
+            )
+        verdict = verdicts.get(selection.influence)
+        if verdict is None:
+            raise SelectionError(
+                f"influence: no category {selection.influence!r}; the categories are "
+                + ", ".join(verdicts)
+            )
+        if not verdict["influence_detected"]:
+            return (
+                f"The shuffle test found no influence beyond homophily in {selection.influence}"
+                + (f" ({verdict['reason']})" if verdict.get("reason") else "")
+                + ": no influencer list is shown for it."
+            )
+        return ""
+
+    def filter_options(self) -> dict[str, list[Any]]:
+        """The values the list's filters may take: segments, roles, influence categories."""
+        options: dict[str, list[Any]] = {"segment": [], "role": [], "influence": []}
+        if "segment" in self.columns("customer_value"):
+            options["segment"] = [
+                r["segment"]
+                for r in self._records(
+                    "SELECT DISTINCT segment FROM customer_value WHERE segment IS NOT NULL "
+                    "ORDER BY segment"
+                )
+            ]
+        if "business_role" in self.columns("customer_scores"):
+            options["role"] = [
+                r["business_role"]
+                for r in self._records(
+                    "SELECT DISTINCT business_role FROM customer_scores "
+                    "WHERE business_role IS NOT NULL ORDER BY business_role"
+                )
+            ]
+        options["influence"] = [
+            c for c, v in self.influence_verdicts().items() if v["influence_detected"]
+        ]
+        return options
+
+    def customer_list(
+        self, selection: Selection, *, page: int = 1, page_size: int = 50
+    ) -> CustomerList:
+        """One page of the customers the selection picks, and how many it picks in all."""
+        note = self._influence_note(selection)
+        if note:
+            return CustomerList(available_columns(self._columns, selection), [], 0, note)
+        sql, params, columns = selection_sql(self._columns, selection)
+        total = int(self._value(f"SELECT count(*) FROM ({sql})", params))
+        rows = self._records(
+            f"{sql} LIMIT ? OFFSET ?", [*params, page_size, (max(page, 1) - 1) * page_size]
+        )
+        return CustomerList(columns, rows, total)
+
+    def selection_table(self, selection: Selection) -> tuple[pa.Table, str]:
+        """Every row the selection picks, as Arrow (for the downloads), and any note."""
+        note = self._influence_note(selection)
+        sql, params, _ = selection_sql(self._columns, selection)
+        with self.cursor() as cur:
+            table = cur.sql(f"{sql} LIMIT 0" if note else sql, params=params).to_arrow_table()
+        return table, note
 
     # -- customers -------------------------------------------------------------------------
 
@@ -364,6 +752,55 @@ class Explorer:
             found.append((info, count, rows))
         return found
 
+    def summary(self, customer_id: str) -> dict[str, Any]:
+        """What the customer page's card says: influence per category, churn triggers, lists."""
+        out: dict[str, Any] = {"influence": [], "not_detected": [], "triggers": [], "lists": []}
+        verdicts = self.influence_verdicts()
+        cols = self.columns("influence_scores")
+        if {"customer_id", "category", "influence_score"} <= set(cols):
+            shown: list[str] = [
+                c
+                for c in (
+                    "category",
+                    "influence_score",
+                    "influence_low",
+                    "influence_high",
+                    "rank",
+                    "reason",
+                )
+                if c in cols
+            ]
+            for r in self._records(
+                f"SELECT {', '.join(shown)}, {influencer_condition(cols)} AS influencer "
+                "FROM influence_scores i WHERE customer_id = ? ORDER BY category",
+                [customer_id],
+            ):
+                verdict = verdicts.get(str(r["category"]))
+                if verdict is not None and verdict["influence_detected"]:
+                    out["influence"].append(r)
+                elif verdict is not None:
+                    out["not_detected"].append(str(r["category"]))
+        trig = self.columns("churn_triggers")
+        if {"customer_id", "trigger"} <= set(trig):
+            shown = [c for c in ("trigger", "trigger_date", "evidence") if c in trig]
+            out["triggers"] = self._records(
+                f"SELECT {', '.join(shown)} FROM churn_triggers WHERE customer_id = ? "
+                "ORDER BY trigger LIMIT 20",
+                [customer_id],
+            )
+        for info in self.lists():
+            cols = self.columns(info.name)
+            if "customer_id" not in cols or not info.name.startswith("campaign_"):
+                continue
+            shown = [c for c in ("rank", "arm", "reason") if c in cols]
+            found = self._records(
+                f'SELECT {", ".join(shown)} FROM "{info.name}" WHERE customer_id = ? LIMIT 1',
+                [customer_id],
+            )
+            if found:
+                out["lists"].append({"campaign": info.name.removeprefix("campaign_"), **found[0]})
+        return out
+
     def reasons(self, profile: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
         """Every ``reason`` in a customer's profile, with the table it explains."""
         return [(table, str(row["reason"])) for table, row in profile.items() if row.get("reason")]
@@ -433,6 +870,12 @@ class Explorer:
         "mean_tie_strength",
     )
 
+    def community_count(self) -> int:
+        """How many communities there are (0 without the table)."""
+        if not self.has("communities"):
+            return 0
+        return int(self._value("SELECT count(*) FROM communities"))
+
     def communities(
         self, *, order: str = "size", page: int = 1, page_size: int = 50
     ) -> tuple[list[dict[str, Any]], int]:
@@ -466,6 +909,44 @@ class Explorer:
         )
         return rows[0], members
 
+    def community_graph(self, community: int, *, limit: int = 150) -> dict[str, Any] | None:
+        """A community to draw: its members (a sample of ``limit`` when larger) and their links.
+
+        The sample keeps the leaders and bridges first, then the members with the strongest ties.
+        """
+        if not self.has("communities") or "community" not in self.columns("customer_scores"):
+            return None
+        size = self._value("SELECT size FROM communities WHERE community = ?", [community])
+        if size is None:
+            return None
+        nodes = self._records(
+            "SELECT customer_id AS id, community, business_role, is_leader, on_network, "
+            "is_service, contacts, weighted_degree, rank_in_community FROM customer_scores "
+            "WHERE community = ? ORDER BY is_leader DESC, business_role = 'bridge' DESC, "
+            "weighted_degree DESC, customer_id LIMIT ?",
+            [community, limit],
+        )
+        members = int(
+            self._value("SELECT count(*) FROM customer_scores WHERE community = ?", [community])
+        )
+        ids = [n["id"] for n in nodes]
+        edges = (
+            self._records(
+                "SELECT a AS source, b AS target, strength FROM links "
+                "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
+                [ids, ids],
+            )
+            if self.has("links")
+            else []
+        )
+        return {
+            "community": community,
+            "members": members,
+            "sampled": members > len(nodes),
+            "nodes": nodes,
+            "edges": edges,
+        }
+
     # -- export ----------------------------------------------------------------------------
 
     def csv_chunks(self, name: str, *, batch_rows: int = 65_536) -> Iterator[bytes]:
@@ -478,8 +959,7 @@ class Explorer:
         if not cols:
             raise KeyError(name)
         order = '"rank", 1' if "rank" in cols else "ALL"
-        cur = self._con.cursor()
-        try:
+        with self.cursor() as cur:
             relation = cur.sql(f'SELECT * FROM "{name}" ORDER BY {order}')
             reader = relation.to_arrow_reader(batch_rows)
             first = True
@@ -488,5 +968,3 @@ class Explorer:
                 first = False
             if first:  # an empty table: the header alone
                 yield _csv(reader.schema.empty_table(), header=True)
-        finally:
-            cur.close()
