@@ -79,6 +79,6 @@ def test_mapping_a_named_column_in_a_headerless_file_says_what_exists(tmp_path: 
             InputError,
             match=r"'caller' .* the file has: column0, column1, column2, column3, column4",
         ),
+        ws.run(command="test") as r,
     ):
-        with ws.run(command="test") as r:
-            ingest(r, config, None)
+        ingest(r, config, None)
