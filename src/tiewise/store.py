@@ -25,8 +25,9 @@ import platform
 import re
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -213,8 +214,14 @@ def _fresh_temp(folder: Path, read_only: bool) -> Path:
     its own, ``tmp/reader-<pid>``, as other readers may share the workspace.
     """
     tmp = folder / "tmp"
-    tmp.mkdir(mode=0o700, exist_ok=True)
-    tmp.chmod(0o700)
+    try:
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        tmp.chmod(0o700)
+    except OSError:
+        if not read_only:
+            raise
+        # a workspace others own, read here: spill to a private folder of the system's
+        return Path(tempfile.mkdtemp(prefix="tiewise-reader-"))
     for entry in tmp.iterdir():
         owner = entry.name.removeprefix("reader-")
         if owner != entry.name and owner.isdigit() and _pid_alive(int(owner)):
@@ -222,7 +229,8 @@ def _fresh_temp(folder: Path, read_only: bool) -> Path:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
-            entry.unlink(missing_ok=True)
+            with suppress(OSError):  # another user's file in a shared workspace
+                entry.unlink(missing_ok=True)
     if not read_only:
         return tmp
     own = tmp / f"reader-{os.getpid()}"
