@@ -231,3 +231,17 @@ def test_malformed_lines_count_toward_the_share_with_bad_rows(tmp_path: Path) ->
     (tmp_path / "calls.csv").write_text(body + "4,4,2026-01-05T11:00:00,voice,5\n")
     with pytest.raises(InputError, match=r"3 of 41 rows"):
         run(calls_config(tmp_path))
+
+
+def test_lines_that_are_not_utf8_in_a_crlf_file_count_once_each(tmp_path: Path) -> None:
+    # found by the property test: DuckDB shows such a line after the previous line's "\n"
+    bad = "3,4,2026-01-05T11:00:00,voice,\udce9\r\n"
+    body = (HEADER + good_lines(60)).replace("\n", "\r\n") + bad + bad
+    (tmp_path / "calls.csv").write_bytes(body.encode("utf-8", "surrogateescape"))
+    ws, summary = run(calls_config(tmp_path))
+    with ws:
+        assert ws.con.execute("SELECT rule, row FROM rejected_rows ORDER BY row").fetchall() == [
+            ("bad_encoding", 62),
+            ("bad_encoding", 63),
+        ]
+    assert summary.rejected["interactions"] == 2

@@ -146,7 +146,7 @@ def malformed_lines(
                        min(CAST(r.error_type AS VARCHAR)) AS error,
                        max(length(r.csv_line)) >= {_SHOWN_LINE} AS cut,
                        CAST(max(length(t) - length(replace(t, chr(10), ''))) AS BIGINT) AS swallowed
-                FROM (SELECT *, rtrim(csv_line, chr(13) || chr(10)) AS t FROM {rejects}) r
+                FROM (SELECT *, trim(csv_line, chr(13) || chr(10)) AS t FROM {rejects}) r
                 JOIN {rejects}_scan s USING (scan_id, file_id)
                 GROUP BY s.file_path, r.line
             ), LATERAL (SELECT unnest(range(first, first + swallowed + 1)) AS line)
