@@ -8,9 +8,10 @@ What is measured, on a :class:`tiewise.graph.network.Network` built from arrays 
   ``analyse_network`` in its order, on one ``Network`` whose NetworKit graph is built once:
   ``build graph`` (first use of ``Network.graph``, i.e. ``Network.to_networkit``);
   ``Leiden levels (all)`` (the stage's ``_detect``: ``leiden_levels`` at the default
-  resolutions 2.0, 1.0, 4.0), split into the finest level (Leiden at γ=4 on the whole graph)
-  and each coarser level (γ=2 on the γ=4 communities, γ=1 on the γ=2 ones: the community graph,
-  Leiden on it, renumbering and modularity), each with its NMI against the planted partition;
+  resolutions 2.0, 1.0, 4.0), split into the main level (Leiden at γ=2 on the whole graph),
+  the coarser level (γ=1 on the γ=2 communities), the finer one (γ=4 inside the γ=2
+  communities) and the direct runs of the other levels that measure what nesting trades, each
+  level with its NMI against the planted partition and its and the direct run's modularity;
   ``stable ids`` at every level as on a first run (no previous run); ``_scores`` (every
   per-customer column: PageRank, eigenvector, k-core, clustering, 16-sample betweenness in hops,
   z, P, roles, ranks), split into its sub-steps, among them ``hops`` (first use of
@@ -364,9 +365,10 @@ def community_levels(
 ) -> tuple[list[Row], list[npt.NDArray[np.int64]]]:
     """The stage's ``_detect`` (``leiden_levels`` at every default resolution), level by level.
 
-    Each level ends when the community network for the next level is built
-    (``_community_edges``, called once after every level): a coarse level's seconds are the graph
-    built from that network, Leiden on it, renumbering, modularity and the next network.
+    ``leiden_levels`` runs Leiden for the main level on the whole graph, then each coarser level
+    on the community network of the next finer one, then each finer level inside the next
+    coarser one's communities, then every other level directly (to report what nesting trades).
+    A level's seconds are its own Leiden call; the direct runs are one row.
     """
     from tiewise.graph.stage import _detect
 
@@ -374,36 +376,33 @@ def community_levels(
     steps: list[Row] = []
     t0 = time.perf_counter()
     found = timed(steps, "Leiden levels (all)", lambda: _detect(net, config, resolutions))
-    t1 = time.perf_counter()
-    inside = between(calls, t0, t1)
-    leidens = [c for c in inside if c.label == "leiden"]
-    graphs = [c for c in inside if c.label == "community graph"]
-    sums = [c for c in inside if c.label == "modularity"]
-    order = sorted(range(len(resolutions)), key=lambda i: -resolutions[i])  # as leiden_levels
-    if len(leidens) != len(order) or len(graphs) != len(order):
-        raise RuntimeError(f"unexpected calls in leiden_levels: {[c.label for c in inside]}")
-    bounds = [t0, *(c.start + c.seconds for c in graphs[:-1]), t1]
+    leidens = [c for c in between(calls, t0, time.perf_counter()) if c.label == "leiden"]
+    main = resolutions[0]
+    coarser = sorted(
+        (i for i, r in enumerate(resolutions) if r < main), key=lambda i: -resolutions[i]
+    )
+    finer = sorted((i for i, r in enumerate(resolutions) if r > main), key=lambda i: resolutions[i])
+    order = [0, *coarser, *finer]
+    if len(leidens) != 2 * len(order) - 1:
+        raise RuntimeError(f"unexpected Leiden calls in leiden_levels: {len(leidens)}")
     for j, i in enumerate(order):
-        r = resolutions[i]
-        name = (
-            f"  γ={r:g} finest, whole graph"
-            if j == 0
-            else f"  γ={r:g} on γ={resolutions[order[j - 1]]:g} comms"
-        )
-        parts = {"leiden_s": leidens[j].seconds}
-        if j:
-            parts.update(community_graph_s=graphs[j - 1].seconds, modularity_s=sums[j - 1].seconds)
         steps.append(
             {
-                "step": name,
-                "seconds": bounds[j + 1] - bounds[j],
+                "step": f"  γ={resolutions[i]:g} {found[i].built}",
+                "seconds": leidens[j].seconds,
                 "level": i,
-                "resolution": r,
-                **parts,
+                "resolution": resolutions[i],
                 **describe(found[i].labels_, planted),
                 "modularity": found[i].modularity_,
+                "direct_modularity": found[i].direct_modularity_,
             }
         )
+    steps.append(
+        {
+            "step": "  direct runs of the other levels (what nesting trades)",
+            "seconds": sum(c.seconds for c in leidens[len(order) :]),
+        }
+    )
     return steps, [f.labels_ for f in found]
 
 

@@ -212,7 +212,12 @@ class EngineConfig(_Strict):
 class LinksConfig(_Strict):
     """The link-strength formula (see the README, "Link strength")."""
 
-    half_life_days: float = Field(default=30.0, gt=0)
+    half_life_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Half-life of a record's weight, in days.  Unset: chosen from the data on a "
+        "full load (its span, at least 4 times the contact rhythm; see the run's ingest report).",
+    )
     channel_weights: dict[str, float] = Field(
         default_factory=lambda: {
             "voice": 1.0,
@@ -224,6 +229,13 @@ class LinksConfig(_Strict):
     )
     duration_weight: float = Field(
         default=0.5, ge=0, description="Extra weight per log-minute of a voice call."
+    )
+    strength_weights: dict[str, float] | None = Field(
+        default=None,
+        description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2. "
+        "Set (e.g. from `tiewise fit-strength` on pairs known to be close): strength = volume * "
+        "exp(sum of weight * component) over reciprocity, regularity, recency, burstiness, "
+        "duration, channel_mix.",
     )
     service_min_contacts: int = Field(
         default=500, ge=2, description="A number with at least this many distinct contacts..."
@@ -239,6 +251,15 @@ class LinksConfig(_Strict):
         "hotline), unlike a sociable super-connector's.",
     )
     exclude_service_numbers: bool = True
+
+    @field_validator("strength_weights")
+    @classmethod
+    def _known_components(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        known = {"reciprocity", "regularity", "recency", "burstiness", "duration", "channel_mix"}
+        unknown = sorted(set(value or {}) - known)
+        if unknown:
+            raise ValueError(f"unknown components {unknown}; known: {sorted(known)}")
+        return value
 
     @field_validator("channel_weights")
     @classmethod

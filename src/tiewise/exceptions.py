@@ -4,6 +4,8 @@ Every error a user can cause or meet derives from :class:`TiewiseError`.  The co
 the family to documented exit codes (see :mod:`tiewise.cli`):
 
 * :class:`InputError` and :class:`ConfigError` -- bad input or usage, exit code 2;
+* :class:`ResourceError` -- the run needs more memory than ``[engine] memory_limit`` allows,
+  exit code 2 (the fix is a setting);
 * any other :class:`TiewiseError` (e.g. :class:`ConvergenceError`, :class:`AnalysisError`) --
   the analysis failed, exit code 1.
 
@@ -18,6 +20,7 @@ __all__ = [
     "ConfigError",
     "ConvergenceError",
     "InputError",
+    "ResourceError",
     "TiewiseError",
     "WorkspaceError",
 ]
@@ -41,6 +44,12 @@ class ConfigError(InputError):
 
 class WorkspaceError(TiewiseError):
     """The workspace is missing, locked, or lacks a table that a stage needs."""
+
+    exit_code = 2
+
+
+class ResourceError(TiewiseError):
+    """The run needs more memory than allowed: names the setting to raise and its value."""
 
     exit_code = 2
 

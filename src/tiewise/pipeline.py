@@ -234,7 +234,11 @@ def run_influence(config: Config, *, command: str = "influence") -> InfluenceSum
 
     This is the Python API behind ``tiewise influence``.
     """
-    with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
+    with Workspace.open(
+        config.workspace_path,
+        memory_limit=config.engine.memory_limit,
+        threads=config.engine.threads,
+    ) as ws:
         ws.recover()
         with ws.run(command=command, config_hash=config_hash(config)) as run:
             _needs_graph(run, config)
@@ -259,7 +263,11 @@ def choose_seeds(
     pandas.DataFrame
         One row per seed: rank, customer_id, cost, marginal and cumulative expected reach, reason.
     """
-    with Workspace.open(config.workspace_path, threads=config.engine.threads) as ws:
+    with Workspace.open(
+        config.workspace_path,
+        memory_limit=config.engine.memory_limit,
+        threads=config.engine.threads,
+    ) as ws:
         ws.recover()
         with ws.run(command=command, config_hash=config_hash(config)) as run:
             _needs_graph(run, config)

@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -36,7 +37,8 @@ from typing import Any, Literal
 
 import duckdb
 
-from tiewise.exceptions import InputError, WorkspaceError
+from tiewise import interrupts
+from tiewise.exceptions import InputError, ResourceError, WorkspaceError
 
 __all__ = [
     "EXPORT_SUFFIXES",
@@ -46,6 +48,7 @@ __all__ = [
     "exact_sum",
     "export_format",
     "file_order",
+    "memory_advice",
     "scalar",
     "sql_path",
     "sql_read_path",
@@ -238,6 +241,20 @@ def _fresh_temp(folder: Path, read_only: bool) -> Path:
     return own
 
 
+def memory_advice(error: str, limit: object, threads: object) -> str:
+    """What to do when DuckDB runs out of memory: raise ``[engine] memory_limit``.
+
+    ``error`` is DuckDB's message (its first line says how much it held and failed to get).
+    """
+    first = error.splitlines()[0] if error else "out of memory"
+    return (
+        f"the run needs more memory than DuckDB may use: {first}. DuckDB's limit is {limit} "
+        f"with {threads} threads; raise `memory_limit` under [engine] in the configuration "
+        '(e.g. memory_limit = "2GB"; the process uses more than the limit, see the README, '
+        '"Memory"), or lower [engine] threads. Nothing this run wrote was kept.'
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -343,11 +360,19 @@ class Workspace:
     Use :meth:`open` to get one; it is a context manager that closes the database.
     """
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        read_only: bool,
+        memory_limit: str | None = None,
+    ) -> None:
         self.path = path
         self.con = con
         self.read_only = read_only
         self._settings: list[str] = []  # the SET statements a reconnection repeats
+        self.memory_limit = memory_limit  # as configured ([engine] memory_limit), or None
 
     @classmethod
     def open(
@@ -404,7 +429,7 @@ class Workspace:
         if not (read_only and db.exists()):
             con.execute(_SCHEMA)
             (folder / _REWRITING).unlink(missing_ok=True)  # a rewrite that was interrupted
-        ws = cls(folder, con, read_only=read_only)
+        ws = cls(folder, con, read_only=read_only, memory_limit=memory_limit)
         ws._settings = settings
         return ws
 
@@ -514,6 +539,19 @@ class Workspace:
             tmp.unlink(missing_ok=True)
         return target
 
+    def out_of_memory(self, exc: BaseException) -> ResourceError:
+        """The error for DuckDB running out of memory: the setting to raise and its value."""
+        try:
+            limit = scalar(self.con, "SELECT current_setting('memory_limit')")
+            threads = scalar(self.con, "SELECT current_setting('threads')")
+        except duckdb.Error:
+            limit, threads = "unknown", "unknown"
+        if self.memory_limit:
+            limit = f'{limit} (memory_limit = "{self.memory_limit}")'
+        else:
+            limit = f"{limit} (memory_limit not set: DuckDB's default, 80% of the machine's memory)"
+        return ResourceError(memory_advice(str(exc), limit, threads))
+
     # -- writing ---------------------------------------------------------------------------
 
     def recover(self) -> str | None:
@@ -585,22 +623,43 @@ class Workspace:
                 socket.gethostname(),
             ],
         )
+        spare = self.con.cursor()  # for the watchdog, while this connection is busy
         self.con.execute("BEGIN TRANSACTION")
         ctx = RunContext(self.con, run_id)
+        committed = False
         try:
-            yield ctx
-            self.con.execute(
-                "UPDATE runs SET status = 'ok', ended_at = ? WHERE run_id = ?", [_now(), run_id]
-            )
-            self.con.execute("COMMIT")
+            with interrupts.watch_run(spare, run_id):
+                yield ctx
+                with interrupts.committing(run_id):  # never after a signal, never cut short
+                    self.con.execute(
+                        "UPDATE runs SET status = 'ok', ended_at = ? WHERE run_id = ?",
+                        [_now(), run_id],
+                    )
+                    self.con.execute("COMMIT")
+                    committed = True
         except BaseException as exc:
-            self.con.execute("ROLLBACK")
-            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            if committed:  # a signal arrived during the commit: the results are kept
+                spare.close()
+                raise
+            signum = interrupts.received()
+            interrupted = signum is not None or isinstance(exc, KeyboardInterrupt | SystemExit)
             status = "interrupted" if interrupted else "failed"
-            message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
-            self.con.execute(
-                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
-                [status, _now(), message, run_id],
-            )
+            if signum is not None:
+                message = signal.Signals(signum).name
+            else:
+                message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            try:  # the exception that stopped the run is the one to report, not a follow-on
+                self.con.execute("ROLLBACK")
+                self.con.execute(
+                    "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE run_id = ?",
+                    [status, _now(), message, run_id],
+                )
+            except duckdb.Error:
+                pass  # uncommitted all the same; the next command's recover() marks the run
+            finally:
+                spare.close()
+            if isinstance(exc, duckdb.OutOfMemoryException) and signum is None:
+                raise self.out_of_memory(exc) from exc
             raise
+        spare.close()
         self.con.execute("CHECKPOINT")

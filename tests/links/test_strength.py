@@ -32,7 +32,7 @@ def links_of(
 
 
 def reference_links(
-    frame: pd.DataFrame, cfg: LinksConfig
+    frame: pd.DataFrame, cfg: LinksConfig, half_life_days: float
 ) -> dict[tuple[str, str], dict[str, float]]:
     """The link strength of the README, record by record, in plain Python."""
     as_of = frame["timestamp"].max()
@@ -55,7 +55,7 @@ def reference_links(
             volume += (
                 cfg.channel_weights[r.channel]
                 * (1 + cfg.duration_weight * math.log(1 + minutes))
-                * 2 ** (-age_days / cfg.half_life_days)
+                * 2 ** (-age_days / half_life_days)
             )
             n_ab += r.from_id == a
             n_ba += r.from_id == b
@@ -104,7 +104,10 @@ def test_strength_components_match_the_reference(tmp_path: Path, seed: int) -> N
         got = ws.con.execute(
             "SELECT a, b, records, n_ab, n_ba, volume, reciprocity, regularity, strength FROM links"
         ).fetchall()
-    expected = reference_links(frame, config.links)
+        half_life = ws.con.execute("SELECT half_life_days FROM link_meta").fetchall()[0][0]
+    span = (frame["timestamp"].max() - frame["timestamp"].min()).total_seconds() / 86400
+    assert half_life >= round(span, 1)  # chosen from the data: at least its span
+    expected = reference_links(frame, config.links, half_life)
     assert len(got) == len(expected)
     for a, b, records, n_ab, n_ba, volume, reciprocity, regularity, strength in got:
         ref = expected[(a, b)]
@@ -143,3 +146,52 @@ def test_service_numbers_are_detected_with_evidence(tmp_path: Path) -> None:
     )
     assert "100% of its records are outbound; 20 s per record" in service[1][2]
     assert flagged_ids == ["hotline", "svc"]
+
+
+def communities_nmi(workspace: Path, truth: pd.DataFrame) -> float:
+    """NMI of Leiden communities on ln(1 + strength) against the generator's communities."""
+    from tiewise.graph.communities import leiden
+    from tiewise.graph.network import graph_from_edges
+    from tiewise.graph.quality import nmi
+
+    with Workspace.open(workspace, read_only=True) as ws:
+        links = ws.con.execute("SELECT a, b, strength FROM links").df()
+    ids = pd.Index(sorted(set(links["a"]) | set(links["b"])))
+    u, v = ids.get_indexer(links["a"]), ids.get_indexer(links["b"])
+    graph = graph_from_edges(len(ids), u, v, np.log1p(links["strength"].to_numpy()))
+    labels = leiden(graph, resolution=2.0, seed=0).labels_
+    known = truth.set_index("id").reindex(ids)
+    people = (known["community"].notna() & ~known["is_service"].astype(bool)).to_numpy()
+    return nmi(labels[people], known["community"].to_numpy()[people].astype(int))
+
+
+def test_a_multi_year_log_keeps_its_communities_with_the_chosen_half_life(tmp_path: Path) -> None:
+    import datetime
+
+    from tiewise.synth import TelcoParams, generate_telco
+
+    data = tmp_path / "data"
+    generate_telco(
+        TelcoParams(customers=2000, days=3 * 365, seed=8, start=datetime.date(2022, 3, 1)), data
+    )
+    truth = pd.read_parquet(data / "truth" / "nodes.parquet")
+    scores = {}
+    for name, half_life in (("fixed", 30.0), ("chosen", None)):
+        config = load_config(
+            None,
+            workspace=str(tmp_path / name),
+            inputs={"interactions": {"path": str(data / "interactions.parquet")}},
+            links={"half_life_days": half_life},
+        )
+        with Workspace.open(config.workspace_path, create=True) as ws, ws.run(command="t") as run:
+            summary = ingest(run, config, None)
+            build_links(run, config)
+            chosen = ws.con.execute("SELECT half_life_days FROM link_meta").fetchall()[0][0]
+        scores[name] = communities_nmi(config.workspace_path, truth)
+        if half_life is None:
+            assert chosen >= 3 * 365 - 7  # the whole span: the oldest record counts half
+            [line] = [r for r in summary.lines if r.rule == "half_life"]
+            assert "chosen from the data: it spans" in str(line.expected)
+    # a 30-day half-life keeps a few months of three years; the chosen one keeps the structure
+    assert scores["chosen"] >= 0.9, scores
+    assert scores["chosen"] >= scores["fixed"] + 0.1, scores

@@ -1,31 +1,36 @@
 """The ``tiewise`` command line: parses, shows progress, formats; the Python API does the work.
 
-Exit codes: 0 ok; 1 the analysis failed; 2 bad input or usage; 130 interrupted (Ctrl-C or
-SIGTERM; the workspace keeps its previous results).  Errors print one paragraph and no traceback
-unless ``--debug`` is given.
+Exit codes: 0 ok; 1 the analysis failed; 2 bad input, usage or configuration (including a
+``memory_limit`` too small for the data); 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM --
+at any stage, the run is recorded as interrupted and the workspace keeps its previous results
+(see :mod:`tiewise.interrupts`).  Errors print one paragraph and no traceback unless ``--debug``
+is given.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any, Literal
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tiewise import interrupts
 from tiewise.churn.stage import ChurnSummary
 from tiewise.config import Config, load_config, template
-from tiewise.exceptions import InputError, TiewiseError
+from tiewise.exceptions import InputError, ResourceError, TiewiseError
 from tiewise.influence.stage import InfluenceSummary
 from tiewise.pipeline import (
     RunResult,
@@ -35,10 +40,16 @@ from tiewise.pipeline import (
     run_pipeline,
     run_value,
 )
-from tiewise.store import Workspace, export_format
+from tiewise.store import Workspace, export_format, memory_advice
 from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
+
+
+def pd_isna(value: object) -> bool:
+    """Whether a table cell is empty (None or NaN)."""
+    return value is None or value != value
+
 
 app = typer.Typer(
     name="tiewise",
@@ -84,6 +95,8 @@ def _progress() -> Iterator[Progress]:
 def _step_reporter(progress: Progress):  # type: ignore[no-untyped-def]
     @contextmanager
     def step(description: str) -> Iterator[None]:
+        if not err.is_terminal:  # a log (scheduler, pipe): one line as each step starts
+            err.print(f"{datetime.now():%H:%M:%S} {description}", highlight=False)
         task = progress.add_task(description, total=1)
         yield
         progress.update(task, completed=1)
@@ -373,6 +386,37 @@ def export(
     out.print(f"Wrote {written}.")
 
 
+@app.command("fit-strength")
+def fit_strength_command(
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="A CSV of pairs known to be close: two columns, the raw ids."),
+    ] = None,
+    accounts: Annotated[
+        bool, typer.Option(help="Count customers sharing an account_id as close pairs.")
+    ] = False,
+    config: ConfigOption = Path("tiewise.toml"),
+) -> None:
+    """Fit the link-strength weights on pairs known to be close, and report what they gain."""
+    from tiewise.links.calibrate import fit_on_workspace
+
+    if labels is None and not accounts:
+        raise InputError("fit-strength: give --labels FILE, --accounts, or both.")
+    cfg = _load(config)
+    fit = fit_on_workspace(cfg, labels=labels, accounts=accounts)
+    table = Table(title=f"{fit.positives:,} of {fit.pairs:,} linked pairs known to be close")
+    for column in ("score", "ROC AUC", "fitted weight"):
+        table.add_column(column)
+    for row in fit.table().itertuples():
+        weight = "" if pd_isna(row.weight) else f"{row.weight:+.3f}"
+        table.add_row(str(row.score), f"{row.auc:.3f}", weight)
+    out.print(table)
+    out.print(escape(fit.note_.capitalize() + "."), soft_wrap=True)
+    if fit.weights_ is not None:
+        pairs = ", ".join(f"{k} = {v}" for k, v in fit.weights_.items())
+        out.print(f"To use them, add to {config}:\n[links]\nstrength_weights = {{ {pairs} }}")
+
+
 @app.command()
 def report(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Write the HTML report again from the workspace (e.g. after campaigns or responses)."""
@@ -506,6 +550,7 @@ def serve(
         say(f"Every request needs the token in {cfg.serve.token_env}.")
     if settings.key is None:
         say(f"Raw-identifier search is off: {settings.key_note}.")
+    interrupts.stand_down()  # the server stops itself on Ctrl-C / SIGTERM
     run_server(settings)
 
 
@@ -614,55 +659,85 @@ def _command() -> str:
     """The command line as typed, for the runs table (at most 500 characters)."""
     return " ".join(["tiewise", *map(str, _state["argv"])])[:500]
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _interrupted(debug: bool) -> int:
+    """Say what an interrupted command kept; the exit code is 128 + the signal's number."""
+    if debug:
+        traceback.print_exc()
+    signum = interrupts.received()
+    how = f"Interrupted ({signal.Signals(signum).name})" if signum else "Interrupted"
+    kept = interrupts.last_commit()
+    if kept is None:
+        err.print(
+            f"{how}: nothing this run wrote was kept; the workspace holds the previous results."
+        )
+    else:
+        err.print(
+            f"{how} after run {kept} committed: its results are in the workspace; the rest of "
+            "the command (e.g. the report) did not finish.",
+            soft_wrap=True,
+        )
+    return interrupts.exit_code()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``tiewise`` command; returns the exit code."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    """Entry point of the ``tiewise`` command; returns the exit code.
+
+    The exit codes are in the module's docstring.  Signal handling is installed by
+    :func:`entry` (the ``tiewise`` program), not here, so tests can call ``main`` in-process.
+    """
     args = list(argv if argv is not None else sys.argv[1:])
     _state["argv"] = args
     debug = "--debug" in args
     try:
-        app(args=argv, standalone_mode=False)
-    except typer.Exit as exc:
+        code = app(args=argv, standalone_mode=False)
+    except BaseException as exc:  # every way out gets its exit code
+        if interrupts.received() is not None or isinstance(exc, KeyboardInterrupt | typer.Abort):
+            return _interrupted(debug)  # whatever a library made of the KeyboardInterrupt
+        return _failed(exc, debug)
+    if interrupts.received() is not None or code == 130:  # typer returns 130 for Ctrl-C
+        return _interrupted(debug)
+    return code if isinstance(code, int) else 0
+
+
+def _failed(exc: BaseException, debug: bool) -> int:
+    """The exit code for an exception, with one paragraph saying what went wrong."""
+    if isinstance(exc, typer.Exit):
         return exc.exit_code
-    except typer.TyperException as exc:  # usage errors: unknown command, bad option value
+    if isinstance(exc, typer.TyperException):  # usage errors: unknown command, bad option value
         show = getattr(exc, "show", None)
         if callable(show):
             show(file=sys.stderr)
         else:
             err.print(f"Error: {escape(str(exc))}", highlight=False)
         return 2
-    except (typer.Abort, KeyboardInterrupt):
-        if debug:
-            traceback.print_exc()
-        err.print(
-            "Interrupted: nothing this run wrote was kept; "
-            "the workspace holds the previous results."
-        )
-        return 130
-    except TiewiseError as exc:
-        if debug:
-            traceback.print_exc()
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else 1
+    if debug:
+        traceback.print_exc()
+    if isinstance(exc, TiewiseError):
         err.print(f"[red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except Exception as exc:  # a defect: say so plainly
-        if debug:
-            traceback.print_exc()
-        else:
-            err.print(
-                f"[red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
-                "The workspace keeps its previous results. "
-                "Rerun with --debug for the traceback and report it.",
-                highlight=False,
-                soft_wrap=True,
-            )
-        return 1
-    return 0
+    if isinstance(exc, duckdb.OutOfMemoryException):  # outside a run (e.g. the report)
+        message = memory_advice(str(exc), "set by [engine] memory_limit", "the configured")
+        err.print(f"[red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        return ResourceError.exit_code
+    err.print(
+        f"[red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}. "
+        "The workspace keeps its previous results. "
+        "Rerun with --debug for the traceback and report it.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return 1
 
 
 def entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: signals handled (see :mod:`tiewise.interrupts`), then main."""
+    interrupts.install()  # already done by tiewise.__main__ when started as `tiewise`
+    code = main()
+    interrupts.finished()
+    if interrupts.received() is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # no interpreter teardown under native threads still winding down
+    sys.exit(code)

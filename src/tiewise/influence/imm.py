@@ -150,11 +150,12 @@ def top_degree(graph: InGraph, k: int, eligible: BoolArray | None = None) -> Int
 
 
 # ---------------------------------------------------------------------------- numba kernels
+# They release the GIL (nogil), so a signal's watchdog (tiewise.interrupts) can stop a run in one.
 
 _MUL = np.uint64(0x2545F4914F6CDD1D)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", nogil=True)
 def _splitmix(x: np.uint64) -> np.uint64:
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -162,7 +163,7 @@ def _splitmix(x: np.uint64) -> np.uint64:
     return x ^ (x >> np.uint64(31))
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", nogil=True)
 def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
     """xorshift64*: next state and a uniform number in (0, 1]."""
     state ^= state >> np.uint64(12)
@@ -172,7 +173,7 @@ def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
     return state, (float(r) + 1.0) * (1.0 / 9007199254740992.0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _start(seed: np.uint64, index: int) -> np.uint64:
     state = _splitmix(_splitmix(seed) ^ np.uint64(index))
     if state == np.uint64(0):
@@ -180,7 +181,7 @@ def _start(seed: np.uint64, index: int) -> np.uint64:
     return state
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _one_set(
     root: int,
     indptr: IntArray,
@@ -227,7 +228,7 @@ def _one_set(
     return pos, state
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, nogil=True)
 def _sample(
     indptr: IntArray,
     src: npt.NDArray[np.int32],
@@ -271,7 +272,7 @@ def _sample(
     return out, lengths, used, failed
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _coverage_index(
     n: int, nodes: npt.NDArray[np.int32], offsets: IntArray
 ) -> tuple[IntArray, IntArray]:
@@ -291,7 +292,7 @@ def _coverage_index(
     return ptr, sets
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _greedy(
     nodes: npt.NDArray[np.int32],
     offsets: IntArray,
@@ -336,7 +337,7 @@ def _greedy(
     return chosen[:m], gains[:m]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _credit(nodes: npt.NDArray[np.int32], offsets: IntArray, n: int) -> IntArray:
     """Per node: number of sets containing it other than as their root (first element)."""
     hits = np.zeros(n, dtype=np.int64)
@@ -346,7 +347,7 @@ def _credit(nodes: npt.NDArray[np.int32], offsets: IntArray, n: int) -> IntArray
     return hits
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _forward(
     indptr: IntArray,
     dst: IntArray,

@@ -36,7 +36,7 @@ def _csr(n: int, u: IntArray, v: IntArray) -> tuple[IntArray, IntArray]:
     return indptr, dst[order].astype(np.int64)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _ci(indptr: IntArray, nbr: IntArray, radius: int) -> FloatArray:
     n = indptr.shape[0] - 1
     dist = np.full(n, -1, dtype=np.int64)

@@ -62,7 +62,7 @@ class ShuffleTest:
     shuffles: int
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _follows(
     time: FloatArray,
     a: IntArray,
@@ -86,7 +86,7 @@ def _follows(
     return per_group, per_unit
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _shuffle_within_items(
     time: FloatArray, item_start: IntArray, seed: np.uint64, r: int, out: FloatArray
 ) -> None:
@@ -104,7 +104,7 @@ def _shuffle_within_items(
             out[k] = x
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _shuffles(
     time: FloatArray,
     item_start: IntArray,
@@ -213,7 +213,7 @@ def shuffle_test(
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _descendants(
     time: FloatArray, a: IntArray, b: IntArray, window: float, row_unit: IntArray, units: int
 ) -> FloatArray:
@@ -236,7 +236,7 @@ def _descendants(
     return per_unit
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _descendant_shuffles(
     time: FloatArray,
     item_start: IntArray,

@@ -56,11 +56,14 @@ from tiewise.ingest.interactions import (
     _records_sql,
     add_record_counts,
     frame_for,
+    half_life_line,
+    half_life_setting,
     history_hash,
     ids_sql,
     link_meta_sql,
     newest_sql,
     pseudonymised_sql,
+    span_sql,
 )
 from tiewise.ingest.rules import Validated, validated_select
 from tiewise.ingest.schemas import SCHEMAS
@@ -436,7 +439,14 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
         row = spark.sql(to_spark_sql(newest_sql(source, columns, config))).collect()
         if row and row[0][0] is not None:
             newest.append(row[0][0])
+    spans = []
+    if config.links.half_life_days is None:
+        for source, columns in prepared:
+            oldest, rows, pairs = spark.sql(to_spark_sql(span_sql(source, columns))).collect()[0]
+            spans.append((oldest, int(rows or 0), int(pairs)))
     frame = frame_for(newest, None)
+    half_life, reason = half_life_setting(config, spans, frame.as_of)
+    frame = replace(frame, half_life_days=half_life, half_life_reason=reason)
     parts: list[str] = []
     counts = []
     for source, rows, columns in registered:
@@ -475,7 +485,7 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
         union = f"SELECT a, b, {_STATE_AGG} FROM ({union}) GROUP BY a, b"
     spark.sql(to_spark_sql(union)).createOrReplaceTempView("_pairs")
     first = spark.sql("SELECT min(first_ts) FROM _pairs").collect()[0][0]
-    meta = _Meta(frame.origin, frame.as_of, first or frame.as_of)
+    meta = replace(frame, first_ts=first or frame.as_of)
     if key is None:
         state = spark.sql("SELECT * FROM _pairs")
     else:
@@ -556,6 +566,7 @@ def load_interactions_spark(
         )
     output = spark_output(config).rstrip("/")
     valid, rejected = _report(ctx, config, result.counts, summary, output)
+    summary.add(half_life_line(result.meta))
     result.state.write.mode("overwrite").parquet(f"{output}/link_state")
     literal = _parquet_files(f"{output}/link_state")
     ctx.write_table(

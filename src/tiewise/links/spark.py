@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
-from tiewise.ingest.interactions import _Meta, link_meta_sql
+from tiewise.ingest.interactions import link_meta_sql, read_meta
 from tiewise.ingest.spark import spark_output, spark_session, to_spark_sql
 from tiewise.store import RunContext, scalar, sql_path, sql_string
 
@@ -65,10 +65,7 @@ def _register_inputs(spark: SparkSession, ctx: RunContext, config: Config, outpu
             'engine = "spark" again (`tiewise run`), or use engine = "duckdb".'
         )
     state.createOrReplaceTempView("link_state")
-    origin, as_of, first_ts = ctx.con.execute(
-        "SELECT origin, as_of, first_ts FROM link_meta"
-    ).fetchall()[0]
-    meta = link_meta_sql(config, _Meta(origin, as_of, first_ts))
+    meta = link_meta_sql(config, read_meta(ctx))
     spark.sql(to_spark_sql(meta)).createOrReplaceTempView("link_meta")
     if ctx.has_table("customers"):
         customers = ctx.con.sql("SELECT customer_id, on_network FROM customers").to_arrow_table()

@@ -45,6 +45,7 @@ __all__ = [
     "links_sql",
     "nodes_sql",
     "service_numbers_sql",
+    "strength_sql",
 ]
 
 REGULARITY_WEEKS = 52  # regularity looks at most this many weeks back
@@ -86,12 +87,30 @@ def _bits_below(mask: str, k: str) -> str:
     return _popcount(f"{mask} % {_pow2(k)}")
 
 
-def links_sql() -> str:
+def strength_sql(weights: dict[str, float] | None) -> str:
+    """SQL of the strength from the components of ``links`` (see :func:`links_sql`).
+
+    Without ``weights``: the documented formula.  With weights (``[links] strength_weights``,
+    e.g. fitted by :func:`tiewise.links.calibrate.fit_strength`):
+    ``volume * exp(sum_k weight_k * component_k)``.
+    """
+    if not weights:
+        return "volume * (1 + reciprocity) / 2 * (1 + regularity) / 2"
+    terms = " + ".join(f"{w!r} * {name}" for name, w in sorted(weights.items()))
+    return f"round(volume * exp({terms}), 9)"
+
+
+def links_sql(weights: dict[str, float] | None = None) -> str:
     """SQL of the ``links`` rows from ``link_state`` and ``link_meta`` (the strength formula).
 
     The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
     as-of week: the bits below ``as_of_week + 1`` minus the bits below ``as_of_week - weeks + 1``
-    (modulo and popcount only, so that Spark can run it on its DECIMAL masks).
+    (modulo and popcount only, so that Spark can run it on its DECIMAL masks).  Logarithms and
+    powers are rounded to 9 decimals: DuckDB's and Spark's differ in the last bits.  Besides volume,
+    reciprocity and regularity, every component a strength can weigh is a column:
+    ``recency`` (2^(-days since the last contact / half-life)), ``burstiness`` (1 - active
+    weeks / records), ``duration`` (ln(1 + minutes per call)) and ``channel_mix`` (1 - the sum
+    of the squared shares of voice, SMS and other records).
     """
     weeks = f"least({REGULARITY_WEEKS}, {_AS_OF_WEEK} - {_FIRST_WEEK} + 1)"
     active = (
@@ -100,28 +119,37 @@ def links_sql() -> str:
     )
     return f"""
         WITH parts AS (
-            SELECT s.*, m.as_of,
+            SELECT s.*, m.as_of, m.half_life_days,
                    n_voice_ab + n_sms_ab + n_other_ab AS n_ab,
                    n_voice_ba + n_sms_ba + n_other_ba AS n_ba,
                    CAST({active} AS BIGINT) AS active_weeks,
                    {weeks} AS weeks,
                    CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
             FROM link_state s, link_meta m
+        ), components AS (
+            SELECT a, b, n_ab + n_ba AS records,
+                   n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,
+                   n_other_ab + n_other_ba AS n_other,
+                   voice_seconds_ab + voice_seconds_ba AS voice_seconds,
+                   n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
+                   voice_seconds_ab, voice_seconds_ba,
+                   active_weeks, first_ts, last_ts,
+                   (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
+                   volume,
+                   CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
+                   CAST(active_weeks AS DOUBLE) / weeks AS regularity,
+                   round(pow(2.0, -(epoch(as_of) - epoch(last_ts)) / 86400.0 / half_life_days),
+                         9) AS recency
+            FROM parts
         )
-        SELECT a, b, n_ab + n_ba AS records,
-               n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,
-               n_other_ab + n_other_ba AS n_other,
-               voice_seconds_ab + voice_seconds_ba AS voice_seconds,
-               n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
-               voice_seconds_ab, voice_seconds_ba,
-               active_weeks, first_ts, last_ts,
-               (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
-               volume,
-               CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
-               CAST(active_weeks AS DOUBLE) / weeks AS regularity,
-               volume * (1 + CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba)) / 2
-                      * (1 + CAST(active_weeks AS DOUBLE) / weeks) / 2 AS strength
-        FROM parts
+        SELECT *,
+               greatest(0.0, 1 - CAST(active_weeks AS DOUBLE) / records) AS burstiness,
+               round(ln(1 + CASE WHEN n_voice > 0 THEN voice_seconds / 60.0 / n_voice ELSE 0 END),
+                     9) AS duration,
+               1 - (pow(n_voice, 2) + pow(n_sms, 2) + pow(n_other, 2)) / pow(records, 2)
+                   AS channel_mix,
+               {strength_sql(weights)} AS strength
+        FROM components
         """
 
 
@@ -302,7 +330,7 @@ _DESCRIPTIONS = {
 def link_tables(config: Config, has_customers: bool) -> list[tuple[str, str, str]]:
     """(name, SQL, description) of every table of the links stage, in the order they are built."""
     return [
-        ("links", links_sql(), _DESCRIPTIONS["links"]),
+        ("links", links_sql(config.links.strength_weights), _DESCRIPTIONS["links"]),
         ("service_numbers", service_numbers_sql(config), _DESCRIPTIONS["service_numbers"]),
         ("nodes", nodes_sql(has_customers), _DESCRIPTIONS["nodes"]),
         ("customer_activity", activity_sql(), _DESCRIPTIONS["customer_activity"]),
