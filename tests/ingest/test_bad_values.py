@@ -245,3 +245,13 @@ def test_lines_that_are_not_utf8_in_a_crlf_file_count_once_each(tmp_path: Path) 
             ("bad_encoding", 63),
         ]
     assert summary.rejected["interactions"] == 2
+
+
+def test_an_unclosed_quote_over_lines_that_are_not_utf8_counts_every_line(tmp_path: Path) -> None:
+    # found by the property test: DuckDB's text of the open quote hides the lines' ends there
+    bad = "3,4,2026-01-05T11:00:00,voice,\udce9\n"
+    body = HEADER + good_lines(80) + '1,"2,2026-01-05T11:00:00,voice,5\n' + bad + good_lines(1, 90)
+    (tmp_path / "calls.csv").write_bytes((body + bad).encode("utf-8", "surrogateescape"))
+    ws, summary = run(calls_config(tmp_path))
+    ws.close()
+    assert (summary.loaded["interactions"], summary.rejected["interactions"]) == (80, 4)

@@ -161,8 +161,11 @@ def malformed_lines(
     if not rows:
         return 0
     hits_of = [(str(path), int(line), _line_rule(str(error))) for path, line, error, _ in rows]
-    if any(cut for *_, cut in rows):
-        hits_of += _beyond_shown(source, total, hits_of, [r for r in rows if r[3]][-1])
+    # DuckDB shows an unclosed quote's text cut at 10,000 characters, and with any bytes in it
+    # that are not text in the encoding replaced, newlines included: count such lines instead
+    open_quotes = [r for r in rows if r[3] or "UNQUOTED" in str(r[2])]
+    if open_quotes:
+        hits_of += _beyond_shown(source, total, hits_of, open_quotes[-1])
     by_rule: dict[str, list[tuple[str, int]]] = {}
     for path, line, rule_name in hits_of:
         by_rule.setdefault(rule_name, []).append((path, line))
@@ -207,8 +210,9 @@ def _beyond_shown(
 ) -> list[tuple[str, int, str]]:
     """The lines an unclosed quote swallowed beyond what DuckDB shows of the rejected line.
 
-    DuckDB keeps 10,000 characters of a rejected line, so a quote left open for longer hides
-    how many lines it ran over.  They are what is left of the files' lines after the header,
+    DuckDB keeps 10,000 characters of a rejected line, and replaces bytes that are not text
+    (a newline after them too), so the text of a quote left open can hide how many lines it
+    ran over.  They are what is left of the files' lines after the header,
     the rows read and the lines already counted; they are listed after the quote's last shown
     line (exact for one such quote in a source, which is the usual case).
     """
