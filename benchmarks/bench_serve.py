@@ -21,8 +21,10 @@ Usage::
 
     python benchmarks/bench_serve.py
     python benchmarks/bench_serve.py --workspace demo/workspace --samples 50
+    python benchmarks/bench_serve.py --workspace build/demo5k/workspace --samples 10 \
+        --out benchmarks/results/serve_5k.json
 
-Prints a table and writes ``benchmarks/results/serve.json``.
+Prints a table and writes ``benchmarks/results/serve.json`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from fastapi.testclient import TestClient
 
 from tiewise.config import load_config, template
 from tiewise.serve import create_app, settings_from_config
+from tiewise.serve.selection import parse_selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +95,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve.json"))
     args = parser.parse_args()
 
     config = load_config(_workspace(args))
@@ -118,7 +122,7 @@ def main() -> None:
         results["links"] = ex._records("SELECT count(*) AS n FROM link_state")[0]["n"]
         client.get("/")  # warm up the caches (registry, counts) once
         cases: dict[str, tuple[Callable[[str], Any], Callable[[str], Any]]] = {
-            "overview": (lambda _: client.get("/"), lambda _: ex.overview()),
+            "overview": (lambda _: client.get("/"), lambda _: (ex.overview(), ex.charts())),
             "customer page": (
                 lambda c: client.get(f"/customer/{c}"),
                 lambda c: (ex.profile(c), ex.related(c)),
@@ -130,6 +134,28 @@ def main() -> None:
             "community page (largest)": (
                 lambda _: client.get(f"/community/{biggest}"),
                 lambda _: ex.community(biggest),
+            ),
+            "customer list (first page)": (
+                lambda _: client.get("/customers"),
+                lambda _: ex.customer_list(parse_selection({})),
+            ),
+            "customer list (segment + risk band)": (
+                lambda _: client.get("/customers?segment=Ambassador&churn_band=high"),
+                lambda _: ex.customer_list(
+                    parse_selection({"segment": "Ambassador", "churn_band": "high"})
+                ),
+            ),
+            "download selection (CSV, Ambassadors)": (
+                lambda _: client.get("/customers.csv?segment=Ambassador"),
+                lambda _: ex.selection_table(parse_selection({"segment": "Ambassador"})),
+            ),
+            "community drawing (JSON, largest)": (
+                lambda _: client.get(f"/api/community/{biggest}"),
+                lambda _: ex.community_graph(biggest),
+            ),
+            "campaign page (retention)": (
+                lambda _: client.get("/campaign/retention"),
+                lambda _: ex.campaign("retention"),
             ),
             "search (3-character prefix)": (
                 lambda c: client.post("/search", data={"q": c[:3], "kind": "pseudonym"}),
@@ -190,7 +216,7 @@ def main() -> None:
               f"{row['explorer_s']:.2f} s ({row['explorer_mb_per_s']} MB/s); DuckDB COPY "
               f"{row['duckdb_copy_s']:.2f} s")  # fmt: skip
     print(f"peak RSS {results['peak_rss_mb']} MB; load average {results['load_average']}")
-    out = ROOT / "benchmarks" / "results" / "serve.json"
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")

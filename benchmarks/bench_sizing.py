@@ -126,7 +126,7 @@ def make_link_state(con: Any, nodes: int, links: int, seed: int = 1) -> None:
                CAST(mask AS HUGEINT) << 60 AS week_mask,
                TIMESTAMP '2025-01-01' AS first_ts, TIMESTAMP '2026-03-01' AS last_ts,
                CAST(0 AS BIGINT) AS duplicates, CAST(0 AS BIGINT) AS two_sided,
-               CAST(0 AS BIGINT) AS missed
+               CAST(0 AS BIGINT) AS missed, n_ab // 3 AS n_off_hours
         FROM gen
         """
     )

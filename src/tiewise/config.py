@@ -71,13 +71,29 @@ class InputSpec(_Strict):
     encoding: Literal["utf-8", "latin-1", "utf-16"] = Field(
         default="utf-8", description="CSV text encoding."
     )
-    timestamp_format: Literal["auto", "iso", "epoch_s", "epoch_ms", "relative_s"] = "auto"
+    timestamp_format: str = Field(
+        default="auto",
+        description='"auto" (ISO-8601 or epoch seconds/milliseconds), "iso", "epoch_s", '
+        '"epoch_ms", "relative_s" (seconds after `origin`), or a strptime pattern such as '
+        '"%d/%m/%Y %H:%M" for day/month/year times.',
+    )
     origin: str | None = Field(
         default=None,
         description="For timestamp_format = 'relative_s': the ISO date-time of second 0.",
     )
 
+    @field_validator("timestamp_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value in TIMESTAMP_FORMATS or "%" in value:
+            return value
+        raise ValueError(
+            f"must be one of {', '.join(TIMESTAMP_FORMATS)} or a strptime pattern with % codes "
+            "(e.g. '%d/%m/%Y %H:%M')"
+        )
 
+
+TIMESTAMP_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms", "relative_s")
 Sources = InputSpec | list[InputSpec] | None
 
 
@@ -235,7 +251,7 @@ class LinksConfig(_Strict):
         description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2. "
         "Set (e.g. from `tiewise fit-strength` on pairs known to be close): strength = volume * "
         "exp(sum of weight * component) over reciprocity, regularity, recency, burstiness, "
-        "duration, channel_mix.",
+        "duration, channel_mix, off_hours.",
     )
     service_min_contacts: int = Field(
         default=500, ge=2, description="A number with at least this many distinct contacts..."
@@ -255,7 +271,15 @@ class LinksConfig(_Strict):
     @field_validator("strength_weights")
     @classmethod
     def _known_components(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        known = {"reciprocity", "regularity", "recency", "burstiness", "duration", "channel_mix"}
+        known = {
+            "reciprocity",
+            "regularity",
+            "recency",
+            "burstiness",
+            "duration",
+            "channel_mix",
+            "off_hours",
+        }
         unknown = sorted(set(value or {}) - known)
         if unknown:
             raise ValueError(f"unknown components {unknown}; known: {sorted(known)}")
@@ -798,7 +822,12 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def template(data: Path | None = None, *, config_dir: Path | None = None) -> str:
+def template(
+    data: Path | None = None,
+    *,
+    config_dir: Path | None = None,
+    detected: dict[str, list[InputSpec]] | None = None,
+) -> str:
     """The commented configuration template that ``tiewise init`` writes.
 
     Parameters
@@ -809,6 +838,9 @@ def template(data: Path | None = None, *, config_dir: Path | None = None) -> str
         commented out.  Without it, ``interactions`` and ``customers`` are enabled under ``data/``.
     config_dir
         The folder the configuration will be written to, so paths can be made relative to it.
+    detected
+        Inputs read from the files themselves (``tiewise.ingest.detect``): each input's sources
+        with their column mappings.  When given, exactly these inputs are enabled.
     """
     text = resources.files("tiewise").joinpath("config_template.toml").read_text(encoding="utf-8")
     out: list[str] = []
@@ -819,11 +851,54 @@ def template(data: Path | None = None, *, config_dir: Path | None = None) -> str
             name, block = line.removeprefix("# >>> input ").strip(), []
             continue
         if line.startswith("# <<<") and block is not None:
-            out.extend(_input_block(name, block, data, config_dir))
+            if detected is not None:
+                out.extend(_detected_block(name, block, detected.get(name, []), config_dir))
+            else:
+                out.extend(_input_block(name, block, data, config_dir))
             block = None
             continue
         (block if block is not None else out).append(line)
     return "\n".join(out) + "\n"
+
+
+def _shown_path(path: str, config_dir: Path | None) -> str:
+    base = (config_dir or Path.cwd()).resolve()
+    found = Path(path).resolve()
+    try:
+        return found.relative_to(base).as_posix()
+    except ValueError:
+        return found.as_posix()
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def _detected_block(
+    name: str, lines: list[str], specs: list[InputSpec], config_dir: Path | None
+) -> list[str]:
+    """One input's lines from the sources read in the files (commented out when none)."""
+    if not specs:
+        return [line if line.startswith("#") else f"# {line}" for line in lines]
+    comments = [line for line in lines if line.startswith("# Columns")]
+    many = len(specs) > 1
+    out: list[str] = [*comments]
+    for spec in specs:
+        out.append(f"[[inputs.{name}]]" if many else f"[inputs.{name}]")
+        out.append(f"path = {_toml_string(_shown_path(spec.path, config_dir))}")
+        if spec.format != "auto":
+            out.append(f'format = "{spec.format}"')
+        if spec.timestamp_format != "auto":
+            out.append(f"timestamp_format = {_toml_string(spec.timestamp_format)}")
+        # In TOML, [inputs.NAME.columns] after [[inputs.NAME]] belongs to that last source.
+        if spec.columns:
+            out.append(f"[inputs.{name}.columns]")
+            out.extend(f"{k} = {_toml_string(v)}" for k, v in spec.columns.items())
+        if spec.constants:
+            out.append(f"[inputs.{name}.constants]")
+            out.extend(f"{k} = {_toml_string(v)}" for k, v in spec.constants.items())
+        out.append("")
+    return out
 
 
 def _input_block(
@@ -846,11 +921,6 @@ def _input_block(
     result = []
     for line in lines:
         if found is not None and line.startswith("path = "):
-            base = (config_dir or Path.cwd()).resolve()
-            try:
-                shown = found.resolve().relative_to(base)
-            except ValueError:
-                shown = found.resolve()
-            line = f'path = "{shown.as_posix()}"'
+            line = f'path = "{_shown_path(str(found), config_dir)}"'
         result.append(line if enabled or line.startswith("#") else f"# {line}")
     return result

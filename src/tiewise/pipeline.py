@@ -31,6 +31,7 @@ from tiewise.value.stage import ValueSummary, analyse_value
 
 __all__ = [
     "RunResult",
+    "SkippedStage",
     "StepReporter",
     "ValueResult",
     "choose_seeds",
@@ -38,6 +39,7 @@ __all__ = [
     "run_influence",
     "run_pipeline",
     "run_value",
+    "skipped_stages",
 ]
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
@@ -60,6 +62,75 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
     value: ValueSummary | None = None
+    skipped: list[SkippedStage] = field(default_factory=list)
+    top_influencers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SkippedStage:
+    """A stage, or part of one, that did not run: why, and the setting that would enable it."""
+
+    stage: str
+    reason: str
+    enable: str
+
+    def sentence(self) -> str:
+        """One line for the run summary and the report."""
+        return f"{self.stage} skipped: {self.reason}. To enable it: {self.enable}."
+
+
+def skipped_stages(
+    config: Config,
+    influence: InfluenceSummary | None,
+    value: ValueSummary | None,
+    churn: ChurnSummary | None,
+) -> list[SkippedStage]:
+    """The stages of a run that did not run or ran on a fallback, with the fix for each."""
+    out: list[SkippedStage] = []
+    if not config.influence.enabled:
+        off = SkippedStage("influence", "influence.enabled = false", "[influence] enabled = true")
+        out.append(off)
+    elif influence is not None and influence.skipped:
+        out.append(
+            SkippedStage(
+                "influence (from adoption timing)",
+                influence.skipped,
+                "add an adoptions file ([inputs.adoptions]: customer_id, item, timestamp)",
+            )
+        )
+    if value is not None and value.model == "none":
+        enable = (
+            "add a transactions file ([inputs.transactions]: customer_id, timestamp, amount)"
+            if not config.inputs.sources("transactions")
+            else '[value] model = "auto"'
+        )
+        out.append(SkippedStage("customer lifetime value", "no financial model was fitted", enable))
+    if churn is not None and churn.skipped:
+        if not config.inputs.sources("churn"):
+            enable = "add a churn file ([inputs.churn]: customer_id, timestamp of leaving)"
+        else:
+            enable = (
+                f"lower [churn] horizon_days (now {config.churn.horizon_days}) or train_cuts "
+                f"(now {config.churn.train_cuts}), or load a longer history"
+            )
+        out.append(SkippedStage("churn", churn.skipped, enable))
+    return out
+
+
+def _record_skipped(ctx: RunContext, skipped: list[SkippedStage]) -> None:
+    """The skipped stages, in the run_warnings table the report reads."""
+    one = "SELECT ?::VARCHAR AS stage, ?::VARCHAR AS reason, ?::VARCHAR AS enable"
+    sql = " UNION ALL ".join(one for _ in skipped) or (
+        "SELECT NULL::VARCHAR AS stage, NULL::VARCHAR AS reason, NULL::VARCHAR AS enable "
+        "WHERE false"
+    )
+    ctx.write_table(
+        "run_warnings",
+        sql,
+        params=[v for s in skipped for v in (s.stage, s.reason, s.enable)],
+        stage="pipeline",
+        description="Stages the last run skipped, why, and the setting that enables each.",
+    )
 
 
 def _quiet(_: str) -> AbstractContextManager[None]:
@@ -136,6 +207,8 @@ def run_pipeline(
                 value = analyse_value(run, config)
             with _timed(seconds, "Churn triggers, model and retention priority", step):
                 churn = analyse_churn(run, config)
+            skipped = skipped_stages(config, influence, value, churn)
+            _record_skipped(run, skipped)
         if rewrite:  # the file's freed pages may still hold the other kind of identifier
             with _timed(seconds, f"Rewriting the workspace file ({before} before)", step):
                 ws.rewrite()
@@ -151,6 +224,7 @@ def run_pipeline(
             .df()
             .to_dict("records")  # type: ignore[assignment]
         )
+        influencers = _top_influencers(ws, 3)
         return RunResult(
             run_id=run.run_id,
             workspace=ws.path,
@@ -164,7 +238,31 @@ def run_pipeline(
             seconds=seconds,
             warning=warning,
             value=value,
+            skipped=skipped,
+            top_influencers=influencers,
         )
+
+
+def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
+    """The top influencers of each category where the shuffle test shows influence."""
+    names = {t.name for t in ws.tables()}
+    if not {"influence_tests", "influence_scores"} <= names:
+        return []
+    columns = {c[0] for c in ws.con.execute("DESCRIBE influence_scores").fetchall()}
+    tests = {c[0] for c in ws.con.execute("DESCRIBE influence_tests").fetchall()}
+    if not {"rank", "reason"} <= columns or "influence_detected" not in tests:
+        return []
+    rows: list[dict[str, Any]] = (
+        ws.con.execute(
+            "SELECT s.category, s.rank, s.customer_id, s.reason FROM influence_scores s "
+            "JOIN influence_tests t USING (category) WHERE t.influence_detected "
+            "AND s.category <> 'all' AND s.rank <= ? ORDER BY s.category, s.rank",
+            [per_category],
+        )
+        .df()
+        .to_dict("records")  # type: ignore[assignment]
+    )
+    return rows
 
 
 @dataclass
@@ -271,7 +369,40 @@ def choose_seeds(
         ws.recover()
         with ws.run(command=command, config_hash=config_hash(config)) as run:
             _needs_graph(run, config)
+            category = match_category(run, category)
             return select_seeds(run, config, category=category, k=k, budget=budget)
+
+
+def match_category(ctx: RunContext, category: str) -> str:
+    """The category as the adoptions spell it, matched in any case (``a`` finds ``A``)."""
+    if category.lower() == "all":
+        return "all"
+    has_column = (
+        ctx.has_table("adoptions")
+        and ctx.con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'adoptions' "
+            "AND column_name = 'category'"
+        ).fetchall()[0][0]
+    )
+    if not has_column:
+        return category
+    known = [
+        r[0]
+        for r in ctx.con.execute(
+            "SELECT DISTINCT category FROM adoptions WHERE category IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    if category in known:
+        return category
+    same = [k for k in known if str(k).casefold() == category.casefold()]
+    if len(same) == 1:
+        return str(same[0])
+    if len(same) > 1:
+        raise InputError(
+            f"category {category!r} matches several categories that differ only in case: "
+            f"{', '.join(map(str, same))}; type it exactly."
+        )
+    return category  # the influence stage says which categories there are
 
 
 def run_churn(

@@ -149,9 +149,13 @@ def test_lists_that_need_a_later_stage_say_which(
     config, _ = telco
     with Workspace.open(config.workspace_path, read_only=True) as ws:
         tables = {t.name for t in ws.tables()}
-    if "retention_priority" not in tables:
-        with pytest.raises(InputError, match="churn stage"):
-            campaign(config, "retention")
+        warnings = ws.table("run_warnings").df()
+    # 45 days are too few for the churn model: the run said so, with the setting to change.
+    assert "retention_priority" not in tables
+    (churn,) = warnings[warnings["stage"] == "churn"].itertuples()
+    assert "the data covers" in churn.reason and "horizon_days" in churn.enable
+    with pytest.raises(InputError, match="churn stage"):
+        campaign(config, "retention")
     with pytest.raises(InputError, match="unknown campaign 'spam'"):
         campaign(config, "spam")
     with pytest.raises(InputError, match="campaign name"):
@@ -167,7 +171,17 @@ def test_the_cli_builds_and_exports_a_list(
                  "--config", str(toml))  # fmt: skip
     assert result.code == 0, result.err
     assert "[target]" in result.out or "[control]" in result.out
-    assert len(pd.read_csv(tmp_path / "r.csv")) == 40
+    arms = listed(config, "referral")["arm"]
+    written = pd.read_csv(tmp_path / "r.csv")
+    # The file holds the customers to contact only: the control group is not in it.
+    assert len(written) == (arms == "target").sum() and (arms == "control").any()
+    assert "arm" not in written.columns
+    both = cli("export", "campaign_referral", str(tmp_path / "all.xlsx"), "--include-control",
+               "--config", str(toml))  # fmt: skip
+    assert both.code == 0, both.err
+    assert len(pd.read_excel(tmp_path / "all.xlsx")) == 40
+    refused = cli("export", "campaign_referral", str(tmp_path / "r.xls"), "--config", str(toml))
+    assert refused.code == 2 and "unknown suffix" in refused.err
 
 
 def test_a_list_file_it_cannot_write_is_refused_before_the_list_is_built(
@@ -199,7 +213,7 @@ def test_the_report_shows_campaigns_and_their_uplift(
     result = cli("report", "--config", str(config.base_dir / "tiewise.toml"))
     assert result.code == 0, result.err
     html = config.resolve(config.report.path).read_text()
-    assert "<h2>Campaigns</h2>" in html and "report_check" in html
+    assert '<h2 id="campaigns">Campaigns</h2>' in html and "report_check" in html
     assert "Campaign response: contacted (target) vs held out (control)" in html
 
 

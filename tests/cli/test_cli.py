@@ -108,4 +108,4 @@ def test_demo_runs_the_pipeline_and_builds_the_campaign_lists(
     assert result.code == 0, result.err
     assert "acquisition: " in result.out and "Report with the campaigns" in result.out
     html = (tmp_path / "demo" / "report.html").read_text()
-    assert "<h2>Campaigns</h2>" in html
+    assert '<h2 id="campaigns">Campaigns</h2>' in html

@@ -22,11 +22,11 @@ from tiewise.graph.roles import (
         (0.0, 0.63, 3, "bridge"),
         (2.0, 0.80, 3, "bridge"),
         (0.0, 0.81, 4, "bridge"),
-        (2.5, 0.00, 5, "leader"),
-        (9.0, 0.30, 5, "leader"),
-        (2.5, 0.31, 6, "leader"),
-        (3.0, 0.75, 6, "leader"),
-        (2.5, 0.76, 7, "leader"),
+        (2.5, 0.00, 5, "hub"),
+        (9.0, 0.30, 5, "hub"),
+        (2.5, 0.31, 6, "hub"),
+        (3.0, 0.75, 6, "hub"),
+        (2.5, 0.76, 7, "hub"),
     ],
 )
 def test_each_region_of_the_role_plane(z: float, p: float, expected: int, business: str) -> None:

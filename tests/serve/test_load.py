@@ -48,6 +48,15 @@ def _paths(project: Any) -> list[str]:
         "/api/tables",
         "/search?q=" + quote(ids[0][:3]),
         "/export/communities.csv",
+        "/customers",
+        "/customers?segment=Other&churn_band=high&sort=expected_loss",
+        "/customers?influence=devices",
+        "/api/customers?min_contacts=5",
+        "/customers.csv?segment=Ambassador",
+        "/customers.parquet?role=bridge",
+        f"/api/community/{community}",
+        "/campaigns",
+        "/campaign/retention",
     ]
     for i in ids:
         q = quote(i, safe="")

@@ -11,8 +11,10 @@ The Python API behind ``tiewise campaign`` and ``tiewise responses``::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from tiewise.campaigns.files import CampaignFiles, write_campaign_files
 from tiewise.campaigns.lists import KINDS
 from tiewise.campaigns.stage import CampaignSummary, Uplift, create_campaign, load_responses
 from tiewise.config import Config
@@ -20,7 +22,16 @@ from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import load_key
 from tiewise.store import Workspace
 
-__all__ = ["KINDS", "CampaignSummary", "Uplift", "campaign", "every_campaign", "responses"]
+__all__ = [
+    "KINDS",
+    "CampaignFiles",
+    "CampaignSummary",
+    "Uplift",
+    "campaign",
+    "every_campaign",
+    "export_campaign",
+    "responses",
+]
 
 
 def campaign(
@@ -61,12 +72,42 @@ def every_campaign(
                 for category in categories:
                     label = f"{kind} {category}" if category else kind
                     try:
-                        built.append(
-                            (label, create_campaign(run, config, kind, category=category))
-                        )
+                        built.append((label, create_campaign(run, config, kind, category=category)))
                     except InputError as exc:
                         built.append((label, str(exc)))
     return built
+
+
+def export_campaign(
+    config: Config,
+    name: str,
+    out: Path,
+    *,
+    control_out: Path | None = None,
+    customers: Path | None = None,
+    id_column: str = "customer_id",
+) -> CampaignFiles:
+    """Write campaign ``name``'s targets (and control, apart) to files a CRM can load.
+
+    With ``customers`` (the key holder's customer list), every row carries the list's columns:
+    its identifiers are pseudonymised with the workspace key and joined in memory.
+    """
+    key = None
+    if customers is not None and config.privacy.pseudonymise:
+        key_file = config.resolve(config.privacy.key_file)
+        if not key_file.exists() and not os.environ.get(config.privacy.key_env):
+            raise InputError(
+                f"--customers needs the key the workspace was pseudonymised with: neither "
+                f"{key_file} nor ${config.privacy.key_env} is there."
+            )
+        key = load_key(key_file, config.privacy.key_env)
+    table = f"campaign_{name}"
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        ws.table(table)
+        listing = ws.con.execute(f'SELECT * FROM "{table}" ORDER BY rank').df()
+    return write_campaign_files(
+        listing, out, control_out=control_out, customers=customers, id_column=id_column, key=key
+    )
 
 
 def responses(

@@ -55,16 +55,27 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
             "no customer_scores table in the workspace: run `tiewise run` before building "
             "campaign lists."
         )
-    if _has(ctx, "influence_scores", "customer_id", "influence_score"):
-        influence = """
+    detected = _detected_categories(ctx)
+    word = "influence"
+    if _has(ctx, "influence_scores", "customer_id", "influence_score") and detected != []:
+        only = ""
+        if detected is not None:  # only categories where the shuffle test shows influence
+            quoted = ", ".join("'" + c.replace("'", "''") + "'" for c in detected)
+            only = f"WHERE category IN ({quoted})"
+        influence = f"""
             SELECT customer_id, percent_rank() OVER (ORDER BY best) AS pct FROM (
-                SELECT customer_id, max(influence_score) AS best FROM influence_scores
+                SELECT customer_id, max(influence_score) AS best FROM influence_scores {only}
                 GROUP BY customer_id)
         """
         basis = "influence percentile (influence_scores)"
+        if detected is not None:
+            basis = f"influence percentile in {', '.join(detected)} (influence shown there)"
     else:
         influence = "SELECT customer_id, pagerank_pct / 100.0 AS pct FROM customer_scores"
         basis = "PageRank percentile (no influence_scores table)"
+        if detected == []:
+            basis = "PageRank percentile (no category shows influence from adoption timing)"
+        word = "PageRank"
     segment = (
         "LEFT JOIN customer_value v USING (customer_id)"
         if _has(ctx, "customer_value", "customer_id", "segment")
@@ -77,13 +88,24 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
                     ELSE coalesce(i.pct, 0.0) END AS influencer_weight,
                CASE WHEN v.segment IN ('Ambassador', 'Influencer') THEN v.segment
                     WHEN s.is_leader THEN 'community leader'
-                    ELSE format('influence top {{}}%',
+                    ELSE format('{word} top {{}}%',
                                 greatest(1, CAST(round(100 * (1 - coalesce(i.pct, 0))) AS INTEGER)))
                END AS influencer_label
         FROM customer_scores s LEFT JOIN ({influence}) i USING (customer_id) {segment}
         WHERE s.on_network AND NOT s.is_service
     """
     return sql, basis
+
+
+def _detected_categories(ctx: RunContext) -> list[str] | None:
+    """The categories where influence is shown, or None when the workspace does not say."""
+    if not _has(ctx, "influence_tests", "category", "influence_detected"):
+        return None
+    rows = ctx.con.execute(
+        "SELECT category FROM influence_tests WHERE influence_detected AND category <> 'all' "
+        "ORDER BY category"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def _threshold(config: Config) -> float:
@@ -168,6 +190,11 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
     where = ""
     if "category" in cols:
         chosen = category if category is not None else "all"
+        spelled = ctx.con.execute(
+            "SELECT DISTINCT category FROM seed_sets WHERE lower(category) = lower(?)", [chosen]
+        ).fetchall()
+        if len(spelled) == 1:
+            chosen = str(spelled[0][0])  # the category as the data spell it (any case typed)
         found = ctx.con.execute(
             "SELECT count(*) FROM seed_sets WHERE category = ?", [chosen]
         ).fetchall()[0][0]
@@ -196,13 +223,24 @@ def _retention(ctx: RunContext, config: Config) -> CampaignList:
             "churn input)."
         )
     cols = _columns(ctx, "retention_priority")
-    reason = "reason" if "reason" in cols else "format('expected loss {}', round(expected_loss))"
-    rest = ", ".join(f'"{c}"' for c in sorted(cols - {"customer_id", "reason"}))
-    sql = (
-        f"SELECT customer_id, expected_loss AS score, {rest}, {reason} AS reason "
-        "FROM retention_priority"
+    parts = [c for c in ("clv", "network_value") if c in cols]
+    at_risk = " + ".join(f"coalesce({c}, 0)" for c in parts) if parts else "NULL::DOUBLE"
+    why = "format('P(churn) {:.1f}% x value at risk {:,.0f} = expected loss {:,.0f}', "
+    why += "100 * p_churn, value_at_risk, expected_loss)"
+    if "p_churn" not in cols:
+        why = "format('expected loss {:,.0f}', expected_loss)"
+    reason = "reason" if "reason" in cols else why  # the churn stage's reason names both parts
+    rest = ", ".join(
+        f'"{c}"' for c in sorted(cols - {"customer_id", "reason", "rank", "expected_loss"})
     )
-    return CampaignList("retention", sql, "expected loss from the churn stage")
+    sql = f"""
+        SELECT customer_id, expected_loss AS score, {rest}, value_at_risk, expected_loss,
+               {reason} AS reason
+        FROM (SELECT *, {at_risk} AS value_at_risk FROM retention_priority)
+    """
+    return CampaignList(
+        "retention", sql, "expected loss = P(churn) x value at risk (clv + network value)"
+    )
 
 
 def _vip(ctx: RunContext, config: Config) -> CampaignList:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -67,6 +67,9 @@ class Uplift:
     ci_low: float
     ci_high: float
     p_value: float
+    matched: int = 0  # distinct ids in the response file that are on the list
+    unmatched: int = 0  # distinct ids in the response file that are not
+    unmatched_examples: tuple[str, ...] = ()  # the first few, as the file spells them
 
     @property
     def target_rate(self) -> float:
@@ -185,11 +188,16 @@ def load_responses(
         )
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
-    reader = (
-        f"read_parquet({sql_read_path(path)})"
-        if path.suffix.lower() in (".parquet", ".pq")
-        else f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
-    )
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from tiewise.campaigns.files import read_frame
+
+        con.register("_response_file", read_frame(path, "responses"))
+        reader = "_response_file"
+    elif suffix in (".parquet", ".pq"):
+        reader = f"read_parquet({sql_read_path(path)})"
+    else:
+        reader = f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     for column, option in (
         (id_column, "--id-column"),
@@ -209,7 +217,11 @@ def load_responses(
         FROM {reader}"""
     )
     _check_responses(con, path, response_column, value_column)
-    ids = hmac_sql("raw_id", key) if key is not None else "raw_id"
+    ids = "raw_id"
+    if key is not None:  # hashed as ingest hashed the inputs' identifiers (trimmed)
+        con.execute("ALTER TABLE _responses ADD COLUMN _hashed VARCHAR")
+        con.execute(f"UPDATE _responses SET _hashed = {hmac_sql('trim(raw_id)', key)}")
+        ids = "_hashed"
     truthy = ", ".join(f"'{v}'" for v in _TRUE)
     ctx.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _answers AS
@@ -217,6 +229,9 @@ def load_responses(
                sum(TRY_CAST(value_text AS DOUBLE)) AS value
         FROM _responses GROUP BY 1"""
     )
+    matched, unmatched, examples = _matching(con, table, key is not None)
+    if matched == 0:
+        raise InputError(_no_match_hint(con, path, table, id_column, key is not None, unmatched))
     new = f"""
         SELECT '{name}' AS campaign, c.customer_id, c.arm,
                coalesce(a.responded, false) AS responded, coalesce(a.value, 0.0) AS value
@@ -230,18 +245,73 @@ def load_responses(
         stage="campaigns",
         description="Responses per listed customer and campaign (missing = did not respond).",
     )
-    unmatched = int(
+    unmatched_responders = int(
         scalar(
             con,
             f"SELECT count(*) FROM _answers a ANTI JOIN {table} c USING (customer_id) "
             "WHERE a.responded",
         )
     )
-    uplift = _uplift(ctx, name)
-    _write_uplift(ctx, uplift, unmatched)
+    uplift = replace(
+        _uplift(ctx, name), matched=matched, unmatched=unmatched, unmatched_examples=examples
+    )
+    _write_uplift(ctx, uplift, unmatched_responders)
     con.execute("DROP TABLE _responses")
     con.execute("DROP TABLE _answers")
+    if suffix == ".xlsx":
+        con.unregister("_response_file")
     return uplift
+
+
+def _matching(
+    con: duckdb.DuckDBPyConnection, table: str, hashed: bool
+) -> tuple[int, int, tuple[str, ...]]:
+    """Distinct response ids on the list, not on it, and the first few not on it (raw)."""
+    on_list = f"SELECT count(*) FROM _answers SEMI JOIN {table} USING (customer_id)"
+    matched = int(scalar(con, on_list))
+    unmatched = int(scalar(con, on_list.replace("SEMI JOIN", "ANTI JOIN")))
+    rows = con.execute(
+        f"SELECT min(_row), any_value(raw_id) FROM _responses r JOIN _answers a "
+        f"ON a.customer_id = {'r._hashed' if hashed else 'r.raw_id'} "
+        f"WHERE a.customer_id NOT IN (SELECT customer_id FROM {table}) "
+        "GROUP BY a.customer_id ORDER BY 1 LIMIT 5"
+    ).fetchall()
+    return matched, unmatched, tuple(str(r[1]) for r in rows)
+
+
+def _no_match_hint(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    id_column: str,
+    hashed: bool,
+    ids: int,
+) -> str:
+    """Why no response id matched the list, and what to try."""
+    head = (
+        f"{path}: none of its {ids:,} customer ids (column {id_column!r}) is on the campaign "
+        f"list {table}, so no uplift can be measured (nothing was stored)."
+    )
+    if hashed:
+        as_is = int(
+            scalar(
+                con, f"SELECT count(*) FROM _responses SEMI JOIN {table} ON customer_id = raw_id"
+            )
+        )
+        if as_is:
+            return (
+                f"{head} {as_is:,} of them are the workspace's pseudonyms as they stand: pass "
+                "--pseudonymised."
+            )
+        return (
+            f"{head} The ids were pseudonymised with the workspace key: check that they are the "
+            "identifiers the inputs had (same format: country code, leading zeros) and the key "
+            "file is the one used at ingest, or pass --id-column."
+        )
+    return (
+        f"{head} The file was read as pseudonyms: if it holds raw identifiers (phone numbers, "
+        "e-mails), leave out --pseudonymised."
+    )
 
 
 def _check_responses(

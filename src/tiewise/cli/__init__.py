@@ -137,15 +137,29 @@ def _print_result(result: RunResult) -> None:
         f"{result.links.service_numbers} service numbers set aside."
     )
     _print_ingest(result)
+    for skipped in result.skipped:
+        err.print(f"[yellow]Warning:[/] {escape(skipped.sentence())}", soft_wrap=True)
     if result.value is not None:
         _print_value(result.value)
     if result.churn is not None:
         _print_churn(result.churn)
-    out.print(f"\nTop {len(result.top_customers)} customers by tie strength, and why:")
-    for i, c in enumerate(result.top_customers, 1):
-        out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     if result.influence is not None:
         _print_influence(result.influence)
+    if result.top_influencers:
+        out.print("\nInfluencers, in the categories where influence is shown, and why:")
+        for r in result.top_influencers:
+            out.print(
+                f"  {escape(str(r['category']))} #{r['rank']}: {r['customer_id']}  "
+                f"{escape(str(r['reason']))}",
+                highlight=False,
+            )
+    else:
+        out.print(
+            f"\nTop {len(result.top_customers)} customers by tie strength (who talks most; no "
+            "category shows influence from adoption timing), and why:"
+        )
+        for i, c in enumerate(result.top_customers, 1):
+            out.print(f"{i:>3}. {c['customer_id']}  {escape(c['reason'])}", highlight=False)
     out.print()
     out.print(f"Workspace: {result.workspace}")
     out.print(f"Report:    {result.report_path}")
@@ -162,6 +176,8 @@ def _print_value(value: ValueSummary) -> None:
     )
     for note in value.notes:
         out.print(f"  note: {escape(note)}", highlight=False)
+
+
 def _print_influence(s: InfluenceSummary) -> None:
     if s.skipped:
         out.print(f"Influence: {escape(s.skipped)}.", highlight=False)
@@ -266,14 +282,36 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented configuration template."""
+    """Write a commented configuration; with --data, wired to the files found there.
+
+    With --data, every CSV/Parquet file's header and first rows are read: each file is matched to
+    an input (interactions, customers, transactions, adoptions, churn, engagement) by its name or
+    its columns, and its columns to tiewise's by name and content.  What was mapped and what was
+    not is printed.
+    """
+    from tiewise.ingest.detect import detect_inputs
+
     if path.exists() and not force:
         raise InputError(f"{path} exists already; use --force to overwrite it.")
     if data is not None and not data.is_dir():
         raise InputError(f"--data {data}: no such folder.")
+    detected = None
+    if data is not None:
+        detection = detect_inputs(data)
+        for line in detection.lines():
+            out.print(escape(line), highlight=False, soft_wrap=True)
+        detected = detection.specs()
+        if "interactions" not in detected:
+            err.print(
+                "[yellow]Note:[/] no interaction file was recognised: tiewise needs one to build "
+                "the network. Fill in [inputs.interactions] by hand.",
+                soft_wrap=True,
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(template(data, config_dir=path.parent), encoding="utf-8")
-    out.print(f"Wrote {path}. Edit the inputs, then run `tiewise run --config {path}`.")
+    path.write_text(template(data, config_dir=path.parent, detected=detected), encoding="utf-8")
+    ready = detected is not None and "interactions" in detected
+    then = "run" if ready else "check the inputs, then run"
+    out.print(f"Wrote {path}. Now {then} `tiewise run --config {path}`.")
 
 
 @app.command()
@@ -372,17 +410,46 @@ def runs(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption
 @app.command()
 def export(
     table: Annotated[str, typer.Argument(help="The table to export (see `tiewise tables`).")],
-    output: Annotated[Path, typer.Argument(help="The file to write (.csv or .parquet).")],
+    output: Annotated[Path, typer.Argument(help="The file to write (.csv, .parquet or .xlsx).")],
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv or parquet (default: from the suffix).")
+        str | None,
+        typer.Option("--format", help="csv, parquet or xlsx (default: from the suffix)."),
     ] = None,
+    include_control: Annotated[
+        bool,
+        typer.Option(
+            help="For a campaign table: keep the control arm's rows (flagged in column arm). "
+            "By default only the customers to contact are written."
+        ),
+    ] = False,
     config: ConfigOption = Path("tiewise.toml"),
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Export a table to CSV or Parquet (.csv, .csv.gz, .parquet)."""
-    chosen = export_format(output, fmt)
+    """Export a table to CSV, Parquet or Excel (a campaign table: its target arm by default)."""
+    from tiewise.campaigns.files import file_format, write_frame
+
+    if fmt is None:
+        file_format(output, "export file")  # an unknown suffix: the message names every format
+    xlsx = fmt == "xlsx" or (fmt is None and output.name.lower().endswith(".xlsx"))
+    chosen = "xlsx" if xlsx else export_format(output, fmt)
     with Workspace.open(_workspace_path(config, workspace), read_only=True) as ws:
-        written = ws.export(table, output, fmt=chosen)
+        ws.table(table)  # a clear error when missing
+        columns = {c[0] for c in ws.con.execute(f'DESCRIBE "{table}"').fetchall()}
+        arms = table.startswith("campaign_") and "arm" in columns
+        if chosen == "xlsx" or (arms and not include_control):
+            where = "WHERE arm = 'target'" if arms and not include_control else ""
+            order = "ORDER BY rank" if "rank" in columns else ""
+            frame = ws.con.execute(f'SELECT * FROM "{table}" {where} {order}').df()
+            if arms and not include_control:
+                frame = frame.drop(columns=["arm"])
+            written = write_frame(frame, output, chosen)
+        else:
+            written = ws.export(table, output, fmt=chosen)
+    if arms and not include_control:
+        out.print(
+            "Control rows left out (they must not be contacted); --include-control keeps "
+            "them, flagged in column arm."
+        )
     out.print(f"Wrote {written}.")
 
 
@@ -440,16 +507,43 @@ def campaign(
     ] = None,
     category: Annotated[str | None, typer.Option(help="Cross-sell: the product category.")] = None,
     output: Annotated[
-        Path | None, typer.Option("--out", help="Also write the list to this .csv or .parquet.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the customers to contact (target arm only) to this .csv, "
+            ".parquet or .xlsx file.",
+        ),
     ] = None,
+    control_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the held-out control arm to this separate file (not to contact)."),
+    ] = None,
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your customer list (.csv, .parquet, .xlsx) with the identifiers the inputs "
+            "had: pseudonymised with the workspace key and joined, so the files carry its "
+            "columns (phone, e-mail, CRM id)."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str, typer.Option(help="The identifier column of --customers.")
+    ] = "customer_id",
     config: ConfigOption = Path("tiewise.toml"),
 ) -> None:
     """Build a ranked target list with reasons and a held-out control group."""
     from tiewise.campaigns import campaign as build
+    from tiewise.campaigns import export_campaign
+    from tiewise.campaigns.files import file_format
 
+    for path in (output, control_out, customers):
+        if path is not None:  # a name it cannot write is refused before the list is built
+            file_format(path, "file")
+            if path is not customers and path.is_dir():
+                raise InputError(f"cannot write to {path}: it is a folder; name a file.")
+    if output is None and (control_out is not None or customers is not None):
+        raise InputError("--control-out and --customers need --out (the targets file).")
     cfg = _load(config)
-    if output is not None:
-        export_format(output)  # a name it cannot write is refused before the list is built
     summary = build(
         cfg,
         kind,
@@ -468,12 +562,41 @@ def campaign(
         top = ws.con.execute(
             f"SELECT rank, customer_id, arm, reason FROM {summary.table} ORDER BY rank LIMIT 5"
         ).fetchall()
-        for rank, customer, arm, reason in top:
-            out.print(
-                f"{rank:>4}. {customer} {escape(f'[{arm}]')} {escape(reason)}", highlight=False
+    for rank, customer, arm, reason in top:
+        out.print(f"{rank:>4}. {customer} {escape(f'[{arm}]')} {escape(reason)}", highlight=False)
+    if output is not None:
+        _print_files(
+            export_campaign(
+                cfg,
+                summary.name,
+                output,
+                control_out=control_out,
+                customers=customers,
+                id_column=id_column,
             )
-        if output is not None:
-            out.print(f"Wrote {ws.export(summary.table, output)}.")
+        )
+
+
+def _print_files(files: Any) -> None:
+    out.print(
+        f"Wrote {files.targets:,} customers to contact to {files.targets_file}"
+        + (
+            f" and the {files.controls:,} of the control group (do not contact) to "
+            f"{files.control_file}."
+            if files.control_file is not None
+            else f"; the {files.controls:,} of the control group are left out (--control-out "
+            "writes them)."
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if files.attached is not None:
+        note = f"Identifiers attached from column {files.attached} of the customer list" + (
+            f"; {files.without_ids:,} listed customers are not in it (their id columns are empty)."
+            if files.without_ids
+            else " for every listed customer."
+        )
+        out.print(note, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -506,6 +629,17 @@ def responses(
         value_column=value_column,
         command=_command(),
     )
+    out.print(
+        f"{u.matched:,} of the file's {u.matched + u.unmatched:,} customer ids are on the list.",
+        highlight=False,
+    )
+    if u.unmatched:
+        shown = ", ".join(u.unmatched_examples)
+        err.print(
+            f"[yellow]Warning:[/] {u.unmatched:,} ids are not on the campaign list and were "
+            f"left out of the uplift (e.g. {escape(shown)}).",
+            soft_wrap=True,
+        )
     out.print(
         f"Campaign {name}: target {u.target_responders:,}/{u.targets:,} responded "
         f"({u.target_rate:.1%}), control {u.control_responders:,}/{u.controls:,} "
@@ -658,6 +792,7 @@ def demo(
 def _command() -> str:
     """The command line as typed, for the runs table (at most 500 characters)."""
     return " ".join(["tiewise", *map(str, _state["argv"])])[:500]
+
 
 def _interrupted(debug: bool) -> int:
     """Say what an interrupted command kept; the exit code is 128 + the signal's number."""

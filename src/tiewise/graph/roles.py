@@ -12,12 +12,12 @@ R1    ultra-peripheral             z < 2.5, P ≤ 0.05   marginal
 R2    peripheral                   z < 2.5, P ≤ 0.62   follower
 R3    non-hub connector            z < 2.5, P ≤ 0.80   bridge
 R4    non-hub kinless              z < 2.5, P > 0.80   bridge
-R5    provincial hub               z ≥ 2.5, P ≤ 0.30   leader
-R6    connector hub                z ≥ 2.5, P ≤ 0.75   leader
-R7    kinless hub                  z ≥ 2.5, P > 0.75   leader
+R5    provincial hub               z ≥ 2.5, P ≤ 0.30   hub
+R6    connector hub                z ≥ 2.5, P ≤ 0.75   hub
+R7    kinless hub                  z ≥ 2.5, P > 0.75   hub
 ====  ===========================  ==================  ==============
 
-Hubs lead their community (a connector or kinless hub also reaches into others); non-hub
+Hubs anchor their community (a connector or kinless hub also reaches into others); non-hub
 connectors and kinless nodes bridge communities; peripheral nodes follow; ultra-peripheral nodes,
 all of whose contacts are in one community and few, are marginal.
 
@@ -57,9 +57,9 @@ BUSINESS_ROLES = {
     2: "follower",
     3: "bridge",
     4: "bridge",
-    5: "leader",
-    6: "leader",
-    7: "leader",
+    5: "hub",
+    6: "hub",
+    7: "hub",
 }
 
 
@@ -79,7 +79,10 @@ def role(z: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> npt.NDArray[
 
 
 def business_role(roles: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
-    """The business role (leader, bridge, follower, marginal) of each role number."""
+    """The business role (hub, bridge, follower, marginal) of each role number.
+
+    "Hub" is the role; "leader" is kept for the top customers of a community by tie strength.
+    """
     lookup = np.array([""] + [BUSINESS_ROLES[i] for i in range(1, 8)], dtype=object)
     return lookup[roles]
 

@@ -122,6 +122,23 @@ def _where(source: Source, file: str, row: int | None, column: str | None) -> st
     return place + (f", column {source.user_column(column)}" if column else "")
 
 
+def _shown(con: Any, validated: Validated, code: int) -> str:
+    """The offending value of the first row breaking rule ``code``, quoted (never an id)."""
+    rule = validated.rules[code]
+    present = {c.name: c for c in validated.present}
+    if rule.column not in present or present[rule.column].kind == "id":
+        return ""  # identifiers are personal data: not echoed
+    found = con.execute(
+        f"SELECT CAST(_raw_{rule.column} AS VARCHAR) FROM _bad_rows WHERE _rule = ? "
+        "ORDER BY _file, _row LIMIT 1",
+        [code],
+    ).fetchall()
+    if not found or found[0][0] is None:
+        return ""
+    value = str(found[0][0])
+    return f" = {value[:80]!r}"
+
+
 def malformed_lines(
     ctx: RunContext,
     source: Source,
@@ -330,7 +347,8 @@ def record_rules(
         rule = validated.rules[code]
         file, row = examples[code]
         raise InputError(
-            f"{_where(source, file, row, rule.column)}: rule {rule.name} broken: expected "
+            f"{_where(source, file, row, rule.column)}{_shown(con, validated, code)}: rule "
+            f"{rule.name} broken: expected "
             f"{rule.expected}. Fix: {rule.fix}. ({counts[code]} row(s) break it; use "
             "policy = 'quarantine' to set them aside instead.)"
         )
@@ -353,7 +371,8 @@ def record_rules(
     rule = validated.rules[worst]
     file, row = examples[worst]
     example = (
-        f"{rule.name} (e.g. {_where(source, file, row, rule.column)}; expected {rule.expected})"
+        f"{rule.name} (e.g. {_where(source, file, row, rule.column)}"
+        f"{_shown(con, validated, worst)}; expected {rule.expected})"
     )
     check_bad_share(source.label, config, bad, example, malformed, total)
     if not ctx.has_table("rejected_rows"):

@@ -17,6 +17,7 @@ re-reading history:
 ``first_ts``, ``last_ts``       first and last record
 ``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
                                 missed calls (negative duration) kept with duration 0
+``n_off_hours``                 records in the evening, at night (18:00-08:00) or at a weekend
 
 ``link_meta`` holds the as-of time (the newest record) and the week origin.  When new records
 arrive, the old weights are decayed to the new as-of time (one multiplication: the exponential
@@ -68,13 +69,19 @@ _STATE_AGG = (
     bit_or(week_mask) AS week_mask,
     min(first_ts) AS first_ts, max(last_ts) AS last_ts,
     CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(two_sided) AS BIGINT) AS two_sided,
-    CAST(sum(missed) AS BIGINT) AS missed
+    CAST(sum(missed) AS BIGINT) AS missed,
+    CAST(sum(n_off_hours) AS BIGINT) AS n_off_hours
 """
 )
 _TOTAL = " + ".join(_COUNTS)
 _STATE_COLUMNS = (
     "a, b, " + ", ".join(_COUNTS) + ", voice_seconds_ab, voice_seconds_ba, weight_fp, "
-    "week_mask, first_ts, last_ts, duplicates, two_sided, missed"
+    "week_mask, first_ts, last_ts, duplicates, two_sided, missed, n_off_hours"
+)
+# Off hours: evenings, nights (18:00 to 08:00) and weekends; 1990-01-01 was a Monday.
+OFF_HOURS = (
+    "(hour(timestamp) < 8 OR hour(timestamp) >= 18 "
+    "OR date_diff('day', DATE '1990-01-01', CAST(timestamp AS DATE)) % 7 >= 5)"
 )
 
 
@@ -98,6 +105,7 @@ def history_hash(config: Config, key: bytes | None) -> str:
         repr(sorted(config.links.channel_weights.items())),
         repr(config.links.duration_weight),
         key_id,
+        "state with n_off_hours",  # the columns of link_state: older workspaces are rebuilt
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
@@ -262,6 +270,7 @@ def _pairs_sql(config: Config, frame: _Meta, records: str) -> str:
                CAST(sum(copies - 1) AS BIGINT) AS duplicates,
                count(*) FILTER (WHERE seen_in AND seen_out) AS two_sided,
                count(*) FILTER (WHERE missed) AS missed,
+               count(*) FILTER (WHERE {OFF_HOURS}) AS n_off_hours,
                sum(copies) AS raw_rows
         FROM ({records})
         GROUP BY ALL
@@ -731,7 +740,7 @@ def _merged(config: Config, new_state: str, previous: _Meta, meta: _Meta) -> str
                CAST(round(weight_fp * pow(2, -{elapsed!r} / {half_life_s!r})) AS HUGEINT)
                    AS weight_fp,
                week_mask >> {shift} AS week_mask, first_ts, last_ts,
-               duplicates, two_sided, missed
+               duplicates, two_sided, missed, n_off_hours
         FROM link_state
     """
     return f"""
@@ -799,6 +808,6 @@ def pseudonymised_sql() -> str:
                CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END
                    AS voice_seconds_ba,
                r.weight_fp, r.week_mask, r.first_ts, r.last_ts,
-               r.duplicates, r.two_sided, r.missed
+               r.duplicates, r.two_sided, r.missed, r.n_off_hours
         FROM _pairs r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
     """

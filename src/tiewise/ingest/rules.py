@@ -24,10 +24,21 @@ from tiewise.config import Config, InputSpec
 from tiewise.ingest.schemas import Column
 from tiewise.ingest.sources import Source
 
-__all__ = ["IN_WORDS", "OUT_WORDS", "Rule", "Validated", "timestamp_sql", "validated_select"]
+__all__ = [
+    "CASE_KEPT",
+    "IN_WORDS",
+    "OUT_WORDS",
+    "Rule",
+    "Validated",
+    "timestamp_sql",
+    "validated_select",
+]
 
 MAX_DURATION_S = 24 * 3600
 _MAX_DOUBLE = "1.7976931348623157e308"  # NaN and the infinities lie outside ±this
+# Text columns kept in the user's own case (the others, vocabularies matched against settings
+# such as channel weights and engagement weights, are lower-cased).
+CASE_KEPT = ("category", "item", "segment", "plan", "account_id")
 IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
 OUT_WORDS = ("out", "o", "outgoing", "moc", "originating", "sent", "outbound")
 
@@ -81,6 +92,9 @@ def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
             f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} "
             "END)"
         )
+    if "%" in spec.timestamp_format:  # a strptime pattern, e.g. "%d/%m/%Y %H:%M"
+        pattern = spec.timestamp_format.replace("'", "''")
+        return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{pattern}')"
     if spec.timestamp_format == "epoch_s":
         return epoch_s
     if spec.timestamp_format == "epoch_ms":
@@ -110,6 +124,8 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
         return f"TRY_CAST({col} AS BIGINT)"
     if column.kind == "boolean":
         return f"TRY_CAST({col} AS BOOLEAN)"
+    if column.name in CASE_KEPT:  # names a user reads and types back: kept as given
+        return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     return f"NULLIF(lower(trim(CAST({col} AS VARCHAR))), '')"
 
 
@@ -136,7 +152,12 @@ def _generic_rules(present: list[Column], types: dict[str, str]) -> list[Rule]:
                     c.name,
                     f"NOT {empty} AND {c.name} IS NULL",
                     "a finite number" if c.kind == "number" else f"a {c.kind}",
-                    f"fix the value, or set the {c.kind} format in the configuration",
+                    (
+                        "fix the value, or give the input its timestamp_format, e.g. "
+                        'timestamp_format = "%d/%m/%Y %H:%M" for 31/01/2026 14:05'
+                    )
+                    if c.kind == "timestamp"
+                    else f"fix the value, or set the {c.kind} format in the configuration",
                 )
             )
         if c.kind == "timestamp":

@@ -578,7 +578,7 @@ def load_interactions_spark(
         "CAST(weight_fp AS HUGEINT) AS weight_fp, CAST(week_mask AS HUGEINT) AS week_mask, "
         "CAST(first_ts AS TIMESTAMP) AS first_ts, CAST(last_ts AS TIMESTAMP) AS last_ts, "
         "CAST(duplicates AS BIGINT) AS duplicates, CAST(two_sided AS BIGINT) AS two_sided, "
-        "CAST(missed AS BIGINT) AS missed "
+        "CAST(missed AS BIGINT) AS missed, CAST(n_off_hours AS BIGINT) AS n_off_hours "
         f"FROM read_parquet({literal})",
         stage="ingest",
         description="Interactions per pair of parties, in mergeable form (see links); "

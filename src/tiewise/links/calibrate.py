@@ -54,6 +54,7 @@ COMPONENTS = {  # the columns of `links` a strength can weigh, besides ln(volume
     "burstiness": "1 - active weeks / records: records bunched in few weeks",
     "duration": "ln(1 + minutes per call)",
     "channel_mix": "1 - sum of squared channel shares: more than one channel",
+    "off_hours": "share of records in the evening, at night (18:00-08:00) or at a weekend",
 }
 BASELINES = ("records", "n_voice", "voice_seconds")  # what a user could count without tiewise
 

@@ -109,8 +109,9 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
     powers are rounded to 9 decimals: DuckDB's and Spark's differ in the last bits.  Besides volume,
     reciprocity and regularity, every component a strength can weigh is a column:
     ``recency`` (2^(-days since the last contact / half-life)), ``burstiness`` (1 - active
-    weeks / records), ``duration`` (ln(1 + minutes per call)) and ``channel_mix`` (1 - the sum
-    of the squared shares of voice, SMS and other records).
+    weeks / records), ``duration`` (ln(1 + minutes per call)), ``channel_mix`` (1 - the sum
+    of the squared shares of voice, SMS and other records) and ``off_hours`` (the share of
+    records in the evening, at night or at a weekend).
     """
     weeks = f"least({REGULARITY_WEEKS}, {_AS_OF_WEEK} - {_FIRST_WEEK} + 1)"
     active = (
@@ -132,7 +133,7 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                    n_other_ab + n_other_ba AS n_other,
                    voice_seconds_ab + voice_seconds_ba AS voice_seconds,
                    n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
-                   voice_seconds_ab, voice_seconds_ba,
+                   voice_seconds_ab, voice_seconds_ba, n_off_hours,
                    active_weeks, first_ts, last_ts,
                    (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
                    volume,
@@ -148,6 +149,7 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                      9) AS duration,
                1 - (pow(n_voice, 2) + pow(n_sms, 2) + pow(n_other, 2)) / pow(records, 2)
                    AS channel_mix,
+               CAST(n_off_hours AS DOUBLE) / records AS off_hours,
                {strength_sql(weights)} AS strength
         FROM components
         """

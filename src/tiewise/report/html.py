@@ -110,7 +110,7 @@ def _value_context(ws: Workspace, config: Config, limit: int = 5000) -> dict[str
     )
     return {
         "value": {
-            "segments": _records(ws, "SELECT * FROM value_segments"),
+            "segments": _active_segments(ws),
             "models": _records(ws, "SELECT * FROM value_models ORDER BY model DESC, parameter")
             if "value_models" in present
             else [],
@@ -132,6 +132,30 @@ def _value_context(ws: Workspace, config: Config, limit: int = 5000) -> dict[str
             "network": "network_value" in present,
         }
     }
+
+
+def _active_segments(ws: Workspace) -> list[dict[str, Any]]:
+    """The value segments over the active base: customers who have not left.
+
+    Customers who left have no future value, so counting them would give the high-value
+    segments a churn rate of 0 by construction; the segment table counts current customers.
+    """
+    cols = _columns(ws, "customer_value")
+    active = "WHERE NOT v.churned" if "churned" in cols else ""
+    definition = (
+        "any_value(s.definition)" if "definition" in _columns(ws, "value_segments") else "NULL"
+    )
+    return _records(
+        ws,
+        f"""
+        SELECT v.segment, count(*) AS customers, count(*) / sum(count(*)) OVER () AS share,
+               sum(v.clv) AS total_clv, sum(v.network_value) AS total_network_value,
+               sum(v.true_value) AS total_true_value, avg(v.true_value) AS mean_true_value,
+               {definition} AS definition
+        FROM customer_value v LEFT JOIN value_segments s USING (segment) {active}
+        GROUP BY v.segment ORDER BY sum(v.true_value) DESC
+        """,
+    )
 
 
 def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
@@ -197,7 +221,8 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "SELECT (SELECT count(*) FROM nodes) AS parties, "
         "(SELECT count(*) FROM nodes WHERE on_network) AS customers, "
         "(SELECT count(*) FROM links) AS links, "
-        "(SELECT count(*) FROM communities) AS communities, "
+        "(SELECT count(*) FROM communities WHERE size >= 3) AS communities, "
+        "(SELECT count(*) FROM communities WHERE size < 3) AS small_groups, "
         "(SELECT count(*) FROM service_numbers) AS service_numbers, "
         "(SELECT CAST(sum(records) AS BIGINT) FROM links) AS interactions, "
         "(SELECT first_ts FROM link_meta) AS first_record, "
@@ -242,6 +267,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "churn": _churn(ws, config),
         "config": config,
         **_value_context(ws, config),
+        "summary": _summary(ws, config),
         **_campaigns(ws),
         **_influence(ws),
     }
@@ -295,6 +321,175 @@ def _campaigns(ws: Workspace) -> dict[str, Any]:
         "uplift": uplift,
         "uplift_plot": uplift_svg(uplift) if uplift else "",
     }
+
+
+def _columns(ws: Workspace, table: str) -> set[str]:
+    rows = ws.con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+        [table],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _influence_summary(ws: Workspace, config: Config, names: set[str]) -> dict[str, Any]:
+    """Influencers per category, only where the shuffle test shows influence."""
+    if "influence_tests" not in names or "influence_scores" not in names:
+        return {"measured": False, "shown": {}, "not_shown": []}
+    tests = _columns(ws, "influence_tests")
+    if "influence_detected" in tests:
+        detected = "influence_detected"
+    else:  # an older table: the same rule as the stage
+        detected = f"p_value < {float(config.influence.significance)!r}"
+    rows = ws.con.execute(
+        f"SELECT category, {detected} FROM influence_tests WHERE category <> 'all' ORDER BY 1"
+    ).fetchall()
+    if not rows:  # no adoptions: scores are structural, nothing was tested
+        return {"measured": False, "shown": {}, "not_shown": []}
+    shown = [str(c) for c, d in rows if d]
+    not_shown = [str(c) for c, d in rows if not d]
+    cols = _columns(ws, "influence_scores")
+    pick = [
+        c
+        for c in (
+            "influence_score", "influence_low", "influence_high", "conversion_rate",
+            "adoptions", "followers", "followers_expected", "reason",
+        )
+        if c in cols
+    ]  # fmt: skip
+    per: dict[str, list[dict[str, Any]]] = {}
+    if shown:
+        order = "rank" if "rank" in cols else "influence_score DESC, customer_id"
+        where = "rank <= 3" if "rank" in cols else "true"
+        for row in _records(
+            ws,
+            f"SELECT category, customer_id, {', '.join(pick)} FROM influence_scores "
+            f"WHERE category IN (SELECT unnest(?)) AND {where} ORDER BY category, {order}",
+            [shown],
+        ):
+            per.setdefault(str(row["category"]), []).append(row)
+    return {
+        "measured": True,
+        "shown": {c: per.get(c, [])[:3] for c in shown},
+        "not_shown": not_shown,
+    }
+
+
+def _advocates(ws: Workspace, names: set[str], limit: int = 5) -> list[dict[str, Any]]:
+    """B2B: the top advocate of each key account (the accounts with the most value)."""
+    if "customer_value" not in names or "customers" not in names:
+        return []
+    cols = _columns(ws, "customer_value")
+    if "engagement_score" not in cols or "account_id" not in _columns(ws, "customers"):
+        return []
+    moved = "v.colleagues_moved" if "colleagues_moved" in cols else "NULL::BIGINT"
+    linked = "v.colleagues_linked" if "colleagues_linked" in cols else "NULL::BIGINT"
+    earned = "v.top_behaviour" if "top_behaviour" in cols else "v.reason"
+    return _records(
+        ws,
+        f"""
+        WITH people AS (
+            SELECT v.*, c.account_id FROM customer_value v JOIN customers c USING (customer_id)
+            WHERE c.account_id IS NOT NULL
+        ),
+        accounts AS (
+            SELECT account_id, sum(true_value) AS account_value, count(*) AS contacts
+            FROM people GROUP BY 1 ORDER BY account_value DESC, contacts DESC, account_id LIMIT ?
+        ),
+        ranked AS (
+            SELECT v.account_id, v.customer_id, v.engagement_score, {moved} AS colleagues_moved,
+                   {linked} AS colleagues_linked, {earned} AS earned,
+                   row_number() OVER (PARTITION BY v.account_id
+                                      ORDER BY v.engagement_score DESC, v.customer_id) AS r
+            FROM people v JOIN accounts USING (account_id)
+        )
+        SELECT a.account_id, a.account_value, a.contacts, r.customer_id, r.engagement_score,
+               r.colleagues_moved, r.colleagues_linked, r.earned
+        FROM accounts a JOIN ranked r USING (account_id) WHERE r.r = 1
+        ORDER BY a.account_value DESC, a.contacts DESC, a.account_id
+        """,
+        [limit],
+    )
+
+
+def _summary(ws: Workspace, config: Config) -> dict[str, Any]:
+    """The executive summary: who moves others, who is worth most, what is at risk, what to do."""
+    names = {t.name for t in ws.tables()}
+    out: dict[str, Any] = {
+        "warnings": _records(ws, "SELECT * FROM run_warnings") if "run_warnings" in names else [],
+        "influence": _influence_summary(ws, config, names),
+        "advocates": _advocates(ws, names),
+        "b2b": "engagement_events" in names and "adoptions" not in names,
+        "ambassadors": None,
+        "risk": None,
+        "lists": [],
+    }
+    if "customer_value" in names:
+        active = "NOT churned" if "churned" in _columns(ws, "customer_value") else "true"
+        out["ambassadors"] = _records(
+            ws,
+            f"SELECT count(*) FILTER (WHERE segment = 'Ambassador') AS n, "
+            f"coalesce(sum(true_value) FILTER (WHERE segment = 'Ambassador'), 0) AS value, "
+            f"coalesce(sum(true_value), 0) AS total, count(*) AS customers "
+            f"FROM customer_value WHERE {active}",
+        )[0]
+    if "churn_scores" in names and "expected_loss" in _columns(ws, "churn_scores"):
+        out["risk"] = _records(
+            ws,
+            "SELECT count(*) AS customers, sum(expected_loss) AS expected_loss, "
+            "sum(p_churn) AS expected_churners, "
+            "(SELECT sum(expected_loss) FROM (SELECT expected_loss FROM churn_scores "
+            " ORDER BY expected_loss DESC LIMIT 100)) AS top100 FROM churn_scores",
+        )[0]
+    if "campaigns" in names:
+        uplift = (
+            {r["campaign"]: r for r in _records(ws, "SELECT * FROM campaign_uplift")}
+            if "campaign_uplift" in names
+            else {}
+        )
+        for c in _records(ws, "SELECT * FROM campaigns ORDER BY created_at"):
+            table = f"campaign_{c['campaign']}"
+            expected = ""
+            if table in names and c["kind"] == "retention":
+                loss = scalar(ws.con, f"SELECT sum(score) FROM {table} WHERE arm = 'target'")
+                expected = f"expected loss covered {float(loss or 0):,.0f}"
+            elif c["kind"] == "crosssell" and "seed_sets" in names:
+                reach = (
+                    scalar(
+                        ws.con,
+                        "SELECT max(expected_reach) FROM seed_sets "
+                        "WHERE lower(category) = lower(?)",
+                        [c["category"] or "all"],
+                    )
+                    if "expected_reach" in _columns(ws, "seed_sets")
+                    else None
+                )
+                if reach is not None:
+                    expected = f"expected reach of the seed set {float(reach):,.0f} adopters"
+            measured = uplift.get(c["campaign"])
+            if measured is not None and measured["uplift"] == measured["uplift"]:
+                expected = (
+                    f"measured uplift {100 * measured['uplift']:+.1f} points "
+                    f"(95% CI {100 * measured['ci_low']:+.1f} to {100 * measured['ci_high']:+.1f})"
+                )
+                step = "act on the result; rebuild the list on fresh data for the next wave"
+            else:
+                options = f"--name {c['campaign']} --size {c['size']}"
+                if c["category"]:
+                    options += f" --category {c['category']}"
+                step = (
+                    f"tiewise campaign {c['kind']} {options} --out targets.xlsx --control-out "
+                    "control.csv --customers YOUR_LIST.csv; after the campaign, tiewise "
+                    f"responses {c['campaign']} RESPONSES.csv"
+                )
+            out["lists"].append(
+                {
+                    **c,
+                    "targets": int(c["listed"]) - int(c["controls"]),
+                    "expected": expected,
+                    "step": step,
+                }
+            )
+    return out
 
 
 def write_report(ws: Workspace, path: Path, config: Config) -> Path:

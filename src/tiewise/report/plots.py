@@ -40,6 +40,19 @@ def _svg(fig: plt.Figure) -> str:
     return text[text.index("<svg") :]
 
 
+def _plain_log_ticks(ax: Any) -> None:
+    """Log-axis ticks as plain numbers (1, 10, 0.01).
+
+    With mathtext off, matplotlib's default log labels would show their TeX source.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+
+
 def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
     """Histogram of community sizes on logarithmic bins, as an SVG element."""
     with plt.rc_context(_STYLE):
@@ -50,6 +63,7 @@ def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
             ax.hist(sizes, bins=bins.tolist(), color="#3b6ea5", edgecolor="white")
             ax.set_xscale("log")
             ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("community size (members)")
         ax.set_ylabel("number of communities")
         ax.set_title("Community size distribution")
@@ -65,6 +79,7 @@ def degree_ccdf_svg(degree: npt.NDArray[np.int64]) -> str:
             values, counts = np.unique(positive, return_counts=True)
             ccdf = 1.0 - (np.cumsum(counts) - counts) / len(positive)
             ax.loglog(values, ccdf, marker=".", linestyle="none", color="#a53b3b")
+        _plain_log_ticks(ax)
         ax.set_xlabel("contacts k")
         ax.set_ylabel("share with at least k contacts")
         ax.set_title("Contacts per party (heavy tail = super-connectors)")
@@ -73,6 +88,7 @@ def degree_ccdf_svg(degree: npt.NDArray[np.int64]) -> str:
 
 _ROLE_STYLE = {  # business role -> (colour, marker, size)
     "leader": ("#c0392b", "*", 260.0),
+    "hub": ("#8e44ad", "^", 70.0),
     "bridge": ("#e67e22", "D", 60.0),
     "follower": ("#3b6ea5", "o", 28.0),
     "marginal": ("#9aa5b1", "o", 16.0),
@@ -83,7 +99,9 @@ _ROLE_STYLE = {  # business role -> (colour, marker, size)
 def community_svg(
     members: list[dict[str, Any]], edges: list[tuple[int, int, float]], title: str, seed: int = 0
 ) -> str:
-    """A community drawn with its leaders (stars) and bridges (diamonds), as an SVG element.
+    """A community drawn with its leaders (stars), hubs (triangles) and bridges (diamonds).
+
+    Only the leaders are labelled, so the labels stay legible; the result is an SVG element.
 
     ``members`` have ``role`` (a business role, or "off-network") and ``label``; ``edges`` index
     into ``members`` with a weight (line width).
@@ -119,11 +137,23 @@ def community_svg(
                     zorder=2,
                     label=role,
                 )
-        for i, m in enumerate(members):
-            if m["role"] == "leader":
-                ax.annotate(
-                    m["label"], layout[i], xytext=(6, 6), textcoords="offset points", fontsize=7
-                )
+        # Leaders sit close together at the centre: their labels go out in different
+        # directions, each with a line to its star, so they never cover one another.
+        leaders = [i for i, m in enumerate(members) if m["role"] == "leader"]
+        for k, i in enumerate(leaders):
+            angle = 2 * np.pi * (k / max(len(leaders), 1)) + np.pi / 4
+            ax.annotate(
+                members[i]["label"],
+                layout[i],
+                xytext=(70 * np.cos(angle), 55 * np.sin(angle)),
+                textcoords="offset points",
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#c0392b", "lw": 0.5},
+                arrowprops={"arrowstyle": "-", "color": "#c0392b", "lw": 0.6},
+                zorder=3,
+            )
         ax.legend(loc="upper right", fontsize=7, frameon=False)
         ax.set_axis_off()
         ax.set_title(title)

@@ -68,6 +68,8 @@ _HIDDEN_ON_CUSTOMER = {"nodes"}
 #: Columns most worth seeing first in a table of customers.
 _ID = "customer_id"
 _ROWS_PER_SECTION = 20
+#: Tables named like campaign lists that are about the campaigns instead.
+_NOT_LISTS = {"campaign_uplift", "campaign_responses"}
 #: Idle cursors kept for the next request (more are opened when more requests run at once).
 _IDLE_CURSORS = 16
 
@@ -278,7 +280,8 @@ class Explorer:
         return [
             t
             for t in self.tables()
-            if t.name.startswith("campaign_") or t.name == "retention_priority"
+            if (t.name.startswith("campaign_") and t.name not in _NOT_LISTS)
+            or t.name == "retention_priority"
         ]
 
     # -- overview --------------------------------------------------------------------------

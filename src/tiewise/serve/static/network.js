@@ -117,6 +117,7 @@
   function draw(elements, layout) {
     if (cy) { cy.destroy(); }
     cy = cytoscape({ container: box, elements: elements, style: style, layout: layout });
+    box.graph = cy;  // for the browser tests (and the curious, from the console)
     cy.on("tap", "node", function (evt) { show(evt.target.data()); });
     cy.on("mouseover", "node", function (evt) { evt.target.addClass("hover"); });
     cy.on("mouseout", "node", function (evt) { evt.target.removeClass("hover"); });
