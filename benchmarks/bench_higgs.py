@@ -18,22 +18,24 @@ value, churn and campaigns are not run):
   rows, as author or as the user retweeted or mentioned (whoever is retweeted had posted about
   it by then).  Who retweeted whom in the test period -- the true parents -- is never given.
 
-Settings are the template's, except: seeds (not measured here) few and on at most 100,000 RR
-sets, network values from 200,000 RR sets, ids kept (they are anonymous numbers already) and
-``links.exclude_service_numbers = false``: on Twitter the most retweeted accounts are one-way by
-nature (many retweet them, they retweet no one) and the default would drop them from the graph
-as call centres; how many of the true top 1% the default would have dropped is reported.
+Settings are the template's, except: ids kept (they are anonymous numbers already);
+``links.exclude_service_numbers = false`` (on Twitter the most retweeted accounts are one-way by
+nature -- many retweet them, they retweet no one -- and the default would drop them from the graph
+as call centres; how many of the true top 1% it would have dropped is reported); seeds, which are
+not measured here, few and on at most 10,000 RR sets (where no influence is shown they use the
+learned probabilities as they are: supercritical here, and 100,000 RR sets passed 4 GB); network
+values from 200,000 RR sets instead of 20 per customer.
 
 Target (truth, from the test period only): per training user, the number of distinct users who
 retweet or mention them after the cut and had not interacted with them (either way) before it.
 
 Rankings of the training users: tiewise's ``influence_scores`` columns (``influence_score``,
-``followers``, ``excess_followers``, ``structural_score``, any column whose name has "caused"),
-``network_value``, and the graph stage's ``pagerank`` and ``weighted_degree``; and baselines a
-user can compute from the same rows: degree (distinct contacts), in-degree (times retweeted or
-mentioned), out-degree (distinct users they retweeted, mentioned or replied to), messages (rows
-they appear in), the naive count (contacts who adopted within 30 days after them) and random.
-Users a ranking has no score for come last.
+``conversion_rate`` where present, ``followers``, ``excess_followers``, ``structural_score`` and
+any column whose name has "caused"), ``network_value``, and the graph stage's ``pagerank`` and
+``weighted_degree``; and baselines a user can compute from the same rows: degree (distinct
+contacts), in-degree (times retweeted or mentioned), out-degree (distinct users they retweeted,
+mentioned or replied to), messages (rows they appear in), the naive count (contacts who adopted
+within 30 days after them) and random.  Users a ranking has no score for come last.
 
 Metrics: precision of the top 0.1%, 1% and 5% against the true top sets of the same size (ties
 on either side count as expected under a random order: no seed), Spearman's correlation, and
@@ -72,7 +74,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import ndcg_score
 
-from tiewise.config import load_config
+import tiewise
+from tiewise.config import InfluenceConfig, load_config
 from tiewise.datasets.higgs import read_higgs_activity
 from tiewise.graph.stage import analyse_network
 from tiewise.influence.stage import analyse_influence
@@ -87,11 +90,18 @@ SPLITS = {
     "4days": pd.Timestamp("2012-07-05 00:00:00"),
     "announcement": pd.Timestamp("2012-07-04 08:00:00"),
 }
+INFLUENCE = {"seeds": 10, "max_rr_sets": 10_000, "network_value_samples": 200_000}
 TOP = (0.001, 0.01, 0.05)
 NDCG_AT = (100, 1000)
 NAIVE_DAYS = 30.0
 ITEM = "higgs"
-TIEWISE_COLUMNS = ("influence_score", "followers", "excess_followers", "structural_score")
+TIEWISE_COLUMNS = (
+    "influence_score",
+    "conversion_rate",
+    "followers",
+    "excess_followers",
+    "structural_score",
+)
 
 
 def find_data(explicit: str | None) -> tuple[Path | None, bool]:
@@ -154,6 +164,8 @@ def baselines(train: pd.DataFrame, users: pd.Index, adopted: pd.Series) -> pd.Da
 def tiewise_config(folder: Path) -> Path:
     """Write the configuration for the inputs in ``folder``; the workspace goes in it too."""
     path = folder / "tiewise.toml"
+    known = InfluenceConfig.model_fields  # settings this version of tiewise has
+    influence = "\n".join(f"{k} = {v}" for k, v in INFLUENCE.items() if k in known)
     path.write_text(
         f"""seed = 42
 workspace = "{(folder / "ws").as_posix()}"
@@ -179,11 +191,9 @@ mention = 1.0
 reply = 1.0
 
 [influence]
-# Seeds are not measured here: few, on a bounded sample, so the run fits in minutes; network
-# values from 200,000 RR sets (the template's floor) instead of 20 per customer.
-seeds = 10
-max_rr_sets = 100000
-network_value_samples = 200000
+# Seeds are not measured here: few, on a bounded sample (the fewest allowed), so the run fits
+# in memory and minutes; network values from 200,000 RR sets instead of 20 per customer.
+{influence}
 
 [value]
 model = "none"
@@ -387,6 +397,7 @@ def main() -> int:
                 "data": "SNAP Higgs Twitter, higgs-activity_time.txt.gz",
                 "rows": len(activity),
                 "commit": _commit(),
+                "tiewise_code": str(Path(tiewise.__file__).parent),
                 "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),

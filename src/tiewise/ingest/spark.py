@@ -436,7 +436,7 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     prepared = [(source, columns) for source, _, columns in registered]
     newest = []
     for source, columns in prepared:
-        row = spark.sql(to_spark_sql(newest_sql(source, columns))).collect()
+        row = spark.sql(to_spark_sql(newest_sql(source, columns, config))).collect()
         if row and row[0][0] is not None:
             newest.append(row[0][0])
     spans = []

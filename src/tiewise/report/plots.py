@@ -40,6 +40,19 @@ def _svg(fig: plt.Figure) -> str:
     return text[text.index("<svg") :]
 
 
+def _plain_log_ticks(ax: Any) -> None:
+    """Log-axis ticks as plain numbers (1, 10, 0.01).
+
+    With mathtext off, matplotlib's default log labels would show their TeX source.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+
+
 def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
     """Histogram of community sizes on logarithmic bins, as an SVG element."""
     with plt.rc_context(_STYLE):
@@ -50,6 +63,7 @@ def community_sizes_svg(sizes: npt.NDArray[np.int64]) -> str:
             ax.hist(sizes, bins=bins.tolist(), color="#3b6ea5", edgecolor="white")
             ax.set_xscale("log")
             ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("community size (members)")
         ax.set_ylabel("number of communities")
         ax.set_title("Community size distribution")
@@ -65,6 +79,7 @@ def degree_ccdf_svg(degree: npt.NDArray[np.int64]) -> str:
             values, counts = np.unique(positive, return_counts=True)
             ccdf = 1.0 - (np.cumsum(counts) - counts) / len(positive)
             ax.loglog(values, ccdf, marker=".", linestyle="none", color="#a53b3b")
+        _plain_log_ticks(ax)
         ax.set_xlabel("contacts k")
         ax.set_ylabel("share with at least k contacts")
         ax.set_title("Contacts per party (heavy tail = super-connectors)")
