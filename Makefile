@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
@@ -16,16 +17,22 @@ VENDOR := src/tiewise/serve/static/vendor
 
 all: test
 
-$(STAMP): pyproject.toml constraints.txt
+# The demo needs the package alone; the tests add the development tools and Spark (the Spark
+# tests run in CI), the benchmarks LightGBM and pynetim.  See the README (Install) for the sizes.
+$(CORE): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tiewise needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/tiewise demo --dir demo --customers 100000
 
 lint: $(STAMP)
@@ -57,7 +64,7 @@ vendor:
 	echo "cytoscape $(CYTOSCAPE_VERSION) (npm), dist/cytoscape.min.js and LICENSE" > $(VENDOR)/VERSION
 
 # The explorer over the demo workspace (after `make demo`).
-serve-demo: $(STAMP)
+serve-demo: $(CORE)
 	$(BIN)/tiewise serve --config demo/tiewise.toml
 
 test-slow: $(STAMP)
@@ -79,7 +86,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet '.[dev,spark]'
+	.lockenv/bin/python -m pip install --quiet '.[dev,spark]' 'lightgbm>=4.5'  # bench's, but for pynetim
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^tiewise' > constraints.txt
 	rm -rf .lockenv
 

@@ -157,7 +157,7 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
     p = ChurnModel(features=cols, categorical=CATEGORICAL, increasing=SOCIAL_FEATURES,
                    max_iter=c.max_iter, learning_rate=c.learning_rate).fit(x_train, y_train)
     fit = time.perf_counter() - t
-    s = evaluate(y_test, p.predict(x_test))
+    s = evaluate(y_test, p.predict_proba(x_test)[:, 1])
     out[f"sklearn {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
                               "brier": s.brier}
     x = x_train[cols].to_numpy(np.float64)
@@ -181,7 +181,7 @@ for seed in [cfg.seed, *range(int(sys.argv[2]))]:
     lift = {}
     for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
                        ("behaviour + social", BEHAVIOUR_FEATURES + SOCIAL_FEATURES)):
-        p = _model(cols, c, seed).fit(x_train, y_train).predict(x_test)
+        p = _model(cols, c, seed).fit(x_train, y_train).predict_proba(x_test)[:, 1]
         lift[name] = evaluate(y_test, p).lift
     rows.append({"seed": seed, **lift, "gain": lift["behaviour + social"] / lift["behaviour"] - 1})
 gain = np.array([r["gain"] for r in rows])

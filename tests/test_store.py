@@ -18,7 +18,11 @@ def first_value(ws: Workspace, table: str) -> list[tuple[int]]:
 def commit_numbers(path: Path, count: int) -> None:
     with Workspace.open(path, create=True) as ws, ws.run(command=f"numbers {count}") as run:
         run.write_table(
-            "numbers", f"SELECT range AS n FROM range({count})", stage="t", description="numbers"
+            "numbers",
+            f"SELECT range AS n FROM range({count})",
+            stage="t",
+            description="numbers",
+            check=False,
         )
 
 
@@ -37,8 +41,10 @@ def test_a_failed_run_keeps_the_previous_results(tmp_path: Path) -> None:
     commit_numbers(tmp_path, 3)
     with Workspace.open(tmp_path) as ws:
         with pytest.raises(RuntimeError), ws.run(command="broken") as run:
-            run.write_table("numbers", "SELECT 99 AS n", stage="t", description="overwritten")
-            run.write_table("extra", "SELECT 1 AS x", stage="t", description="new")
+            run.write_table(
+                "numbers", "SELECT 99 AS n", stage="t", description="overwritten", check=False
+            )
+            run.write_table("extra", "SELECT 1 AS x", stage="t", description="new", check=False)
             raise RuntimeError("stage exploded")
         assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
         assert "extra" not in {t.name for t in ws.tables()}
@@ -53,7 +59,7 @@ def test_interrupt_is_recorded_as_interrupted(tmp_path: Path) -> None:
     commit_numbers(tmp_path, 2)
     with Workspace.open(tmp_path) as ws:
         with pytest.raises(KeyboardInterrupt), ws.run(command="ctrl-c") as run:
-            run.write_table("numbers", "SELECT 7 AS n", stage="t", description="x")
+            run.write_table("numbers", "SELECT 7 AS n", stage="t", description="x", check=False)
             raise KeyboardInterrupt
         assert ws.runs()[0]["status"] == "interrupted"
         assert first_value(ws, "numbers") == [(0,), (1,)]
@@ -64,7 +70,9 @@ import sys, time
 from pathlib import Path
 from tiewise.store import Workspace
 with Workspace.open(sys.argv[1]) as ws, ws.run(command="doomed") as run:
-    run.write_table("numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x")
+    run.write_table(
+        "numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x", check=False
+    )
     scratch = Path(sys.argv[1]) / "tmp" / f"tiewise-slices-{run.run_id}-0"
     scratch.mkdir(parents=True)
     (scratch / "part.parquet").write_bytes(b"half-written")

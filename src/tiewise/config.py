@@ -72,6 +72,11 @@ class InputSpec(_Strict):
         '(e.g. channel = "sms" for a file of text messages).',
     )
     delimiter: str | None = Field(default=None, description="CSV delimiter; None sniffs it.")
+    header: bool = Field(
+        default=True,
+        description="False for CSV files without a header line: their columns are then named "
+        "by position, column0, column1, ... (map them in `columns`).",
+    )
     encoding: Literal["utf-8", "latin-1", "utf-16"] = Field(
         default="utf-8", description="CSV text encoding."
     )

@@ -186,7 +186,13 @@ def run_pipeline(
         threads=config.engine.threads,
     ) as ws:
         warning = ws.recover()
+        identifiers = "pseudonyms" if key is not None else "raw identifiers"
+        before = ws.setting("identifiers")
+        rewrite = before != identifiers and (before or ws.last_complete_run()) is not None
         with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
+            run.con.execute(
+                "INSERT OR REPLACE INTO _tiewise_settings VALUES ('identifiers', ?)", [identifiers]
+            )
             with _timed(seconds, "Loading and validating inputs", step):
                 ingested = ingest(run, config, key)
             with _timed(seconds, "Building links and their strengths", step):
@@ -203,6 +209,9 @@ def run_pipeline(
                 churn = analyse_churn(run, config)
             skipped = skipped_stages(config, influence, value, churn)
             _record_skipped(run, skipped)
+        if rewrite:  # the file's freed pages may still hold the other kind of identifier
+            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step):
+                ws.rewrite()
         with _timed(seconds, "Writing the report", step):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (

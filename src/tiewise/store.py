@@ -12,7 +12,7 @@ Examples
 >>> with tempfile.TemporaryDirectory() as d, Workspace.open(d, create=True) as ws:
 ...     with ws.run(command="example") as run:
 ...         n = run.write_table("numbers", "SELECT range AS n FROM range(3)", stage="example",
-...                         description="three numbers")
+...                         description="three numbers", check=False)
 ...     [t.name for t in ws.tables()], ws.table("numbers").count("*").fetchall()[0][0]
 (['numbers'], 3)
 """
@@ -26,8 +26,9 @@ import re
 import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -38,6 +39,7 @@ import duckdb
 
 from tiewise import interrupts
 from tiewise.exceptions import InputError, ResourceError, WorkspaceError
+from tiewise.tables import check_table
 
 __all__ = [
     "EXPORT_SUFFIXES",
@@ -59,7 +61,7 @@ DB_FILE = "tiewise.duckdb"
 EXPORT_SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 """The file names ``export`` writes, and the format each means."""
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_INTERNAL = {"runs", "_tiewise_tables"}
+_INTERNAL = {"runs", "_tiewise_tables", "_tiewise_settings"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -81,6 +83,10 @@ CREATE TABLE IF NOT EXISTS _tiewise_tables (
     run_id INTEGER NOT NULL,
     description VARCHAR NOT NULL,
     written_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _tiewise_settings (
+    name VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
 );
 """
 
@@ -199,6 +205,43 @@ def export_format(out: str | Path, fmt: str | None = None) -> Literal["csv", "pa
     return "parquet" if (fmt or by_suffix) == "parquet" else "csv"
 
 
+_REWRITING = DB_FILE + ".rewrite"
+
+
+def _fresh_temp(folder: Path, read_only: bool) -> Path:
+    """The folder DuckDB spills to, readable by the owner only, cleared of what others left.
+
+    Spill files and ingest slices hold raw identifiers while a run lasts; a process killed
+    with ``kill -9`` leaves them behind, so every command clears them when it opens the
+    workspace: everything in ``tmp/`` but the folders of readers still running (a writer holds
+    the workspace alone, so whatever a writer left is stale).  A reader spills to a folder of
+    its own, ``tmp/reader-<pid>``, as other readers may share the workspace.
+    """
+    tmp = folder / "tmp"
+    try:
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        tmp.chmod(0o700)
+    except OSError:
+        if not read_only:
+            raise
+        # a workspace others own, read here: spill to a private folder of the system's
+        return Path(tempfile.mkdtemp(prefix="tiewise-reader-"))
+    for entry in tmp.iterdir():
+        owner = entry.name.removeprefix("reader-")
+        if owner != entry.name and owner.isdigit() and _pid_alive(int(owner)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with suppress(OSError):  # another user's file in a shared workspace
+                entry.unlink(missing_ok=True)
+    if not read_only:
+        return tmp
+    own = tmp / f"reader-{os.getpid()}"
+    own.mkdir(mode=0o700, exist_ok=True)
+    return own
+
+
 def memory_advice(error: str, limit: object, threads: object) -> str:
     """What to do when DuckDB runs out of memory: raise ``[engine] memory_limit``.
 
@@ -254,11 +297,14 @@ class RunContext:
         stage: str,
         description: str,
         params: list[Any] | None = None,
+        check: bool = True,
     ) -> int:
         """Create or replace table ``name`` from SQL, a relation, a data frame or an arrow table.
 
         Returns the number of rows written.  The table becomes visible to others only when the
-        run commits.
+        run commits.  Its columns are checked against its declaration in :mod:`tiewise.tables`
+        (:func:`tiewise.tables.check_table`); ``check=False`` skips that, for scratch tables and
+        test stand-ins only.
         """
         if not _NAME.match(name) or name in _INTERNAL:
             raise ValueError(f"invalid table name {name!r}")
@@ -282,6 +328,8 @@ class RunContext:
                 )
             finally:
                 self.con.unregister("_tiewise_frame")
+        if check:
+            check_table(self.con, name, stage)
         self.con.execute(
             "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
             [name, stage, self.run_id, description, _now()],
@@ -289,13 +337,20 @@ class RunContext:
         self.written.append(name)
         return int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
 
-    def write_view(self, name: str, sql: str, *, stage: str, description: str) -> None:
-        """Create or replace view ``name``: a table computed from others when it is read."""
+    def write_view(
+        self, name: str, sql: str, *, stage: str, description: str, check: bool = True
+    ) -> None:
+        """Create or replace view ``name``: a table computed from others when it is read.
+
+        Checked against :mod:`tiewise.tables` as :meth:`write_table` checks tables.
+        """
         if not _NAME.match(name) or name in _INTERNAL:
             raise ValueError(f"invalid view name {name!r}")
         if self.has_table(name):  # it was a table in an earlier version of the workspace
             self.con.execute(f'DROP TABLE "{name}"')
         self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+        if check:
+            check_table(self.con, name, stage)
         self.con.execute(
             "INSERT OR REPLACE INTO _tiewise_tables VALUES (?, ?, ?, ?, ?)",
             [name, stage, self.run_id, description, _now()],
@@ -329,6 +384,7 @@ class Workspace:
         self.path = path
         self.con = con
         self.read_only = read_only
+        self._settings: list[str] = []  # the SET statements a reconnection repeats
         self.memory_limit = memory_limit  # as configured ([engine] memory_limit), or None
 
     @classmethod
@@ -373,21 +429,56 @@ class Workspace:
                     "to finish, or stop it; an interrupted run leaves the previous results intact."
                 ) from None
             raise WorkspaceError(f"cannot open workspace {folder}: {exc}") from None
-        tmp = folder / "tmp"
-        con.execute(f"SET temp_directory = {sql_path(tmp)}")
+        settings = [f"SET temp_directory = {sql_path(_fresh_temp(folder, read_only))}"]
         # Results never rely on the order rows are stored in (queries sort where it matters);
         # not keeping it lets big loads stream and spill instead of running out of memory.
-        con.execute("SET preserve_insertion_order = false")
+        settings.append("SET preserve_insertion_order = false")
         if memory_limit:
-            con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+            settings.append(f"SET memory_limit = {sql_string(memory_limit)}")
         if threads:
-            con.execute(f"SET threads = {int(threads)}")
+            settings.append(f"SET threads = {int(threads)}")
+        for setting in settings:
+            con.execute(setting)
         if not (read_only and db.exists()):
             con.execute(_SCHEMA)
-        return cls(folder, con, read_only=read_only, memory_limit=memory_limit)
+            (folder / _REWRITING).unlink(missing_ok=True)  # a rewrite that was interrupted
+        ws = cls(folder, con, read_only=read_only, memory_limit=memory_limit)
+        ws._settings = settings
+        return ws
 
     def __enter__(self) -> Workspace:
         return self
+
+    def setting(self, name: str) -> str | None:
+        """A workspace setting recorded by a run (e.g. ``identifiers``), or None."""
+        try:
+            return scalar(self.con, "SELECT value FROM _tiewise_settings WHERE name = ?", [name])
+        except duckdb.CatalogException:  # a workspace from before settings were recorded
+            return None
+
+    def rewrite(self) -> None:
+        """Copy the database into a new file and put it in the old one's place.
+
+        Dropping a table frees its pages but leaves their bytes in the file until they are
+        reused: after switching from raw identifiers to pseudonyms, the raw ones could still be
+        read from the file.  The copy holds only the current tables.  The swap is atomic; if the
+        process dies before it, the old file stays and the partial copy is removed on the next
+        open.
+        """
+        db = self.path / DB_FILE
+        fresh = self.path / _REWRITING
+        fresh.unlink(missing_ok=True)
+        name = str(scalar(self.con, "SELECT current_database()"))
+        self.con.execute(f"ATTACH {sql_path(fresh)} AS _tiewise_fresh")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{name}" TO _tiewise_fresh')
+        finally:
+            self.con.execute("DETACH _tiewise_fresh")
+        self.con.close()
+        os.replace(fresh, db)
+        self.con = duckdb.connect(str(db))
+        for setting in self._settings:
+            self.con.execute(setting)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

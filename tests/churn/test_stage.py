@@ -96,6 +96,7 @@ def test_tables_scores_and_reasons(contagious: tuple[Path, RunResult]) -> None:
         priority = ws.table("retention_priority").df()
         triggers = ws.table("churn_triggers").df()
         churned = set(ws.table("churn_events").df()["customer_id"])
+        value = ws.table("customer_value").df()[["customer_id", "clv", "network_value"]]
         as_of = ws.con.execute("SELECT as_of FROM link_meta").fetchall()[0][0]
     # every current customer once, nobody who already churned
     assert scores["customer_id"].is_unique
@@ -107,9 +108,12 @@ def test_tables_scores_and_reasons(contagious: tuple[Path, RunResult]) -> None:
     # ranked by expected loss, which is p x value
     assert priority["expected_loss"].is_monotonic_decreasing
     assert priority["rank"].tolist() == list(range(1, len(priority) + 1))
-    np.testing.assert_allclose(
-        scores["expected_loss"], scores["p_churn"] * (scores["clv"] + scores["network_value"])
-    )
+    # ... with the value stage's figures, not the churn stage's own: its customer_value table
+    # (a customer the value stage did not value costs nothing)
+    valued = scores.merge(value, on="customer_id", how="left", suffixes=("", "_v"), validate="1:1")
+    worth = valued["clv_v"].fillna(0.0) + valued["network_value_v"].fillna(0.0)
+    assert (worth > 0).mean() > 0.5
+    np.testing.assert_allclose(valued["expected_loss"], valued["p_churn"] * worth)
     assert priority["reason"].str.contains("(customer_value)", regex=False).all()  # value stage ran
     social = scores[scores["strong_churned_recent"] > 0]
     assert social["reason"].str.contains("strong contacts churned in 30 days").all()

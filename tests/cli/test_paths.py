@@ -27,7 +27,11 @@ def numbers(tmp_path: Path) -> Path:
     path = tmp_path / "ws"
     with Workspace.open(path, create=True) as ws, ws.run(command="numbers") as run:
         run.write_table(
-            "numbers", "SELECT range AS n FROM range(10)", stage="t", description="numbers"
+            "numbers",
+            "SELECT range AS n FROM range(10)",
+            stage="t",
+            description="numbers",
+            check=False,
         )
     return path
 

@@ -157,7 +157,9 @@ STUCK = textwrap.dedent(
 
     call = {"numba": numba_kernel, "networkit": networkit_call}[sys.argv[2]]()
     with Workspace.open(sys.argv[1]) as ws, ws.run(command="stuck") as run:
-        run.write_table("numbers", "SELECT 99 AS n", stage="t", description="overwritten")
+        run.write_table(
+            "numbers", "SELECT 99 AS n", stage="t", description="overwritten", check=False
+        )
         print("inside", flush=True)
         call()
     print("the call returned", flush=True)
@@ -173,7 +175,8 @@ STUCK = textwrap.dedent(
 def test_a_signal_inside_compiled_code(tmp_path: Path, where: str, signum: int) -> None:
     workspace = tmp_path / "ws"
     with Workspace.open(workspace, create=True) as ws, ws.run(command="numbers") as run:
-        run.write_table("numbers", "SELECT range AS n FROM range(3)", stage="t", description="n")
+        sql = "SELECT range AS n FROM range(3)"
+        run.write_table("numbers", sql, stage="t", description="n", check=False)
     proc = subprocess.Popen(
         [sys.executable, "-c", STUCK, str(workspace), where],
         stdout=subprocess.PIPE,

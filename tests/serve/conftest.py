@@ -96,6 +96,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="value",
             description="Financial and social value per customer (test fixture).",
+            check=False,
         )
         run.write_table(
             "churn_scores",
@@ -107,6 +108,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="churn",
             description="Churn probability per customer (test fixture).",
+            check=False,
         )
         run.write_table(
             "influence_scores",
@@ -120,6 +122,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="influence",
             description="Influence per customer and category (test fixture).",
+            check=False,
         )
         run.write_table(
             "influence_tests",
@@ -132,6 +135,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="influence",
             description="The shuffle test per category (test fixture).",
+            check=False,
         )
         run.write_table(
             "campaign_retention",
@@ -145,6 +149,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Retention list: the customers whose loss would cost most.",
+            check=False,
         )
         run.write_table(
             "campaigns",
@@ -156,6 +161,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Campaign lists (test fixture).",
+            check=False,
         )
         run.write_table(
             "campaign_uplift",
@@ -167,6 +173,7 @@ def _add_later_stages(workspace: Path) -> None:
             """,
             stage="campaigns",
             description="Uplift per campaign (test fixture).",
+            check=False,
         )
 
 

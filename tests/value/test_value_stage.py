@@ -1,5 +1,6 @@
 """The value stage end to end on both generated scenarios, against the generator's hidden truth."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +31,10 @@ CONTRACT = [
 ]
 
 
-def _run(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, replace: tuple[str, str] = ("", "")
-) -> tuple[RunResult, Path]:
+def _run(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RunResult, Path]:
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
     config_path = folder / "tiewise.toml"
-    text = template(folder / "data", config_dir=folder)
-    assert replace[0] in text
-    config_path.write_text(text.replace(*replace))
+    config_path.write_text(template(folder / "data", config_dir=folder))
     return run_pipeline(load_config(config_path)), config_path
 
 
@@ -99,10 +96,17 @@ def telco(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def telco_run(telco: Path) -> tuple[RunResult, Path]:
+    """The whole pipeline once on the telco data (tests that change it work on a copy)."""
+    with pytest.MonkeyPatch.context() as mp:
+        return _run(telco, mp)
+
+
 def test_telco_subscriptions_are_valued_with_the_sbg_model(
-    telco: Path, monkeypatch: pytest.MonkeyPatch
+    telco: Path, telco_run: tuple[RunResult, Path]
 ) -> None:
-    result, config_path = _run(telco, monkeypatch)
+    result, config_path = telco_run
     assert result.value is not None and result.value.model == "sbg"
     tables = _tables(config_path)
     cv = _check_contract(tables)
@@ -135,12 +139,11 @@ def test_telco_subscriptions_are_valued_with_the_sbg_model(
 
 
 def test_value_command_reruns_deterministically_and_reads_network_value(
-    telco: Path, monkeypatch: pytest.MonkeyPatch
+    telco: Path, telco_run: tuple[RunResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
-    config_path = telco / "tiewise.toml"
-    if not config_path.exists():
-        _run(telco, monkeypatch)
+    shutil.copytree(telco, tmp_path / "telco")  # this test writes to the workspace
+    config_path = tmp_path / "telco" / "tiewise.toml"
     config = load_config(config_path)
     first = run_value(config)
     before = _tables(config_path)["customer_value"]
@@ -155,6 +158,7 @@ def test_value_command_reruns_deterministically_and_reads_network_value(
             pd.DataFrame({"customer_id": ids, "network_value": np.arange(10, dtype=float) * 100}),
             stage="influence",
             description="test",
+            check=False,
         )
     run_value(config)
     after = _tables(config_path)["customer_value"].set_index("customer_id")
@@ -170,11 +174,19 @@ def b2b(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def b2b_run(b2b: Path) -> Path:
+    """The whole pipeline once on the B2B data; each test reruns the value stage its own way."""
+    with pytest.MonkeyPatch.context() as mp:
+        return _run(b2b, mp)[1]
+
+
 def test_b2b_contacts_get_bgnbd_values_engagement_and_reach(
-    b2b: Path, monkeypatch: pytest.MonkeyPatch
+    b2b: Path, b2b_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    learn = ('# learn_weights_from = "reference"', 'learn_weights_from = "reference"')
-    result, config_path = _run(b2b, monkeypatch, learn)
+    monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
+    config_path = b2b_run
+    result = run_value(load_config(config_path, value={"learn_weights_from": "reference"}))
     assert result.value is not None and result.value.model == "bgnbd"
     tables = _tables(config_path)
     cv = _check_contract(tables)
@@ -205,11 +217,9 @@ def test_b2b_contacts_get_bgnbd_values_engagement_and_reach(
 
 
 def test_configured_engagement_weights_follow_advocacy(
-    b2b: Path, monkeypatch: pytest.MonkeyPatch
+    b2b: Path, b2b_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_path = b2b / "tiewise.toml"
-    if not config_path.exists():
-        _run(b2b, monkeypatch)
+    config_path = b2b_run
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
     run_value(load_config(config_path, value={"social_cutoff": 70.0}))
     tables = _tables(config_path)
@@ -220,11 +230,9 @@ def test_configured_engagement_weights_follow_advocacy(
 
 
 def test_weights_learned_from_expansion_and_bad_outcomes(
-    b2b: Path, monkeypatch: pytest.MonkeyPatch
+    b2b: Path, b2b_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_path = b2b / "tiewise.toml"
-    if not config_path.exists():
-        _run(b2b, monkeypatch)
+    config_path = b2b_run
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
     # expansion revenue as the outcome: learned, reported with its hold-out AUC
     run_value(load_config(config_path, value={"learn_weights_from": "transactions:expansion"}))

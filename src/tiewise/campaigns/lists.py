@@ -211,6 +211,7 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
     drop = ", ".join(c for c in ("rank", "reason") if c in cols)
     keep = f"* EXCLUDE ({drop})" if drop else "*"
     reason = "reason" if "reason" in cols else "'influence-maximising seed'"
+    score = f"CAST({score} AS DOUBLE)"  # -rank is an integer
     sql = f"SELECT {keep}, {score} AS score, {reason} AS reason FROM seed_sets {where}"
     return CampaignList("crosssell", sql, "the influence stage's seed set (seed_sets)")
 

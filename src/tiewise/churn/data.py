@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tiewise.links.strength import ACTIVITY_WEEKS
+from tiewise.shared import BoolArray, FloatArray, IntArray
 from tiewise.store import RunContext
 
 __all__ = ["MAX_WEEKS", "ChurnData", "load_churn_data", "transaction_days"]
@@ -25,9 +26,6 @@ MAX_WEEKS = ACTIVITY_WEEKS
 
 _DAY_S = 86_400.0
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from tiewise.churn.data import FloatArray
@@ -79,8 +82,12 @@ def evaluate(y: FloatArray, score: FloatArray, *, probability: bool = True) -> S
     )
 
 
-class ChurnModel:
+class ChurnModel(ClassifierMixin, BaseEstimator):
     """Calibrated histogram gradient boosting over a fixed list of features.
+
+    A scikit-learn classifier: ``get_params``/``set_params``, ``clone``, ``predict_proba``
+    (the calibrated probabilities of ``classes_``, no churn then churn), ``predict`` (the more
+    likely label), ``NotFittedError`` before :meth:`fit`.
 
     Parameters
     ----------
@@ -125,7 +132,7 @@ class ChurnModel:
         self.threads = threads
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
-        self.increasing = increasing or []
+        self.increasing = increasing
 
     def _matrix(self, frame: pd.DataFrame) -> FloatArray:
         x = frame[self.features].to_numpy(np.float64, copy=True)
@@ -155,7 +162,7 @@ class ChurnModel:
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=1.0,
             categorical_features=[name in self.categorical for name in used],
-            monotonic_cst=[int(name in self.increasing) for name in used],
+            monotonic_cst=[int(name in (self.increasing or ())) for name in used],
             early_stopping=False,
             random_state=self.seed,
         )
@@ -164,10 +171,17 @@ class ChurnModel:
         self.model_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
         with threadpool_limits(limits=self.threads):
             self.model_.fit(x[:, self.used_], np.asarray(y, dtype=np.int64))
+        self.classes_ = self.model_.classes_
         return self
 
-    def predict(self, frame: pd.DataFrame) -> FloatArray:
-        """Calibrated probability of churn within the horizon."""
+    def predict_proba(self, frame: pd.DataFrame) -> FloatArray:
+        """Calibrated probabilities of ``classes_`` (column 1: churn within the horizon)."""
+        check_is_fitted(self, "model_")
         with threadpool_limits(limits=self.threads):
-            p = self.model_.predict_proba(self._matrix(frame)[:, self.used_])[:, 1]
+            p = self.model_.predict_proba(self._matrix(frame)[:, self.used_])
         return np.asarray(p, dtype=np.float64)
+
+    def predict(self, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+        """The more likely label of each row: 1 churn, 0 not."""
+        labels = self.classes_[np.argmax(self.predict_proba(frame), axis=1)]
+        return np.asarray(labels, dtype=np.int64)

@@ -52,11 +52,11 @@ from tiewise.churn.features import (
 from tiewise.churn.model import ChurnModel, evaluate, lift_curve
 from tiewise.churn.triggers import find_triggers
 from tiewise.config import ChurnConfig, Config
+from tiewise.shared import DAYS_PER_MONTH
 from tiewise.store import RunContext
 
 __all__ = ["ChurnSummary", "analyse_churn", "social_gate"]
 
-DAYS_PER_MONTH = 30.4375
 _MIN_WEEKS = 2
 _GATE_Z = 1.645  # one-sided 5%
 
@@ -171,7 +171,7 @@ def social_gate(
     eps = 1e-6
     losses = []
     for cols in (BEHAVIOUR_FEATURES, BEHAVIOUR_FEATURES + SOCIAL_FEATURES):
-        p = _model(cols, cfg, seed).fit(frame[~held], y[~held]).predict(frame[held])
+        p = _model(cols, cfg, seed).fit(frame[~held], y[~held]).predict_proba(frame[held])[:, 1]
         p = np.clip(p, eps, 1 - eps)
         yh = y[held]
         losses.append(-(yh * np.log(p) + (1 - yh) * np.log(1 - p)))
@@ -373,7 +373,8 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         x_train, y_train, _ = stack(j + 1)
         _, x_test, y_test = at[j]
         for name, cols in sets.items():
-            pooled[name].append(_model(cols, cfg, seed).fit(x_train, y_train).predict(x_test))
+            model = _model(cols, cfg, seed).fit(x_train, y_train)
+            pooled[name].append(model.predict_proba(x_test)[:, 1])
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
     # each test cut-off is judged on its own (their churn rates differ), then averaged
@@ -398,7 +399,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     x_fit, y_fit, _ = stack(1)
     f_now, x_now, _ = _cut(data, tx, 0.0, windows, config)
     cols = both if social_used else BEHAVIOUR_FEATURES
-    p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict(x_now)
+    p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
     y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import duckdb
 import typer
@@ -28,20 +28,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from tiewise import interrupts
-from tiewise.churn.stage import ChurnSummary
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError, ResourceError, TiewiseError
-from tiewise.influence.stage import InfluenceSummary
-from tiewise.pipeline import (
-    RunResult,
-    choose_seeds,
-    run_churn,
-    run_influence,
-    run_pipeline,
-    run_value,
-)
 from tiewise.store import Workspace, export_format, memory_advice
-from tiewise.value.stage import ValueSummary
+
+if TYPE_CHECKING:  # the stages are imported by the commands that run them: `--help` stays quick
+    from tiewise.churn.stage import ChurnSummary
+    from tiewise.influence.stage import InfluenceSummary
+    from tiewise.pipeline import RunResult
+    from tiewise.value.stage import ValueSummary
 
 __all__ = ["app", "main"]
 
@@ -72,9 +67,21 @@ ConfigOption = Annotated[
 ]
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        out.print(f"tiewise {version('tiewise')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -227,6 +234,8 @@ def _print_churn(churn: ChurnSummary) -> None:
 @app.command()
 def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Rerun the influence stage on the workspace: scores, tests, link probabilities, seeds."""
+    from tiewise.pipeline import run_influence
+
     cfg = _load(config)
     command = _command()
     with _progress() as progress, _step_reporter(progress)("Measuring influence, choosing seeds"):
@@ -250,6 +259,8 @@ def seeds(
     config: ConfigOption = Path("tiewise.toml"),
 ) -> None:
     """Choose the k customers whose adoption spreads furthest (IMM), with the reason."""
+    from tiewise.pipeline import choose_seeds
+
     cfg = _load(config)
     command = _command()
     with _progress() as progress, _step_reporter(progress)(f"Choosing {k} seeds for {category}"):
@@ -270,6 +281,8 @@ def seeds(
 @app.command()
 def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Churn on an existing workspace: triggers, scores, retention priority; rewrite the report."""
+    from tiewise.pipeline import run_churn
+
     cfg = _load(config)
     with _progress() as progress:
         summary, report = run_churn(
@@ -339,6 +352,8 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline: ingest, links, communities and leaders, then the report."""
+    from tiewise.pipeline import run_pipeline
+
     cfg = _load(config, seed=seed)
     with _progress() as progress:
         result = run_pipeline(
@@ -359,6 +374,8 @@ def value(
 
     Rewrites the report. Run `tiewise run` first; rerun this after changing [value] settings.
     """
+    from tiewise.pipeline import run_value
+
     cfg = _load(config, seed=seed)
     with _progress() as progress:
         result = run_value(
@@ -769,6 +786,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Generate a telco dataset, configure a project for it and run the pipeline."""
+    from tiewise.pipeline import run_pipeline
     from tiewise.synth import TelcoParams, generate_telco
 
     data = folder / "data"

@@ -161,6 +161,7 @@ def stable_ids(
     )
     changes["community"] = changes["community"].astype("Int64")
     changes["previous_community"] = changes["previous_community"].astype("Int64")
+    changes["shared"] = changes["shared"].astype(np.int64)  # iterrows made the counts floats
     changes = changes.sort_values(["community", "previous_community"], na_position="last")
     return StableIds(
         np.vectorize(mapping.get, otypes=[np.int64])(labels), changes.reset_index(drop=True)

@@ -138,19 +138,17 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
     return _Plan("incremental", f"{n} new file(s) merged into earlier ones", loads)
 
 
-def newest_sql(source: Source, columns: dict[str, str]) -> str:
-    """SQL of the source's newest timestamp (at most tomorrow: later ones are implausible)."""
-    user = source.user_column("timestamp")
-    typed = timestamp_sql('"' + user.replace('"', '""') + '"', columns[user], source.spec)
-    return (
-        f"SELECT least(max({typed}), now()::TIMESTAMP + INTERVAL 1 DAY) "
-        f"FROM {source.reader(lenient=True)}"
-    )
+def newest_sql(source: Source, columns: dict[str, str], config: Config) -> str:
+    """SQL of the source's newest accepted record: a rejected row never moves the as-of time."""
+    validated = validated_select(source, columns, config, row_numbers=False)
+    return f"SELECT max(timestamp) FROM ({validated.sql}) WHERE _rule IS NULL"
 
 
-def _newest(ctx: RunContext, source: Source, columns: dict[str, str]) -> datetime.datetime | None:
-    """The source's newest timestamp (at most tomorrow: later ones are rejected as implausible)."""
-    row = ctx.con.execute(newest_sql(source, columns)).fetchall()
+def _newest(
+    ctx: RunContext, source: Source, columns: dict[str, str], config: Config
+) -> datetime.datetime | None:
+    """The source's newest accepted record (None when it has none)."""
+    row = ctx.con.execute(newest_sql(source, columns, config)).fetchall()
     return row[0][0] if row else None
 
 
@@ -233,14 +231,21 @@ def _pairs_sql(config: Config, frame: _Meta, records: str) -> str:
     """SQL aggregating distinct ``records`` per pair (and rule broken) into link-state columns."""
     half_life_s = frame.half_life_days * 86400.0
     weights = " ".join(f"WHEN '{c}' THEN {w!r}" for c, w in config.links.channel_weights.items())
+    # Rejected rows are aggregated too (per rule, for the counts) but get no weight or week: a
+    # rejected time far in the future (or infinite) would overflow them.
     weight = (
+        "CASE WHEN _rule IS NULL THEN "
         f"(CASE channel {weights} ELSE 0 END)"
         f" * (1 + {config.links.duration_weight!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
         f" * pow(2, (epoch(timestamp) - epoch(TIMESTAMP '{frame.as_of}')) / {half_life_s!r})"
+        " ELSE 0 END"
     )
     # floor, not //: integer division truncates, which would put days just before the origin
     # into week 0 instead of leaving them out of the mask
-    days = f"date_diff('day', DATE '{frame.origin}', CAST(timestamp AS DATE))"
+    days = (
+        f"CASE WHEN _rule IS NULL THEN date_diff('day', DATE '{frame.origin}', "
+        "CAST(timestamp AS DATE)) END"
+    )
     week = f"CAST(floor({days} / 7) AS INTEGER)"
     other = "channel NOT IN ('voice', 'sms')"
     return f"""
@@ -392,12 +397,22 @@ def _aggregate_source(
             # The slices kept the bad rows with their row numbers and raw values: no re-read.
             every_slice = sql_path(str(folder / "*" / "*.parquet"))
             rows_sql = f"SELECT * FROM read_parquet({every_slice}, hive_partitioning = false)"
-            bad = record_rules(ctx, source, validated, counts, total, config, summary, rows_sql)
-        elif counts:
+            bad = record_rules(
+                ctx, source, validated, counts, total, config, summary, rows_sql, malformed
+            )
+        else:
             detailed = validated_select(source, columns, config, row_numbers=True)
             with file_order(con):
                 bad = record_rules(
-                    ctx, source, validated, counts, total, config, summary, detailed.raw_sql
+                    ctx,
+                    source,
+                    validated,
+                    counts,
+                    total,
+                    config,
+                    summary,
+                    detailed.raw_sql,
+                    malformed,
                 )
     finally:
         if folder is not None:
@@ -415,6 +430,7 @@ def add_record_counts(
     summary: IngestSummary, source: Source, total: int, duplicates: int, two_sided: int, missed: int
 ) -> None:
     """Report the duplicates dropped and the missed calls kept among ``total`` rows."""
+    summary.dropped["interactions"] = summary.dropped.get("interactions", 0) + duplicates
     if duplicates:
         summary.add(
             RuleCount(
@@ -690,7 +706,7 @@ def _frame(
     Week masks hold MASK_WEEKS weeks from the origin: the Monday MASK_WEEKS - 7 weeks before the
     as-of day, so the newest weeks always fit and older ones fall off.
     """
-    newest = [t for one in prepared if (t := _newest(ctx, one[0], one[1])) is not None]
+    newest = [t for one in prepared if (t := _newest(ctx, one[0], one[1], config)) is not None]
     frame = frame_for(newest, previous)
     if previous is not None:  # merged into history decayed with the first load's half-life
         kept = f"{previous.half_life_reason}; kept from the first load (a full rebuild re-chooses)"

@@ -66,8 +66,11 @@ def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
     )
     ctx.write_table(
         "ingest_report",
-        f"SELECT * FROM (VALUES {values}) AS t(input, rule, column_name, rows, share, example, "
-        "action, expected)",
+        "SELECT input::VARCHAR AS input, rule::VARCHAR AS rule, column_name::VARCHAR AS "
+        "column_name, rows::BIGINT AS rows, share::DOUBLE AS share, example::VARCHAR AS example, "
+        "action::VARCHAR AS action, expected::VARCHAR AS expected "
+        f"FROM (VALUES {values}) AS t(input, rule, column_name, rows, share, example, action, "
+        "expected)",
         stage="ingest",
         description="What ingest loaded, dropped, fixed and rejected, per input and rule.",
     )

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 MAX_DURATION_S = 24 * 3600
+_MAX_DOUBLE = "1.7976931348623157e308"  # NaN and the infinities lie outside ±this
 # Text columns kept in the user's own case (the others, vocabularies matched against settings
 # such as channel weights and engagement weights, are lower-cased).
 CASE_KEPT = ("category", "item", "segment", "plan", "account_id")
@@ -80,12 +81,18 @@ def _quote(name: str) -> str:
 
 def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
     """SQL turning ``col`` into a naive UTC TIMESTAMP (NULL when it does not parse)."""
+    # Numbers out of range (1e20, nan, inf) give NULL, a bad_timestamp, never an overflow.
     numeric = f"TRY_CAST({col} AS DOUBLE)"
-    epoch_s = f"make_timestamp(CAST({numeric} * 1000000 AS BIGINT))"
-    epoch_ms = f"make_timestamp(CAST({numeric} * 1000 AS BIGINT))"
+    epoch_s = f"make_timestamp(TRY_CAST({numeric} * 1000000 AS BIGINT))"
+    epoch_ms = f"make_timestamp(TRY_CAST({numeric} * 1000 AS BIGINT))"
     if spec.timestamp_format == "relative_s":
-        offset = f"to_microseconds(CAST({numeric} * 1e6 AS BIGINT))"
-        return f"(TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset})"
+        # at most 10,000 years from the origin, so that adding it cannot overflow
+        offset = f"to_microseconds(TRY_CAST({numeric} * 1e6 AS BIGINT))"
+        within = f"abs({numeric}) < 3.2e11"
+        return (
+            f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} "
+            "END)"
+        )
     if "%" in spec.timestamp_format:  # a strptime pattern, e.g. "%d/%m/%Y %H:%M"
         pattern = spec.timestamp_format.replace("'", "''")
         return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{pattern}')"
@@ -111,8 +118,9 @@ def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> s
         return timestamp_sql(col, source_type, spec)
     if column.kind == "date":
         return f"TRY_CAST({col} AS DATE)"
-    if column.kind == "number":
-        return f"TRY_CAST({col} AS DOUBLE)"
+    if column.kind == "number":  # finite only: nan and inf are bad numbers
+        number = f"TRY_CAST({col} AS DOUBLE)"
+        return f"(CASE WHEN {number} BETWEEN -{_MAX_DOUBLE} AND {_MAX_DOUBLE} THEN {number} END)"
     if column.kind == "integer":
         return f"TRY_CAST({col} AS BIGINT)"
     if column.kind == "boolean":
@@ -146,7 +154,7 @@ def _generic_rules(
                     f"bad_{c.kind}",
                     c.name,
                     f"NOT {empty} AND {c.name} IS NULL",
-                    f"a {c.kind}",
+                    "a finite number" if c.kind == "number" else f"a {c.kind}",
                     (
                         "fix the value, or give the input its timestamp_format, e.g. "
                         'timestamp_format = "%d/%m/%Y %H:%M" for 31/01/2026 14:05'

@@ -3,6 +3,13 @@
 Column names in a user's file are mapped to these in the configuration
 (``[inputs.interactions.columns] from_id = "caller_msisdn"``); nothing needs renaming.
 Identifier columns (``kind == "id"``) hold personal data and are pseudonymised at ingest.
+
+An input with one row per key (``key``: a customer, a customer's first adoption of an item, a
+customer's churn) is checked for it: exact copies of a row are dropped and counted; rows that
+disagree about one key are rejected (``on_conflict = "reject"``: nothing says which is right)
+or the earliest is kept (``"earliest"``: the input means the first event, and the stages use
+only that).  Events (interactions, transactions, engagement) have no key: the same event may
+happen twice.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class InputSchema:
     table: str
     columns: tuple[Column, ...]
     doc: str
+    key: tuple[str, ...] = ()
+    on_conflict: Literal["reject", "earliest"] = "reject"
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -81,6 +90,7 @@ SCHEMAS: dict[str, InputSchema] = {
                 Column("monthly_fee", "number", False, "Recurring fee per month."),
             ),
             "Your customers. Interaction parties missing here are off-network prospects.",
+            key=("customer_id",),
         ),
         InputSchema(
             "transactions",
@@ -103,6 +113,8 @@ SCHEMAS: dict[str, InputSchema] = {
                 Column("timestamp", "timestamp", True, "When they adopted it."),
             ),
             "First adoption of an item by a customer.",
+            key=("customer_id", "item"),
+            on_conflict="earliest",
         ),
         InputSchema(
             "churn",
@@ -112,6 +124,8 @@ SCHEMAS: dict[str, InputSchema] = {
                 Column("timestamp", "timestamp", True, "When they left."),
             ),
             "Customers who left (ported out, cancelled).",
+            key=("customer_id",),
+            on_conflict="earliest",
         ),
         InputSchema(
             "engagement",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import glob
+import gzip
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from tiewise.config import Config, InputSpec
 from tiewise.exceptions import InputError
 from tiewise.ingest.schemas import SCHEMAS, InputSchema
 
-__all__ = ["FileStat", "Source", "fingerprint_inputs", "resolve_sources", "sql_path"]
+__all__ = ["Dialect", "FileStat", "Source", "fingerprint_inputs", "resolve_sources", "sql_path"]
+
+_DELIMITERS = (",", ";", "\t", "|")
+_HEAD_BYTES = 1 << 20  # how much of a file the fallback sniffer reads for the first line
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,16 @@ class FileStat:
 
 
 @dataclass(frozen=True)
+class Dialect:
+    """How a CSV source splits into fields: delimiter, quote, escape, and its columns' names."""
+
+    delimiter: str
+    quote: str
+    escape: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Source:
     """One configured source of an input: its specification and the files it names."""
 
@@ -36,6 +51,7 @@ class Source:
     files: tuple[FileStat, ...]
     fmt: str
     label: str  # how the configuration names it, e.g. "inputs.interactions[2]"
+    dialect: Dialect | None = None  # CSV: set by :meth:`sniffed`, then every read uses it
 
     def user_column(self, name: str) -> str:
         """The column of the user's file that holds tiewise column ``name``."""
@@ -50,8 +66,11 @@ class Source:
         """A DuckDB table function reading ``files`` (default: all) with ``filename``.
 
         CSV is read as text (tiewise types each column itself, so one bad value does not fail
-        the file); with ``rejects``, malformed lines (wrong column count, bad encoding) go to
-        the DuckDB table of that name instead of failing the read.
+        the file) in the :class:`Dialect` found once by :meth:`sniffed`, never sniffed again: a
+        malformed line (wrong field count, an unclosed quote, over 2 MB, bad encoding) then
+        goes to the DuckDB table ``rejects`` with its line number, or with no ``rejects`` is
+        skipped (the pass that stores the rejects counts it), instead of failing the read or
+        changing how the other lines are split.
         """
         chosen = files if files is not None else list(self.files)
         paths = "[" + ", ".join(sql_path(f.path) for f in chosen) + "]"
@@ -60,23 +79,96 @@ class Source:
                 f"read_parquet({paths}, filename = true, file_row_number = true, "
                 "union_by_name = true)"
             )
-        options = ["header = true", "all_varchar = true", "filename = true"]
-        if self.spec.delimiter:
-            options.append(f"delim = {_literal(self.spec.delimiter)}")
+        options = [f"header = {str(self.spec.header).lower()}", "filename = true"]
         if self.spec.encoding != "utf-8":
             options.append(f"encoding = {_literal(self.spec.encoding)}")
-        if lenient:  # for sniffing the columns: a malformed line must not confuse the sniffer
-            options.append("ignore_errors = true")
-        elif rejects:
+        if self.dialect is None:  # sniffing the dialect
+            options.append("all_varchar = true")
+            if self.spec.delimiter:
+                options.append(f"delim = {_literal(self.spec.delimiter)}")
+            if lenient:  # a malformed line must not confuse the sniffer
+                options.append("ignore_errors = true")
+            return f"read_csv({paths}, {', '.join(options)})"
+        d = self.dialect
+        columns = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in d.names)
+        options += [
+            "auto_detect = false",
+            f"delim = {_literal(d.delimiter)}",
+            f"quote = {_literal(d.quote)}",
+            f"escape = {_literal(d.escape)}",
+            f"columns = {{{columns}}}",
+        ]
+        if rejects:
             options += [
                 "store_rejects = true",
                 f"rejects_table = '{rejects}'",
                 f"rejects_scan = '{rejects}_scan'",
             ]
+        else:
+            options.append("ignore_errors = true")
         return f"read_csv({paths}, {', '.join(options)})"
+
+    def sniffed(self) -> Source:
+        """The source with its CSV :class:`Dialect` (Parquet: unchanged).
+
+        DuckDB's sniffer reads a sample of the first file.  One malformed line can fool it (an
+        unclosed quote makes it pick another delimiter, a line over its buffer makes it fail
+        on "line 1"); then the first line itself says the columns: split by the configured
+        delimiter, else by whichever of , ; tab | it holds most.  Quoting is always the
+        standard double quote, so an unclosed quote is a malformed line, not a new dialect.
+        """
+        if self.fmt != "csv" or self.dialect is not None:
+            return self
+        options = [sql_path(self.files[0].path), f"header = {str(self.spec.header).lower()}"]
+        if self.spec.delimiter:
+            options.append(f"delim = {_literal(self.spec.delimiter)}")
+        if self.spec.encoding != "utf-8":
+            options.append(f"encoding = {_literal(self.spec.encoding)}")
+        try:  # on a connection of its own: a failure must not abort the run's transaction
+            with duckdb.connect() as own:
+                rows = own.execute(
+                    f"SELECT Delimiter, Escape, Columns FROM sniff_csv({', '.join(options)})"
+                ).fetchall()
+            delimiter, escape, columns = rows[0]
+            names = tuple(str(c["name"]) for c in columns)
+        except duckdb.Error:
+            delimiter, escape, names = "", "", ()
+        line = self._first_line()
+        fooled = len(names) <= 1 and any(c in line for c in _DELIMITERS)
+        if not names or fooled or len(names) != len(self._names(line, delimiter)[1]):
+            # the sniffer failed, split the header on the wrong character, or skipped lines
+            delimiter, names = self._names(line, self.spec.delimiter)
+        if escape not in ('"', "\\"):
+            escape = '"'
+        return replace(self, dialect=Dialect(delimiter, '"', escape, names))
+
+    def _first_line(self) -> str:
+        """The first line of the first file (at most 1 MB of it)."""
+        path = Path(self.files[0].path)
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        encoding = {"utf-8": "utf-8-sig", "utf-16": "utf-16"}.get(self.spec.encoding, "latin-1")
+        try:
+            with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+                return str(fh.readline(_HEAD_BYTES)).rstrip("\r\n")
+        except OSError as exc:
+            raise InputError(f"{self.label}: cannot read {path}: {exc}.") from None
+
+    def _names(self, line: str, delimiter: str | None) -> tuple[str, tuple[str, ...]]:
+        """The delimiter (by default the likeliest) and the column names, from the first line."""
+        delimiter = delimiter or max(_DELIMITERS, key=line.count)
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+        if not self.spec.header:
+            return delimiter, tuple(f"column{i}" for i in range(len(fields)))
+        names: list[str] = []
+        for i, name in enumerate(fields):  # as DuckDB names blank and repeated columns
+            name = name.strip() or f"column{i}"
+            names.append(name if name not in names else f"{name}_{i}")
+        return delimiter, tuple(names)
 
     def columns(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         """The columns DuckDB sees in the source (name -> type), checked once per source."""
+        if self.dialect is not None:
+            return dict.fromkeys(self.dialect.names, "VARCHAR")
         try:
             rows = con.execute(f"DESCRIBE SELECT * FROM {self.reader(lenient=True)}").fetchall()
         except duckdb.Error as exc:

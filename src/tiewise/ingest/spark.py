@@ -436,7 +436,7 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
     prepared = [(source, columns) for source, _, columns in registered]
     newest = []
     for source, columns in prepared:
-        row = spark.sql(to_spark_sql(newest_sql(source, columns))).collect()
+        row = spark.sql(to_spark_sql(newest_sql(source, columns, config))).collect()
         if row and row[0][0] is not None:
             newest.append(row[0][0])
     spans = []
@@ -599,8 +599,9 @@ def load_interactions_spark(
     )
     ctx.write_table(
         "ingested_files",
-        f"SELECT * FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, "
-        "history_hash)"
+        "SELECT input, source, path, CAST(bytes AS BIGINT) AS bytes, CAST(mtime AS BIGINT) AS "
+        "mtime, CAST(run_id AS INTEGER) AS run_id, history_hash "
+        f"FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, history_hash)"
         if rows
         else "SELECT NULL::VARCHAR AS input, NULL::VARCHAR AS source, NULL::VARCHAR AS path, "
         "NULL::BIGINT AS bytes, NULL::BIGINT AS mtime, NULL::INTEGER AS run_id, "

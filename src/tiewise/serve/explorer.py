@@ -20,7 +20,8 @@ Examples
 >>> with tempfile.TemporaryDirectory() as d:
 ...     with Workspace.open(d, create=True) as ws, ws.run(command="example") as run:
 ...         _ = run.write_table("customers", "SELECT 'c1' AS customer_id, 'gold' AS segment",
-...                             stage="ingest", description="customers")
+...                             stage="ingest", description="customers",
+...                             check=False)
 ...     with Explorer.open(d) as ex:
 ...         [t.name for t in ex.tables()], ex.profile("c1")["customers"]["segment"]
 (['customers'], 'gold')

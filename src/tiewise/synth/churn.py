@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tiewise.shared import DAYS_PER_MONTH
 from tiewise.synth._types import FloatArray, IntArray
 from tiewise.synth.cascade import Cascade, run_cascade
 
 __all__ = ["ChurnInputs", "monthly_hazard", "simulate_churn", "tie_pull"]
 
-DAYS_PER_MONTH = 30.4375
 _PLAN_HAZARD = np.array([0.020, 0.010, 0.007])  # monthly, by plan (prepaid_s, postpaid_m/l)
 _SEGMENT_HAZARD = np.array([1.0, 1.3, 0.7])  # consumer, youth, business
 _FRAILTY_SD = 0.5

@@ -27,15 +27,17 @@ using iso-value curves for customer base analysis, Journal of Marketing Research
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from tiewise.exceptions import ConvergenceError, InputError
+from tiewise.shared import FloatArray
 
 __all__ = [
     "BetaGeoModel",
@@ -48,10 +50,10 @@ __all__ = [
     "gamma_gamma_log_likelihood",
 ]
 
-Array = npt.NDArray[np.float64]
 
-
-def check_rfm(frequency: Array, recency: Array, T: Array, *, source: str = "summary") -> None:
+def check_rfm(
+    frequency: FloatArray, recency: FloatArray, T: FloatArray, *, source: str = "summary"
+) -> None:
     """Check the business rules of a purchase summary; raise :class:`InputError` naming them.
 
     Frequencies are whole numbers ``>= 0``; ``0 <= recency <= T``; recency is 0 when frequency is
@@ -81,7 +83,7 @@ def check_rfm(frequency: Array, recency: Array, T: Array, *, source: str = "summ
         )
 
 
-def collapse(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.int64]]:
+def collapse(*columns: FloatArray) -> tuple[list[FloatArray], FloatArray, npt.NDArray[np.int64]]:
     """Distinct rows of ``columns`` (sorted) with their counts, and each row's index into them.
 
     A hash group-by (pandas): on a million rows about ten times faster than
@@ -97,14 +99,14 @@ def collapse(*columns: Array) -> tuple[list[Array], Array, npt.NDArray[np.int64]
     return [np.asarray(c)[first] for c in columns], counts.astype(np.float64), inverse
 
 
-def _hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
+def _hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> FloatArray:
     """Gauss's 2F1 by scipy, with its power series where scipy gives no finite answer.
 
     scipy's ``hyp2f1`` fails for very large parameters, which a nearly homogeneous fit (huge
     ``r`` and ``alpha``) produces; for ``0 <= z < 1`` the series still converges.
     """
     aa, bb_, cc, zz = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
-    result: Array = np.asarray(hyp2f1(aa, bb_, cc, zz), dtype=np.float64).copy()
+    result: FloatArray = np.asarray(hyp2f1(aa, bb_, cc, zz), dtype=np.float64).copy()
     bad = ~np.isfinite(result)
     if bad.any():
         ab, bb, cb, zb = aa[bad], bb_[bad], cc[bad], zz[bad]
@@ -120,8 +122,11 @@ def _hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLi
 
 
 def bgnbd_log_likelihood(
-    params: Array | tuple[float, float, float, float], x: Array, t_x: Array, T: Array
-) -> Array:
+    params: FloatArray | tuple[float, float, float, float],
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
     """Per-customer BG/NBD log-likelihood (Fader, Hardie & Lee 2005, equation 6)."""
     r, alpha, a, b = params
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
@@ -133,13 +138,16 @@ def bgnbd_log_likelihood(
             np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
             -np.inf,
         )
-    result: Array = a1 + a2 + np.logaddexp(a3, a4)
+    result: FloatArray = a1 + a2 + np.logaddexp(a3, a4)
     return result
 
 
 def bgnbd_gradient(
-    params: Array | tuple[float, float, float, float], x: Array, t_x: Array, T: Array
-) -> Array:
+    params: FloatArray | tuple[float, float, float, float],
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+) -> FloatArray:
     """Per-customer gradient of :func:`bgnbd_log_likelihood`, shape ``(4, n)``."""
     r, alpha, a, b = params
     a3 = -(r + x) * np.log(alpha + T)
@@ -160,7 +168,9 @@ def bgnbd_gradient(
     return np.vstack([d_r, d_alpha, d_a, d_b])
 
 
-def gamma_gamma_gradient(params: Array | tuple[float, float, float], x: Array, m: Array) -> Array:
+def gamma_gamma_gradient(
+    params: FloatArray | tuple[float, float, float], x: FloatArray, m: FloatArray
+) -> FloatArray:
     """Per-customer gradient of :func:`gamma_gamma_log_likelihood`, shape ``(3, n)``."""
     p, q, v = params
     px = p * x
@@ -173,12 +183,12 @@ def gamma_gamma_gradient(params: Array | tuple[float, float, float], x: Array, m
 
 
 def gamma_gamma_log_likelihood(
-    params: Array | tuple[float, float, float], x: Array, m: Array
-) -> Array:
+    params: FloatArray | tuple[float, float, float], x: FloatArray, m: FloatArray
+) -> FloatArray:
     """Per-customer Gamma-Gamma log-likelihood of the mean spend ``m`` over ``x`` purchases."""
     p, q, v = params
     px = p * x
-    result: Array = (
+    result: FloatArray = (
         gammaln(px + q)
         - gammaln(px)
         - gammaln(q)
@@ -191,12 +201,12 @@ def gamma_gamma_log_likelihood(
 
 
 def _objective(
-    ll: Callable[[Array], Array], grad: Callable[[Array], Array], w: Array
-) -> Callable[[Array], tuple[float, Array]]:
+    ll: Callable[[FloatArray], FloatArray], grad: Callable[[FloatArray], FloatArray], w: FloatArray
+) -> Callable[[FloatArray], tuple[float, FloatArray]]:
     """Mean negative log-likelihood over log-parameters, and its gradient (chain rule)."""
     total = float(w.sum())
 
-    def f(log_params: Array) -> tuple[float, Array]:
+    def f(log_params: FloatArray) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         value = -float(np.dot(w, ll(params))) / total
         g = -(grad(params) @ w) / total * params
@@ -208,11 +218,11 @@ def _objective(
 
 
 def _fit(
-    negative_ll: Callable[[Array], tuple[float, Array]],
-    start: Array,
+    negative_ll: Callable[[FloatArray], tuple[float, FloatArray]],
+    start: FloatArray,
     names: tuple[str, ...],
     what: str,
-) -> tuple[Array, float, int]:
+) -> tuple[FloatArray, float, int]:
     """Minimise over log-parameters with L-BFGS-B; return parameters, minimum and iterations."""
     result = minimize(
         negative_ll,
@@ -232,12 +242,12 @@ def _fit(
     return params, float(result.fun), int(result.nit)
 
 
-@dataclass
-class BetaGeoModel:
+class BetaGeoModel(BaseEstimator):
     """The BG/NBD model: Poisson purchases while alive, dropout after each purchase.
 
     Purchase rates are gamma(r, alpha) distributed over customers, dropout probabilities
-    beta(a, b).
+    beta(a, b).  A scikit-learn estimator (``get_params``, ``clone``); scoring before
+    :meth:`fit` raises scikit-learn's ``NotFittedError``.
 
     Parameters
     ----------
@@ -254,14 +264,8 @@ class BetaGeoModel:
         Customers fitted and distinct summaries they collapsed to.
     """
 
-    start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.n_customers_ = 0
-        self.n_distinct_ = 0
-        self.iterations_ = 0
+    def __init__(self, *, start: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, r: float, alpha: float, a: float, b: float) -> BetaGeoModel:
@@ -272,11 +276,11 @@ class BetaGeoModel:
 
     def fit(
         self,
-        frequency: Array,
-        recency: Array,
-        T: Array,
+        frequency: FloatArray,
+        recency: FloatArray,
+        T: FloatArray,
         *,
-        weights: Array | None = None,
+        weights: FloatArray | None = None,
         collapse_rows: bool = True,
     ) -> BetaGeoModel:
         """Fit by maximum likelihood.
@@ -306,20 +310,20 @@ class BetaGeoModel:
             lambda p: bgnbd_gradient(p, x, t_x, age),
             w,
         )
-        params, fun, self.iterations_ = _fit(nll, start, ("r", "alpha", "a", "b"), "BG/NBD")
+        params, fun, iterations = _fit(nll, start, ("r", "alpha", "a", "b"), "BG/NBD")
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params), strict=True))
+        self.iterations_ = iterations
         self.log_likelihood_ = -fun * total
         self.n_customers_ = int(total)
         self.n_distinct_ = len(x)
         return self
 
     def _p(self) -> tuple[float, float, float, float]:
-        if not self.params_:
-            raise ConvergenceError("BetaGeoModel: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         p = self.params_
         return p["r"], p["alpha"], p["a"], p["b"]
 
-    def p_alive(self, frequency: Array, recency: Array, T: Array) -> Array:
+    def p_alive(self, frequency: FloatArray, recency: FloatArray, T: FloatArray) -> FloatArray:
         """Probability that each customer is still alive at ``T`` (equation 13)."""
         r, alpha, a, b = self._p()
         x, t_x, age = (np.asarray(c, dtype=np.float64) for c in (frequency, recency, T))
@@ -329,20 +333,20 @@ class BetaGeoModel:
                 - np.log(np.maximum(b + x - 1, 1e-300))
                 + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
             )
-        result: Array = np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
+        result: FloatArray = np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
         return result
 
-    def expected_purchases(self, t: float | Array) -> Array:
+    def expected_purchases(self, t: float | FloatArray) -> FloatArray:
         """Expected purchases of a new customer in ``(0, t]`` (equation 9)."""
         r, alpha, a, b = self._p()
         t = np.asarray(t, dtype=np.float64)
         term = (alpha / (alpha + t)) ** r * _hyp2f1(r, b, a + b - 1, t / (alpha + t))
-        result: Array = (a + b - 1) / (a - 1) * (1 - term)
+        result: FloatArray = (a + b - 1) / (a - 1) * (1 - term)
         return result
 
     def conditional_expected_purchases(
-        self, t: float | Array, frequency: Array, recency: Array, T: Array
-    ) -> Array:
+        self, t: float | FloatArray, frequency: FloatArray, recency: FloatArray, T: FloatArray
+    ) -> FloatArray:
         """Expected purchases in ``(T, T + t]`` given each customer's history (equation 10)."""
         r, alpha, a, b = self._p()
         x, t_x, age = (np.asarray(c, dtype=np.float64) for c in (frequency, recency, T))
@@ -351,13 +355,19 @@ class BetaGeoModel:
         hyp = _hyp2f1(r + x, b + x, a + b + x - 1, z)
         first = (a + b + x - 1) / (a - 1)
         second = 1 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp
-        result: Array = first * second * self.p_alive(x, t_x, age)
+        result: FloatArray = first * second * self.p_alive(x, t_x, age)
         return result
 
 
-@dataclass
-class GammaGammaModel:
+class GammaGammaModel(BaseEstimator):
     """The Gamma-Gamma model of spend per purchase, fitted on customers with repeat purchases.
+
+    A scikit-learn estimator, as :class:`BetaGeoModel`.
+
+    Parameters
+    ----------
+    start
+        Starting values of ``(p, q, v)`` for the optimiser (``v`` scaled by the mean spend).
 
     Attributes
     ----------
@@ -367,12 +377,8 @@ class GammaGammaModel:
         Total log-likelihood at the fitted parameters.
     """
 
-    start: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.n_customers_ = 0
+    def __init__(self, *, start: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, p: float, q: float, v: float) -> GammaGammaModel:
@@ -382,7 +388,7 @@ class GammaGammaModel:
         return model
 
     def fit(
-        self, frequency: Array, monetary: Array, *, weights: Array | None = None
+        self, frequency: FloatArray, monetary: FloatArray, *, weights: FloatArray | None = None
     ) -> GammaGammaModel:
         """Fit on customers with ``frequency > 0`` and their mean spend per repeat purchase."""
         x = np.asarray(frequency, dtype=np.float64)
@@ -418,15 +424,14 @@ class GammaGammaModel:
         self.n_customers_ = int(total)
         return self
 
-    def expected_spend(self, frequency: Array, monetary: Array) -> Array:
+    def expected_spend(self, frequency: FloatArray, monetary: FloatArray) -> FloatArray:
         """Expected spend per purchase given ``x`` repeat purchases of mean ``m`` (equation 5).
 
         A customer with no repeat purchase gets the population mean ``p v / (q - 1)``.
         """
-        if not self.params_:
-            raise ConvergenceError("GammaGammaModel: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         x = np.asarray(frequency, dtype=np.float64)
         m = np.where(x > 0, np.asarray(monetary, dtype=np.float64), 0.0)
-        result: Array = p * (v + x * m) / (p * x + q - 1)
+        result: FloatArray = p * (v + x * m) / (p * x + q - 1)
         return result

@@ -20,31 +20,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from tiewise.shared import DAYS_PER_MONTH, FloatArray
 from tiewise.value.bgnbd import BetaGeoModel, collapse
 
-__all__ = ["DAYS_PER_MONTH", "RfmScores", "discounted_clv", "score_customers"]
-
-DAYS_PER_MONTH = 30.4375
-
-Array = npt.NDArray[np.float64]
+__all__ = ["RfmScores", "discounted_clv", "score_customers"]
 
 
 @dataclass(frozen=True)
 class RfmScores:
     """Per-customer forecasts of a BG/NBD model (see :func:`score_customers`)."""
 
-    p_alive: Array
-    expected_purchases: Array
-    discounted_purchases: Array
+    p_alive: FloatArray
+    expected_purchases: FloatArray
+    discounted_purchases: FloatArray
 
 
 def score_customers(
     model: BetaGeoModel,
-    frequency: Array,
-    recency: Array,
-    T: Array,
+    frequency: FloatArray,
+    recency: FloatArray,
+    T: FloatArray,
     *,
     months: int = 12,
     monthly_discount: float = 0.01,
@@ -76,16 +72,16 @@ def score_customers(
 
 def discounted_clv(
     model: BetaGeoModel,
-    frequency: Array,
-    recency: Array,
-    T: Array,
-    spend_per_purchase: Array,
+    frequency: FloatArray,
+    recency: FloatArray,
+    T: FloatArray,
+    spend_per_purchase: FloatArray,
     *,
     months: int = 12,
     monthly_discount: float = 0.01,
     units_per_month: float = DAYS_PER_MONTH / 7.0,
     margin: float = 1.0,
-) -> Array:
+) -> FloatArray:
     """Expected discounted value of each customer's purchases over the next ``months``.
 
     Examples
@@ -104,5 +100,5 @@ def discounted_clv(
         )
         value += spend_per_purchase * (cumulative - before) / (1.0 + monthly_discount) ** i
         before = cumulative
-    result: Array = margin * value
+    result: FloatArray = margin * value
     return result

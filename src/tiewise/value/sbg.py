@@ -39,28 +39,27 @@ contractual setting: the perils of ignoring heterogeneity, Marketing Science 29(
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, hyp2f1
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from tiewise.exceptions import ConvergenceError, InputError
+from tiewise.shared import FloatArray
 
 __all__ = ["ShiftedBetaGeometric", "derl"]
 
-Array = npt.NDArray[np.float64]
 
-
-def derl(alpha: float, beta: float, renewals: Array, discount: float) -> Array:
+def derl(alpha: float, beta: float, renewals: FloatArray, discount: float) -> FloatArray:
     """Fader & Hardie's (2010) discounted expected residual lifetime after ``renewals``.
 
     Evaluated just before the next renewal decision: the sum over future periods ``t > n - 1``
     of ``S(t) / S(n - 1) / (1 + d) ** (t - n)``, with ``n - 1 = renewals``.
     """
     n = np.asarray(renewals, dtype=np.float64) + 1.0
-    result: Array = (
+    result: FloatArray = (
         (beta + n - 1)
         / (alpha + beta + n - 1)
         * hyp2f1(1.0, beta + n, alpha + beta + n, 1.0 / (1.0 + discount))
@@ -68,9 +67,16 @@ def derl(alpha: float, beta: float, renewals: Array, discount: float) -> Array:
     return result
 
 
-@dataclass
-class ShiftedBetaGeometric:
+class ShiftedBetaGeometric(BaseEstimator):
     """The sBG model, fitted by maximum likelihood (L-BFGS-B on log-parameters).
+
+    A scikit-learn estimator (``get_params``, ``clone``); scoring before :meth:`fit` raises
+    scikit-learn's ``NotFittedError``.
+
+    Parameters
+    ----------
+    start
+        Starting values of ``(alpha, beta)`` for the optimiser.
 
     Attributes
     ----------
@@ -80,12 +86,8 @@ class ShiftedBetaGeometric:
         Total log-likelihood at the fitted parameters.
     """
 
-    start: tuple[float, float] = (1.0, 1.0)
-
-    def __post_init__(self) -> None:
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_ = float("nan")
-        self.n_subscribers_ = 0
+    def __init__(self, *, start: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.start = start
 
     @classmethod
     def from_params(cls, *, alpha: float, beta: float) -> ShiftedBetaGeometric:
@@ -138,7 +140,7 @@ class ShiftedBetaGeometric:
         e, t, dead = rows[:, 0], rows[:, 1], rows[:, 2].astype(bool)
         total = float(cw.sum())
 
-        def nll(log_params: Array) -> float:
+        def nll(log_params: FloatArray) -> float:
             a, b = np.exp(log_params)
             value = -float(np.dot(cw, self._ll(a, b, e, t, dead))) / total
             return value if np.isfinite(value) else 1e300
@@ -174,34 +176,33 @@ class ShiftedBetaGeometric:
         return self.fit(entered, last, churned, weights=np.concatenate([lost, [n[-1]]]))
 
     @staticmethod
-    def _ll(a: float, b: float, e: Array, t: Array, dead: Array) -> Array:
+    def _ll(a: float, b: float, e: FloatArray, t: FloatArray, dead: FloatArray) -> FloatArray:
         base = betaln(a, b)
         log_s_entry = betaln(a, b + e) - base
         log_event = np.where(dead, betaln(a + 1, b + t - 1), betaln(a, b + t)) - base
-        result: Array = log_event - log_s_entry
+        result: FloatArray = log_event - log_s_entry
         return result
 
     def _ab(self) -> tuple[float, float]:
-        if not self.params_:
-            raise ConvergenceError("ShiftedBetaGeometric: call fit() before scoring.")
+        check_is_fitted(self, "params_")
         return self.params_["alpha"], self.params_["beta"]
 
-    def survival(self, t: npt.ArrayLike) -> Array:
+    def survival(self, t: npt.ArrayLike) -> FloatArray:
         """``S(t)``: the share of a new cohort still subscribed after ``t`` periods."""
         a, b = self._ab()
-        result: Array = np.exp(betaln(a, b + np.asarray(t, dtype=np.float64)) - betaln(a, b))
+        result: FloatArray = np.exp(betaln(a, b + np.asarray(t, dtype=np.float64)) - betaln(a, b))
         return result
 
-    def retention(self, t: npt.ArrayLike) -> Array:
+    def retention(self, t: npt.ArrayLike) -> FloatArray:
         """``r(t)``: the share of those subscribed in period ``t - 1`` who renew into ``t``."""
         a, b = self._ab()
         t = np.asarray(t, dtype=np.float64)
-        result: Array = (b + t - 1) / (a + b + t - 1)
+        result: FloatArray = (b + t - 1) / (a + b + t - 1)
         return result
 
     def expected_remaining_periods(
         self, completed: npt.ArrayLike, *, horizon: int, discount: float = 0.0
-    ) -> Array:
+    ) -> FloatArray:
         """``sum_{k=1..horizon} S(c + k) / S(c) / (1 + d) ** k`` for each ``c = completed``."""
         c = np.asarray(completed, dtype=np.float64)
         alive = np.ones_like(c)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from tiewise.config import Config, ValueConfig
 from tiewise.exceptions import ConvergenceError, InputError
+from tiewise.shared import DAYS_PER_MONTH
 from tiewise.store import RunContext, exact_sum, scalar
 from tiewise.value.advocacy import (
     LearnedWeights,
@@ -43,7 +44,7 @@ from tiewise.value.advocacy import (
     percentile,
 )
 from tiewise.value.bgnbd import BetaGeoModel, GammaGammaModel
-from tiewise.value.clv import DAYS_PER_MONTH, score_customers
+from tiewise.value.clv import score_customers
 from tiewise.value.rfm import rfm_summary
 from tiewise.value.sbg import ShiftedBetaGeometric
 from tiewise.value.segments import SEGMENTS, assign_segments, social_value
@@ -288,6 +289,7 @@ def _bgnbd(
     ]
     out = universe[["customer_id"]].merge(rfm[keep], on="customer_id", how="left", indicator=True)
     missing = (out.pop("_merge") == "left_only").to_numpy()
+    out["frequency"] = out["frequency"].astype(np.float64)  # NaN without a purchase
     if not np.isfinite(out.loc[~missing, "clv"]).all():
         shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items())
         raise ConvergenceError(
