@@ -720,32 +720,37 @@ TABLES: tuple[Table, ...] = (
         "influence_scores",
         "influence",
         "customer x category (and 'all')",
-        "Followers vs shuffled timing, influence score and the reason.",
+        "Adoptions each customer caused beyond homophily, the evidence, the basis and the reason.",
         _columns("""
-        customer_id         VARCHAR  The customer's (or contact's) identifier, pseudonymised at
-                                     ingest.
-        category            VARCHAR  The product category (influence is measured per category;
-                                     'all' = any item).
-        rank                BIGINT   Position in the list (1 = first).
-        influence_score     DOUBLE   Excess followers, shrunk towards 0 for few adoptions (or the
-                                     structural score when timing cannot tell).
-        population_rate     DOUBLE   Share of the population that adopted in the category.
-        adoptions           BIGINT   Items the customer adopted.
-        contacts            BIGINT   The customer's contacts.
-        customer_contacts   BIGINT   Of which customers.
-        followers           DOUBLE   Contacts who adopted the same item within the window after the
-                                     customer.
-        followers_expected  DOUBLE   Followers expected with shuffled adoption times (homophily
-                                     control).
-        excess_followers    DOUBLE   followers - followers_expected.
-        p_value             DOUBLE   One-sided p-value of the test.
-        median_lead_days    DOUBLE   Median days by which the customer preceded the followers.
-        lead_days           VARCHAR  The five shortest leads in days.
-        structural_score    DOUBLE   Structural influence (degree, PageRank) when adoptions cannot
-                                     tell.
-        structural_top_pct  DOUBLE   Top percentage by structural_score.
-        basis               VARCHAR  adoption timing, or structure only.
-        reason              VARCHAR  Why: the figures behind this row, in plain words.
+        customer_id           VARCHAR  The customer's (or contact's) identifier, pseudonymised at
+                                       ingest.
+        category              VARCHAR  The product category (influence is measured per category;
+                                       'all' = any item).
+        rank                  BIGINT   Position in the list (1 = first): by influence_score, then
+                                       structural_score.
+        influence_score       DOUBLE   Adoptions the customer caused beyond homophily and the base
+                                       rate (posterior mean; 0 where influence is not shown).
+        influence_low         DOUBLE   5% bound of the adoptions caused.
+        influence_high        DOUBLE   95% bound of the adoptions caused.
+        influence_multiplier  DOUBLE   The customer's pull against an average customer's (1).
+        conversion_rate       DOUBLE   Share of exposed contacts the customer converts
+                                       (multiplier x the category's rate).
+        influence_shown       BOOLEAN  Whether the category's tests show influence.
+        adoptions             BIGINT   Items the customer adopted.
+        contacts              BIGINT   The customer's contacts.
+        customer_contacts     BIGINT   Of which customers.
+        followers             DOUBLE   Contacts who adopted the same item within the window after
+                                       the customer (a tie counts half).
+        followers_expected    DOUBLE   Followers expected with shuffled adoption times (homophily
+                                       control).
+        excess_followers      DOUBLE   followers - followers_expected.
+        p_value               DOUBLE   One-sided permutation p-value of the customer's followers.
+        median_lead_days      DOUBLE   Median days by which the customer preceded the followers.
+        lead_days             VARCHAR  The five shortest leads in days.
+        structural_score      DOUBLE   Structural spreading score (`influence.structural`).
+        structural_top_pct    DOUBLE   Top percentage by structural_score.
+        basis                 VARCHAR  adoption timing, or structural fallback (and why).
+        reason                VARCHAR  Why: the figures behind this row, in plain words.
         """),
         when="when `influence.enabled` (the default)",
     ),
@@ -753,28 +758,37 @@ TABLES: tuple[Table, ...] = (
         "influence_tests",
         "influence",
         "category",
-        "Population shuffle test of adoption timing (homophily control).",
+        "The window test and the test of order against shuffled timing (homophily control).",
         _columns("""
-        category              VARCHAR  The product category (influence is measured per category;
-                                       'all' = any item).
-        adopters              BIGINT   Customers who adopted an item of the category.
+        category              VARCHAR  The product category.
+        adopters              BIGINT   Adoptions of items of the category.
         items                 BIGINT   Items adopted.
         linked_adopter_pairs  BIGINT   Linked pairs who both adopted the same item.
-        follows               DOUBLE   Adoptions that followed a contact's adoption of the item.
-        follows_expected      DOUBLE   The same with shuffled adoption times (mean over
-                                       `influence.shuffles`).
-        p_value               DOUBLE   One-sided p-value of the test.
+        follows               DOUBLE   Pairs of linked adopters at most the window apart.
+        follows_expected      DOUBLE   The same with shuffled adoption times.
+        window_p_value        DOUBLE   Sequential Monte-Carlo p-value of the window test.
+        order_statistic       DOUBLE   Earlier-adopting contacts of adopters beyond those still at
+                                       risk (test of order at any lag).
+        order_expected        DOUBLE   The same with shuffled adoption times.
+        order_p_value         DOUBLE   Sequential Monte-Carlo p-value of the test of order.
+        p_value               DOUBLE   min(1, 2 x the smaller of the two).
+        shuffles              BIGINT   Shuffles done.
+        window_days           DOUBLE   The follow window in days (from the data's resolution when
+                                       unset).
+        time_resolution       VARCHAR  How finely adoption dates are recorded.
+        influence_detected    BOOLEAN  p_value below `influence.significance`.
+        adoptions_caused      DOUBLE   Adoptions caused in the category (0 when not shown).
         excess                DOUBLE   follows - follows_expected.
         ratio                 DOUBLE   follows / follows_expected.
-        influence_detected    BOOLEAN  p_value below `influence.significance`.
-        reason                VARCHAR   Why: the figures behind this row, in plain words.
+        warning               VARCHAR  Why the window may see no follow, else NULL.
+        reason                VARCHAR  Why: the figures behind this row, in plain words.
         link_scale            DOUBLE   The calibrated scale of the learned link probabilities.
                                        [only with adoptions to calibrate on]
         caused_per_adoption   DOUBLE   Excess adopters below an adoption in the follow trees (0
-                                       without significant influence). [only with adoptions to
-                                       calibrate on]
+                                       without shown influence). [only with adoptions to calibrate
+                                       on]
         """),
-        when="when `influence.enabled`",
+        when="when `influence.enabled` and there are adoptions",
     ),
     Table(
         "influence_links",
@@ -821,20 +835,21 @@ TABLES: tuple[Table, ...] = (
         "influence",
         "category x seed",
         (
-            "IMM seeds per category with their expected reach and the reason (`tiewise seeds` "
-            "replaces a category's rows)."
+            "Seeds per category: IMM on the fitted cascade where influence is shown, else a "
+            "structural fallback (`tiewise seeds` replaces a category's rows)."
         ),
         _columns("""
-        category         VARCHAR  The product category (influence is measured per category; 'all' =
-                                  any item).
+        category         VARCHAR  The product category ('all' = any item).
         rank             BIGINT   Position in the list (1 = first).
-        customer_id      VARCHAR  The customer's (or contact's) identifier, pseudonymised at
-                                  ingest.
-        cost             DOUBLE   The seed's cost (`influence.cost_column`; 1 each by default).
+        customer_id      VARCHAR  The customer's identifier, pseudonymised at ingest.
+        basis            VARCHAR  influence cascade, or structural fallback.
+        cost             DOUBLE   The seed's cost (`influence.cost`; 1 each by default).
         cumulative_cost  DOUBLE   Cost of the seeds up to this one.
-        marginal_reach   DOUBLE   Expected adopters this seed adds to the seeds before it.
-        expected_reach   DOUBLE   Expected adopters reached by the seeds up to this one
-                                  (independent cascade).
+        marginal_reach   DOUBLE   Expected adopters this seed adds (NULL for a fallback).
+        model_reach      DOUBLE   The cascade model's reach of the seeds up to this one.
+        expected_reach   DOUBLE   model_reach x its out-of-sample check (NULL for a fallback).
+        reach_low        DOUBLE   Low end of the reach (sampling and out-of-sample intervals).
+        reach_high       DOUBLE   High end of the reach.
         rr_sets          BIGINT   Reverse-reachable sets sampled by IMM.
         epsilon          DOUBLE   IMM's approximation guarantee for these sets: reach >= (1 - 1/e -
                                   epsilon) x optimum.
@@ -845,14 +860,18 @@ TABLES: tuple[Table, ...] = (
     Table(
         "spread_curve",
         "influence",
-        "category x k",
-        "Expected reach of the first k seeds, next to the top-degree heuristic.",
+        "category (that shows influence) x k",
+        "Expected reach of the first k seeds with its interval, next to the top-degree heuristic.",
         _columns("""
-        category          VARCHAR  The product category (influence is measured per category; 'all'
-                                   = any item).
+        category          VARCHAR  The product category ('all' = any item).
         k                 BIGINT   Seeds.
-        expected_reach    DOUBLE   Expected adopters reached by the first k IMM seeds.
+        expected_reach    DOUBLE   Expected adopters reached by the first k seeds (out-of-sample
+                                   adjusted).
+        reach_low         DOUBLE   Low end of the reach.
+        reach_high        DOUBLE   High end of the reach.
+        model_reach       DOUBLE   The cascade model's reach.
         top_degree_reach  DOUBLE   The same for the k customers with most contacts.
+        reach_check       DOUBLE   Out-of-sample ratio of observed to predicted reach.
         cumulative_cost   DOUBLE   Cost of the seeds up to this one.
         targets           BIGINT   Customers the cascade can reach.
         """),
@@ -864,14 +883,13 @@ TABLES: tuple[Table, ...] = (
         "customer",
         "The value of the adoptions each customer's own adoptions are expected to cause.",
         _columns("""
-        customer_id         VARCHAR  The customer's (or contact's) identifier, pseudonymised at
-                                     ingest.
+        customer_id         VARCHAR  The customer's identifier, pseudonymised at ingest.
         network_value       DOUBLE   Value of the adoptions the customer's own adoptions are
-                                     expected to cause (the influence stage; 0 without it).
-        standard_error      DOUBLE   Monte Carlo standard error of the estimate.
-        expected_adoptions  DOUBLE   Adoptions its own adoptions are expected to cause, all
+                                     expected to cause over the value horizon.
+        caused_value        DOUBLE   The same over the observed period.
+        expected_adoptions  DOUBLE   The customer's expected adoptions over the horizon, all
                                      categories.
-        reason              VARCHAR  Why: the figures behind this row, in plain words.
+        reason              VARCHAR  The arithmetic, in plain words.
         """),
         when="when `influence.enabled` and there are adoptions",
     ),
@@ -879,20 +897,21 @@ TABLES: tuple[Table, ...] = (
         "network_value_categories",
         "influence",
         "customer x category",
-        "Expected adoptions, adopters each causes and value, per category.",
+        "The arithmetic of network value per category.",
         _columns("""
-        customer_id         VARCHAR  The customer's (or contact's) identifier, pseudonymised at
-                                     ingest.
-        category            VARCHAR  The product category (influence is measured per category;
-                                     'all' = any item).
-        adoptions           BIGINT   The customer's adoptions in the category.
-        expected_adoptions  DOUBLE   Adoptions the customer's own adoptions are expected to cause.
-        adopters_caused     DOUBLE   Expected adopters each of its adoptions causes.
-        adoption_value      DOUBLE   Value of one adoption in the category.
-        value_per_adoption  DOUBLE   adopters_caused x adoption_value.
-        network_value       DOUBLE   The value the customer's adoptions in the category are
-                                     expected to cause.
-        standard_error      DOUBLE   Monte Carlo standard error of the estimate.
+        customer_id          VARCHAR  The customer's identifier, pseudonymised at ingest.
+        category             VARCHAR  The product category.
+        adoptions            BIGINT   The customer's adoptions in the category.
+        adoptions_caused     DOUBLE   The headline: adoptions the customer caused (influence_score).
+        expected_adoptions   DOUBLE   The customer's expected adoptions over the value horizon.
+        caused_per_adoption  DOUBLE   Adoptions one adoption causes in the category, chains
+                                      included (0 where influence is not shown).
+        pull                 DOUBLE   The customer's adoptions caused per adoption over the
+                                      category's mean.
+        adoption_value       DOUBLE   Value of one adoption in the category.
+        value_per_adoption   DOUBLE   caused_per_adoption x pull x adoption_value.
+        caused_value         DOUBLE   adoptions x value_per_adoption (the observed period).
+        network_value        DOUBLE   expected_adoptions x value_per_adoption.
         """),
         when="when `influence.enabled` and there are adoptions",
     ),
