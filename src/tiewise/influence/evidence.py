@@ -94,19 +94,25 @@ class TimingEvidence:
         return lags.reshape(lags.shape[0], -1, self.classes).sum(axis=2)
 
 
-def lag_edges(horizon: float, period: float, bins: int = 8) -> FloatArray:
-    """Upper edges of the lag bins: ``bins`` equal bins up to ``horizon``, none under a period.
+def lag_edges(horizon: float, period: float, bins: int = 10) -> FloatArray:
+    """Upper edges of the lag bins: ``bins`` geometric steps from a short lag up to ``horizon``.
+
+    Geometric, so a cascade that moves in minutes (retweets) and one that moves in weeks
+    (devices) are both resolved: the first bin ends at a thousandth of the horizon, or at one
+    period on data recorded by day, month or year (edges are then whole periods).
 
     Examples
     --------
-    >>> lag_edges(28.0, 0.0).tolist()
-    [3.5, 7.0, 10.5, 14.0, 17.5, 21.0, 24.5, 28.0]
-    >>> lag_edges(90.0, 30.0).tolist()  # monthly data: one bin per month of lag
-    [30.0, 60.0, 90.0]
+    >>> lag_edges(28.0, 0.0, 4).round(3).tolist()
+    [0.028, 0.28, 2.8, 28.0]
+    >>> lag_edges(180.0, 30.0).tolist()  # monthly data: whole months
+    [30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
     """
-    width = max(horizon / bins, period)
-    count = max(1, int(np.ceil(horizon / width - 1e-9)))
-    return np.minimum(width * np.arange(1, count + 1), horizon)
+    low = max(period, horizon / 1000.0)
+    edges = np.unique(np.geomspace(low, horizon, bins))
+    if period > 0:
+        edges = np.unique(np.maximum(period * np.round(edges / period), period))
+    return edges
 
 
 @nb.njit(cache=True, nogil=True)
