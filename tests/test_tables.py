@@ -86,7 +86,7 @@ def test_a_table_that_breaks_its_declaration_is_refused_with_every_difference(
     workspace: Workspace,
 ) -> None:
     sql = (
-        "SELECT 'c1' AS customer_id, 2.0 AS network_value, 'x' AS standard_error, "
+        "SELECT 'c1' AS customer_id, 2.0 AS network_value, 'x' AS caused_value, "
         "'why' AS reason, 1 AS surprise"
     )
     with pytest.raises(TableContractError) as err, workspace.run(command="t") as run:
@@ -95,7 +95,7 @@ def test_a_table_that_breaks_its_declaration_is_refused_with_every_difference(
     assert "'network_value'" in message
     assert "missing columns: expected_adoptions" in message
     assert "undeclared columns: surprise" in message
-    assert "standard_error is VARCHAR, declared DOUBLE" in message
+    assert "caused_value is VARCHAR, declared DOUBLE" in message
     assert "network_value" not in {t.name for t in workspace.tables()}  # rolled back
 
 
@@ -112,7 +112,7 @@ def test_a_table_written_by_another_stage_than_declared_is_refused(
 
 def test_columns_without_values_take_their_declared_type(workspace: Workspace) -> None:
     frame = pd.DataFrame(
-        {"customer_id": pd.Series([], dtype=object), "network_value": [], "standard_error": []}
+        {"customer_id": pd.Series([], dtype=object), "network_value": [], "caused_value": []}
     ).assign(expected_adoptions=pd.Series([], dtype=object), reason=pd.Series([], dtype=float))
     with workspace.run(command="t") as run:
         run.write_table("network_value", frame, stage="influence", description="t")

@@ -1233,6 +1233,13 @@ TABLES: tuple[Table, ...] = (
                                           crosssell lists]
         expected_reach           DOUBLE   Expected adopters up to this seed (crosssell). [only
                                           crosssell lists]
+        basis                    VARCHAR  influence cascade, or structural fallback (crosssell).
+                                          [only crosssell lists]
+        model_reach              DOUBLE   The cascade model's reach up to this seed (crosssell).
+                                          [only crosssell lists]
+        reach_low                DOUBLE   Low end of the reach (crosssell). [only crosssell lists]
+        reach_high               DOUBLE   High end of the reach (crosssell). [only crosssell
+                                          lists]
         rr_sets                  BIGINT   IMM's reverse-reachable sets (crosssell). [only crosssell
                                           lists]
         epsilon                  DOUBLE   IMM's guarantee (crosssell). [only crosssell lists]

@@ -178,8 +178,7 @@ def test_conversion_rate_finds_the_most_persuasive_better_than_contacts_or_pager
     """The per-contact rate against the generator's hidden influence trait."""
     folder, config, _ = project
     ours, contacts, pr = _trait_precisions(folder, config)
-    assert ours >= 0.2
-    assert ours >= 1.5 * max(contacts, pr) and ours - max(contacts, pr) >= 0.1
+    assert ours >= 2 * max(contacts, pr) and ours - max(contacts, pr) >= 0.09
 
 
 def test_population_shuffle_test_detects_the_generators_influence(
