@@ -238,22 +238,8 @@ def _run(
     lags_obs = np.zeros((n_items, nb_))
     fol_obs = np.zeros(units)
     grp_obs = np.zeros(groups)
-    _pairs(
-        time,
-        a,
-        b,
-        pair_class,
-        classes,
-        item,
-        unit,
-        group,
-        group2,
-        window,
-        edges,
-        lags_obs,
-        fol_obs,
-        grp_obs,
-    )
+    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
+           lags_obs, fol_obs, grp_obs)  # fmt: skip
     ord_obs = np.zeros(units)
     _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
@@ -269,22 +255,8 @@ def _run(
             _shuffle(time, item_start, seed, r, t)
             fol = np.zeros(units)
             grp = np.zeros(groups)
-            _pairs(
-                t,
-                a,
-                b,
-                pair_class,
-                classes,
-                item,
-                unit,
-                group,
-                group2,
-                window,
-                edges,
-                lags_sum,
-                fol,
-                grp,
-            )
+            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges,
+                   lags_sum, fol, grp)  # fmt: skip
             od = np.zeros(units)
             _order(t, item_start, nbr_ptr, nbr, unit_of_item, od)
             for x in range(groups):
