@@ -75,6 +75,7 @@ def precision(frame: pd.DataFrame, score: str, truth: str, share: float) -> floa
 
 def compare(folder: Path) -> dict[str, Any]:
     """Precision per category and share, and the network value's total and ranking."""
+    from tiewise.influence.scores import naive_follow_counts
     from tiewise.ingest.pseudonym import pseudonymise
     from tiewise.synth.truth import adoptions_caused
 
@@ -87,18 +88,7 @@ def compare(folder: Path) -> dict[str, Any]:
             "SELECT customer_id, category, influence_score, followers, contacts "
             "FROM influence_scores WHERE category <> 'all'"
         ).df()
-        naive = con.execute(
-            f"""
-            WITH ad AS (SELECT customer_id, item, category, min(timestamp) AS t
-                        FROM adoptions GROUP BY ALL),
-                 ends AS (SELECT a AS x, b AS y FROM links UNION ALL SELECT b, a FROM links)
-            SELECT p.customer_id, p.category, count(*) AS naive
-            FROM ad p JOIN ends e ON e.x = p.customer_id
-                      JOIN ad f ON f.customer_id = e.y AND f.item = p.item
-            WHERE f.t > p.t AND f.t <= p.t + INTERVAL {NAIVE_DAYS} DAY
-            GROUP BY ALL
-            """
-        ).df()
+        naive = naive_follow_counts(con, NAIVE_DAYS)
         value = con.execute(
             "SELECT customer_id, sum(caused_value) AS caused_value FROM "
             "network_value_categories GROUP BY 1"

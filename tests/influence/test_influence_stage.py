@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tiewise.config import Config, load_config, template
+from tiewise.influence.scores import naive_follow_counts
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline
 from tiewise.store import Workspace
@@ -75,18 +76,7 @@ def caused_truth_value(folder: Path) -> float:
 def naive_count(config: Config, days: float = 30.0) -> pd.DataFrame:
     """The one-line heuristic: contacts who adopted the same item within 30 days after me."""
     with Workspace.open(config.workspace_path, read_only=True) as ws:
-        return ws.con.execute(
-            f"""
-            WITH ad AS (SELECT customer_id, item, category, min(timestamp) AS t
-                        FROM adoptions GROUP BY ALL),
-                 ends AS (SELECT a AS x, b AS y FROM links UNION ALL SELECT b, a FROM links)
-            SELECT p.customer_id, p.category, count(*) AS naive
-            FROM ad p JOIN ends e ON e.x = p.customer_id
-                      JOIN ad f ON f.customer_id = e.y AND f.item = p.item
-            WHERE f.t > p.t AND f.t <= p.t + INTERVAL {days} DAY
-            GROUP BY ALL
-            """
-        ).df()
+        return naive_follow_counts(ws.con, days)
 
 
 def caused_precisions(folder: Path, config: Config) -> pd.DataFrame:

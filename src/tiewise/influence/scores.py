@@ -20,7 +20,7 @@ from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.measure import Measured
 
-__all__ = ["ALL", "BASIS", "score_frame", "test_frame"]
+__all__ = ["ALL", "BASIS", "naive_follow_counts", "score_frame", "test_frame"]
 
 FloatArray = npt.NDArray[np.float64]
 ALL = "all"
@@ -152,14 +152,6 @@ def score_frame(
     return grid[columns].reset_index(drop=True)
 
 
-def followers_by_node(scores: pd.DataFrame, net: Network, index: pd.Series) -> FloatArray:
-    """Followers over all categories per node (for the seeds' reasons)."""
-    out = np.zeros(net.n)
-    rows = scores[scores["category"] == ALL]
-    out[index.loc[rows["customer_id"]].to_numpy()] = rows["followers"].to_numpy()
-    return out
-
-
 def _structural(r: Any, method: str) -> str:
     return (
         f"ranked by {method.replace('_', ' ')} (top {r.structural_top_pct:.1f}%), "
@@ -265,3 +257,23 @@ def _test_reason(r: Any, alpha: float) -> str:
         f"earlier-adopting contacts than those still to adopt, shuffled {r.order_expected:.1f} "
         f"(test of order at any lag p={r.order_p_value:.3f}); {r.shuffles} shuffles; {verdict}"
     )
+
+
+def naive_follow_counts(con: Any, days: float = 30.0) -> pd.DataFrame:
+    """The one-line heuristic a user could compute, to set the headline against.
+
+    Per customer and category: contacts who adopted the same item within ``days`` after them
+    (``customer_id``, ``category``, ``naive``), from a workspace's ``adoptions`` and ``links``.
+    """
+    return con.execute(
+        f"""
+        WITH ad AS (SELECT customer_id, item, category, min(timestamp) AS t
+                    FROM adoptions GROUP BY ALL),
+             ends AS (SELECT a AS x, b AS y FROM links UNION ALL SELECT b, a FROM links)
+        SELECT p.customer_id, p.category, count(*) AS naive
+        FROM ad p JOIN ends e ON e.x = p.customer_id
+                  JOIN ad f ON f.customer_id = e.y AND f.item = p.item
+        WHERE f.t > p.t AND f.t <= p.t + INTERVAL {float(days)} DAY
+        GROUP BY ALL
+        """
+    ).df()
