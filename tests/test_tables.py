@@ -60,6 +60,11 @@ def test_a_stage_reads_only_tables_of_itself_or_earlier_stages() -> None:
 def test_the_input_tables_match_the_input_schemas() -> None:
     for schema in SCHEMAS.values():
         declared = table(schema.table)
+        if schema.name == "conversations":  # speakers matched, sentiment scored, text consumed
+            assert declared is not None
+            kept = {c.name for c in declared.columns}
+            assert {c.name for c in schema.columns} - kept == {"text"}
+            continue
         assert declared is not None and declared.stage == "ingest"
         stored = [c for c in schema.columns if c.name != "direction"]  # consumed at ingest
         assert [(c.name, c.type) for c in declared.columns] == [

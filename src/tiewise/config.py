@@ -35,6 +35,7 @@ __all__ = [
     "CampaignsConfig",
     "ChurnConfig",
     "Config",
+    "ConversationsConfig",
     "EngineConfig",
     "GraphConfig",
     "IngestConfig",
@@ -119,6 +120,8 @@ class Inputs(_Strict):
     adoptions: Sources = None
     churn: Sources = None
     engagement: Sources = None
+    identities: Sources = None
+    conversations: Sources = None
 
     def sources(self, name: str) -> list[InputSpec]:
         """The sources configured for input ``name`` (empty when it is not configured)."""
@@ -707,6 +710,54 @@ class ChurnConfig(_Strict):
     )
 
 
+class ConversationsConfig(_Strict):
+    """What customers say (the conversations input): sentiment, links, the response queue."""
+
+    channels: list[str] = Field(
+        default_factory=lambda: ["social", "forum", "review", "support", "email", "chat"],
+        description="The conversation channels accepted; another is quarantined (unknown_channel).",
+    )
+    default_language: str | None = Field(
+        default="en",
+        description="The language of texts without a language column. The sentiment model "
+        "(VADER) covers English only: texts in another language get no sentiment (marked "
+        "'not covered'). None: texts without a language get none either.",
+    )
+    negative_threshold: float = Field(
+        default=-0.05,
+        ge=-1.0,
+        le=0.0,
+        description="A conversation is negative when its sentiment is at most this (VADER's own "
+        "cut-off for its compound score is -0.05).",
+    )
+    open_days: float = Field(
+        default=14.0,
+        gt=0,
+        description="Unanswered conversations of the last this many days (before the newest) "
+        "are open: the response queue ranks them.",
+    )
+    mention_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="Weight of a mention as a link between speaker and mentioned party "
+        "(0: mentions make no links).",
+    )
+    reply_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Weight of a reply as a link between speaker and the party replied to "
+        "(0: replies make no links).",
+    )
+    queue_size: int = Field(default=200, ge=1, description="Rows of the response_queue table.")
+
+    @field_validator("channels")
+    @classmethod
+    def _some_channel(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one channel")
+        return [v.strip().lower() for v in value]
+
+
 class ReportConfig(_Strict):
     """The HTML report."""
 
@@ -757,6 +808,7 @@ class Config(_Strict):
     value: ValueConfig = Field(default_factory=ValueConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
+    conversations: ConversationsConfig = Field(default_factory=ConversationsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)

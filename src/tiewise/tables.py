@@ -359,6 +359,65 @@ TABLES: tuple[Table, ...] = (
         when="with the engagement input",
     ),
     Table(
+        "identities",
+        "ingest",
+        "handle (input row)",
+        "Handles (social accounts, forum names, e-mail addresses) mapped to customers.",
+        _columns("""
+        customer_id  VARCHAR  The customer's (or contact's) identifier, pseudonymised at ingest.
+        handle       VARCHAR  A handle the customer speaks under, pseudonymised at ingest.
+        """),
+        when="with the identities input",
+    ),
+    Table(
+        "conversations",
+        "ingest",
+        "conversation (input row)",
+        (
+            "What customers say: one row per post, mention, reply, review, ticket, e-mail or "
+            "chat, its speaker matched to a customer or left a prospect, with its sentiment."
+        ),
+        _columns("""
+        speaker           VARCHAR    Who spoke (customer id or handle), pseudonymised at ingest.
+        customer_id       VARCHAR    The customer who spoke; NULL for a prospect (a speaker
+                                     matched to no customer).
+        matched_by        VARCHAR    How the speaker was matched: customer_id (customers input),
+                                     identities (a handle), network (an interaction party, without
+                                     a customers input); NULL for a prospect.
+        message_id        VARCHAR    The message's own id, pseudonymised at ingest.
+        timestamp         TIMESTAMP  When it was said.
+        channel           VARCHAR    social, forum, review, support, email, chat.
+        language          VARCHAR    The language the input gave (NULL: `conversations.
+                                     default_language` was assumed).
+        sentiment         DOUBLE     -1 (negative) to 1 (positive); NULL when none could be given.
+        sentiment_source  VARCHAR    given (the input's own, which always wins), vader (VADER's
+                                     compound score of the text), not covered (a language VADER
+                                     does not cover: not guessed), no text.
+        reply_to          VARCHAR    The party replied to (mapped through identities).
+        mentions          VARCHAR[]  The parties mentioned (mapped through identities).
+        answered          BOOLEAN    The company has answered it (the input's answered column;
+                                     false without it).
+        """),
+        when="with the conversations input",
+    ),
+    Table(
+        "conversation_prospects",
+        "ingest",
+        "speaker matched to no customer",
+        "Speakers who are not customers: prospects, kept apart from the customers.",
+        _columns("""
+        speaker            VARCHAR    The speaker, pseudonymised at ingest.
+        messages           BIGINT     Conversations of the speaker.
+        negative_messages  BIGINT     Of which negative (sentiment at most
+                                      `conversations.negative_threshold`).
+        mean_sentiment     DOUBLE     Mean sentiment of those with one.
+        channels           VARCHAR    The channels the speaker used.
+        first_ts           TIMESTAMP  The first conversation's time.
+        last_ts            TIMESTAMP  The last conversation's time.
+        """),
+        when="with the conversations input",
+    ),
+    Table(
         "link_state",
         "ingest",
         "pair of parties (a < b)",

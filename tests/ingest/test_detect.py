@@ -79,7 +79,7 @@ def test_files_with_their_own_names_are_wired_to_every_input(tmp_path: Path) -> 
     assert by_file["notes.csv"].input is None
     said = "\n".join(found.lines())
     assert "notes.csv: not used" in said
-    assert "No file for: churn, engagement." in said
+    assert "No file for: churn, engagement, identities, conversations." in said
 
     # The configuration written from it loads, with both interaction files as sources.
     path = tmp_path / "proj" / "tiewise.toml"

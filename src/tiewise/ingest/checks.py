@@ -126,7 +126,7 @@ def _shown(con: Any, validated: Validated, code: int) -> str:
     """The offending value of the first row breaking rule ``code``, quoted (never an id)."""
     rule = validated.rules[code]
     present = {c.name: c for c in validated.present}
-    if rule.column not in present or present[rule.column].kind == "id":
+    if rule.column not in present or present[rule.column].kind in ("id", "ids"):
         return ""  # identifiers are personal data: not echoed
     found = con.execute(
         f"SELECT CAST(_raw_{rule.column} AS VARCHAR) FROM _bad_rows WHERE _rule = ? "
@@ -377,7 +377,7 @@ def record_rules(
     check_bad_share(source.label, config, bad, example, malformed, total)
     if not ctx.has_table("rejected_rows"):
         create_rejected(ctx)
-    ids = {c.name for c in validated.present if c.kind == "id"}
+    ids = {c.name for c in validated.present if c.kind in ("id", "ids")}
     value_cases = " ".join(
         f"WHEN {i} THEN CAST(_raw_{r.column} AS VARCHAR)"
         for i, r in enumerate(validated.rules)

@@ -14,6 +14,7 @@ from typing import Any
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.checks import IngestSummary
+from tiewise.ingest.conversations import CONVERSATION_TABLES, load_conversations
 from tiewise.ingest.interactions import load_interactions
 from tiewise.ingest.schemas import SCHEMAS
 from tiewise.ingest.sources import fingerprint_inputs
@@ -58,8 +59,9 @@ def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
     else:
         load_interactions(ctx, config, key, summary)
     for name, schema in SCHEMAS.items():
-        if name != "interactions" and config.inputs.sources(name):
+        if name not in ("interactions", *CONVERSATION_TABLES) and config.inputs.sources(name):
             load_table(ctx, config, key, schema, summary)
+    load_conversations(ctx, config, key, summary)
     values = ", ".join(
         "(" + ", ".join(_literal(getattr(line, k)) for k in _REPORT_COLUMNS) + ")"
         for line in summary.lines

@@ -12,6 +12,9 @@ The rules (README, "Validation"):
 ``self_interaction``     a party interacting with itself
 ``unknown_channel``      a channel with no weight in ``[links.channel_weights]``
 ``absurd_duration``      over 24 hours
+``sentiment_out_of_range``  conversations: a given sentiment outside -1..1
+``self_reply``           conversations: a speaker replying to themselves
+``unknown_channel``      (conversations) a channel not in ``[conversations] channels``
 
 Normalisations that are not errors: a negative duration is a missed call (kept, duration 0); a
 record logged from the receiver's side (direction ``in``) has its parties swapped.
@@ -39,7 +42,7 @@ MAX_DURATION_S = 24 * 3600
 _MAX_DOUBLE = "1.7976931348623157e308"  # NaN and the infinities lie outside ±this
 # Text columns kept in the user's own case (the others, vocabularies matched against settings
 # such as channel weights and engagement weights, are lower-cased).
-CASE_KEPT = ("category", "item", "segment", "plan", "account_id")
+CASE_KEPT = ("category", "item", "segment", "plan", "account_id", "text")
 IN_WORDS = ("in", "i", "incoming", "mtc", "terminating", "received", "inbound")
 OUT_WORDS = ("out", "o", "outgoing", "moc", "originating", "sent", "outbound")
 
@@ -90,8 +93,7 @@ def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
         offset = f"to_microseconds(TRY_CAST({numeric} * 1e6 AS BIGINT))"
         within = f"abs({numeric}) < 3.2e11"
         return (
-            f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} "
-            "END)"
+            f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} END)"
         )
     if "%" in spec.timestamp_format:  # a strptime pattern, e.g. "%d/%m/%Y %H:%M"
         pattern = spec.timestamp_format.replace("'", "''")
@@ -112,7 +114,7 @@ def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
 
 
 def _typed_sql(column: Column, col: str, source_type: str, spec: InputSpec) -> str:
-    if column.kind == "id":
+    if column.kind in ("id", "ids"):
         return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     if column.kind == "timestamp":
         return timestamp_sql(col, source_type, spec)
@@ -148,7 +150,7 @@ def _generic_rules(
                     "fill it in, or drop the row",
                 )
             )
-        if c.kind not in ("id", "text"):
+        if c.kind not in ("id", "ids", "text"):
             rules.append(
                 Rule(
                     f"bad_{c.kind}",
@@ -222,6 +224,41 @@ def _interaction_rules(present: list[Column], config: Config) -> list[Rule]:
     return rules
 
 
+def _conversation_rules(present: list[Column], config: Config) -> list[Rule]:
+    names = {c.name for c in present}
+    allowed = ", ".join(f"'{k}'" for k in config.conversations.channels)
+    rules = [
+        Rule(
+            "unknown_channel",
+            "channel",
+            f"channel NOT IN ({allowed})",
+            f"one of {allowed}",
+            "map the channel's values, or add it to [conversations] channels",
+        )
+    ]
+    if "sentiment" in names:
+        rules.append(
+            Rule(
+                "sentiment_out_of_range",
+                "sentiment",
+                "sentiment NOT BETWEEN -1 AND 1",
+                "a sentiment from -1 (negative) to 1 (positive)",
+                "rescale your scores to -1..1 (e.g. stars: (stars - 3) / 2), or drop the mapping",
+            )
+        )
+    if "reply_to" in names:
+        rules.append(
+            Rule(
+                "self_reply",
+                "reply_to",
+                "reply_to = speaker",
+                "a reply to another party",
+                "drop reply_to for a speaker continuing their own thread",
+            )
+        )
+    return rules
+
+
 def validated_select(
     source: Source,
     source_columns: dict[str, str],
@@ -267,6 +304,8 @@ def validated_select(
     rules = _generic_rules(present, types, config.ingest.earliest_date.isoformat())
     if source.schema.name == "interactions":
         rules += _interaction_rules(present, config)
+    if source.schema.name == "conversations":
+        rules += _conversation_rules(present, config)
     case = " ".join(f"WHEN {r.condition} THEN {i}" for i, r in enumerate(rules))
     inner = f"SELECT {', '.join(selects)} FROM {source.reader(rejects=rejects)}"
     if source.fmt != "parquet" and row_numbers:

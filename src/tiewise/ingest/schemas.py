@@ -2,7 +2,8 @@
 
 Column names in a user's file are mapped to these in the configuration
 (``[inputs.interactions.columns] from_id = "caller_msisdn"``); nothing needs renaming.
-Identifier columns (``kind == "id"``) hold personal data and are pseudonymised at ingest.
+Identifier columns (``kind == "id"``, and ``"ids"``: a list of identifiers in one cell, separated
+by spaces, commas or semicolons) hold personal data and are pseudonymised at ingest.
 
 An input with one row per key (``key``: a customer, a customer's first adoption of an item, a
 customer's churn) is checked for it: exact copies of a row are dropped and counted; rows that
@@ -19,7 +20,7 @@ from typing import Literal
 
 __all__ = ["SCHEMAS", "Column", "InputSchema"]
 
-Kind = Literal["id", "timestamp", "date", "text", "number", "integer", "boolean"]
+Kind = Literal["id", "ids", "timestamp", "date", "text", "number", "integer", "boolean"]
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,43 @@ SCHEMAS: dict[str, InputSchema] = {
                 Column("value", "number", False, "Survey score, pages viewed; default 1."),
             ),
             "Engagement behaviour: events, web visits, surveys, email opens/clicks/forwards.",
+        ),
+        InputSchema(
+            "identities",
+            "identities",
+            (
+                Column("customer_id", "id", True, "The customer the handle belongs to."),
+                Column("handle", "id", True, "A handle the customer speaks under (@name, e-mail)."),
+            ),
+            "Handles (social accounts, forum names, e-mail addresses) mapped to customers.",
+            key=("handle",),
+        ),
+        InputSchema(
+            "conversations",
+            "conversations",
+            (
+                Column(
+                    "speaker",
+                    "id",
+                    True,
+                    "Who spoke: a customer id, or a handle mapped to one by the identities input.",
+                ),
+                Column("timestamp", "timestamp", True, "When it was said."),
+                Column("channel", "text", True, "social, forum, review, support, email, chat."),
+                Column("text", "text", False, "What was said (for sentiment; not stored)."),
+                Column("sentiment", "number", False, "Your own sentiment, -1 to 1 (wins)."),
+                Column("language", "text", False, "The text's language (ISO code: en, fr, ...)."),
+                Column("message_id", "id", False, "The message's own id."),
+                Column("reply_to", "id", False, "The party (customer or handle) replied to."),
+                Column(
+                    "mentions",
+                    "ids",
+                    False,
+                    "Parties mentioned, separated by spaces, commas or semicolons.",
+                ),
+                Column("answered", "boolean", False, "True once the company has answered it."),
+            ),
+            "What customers say: posts, mentions, replies, reviews, tickets, e-mails, chats.",
         ),
     )
 }

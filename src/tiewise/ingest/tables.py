@@ -35,6 +35,7 @@ def sql_type(column: Column) -> str:
     """The DuckDB type a column is stored as."""
     return {
         "id": "VARCHAR",
+        "ids": "VARCHAR",  # a list in one cell while staged (a VARCHAR[] once pseudonymised)
         "text": "VARCHAR",
         "timestamp": "TIMESTAMP",
         "date": "DATE",
@@ -118,14 +119,32 @@ def _load_source(
     return total + malformed, bad + malformed
 
 
+def output_sql(column: Column, key: bytes | None) -> str:
+    """The stored value of a staged column: identifiers pseudonymised, lists split.
+
+    An ``ids`` cell (``"@ann, @bob"``) becomes a list of identifiers, each pseudonymised.
+    """
+    if column.kind == "ids":
+        parts = f"list_filter(string_split_regex({column.name}, '[\\s,;]+'), lambda x: x <> '')"
+        return parts if key is None else f"list_transform({parts}, lambda x: {hmac_sql('x', key)})"
+    if column.kind == "id" and key is not None:
+        return hmac_sql(column.name, key)
+    return column.name
+
+
 def load_table(
     ctx: RunContext,
     config: Config,
     key: bytes | None,
     schema: InputSchema,
     summary: IngestSummary,
+    *,
+    into: str | None = None,
 ) -> None:
-    """Load every source of a snapshot input into its table (one row per key, if it has one)."""
+    """Load every source of a snapshot input into its table (one row per key, if it has one).
+
+    With ``into`` the rows go to that temporary table instead, for a later step to finish.
+    """
     con = ctx.con
     staged = _staged(schema.name)
     con.execute(f"DROP TABLE IF EXISTS {staged}")
@@ -138,16 +157,20 @@ def load_table(
     if has_rows and schema.key:
         dropped, conflicting = _one_row_per_key(ctx, config, schema, summary, seen, rejected)
         rejected += conflicting
-    outputs = [
-        f"{hmac_sql(c.name, key)} AS {c.name}" if c.kind == "id" and key is not None else c.name
-        for c in schema.columns
-    ]
+    outputs = [f"{output_sql(c, key)} AS {c.name}" for c in schema.columns]
     if has_rows:
         select = f"SELECT {', '.join(outputs)} FROM {staged}"
     else:  # every source was empty: no stale table from before
-        empty = ", ".join(f"NULL::{sql_type(c)} AS {c.name}" for c in schema.columns)
+        empty = ", ".join(
+            f"NULL::{'VARCHAR[]' if c.kind == 'ids' else sql_type(c)} AS {c.name}"
+            for c in schema.columns
+        )
         select = f"SELECT {empty} WHERE false"
-    loaded = ctx.write_table(schema.table, select, stage="ingest", description=schema.doc)
+    if into is None:
+        loaded = ctx.write_table(schema.table, select, stage="ingest", description=schema.doc)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {select}")
+        loaded = int(scalar(con, f"SELECT count(*) FROM {into}"))
     con.execute(f"DROP TABLE IF EXISTS {staged}")
     summary.loaded[schema.name] = loaded
     summary.rejected[schema.name] = rejected
