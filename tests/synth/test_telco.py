@@ -141,8 +141,12 @@ def test_schema_is_exactly_the_contract(run: SynthResult, name: str) -> None:
 
 
 def test_result_lists_every_file(run: SynthResult) -> None:
-    assert set(run.files) == {"interactions", "customers", "transactions", "adoptions", "churn"}
-    assert set(run.truth_files) == {"nodes", "edges", "adoption_causes", "params"}
+    assert set(run.files) == {
+        "interactions", "customers", "transactions", "adoptions", "churn", "conversations",
+        "identities",
+    }  # fmt: skip
+    truth = {"nodes", "edges", "adoption_causes", "conversation_truth", "params"}
+    assert set(run.truth_files) == truth
     assert all(p.exists() for p in [*run.files.values(), *run.truth_files.values()])
     assert run.files["interactions"].name == "interactions.parquet"
 

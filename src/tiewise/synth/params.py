@@ -92,6 +92,9 @@ class TelcoParams:
         Scale of the churn contagion; 0 means churn is independent of contacts.
     homophily
         Strength of the community-level taste similarity (0 = tastes are individual).
+    conversations
+        Share of the subscribers who talk in public and to the company (0: no conversations
+        files; :mod:`tiewise.synth.conversations`).
     """
 
     customers: int = 100_000
@@ -108,6 +111,7 @@ class TelcoParams:
     influence: float = 1.0
     churn_contagion: float = 1.0
     homophily: float = 1.0
+    conversations: float = 0.15
 
     def __post_init__(self) -> None:
         _check_int("customers", self.customers, 200)
@@ -138,6 +142,7 @@ class TelcoParams:
         _check_real("influence", self.influence, 0.0, 100.0)
         _check_real("churn_contagion", self.churn_contagion, 0.0, 100.0)
         _check_real("homophily", self.homophily, 0.0, 100.0)
+        _check_real("conversations", self.conversations, 0.0, 1.0)
         _require(
             self.customers <= 50_000_000,
             f"customers must be at most 50000000, got {self.customers!r}",

@@ -1,7 +1,9 @@
 """Files of the telecom generator: the company's data and the hidden ground truth.
 
-Data (``out/``): ``interactions``, ``customers``, ``transactions``, ``adoptions``, ``churn``.
-Truth (``out/truth/``): ``nodes``, ``edges``, ``adoption_causes`` and ``params.json``.
+Data (``out/``): ``interactions``, ``customers``, ``transactions``, ``adoptions``, ``churn``,
+and (with ``TelcoParams.conversations`` > 0) ``conversations`` and ``identities``.
+Truth (``out/truth/``): ``nodes``, ``edges``, ``adoption_causes``, ``conversation_truth`` and
+``params.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pyarrow as pa
 
 from tiewise.synth._types import FloatArray, IntArray
 from tiewise.synth.cascade import SPONTANEOUS
+from tiewise.synth.conversations import ConversationTables, generate_conversations
 from tiewise.synth.params import SynthResult
 from tiewise.synth.population import PLANS, SEGMENTS, SUPER_DEGREE
 from tiewise.synth.records import DAY
@@ -183,6 +186,33 @@ def write_data(world: World, out: Path, fmt: Format, result: SynthResult) -> Non
         path = out / f"{name}.{fmt}"
         result.files[name] = path
         result.counts[name] = write_table(build(world), path, fmt)
+    talk = conversation_tables(world)
+    if talk is not None:
+        for name, table in (
+            ("conversations", talk.conversations),
+            ("identities", talk.identities),
+        ):
+            path = out / f"{name}.{fmt}"
+            result.files[name] = path
+            result.counts[name] = write_table(table, path, fmt)
+
+
+def conversation_tables(world: World) -> ConversationTables | None:
+    """The world's conversations (None when ``TelcoParams.conversations`` is 0)."""
+    params = world.params
+    if params.conversations <= 0:
+        return None
+    return generate_conversations(
+        seed=params.seed,
+        days=params.days,
+        start_s=day_start(params.start),
+        share=params.conversations,
+        subscribers=world.subscribers,
+        churn_days=world.churn.time,
+        persons=world.pop.n,
+        edges=(world.graph.a, world.graph.b),
+        ids=world.ids,
+    )
 
 
 def _node_index(world: World) -> IntArray:
@@ -295,6 +325,11 @@ def write_truth(world: World, out: Path, result: SynthResult) -> None:
         path = out / f"{name}.parquet"
         result.truth_files[name] = path
         result.counts[name] = write_table(build(world), path, "parquet")
+    talk = conversation_tables(world)
+    if talk is not None:
+        path = out / "conversation_truth.parquet"
+        result.truth_files["conversation_truth"] = path
+        result.counts["conversation_truth"] = write_table(talk.truth, path, "parquet")
     path = out / "params.json"
     write_json({"params": world.params.as_dict(), "realised": realised_stats(world)}, path)
     result.truth_files["params"] = path
