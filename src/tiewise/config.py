@@ -749,6 +749,14 @@ class ConversationsConfig(_Strict):
         "(0: replies make no links).",
     )
     queue_size: int = Field(default=200, ge=1, description="Rows of the response_queue table.")
+    response_effect: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="An assumption: the share of the churn risk an answer removes. It turns "
+        "value at stake into expected value protected in the response queue; measure the real "
+        "effect with `tiewise campaign response` and `tiewise responses`.",
+    )
 
     @field_validator("channels")
     @classmethod

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiewise.campaigns.queue import QueueSummary, build_response_queue
 from tiewise.churn.stage import ChurnSummary, analyse_churn
 from tiewise.config import Config, config_hash
 from tiewise.exceptions import InputError, WorkspaceError
@@ -64,6 +65,7 @@ class RunResult:
     value: ValueSummary | None = None
     skipped: list[SkippedStage] = field(default_factory=list)
     top_influencers: list[dict[str, Any]] = field(default_factory=list)
+    queue: QueueSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ def run_pipeline(
                 value = analyse_value(run, config)
             with _timed(seconds, "Churn triggers, model and retention priority", step):
                 churn = analyse_churn(run, config)
+            queue = _response_queue(run, config, step, seconds)
             skipped = skipped_stages(config, influence, value, churn)
             _record_skipped(run, skipped)
         if rewrite:  # the file's freed pages may still hold the other kind of identifier
@@ -240,7 +243,20 @@ def run_pipeline(
             value=value,
             skipped=skipped,
             top_influencers=influencers,
+            queue=queue,
         )
+
+
+def _response_queue(
+    run: RunContext, config: Config, step: StepReporter, seconds: dict[str, float]
+) -> QueueSummary | None:
+    """The response queue when there are conversations (else an old one is removed)."""
+    if not run.has_table("conversations"):
+        run.con.execute("DROP TABLE IF EXISTS response_queue")
+        run.con.execute("DELETE FROM _tiewise_tables WHERE name = 'response_queue'")
+        return None
+    with _timed(seconds, "Ranking open conversations: the response queue", step):
+        return build_response_queue(run, config)
 
 
 def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
@@ -436,6 +452,7 @@ def run_churn(
                 )
             with step("Churn triggers, model and retention priority"):
                 churn = analyse_churn(run, config)
+            _response_queue(run, config, step, {})
         with step("Writing the report"):
             report = write_report(ws, config.resolve(config.report.path), config)
     return churn, report

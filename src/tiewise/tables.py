@@ -229,6 +229,10 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "campaigns",
         (
+            "adoptions",
+            "churn_events",
+            "churn_scores",
+            "conversations",
             "customer_scores",
             "customer_value",
             "influence_scores",
@@ -250,6 +254,8 @@ STAGES: tuple[Stage, ...] = (
             "churn_triggers",
             "communities",
             "community_changes",
+            "conversation_prospects",
+            "conversations",
             "customer_scores",
             "customer_value",
             "customers",
@@ -262,6 +268,7 @@ STAGES: tuple[Stage, ...] = (
             "nodes",
             "retention_cohorts",
             "retention_priority",
+            "response_queue",
             "run_warnings",
             "service_numbers",
             "spread_curve",
@@ -1261,6 +1268,38 @@ TABLES: tuple[Table, ...] = (
         """),
     ),
     Table(
+        "response_queue",
+        "campaigns",
+        "open conversation (top `conversations.queue_size`)",
+        (
+            "Open conversations (unanswered, by customers, in the last "
+            "`conversations.open_days`) ranked by what is at stake, with the reason in words."
+        ),
+        _columns("""
+        rank                        BIGINT     Position in the queue (1 = answer first).
+        customer_id                 VARCHAR    The customer who spoke, pseudonymised at ingest.
+        message_id                  VARCHAR    The conversation's message id, pseudonymised.
+        timestamp                   TIMESTAMP  When it was said.
+        channel                     VARCHAR    social, forum, review, support, email, chat.
+        sentiment                   DOUBLE     -1 to 1; NULL when unknown.
+        sentiment_source            VARCHAR    given, vader, not covered or no text.
+        segment                     VARCHAR    Value segment (customer_value).
+        true_value                  DOUBLE     true_value from customer_value.
+        p_churn                     DOUBLE     P(churn) from churn_scores.
+        churn_risk_ratio            DOUBLE     p_churn / the mean P(churn).
+        influencer_label            VARCHAR    The speaker's influence, in words.
+        followers_of_last_adoption  DOUBLE     Contacts who adopted the item of the speaker's last
+                                               adoption in the influence window after it.
+        score                       DOUBLE     (negativity + 0.1) x recency x value x risk x reach
+                                               (each 1 when unknown).
+        value_at_stake              DOUBLE     p_churn x true_value.
+        expected_value_protected    DOUBLE     value_at_stake x `conversations.response_effect`
+                                               (an assumption until measured).
+        reason                      VARCHAR    Why: the figures behind this row, in plain words.
+        """),
+        when="with the conversations input",
+    ),
+    Table(
         "campaign_<name>",
         "campaigns",
         "listed customer",
@@ -1311,13 +1350,23 @@ TABLES: tuple[Table, ...] = (
         clv                      DOUBLE   clv (retention). [only retention lists]
         expected_loss            DOUBLE   Expected loss (retention). [only retention lists]
         network_value            DOUBLE   network_value (retention). [only retention lists]
-        p_churn                  DOUBLE   P(churn) (retention). [only retention lists]
+        p_churn                  DOUBLE   P(churn) (retention, response). [only retention and
+                                          response lists]
         value_at_risk            DOUBLE   clv + network_value: what leaving would cost (retention).
                                           [only retention lists]
         triggers                 VARCHAR  Churn triggers (retention). [only retention lists]
-        true_value               DOUBLE   true_value from customer_value (vip). [only vip lists]
+        true_value               DOUBLE   true_value from customer_value (vip, response). [only vip
+                                          and response lists]
         community                BIGINT   The customer's community (vip). [only vip lists]
         contacts                 BIGINT   The customer's contacts (vip). [only vip lists]
+        message_id               VARCHAR  The conversation to answer (response). [only response
+                                          lists]
+        channel                  VARCHAR  Its channel (response). [only response lists]
+        sentiment                DOUBLE   Its sentiment (response). [only response lists]
+        segment                  VARCHAR  Value segment (response). [only response lists]
+        value_at_stake           DOUBLE   P(churn) x true value (response). [only response lists]
+        expected_value_protected DOUBLE   Value at stake x the assumed response effect (response).
+                                          [only response lists]
         """),
         when="by `tiewise campaign` (and `tiewise demo`)",
     ),

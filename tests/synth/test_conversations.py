@@ -56,5 +56,7 @@ def test_the_same_seed_gives_the_same_conversations(world: Path, tmp_path: Path)
 
 
 def test_no_conversations_when_switched_off(tmp_path: Path) -> None:
-    result = generate_telco(TelcoParams(customers=300, days=30, seed=1, conversations=0.0), tmp_path)
+    result = generate_telco(
+        TelcoParams(customers=300, days=30, seed=1, conversations=0.0), tmp_path
+    )
     assert "conversations" not in result.files and not (tmp_path / "identities.parquet").exists()

@@ -268,12 +268,34 @@ def _vip(ctx: RunContext, config: Config) -> CampaignList:
     return CampaignList("vip", sql, f"influencers by {basis}, ranked by {order}")
 
 
+def _response(ctx: RunContext, config: Config) -> CampaignList:
+    """The response queue, one row per customer: their most pressing open conversation."""
+    if not _has(ctx, "response_queue", "customer_id", "score", "reason"):
+        raise InputError(
+            "no response_queue table: add a conversations input ([inputs.conversations]: "
+            "speaker, timestamp, channel) and run `tiewise run`."
+        )
+    sql = """
+        SELECT customer_id, score, message_id, channel, sentiment, segment, true_value, p_churn,
+               value_at_stake, expected_value_protected, reason
+        FROM response_queue
+        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY score DESC, rank) = 1
+    """
+    return CampaignList(
+        "response",
+        sql,
+        "the response queue: open conversations by negativity, recency, true value, churn "
+        "risk and reach",
+    )
+
+
 _BUILDERS: dict[str, Callable[..., CampaignList]] = {
     "acquisition": _acquisition,
     "referral": _referral,
     "crosssell": _crosssell,
     "retention": _retention,
     "vip": _vip,
+    "response": _response,
 }
 KINDS = tuple(_BUILDERS)
 

@@ -528,7 +528,7 @@ def report(config: ConfigOption = Path("tiewise.toml")) -> None:
 def campaign(
     kind: Annotated[
         str,
-        typer.Argument(help="acquisition, referral, crosssell, retention or vip."),
+        typer.Argument(help="acquisition, referral, crosssell, retention, vip or response."),
     ],
     size: Annotated[int | None, typer.Option(help="Customers in the list.")] = None,
     name: Annotated[

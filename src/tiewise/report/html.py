@@ -186,6 +186,44 @@ def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
     }
 
 
+def _conversations(ws: Workspace, config: Config) -> dict[str, Any] | None:
+    """The response-queue section (with the conversations input)."""
+    names = {t.name for t in ws.tables()}
+    if not {"conversations", "response_queue"} <= names:
+        return None
+    threshold = config.conversations.negative_threshold
+    stats = _records(
+        ws,
+        f"""
+        SELECT count(*) AS messages,
+               count(*) FILTER (WHERE customer_id IS NOT NULL) AS by_customers,
+               count(*) FILTER (WHERE customer_id IS NULL) AS by_prospects,
+               (SELECT count(*) FROM conversation_prospects) AS prospects,
+               count(*) FILTER (WHERE sentiment <= {threshold!r}) AS negative,
+               (SELECT count(*) FROM response_queue) AS listed
+        FROM conversations
+        """,
+    )[0]
+    stats["open"] = scalar(
+        ws.con,
+        "SELECT count(*) FROM conversations c, (SELECT max(timestamp) AS t FROM conversations) n "
+        "WHERE c.customer_id IS NOT NULL AND NOT c.answered "
+        f"AND c.timestamp > n.t - INTERVAL {int(config.conversations.open_days * 24)} HOUR",
+    )
+    return {
+        "stats": stats,
+        "sources": _records(
+            ws,
+            "SELECT sentiment_source, count(*) AS n FROM conversations GROUP BY 1 ORDER BY 2 DESC",
+        ),
+        "queue": _records(
+            ws,
+            "SELECT * FROM response_queue ORDER BY rank LIMIT ?",
+            [config.report.top_customers],
+        ),
+    }
+
+
 def _context(ws: Workspace, config: Config) -> dict[str, Any]:
     con = ws.con
     sizes = np.asarray(
@@ -265,6 +303,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         ),
         "degree_plot": degree_ccdf_svg(degree),
         "churn": _churn(ws, config),
+        "conversations": _conversations(ws, config),
         "config": config,
         **_value_context(ws, config),
         "summary": _summary(ws, config),

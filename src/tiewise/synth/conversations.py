@@ -202,8 +202,8 @@ def generate_conversations(
             "channel": pa.array(channel, type=pa.string()),
             "text": pa.array(text, type=pa.string()),
             "language": pa.array(np.where(spanish, "es", "en"), type=pa.string()),
-            "reply_to": pa.array(np.where(reply, contact_handle, None), type=pa.string()),
-            "mentions": pa.array(np.where(mention, contact_handle, None), type=pa.string()),
+            "reply_to": pa.array(contact_handle, type=pa.string(), mask=~reply),
+            "mentions": pa.array(contact_handle, type=pa.string(), mask=~mention),
             "answered": pa.array(rng.random(m) < 1 / 3),
         }
     )
