@@ -194,7 +194,7 @@ def _columns(text: str) -> tuple[Column, ...]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ()),
-    Stage("links", ("customers", "link_meta", "link_state")),
+    Stage("links", ("conversation_links", "customers", "link_meta", "link_state")),
     Stage("graph", ("churn_events", "links", "nodes", "transactions")),
     Stage("influence", ("adoptions", "customers", "links", "nodes", "transactions")),
     Stage(
@@ -215,6 +215,7 @@ STAGES: tuple[Stage, ...] = (
         "churn",
         (
             "churn_events",
+            "conversations",
             "customer_scores",
             "customer_value",
             "customer_weeks",
@@ -423,6 +424,31 @@ TABLES: tuple[Table, ...] = (
         last_ts            TIMESTAMP  The last conversation's time.
         """),
         when="with the conversations input",
+    ),
+    Table(
+        "conversation_links",
+        "ingest",
+        "pair of parties (a < b) who replied to or mentioned each other",
+        (
+            "Replies and mentions per pair, in link-state form: the links stage adds them to "
+            "the interaction pairs as a channel of the network."
+        ),
+        _columns("""
+        a              VARCHAR    One party of the pair (a < b).
+        b              VARCHAR    The other party.
+        n_replies_ab   BIGINT     Replies from a to b.
+        n_replies_ba   BIGINT     Replies from b to a.
+        n_mentions_ab  BIGINT     Mentions of b by a.
+        n_mentions_ba  BIGINT     Mentions of a by b.
+        weight_fp      HUGEINT    Decayed weight (`conversations.reply_weight`, `mention_weight`,
+                                  the interactions' half-life) in fixed point, as of
+                                  `link_meta.as_of`.
+        week_mask      HUGEINT    Bit k set when the pair spoke in week k from `link_meta.origin`.
+        first_ts       TIMESTAMP  The first reply or mention.
+        last_ts        TIMESTAMP  The last one.
+        n_off_hours    BIGINT     Replies and mentions in the evening, at night or at a weekend.
+        """),
+        when="with the conversations input (replies or mentions, weights above 0)",
     ),
     Table(
         "link_state",
@@ -1143,7 +1169,8 @@ TABLES: tuple[Table, ...] = (
         _columns("""
         customer_id   VARCHAR       The customer's (or contact's) identifier, pseudonymised at
                                     ingest.
-        trigger       VARCHAR       usage_drop, silent, purchase_overdue or p_alive.
+        trigger       VARCHAR       usage_drop, silent, purchase_overdue, p_alive, negative_post or
+                                    complaint_burst.
         trigger_date  TIMESTAMP     When the departure began.
         observed      DOUBLE        The observed figure (recent usage, days silent, ...).
         usual         DOUBLE        The customer's usual figure.
@@ -1195,6 +1222,16 @@ TABLES: tuple[Table, ...] = (
         contacts_known            DOUBLE   Contacts seen before the cut-off.
         days_since_contact_churn  DOUBLE   Days since the latest contact who churned.
         is_leader                 BOOLEAN  A community leader (customer_scores).
+        negative_posts_recent     DOUBLE   Negative conversations in the last `churn.recent_weeks`.
+                                           [only with the conversations input]
+        posts_recent              DOUBLE   Conversations in the last `churn.recent_weeks`. [only
+                                           with the conversations input]
+        posts_usual               DOUBLE   The customer's usual number in as many days, from the
+                                           weeks before. [only with the conversations input]
+        posts_ratio               DOUBLE   (posts_recent + 1) / (posts_usual + 1). [only with the
+                                           conversations input]
+        sentiment_recent          DOUBLE   Mean sentiment of the recent conversations. [only with
+                                           the conversations input]
         triggers                  VARCHAR  The customer's churn triggers, comma-separated (see
                                            `churn_triggers`).
         clv                       DOUBLE   clv from customer_value.
@@ -1233,7 +1270,8 @@ TABLES: tuple[Table, ...] = (
         "Out-of-time ROC AUC and top-decile lift with and without social features.",
         _columns("""
         model            VARCHAR  behaviour, behaviour + social, spreading activation alone,
-                                  selected.
+                                  (with conversations) behaviour + conversations, behaviour +
+                                  social + conversations, selected.
         roc_auc          DOUBLE   Out-of-time ROC AUC, averaged over the test cut-offs.
         top_decile_lift  DOUBLE   Churn rate in the top 10% of scores / the average.
         brier            DOUBLE   Brier score of the probabilities.

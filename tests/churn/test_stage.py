@@ -52,7 +52,8 @@ def test_social_features_help_when_churn_spreads(contagious: tuple[Path, RunResu
     assert result.churn is not None and result.churn.skipped is None
     ev = result.churn.evaluation
     assert result.churn.social_used  # held-out z > 1.645
-    assert ev["selected"] == ev["behaviour + social"]
+    talk = " + conversations" if result.churn.conversations_used else ""
+    assert ev["selected"] == ev["behaviour + social" + talk]
     assert float(ev["behaviour + social"]["auc"] or 0) > float(ev["behaviour"]["auc"] or 0) + 0.01
     assert float(ev["spreading activation alone"]["auc"] or 0) > 0.53  # a signal by itself
 
@@ -64,7 +65,8 @@ def test_no_spurious_social_signal_without_contagion(
     assert result.churn is not None and result.churn.skipped is None
     ev = result.churn.evaluation
     assert not result.churn.social_used
-    assert ev["selected"] == ev["behaviour"]  # the model in use gains nothing spurious
+    talk = " + conversations" if result.churn.conversations_used else ""
+    assert ev["selected"] == ev["behaviour" + talk]  # the model gains nothing spurious
     spread_auc = float(ev["spreading activation alone"]["auc"] or 0)
     assert abs(spread_auc - 0.5) < 0.04
 

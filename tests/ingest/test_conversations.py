@@ -162,3 +162,27 @@ def test_without_customers_the_network_parties_are_the_customers(tmp_path: Path)
             ).fetchall()
         )
     assert rows == {"2": "network", "@zed": None}
+
+
+def test_replies_and_mentions_become_links_with_their_own_weight(tmp_path: Path) -> None:
+    from tiewise.links.strength import build_links
+
+    def strengths(extra: str) -> dict[tuple[str, str], tuple[int, float]]:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        config = load_config(write(folder, extra=extra))
+        with Workspace.open(config.workspace_path, create=True) as ws, ws.run(command="t") as r:
+            ingest(r, config, None)
+            build_links(r, config)
+            rows = r.con.execute("SELECT a, b, records, volume FROM links").fetchall()
+        return {(a, b): (n, v) for a, b, n, v in rows}
+
+    plain = strengths("")
+    # 2 replied to @ann (customer 1), on top of their call; @zed mentioned @ann and 2
+    assert plain[("1", "2")][0] == 2 and plain[("1", "@zed")][0] == 1
+    assert plain[("2", "@zed")][0] == 1 and ("3", "9") in plain
+    heavier = strengths("[conversations]\nmention_weight = 2.0")
+    assert heavier[("1", "@zed")][1] == pytest.approx(4 * plain[("1", "@zed")][1])
+    assert heavier[("1", "2")][1] == pytest.approx(plain[("1", "2")][1])  # a reply, not a mention
+    none = strengths("[conversations]\nmention_weight = 0.0\nreply_weight = 0.0")
+    assert ("1", "@zed") not in none and none[("1", "2")][0] == 1

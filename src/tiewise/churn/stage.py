@@ -33,6 +33,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from tiewise.churn.communities import communities_at
+from tiewise.churn.conversations import (
+    CONVERSATION_FEATURES,
+    conversation_days,
+    conversation_features,
+    conversation_triggers,
+)
 from tiewise.churn.data import (
     MAX_WEEKS,
     ChurnData,
@@ -55,7 +61,7 @@ from tiewise.config import ChurnConfig, Config
 from tiewise.shared import DAYS_PER_MONTH
 from tiewise.store import RunContext
 
-__all__ = ["ChurnSummary", "analyse_churn", "social_gate"]
+__all__ = ["ChurnSummary", "analyse_churn", "feature_gate", "social_gate"]
 
 _MIN_WEEKS = 2
 _GATE_Z = 1.645  # one-sided 5%
@@ -73,6 +79,8 @@ class ChurnSummary:
     social_used: bool = False
     social_z: float = 0.0
     value_basis: str = ""
+    conversations_used: bool = False
+    conversations_z: float | None = None  # None: no conversations input
 
 
 def _skip(reason: str) -> ChurnSummary:
@@ -105,7 +113,12 @@ class Windows:
 
 
 def _cut(
-    data: ChurnData, tx: pd.DataFrame | None, cut: float, windows: Windows, config: Config
+    data: ChurnData,
+    tx: pd.DataFrame | None,
+    cut: float,
+    windows: Windows,
+    config: Config,
+    talk: pd.DataFrame | None = None,
 ) -> tuple[CutFeatures, pd.DataFrame, FloatArray]:
     """Features at ``cut`` (communities rebuilt from the weeks before it) and the churn after."""
     cfg = config.churn
@@ -128,7 +141,17 @@ def _cut(
     )
     churn = data.churn_day[feats.index]
     y = ((churn > cut) & (churn <= cut + cfg.horizon_days)).astype(np.float64)
-    return feats, feats.frame.join(soc), y
+    frame = feats.frame.join(soc)
+    if talk is not None:
+        said = conversation_features(
+            talk,
+            feats.index,
+            cut,
+            recent_days=7.0 * cfg.recent_weeks,
+            lookback_days=7.0 * windows.lookback_weeks,
+        )
+        frame = frame.join(said.set_index(frame.index))
+    return feats, frame, y
 
 
 def _model(features: list[str], cfg: ChurnConfig, seed: int) -> ChurnModel:
@@ -163,6 +186,22 @@ def social_gate(
     and one without the social features; on the other half, ``z`` is the mean per-row log-loss
     difference over its standard error.
     """
+    return feature_gate(frame, y, who, cfg, seed, BEHAVIOUR_FEATURES, SOCIAL_FEATURES)
+
+
+def feature_gate(
+    frame: pd.DataFrame,
+    y: FloatArray,
+    who: npt.NDArray[np.int64],
+    cfg: ChurnConfig,
+    seed: int,
+    base: list[str],
+    extra: list[str],
+) -> tuple[bool, float]:
+    """Whether adding ``extra`` to ``base`` lowers held-out log-loss significantly (z > 1.645).
+
+    As :func:`social_gate`, for any set of features (the conversation features use it).
+    """
     rng = np.random.default_rng(seed)
     side = rng.random(int(who.max()) + 1 if len(who) else 0) < 0.5
     held = side[who]
@@ -170,7 +209,7 @@ def social_gate(
         return False, 0.0
     eps = 1e-6
     losses = []
-    for cols in (BEHAVIOUR_FEATURES, BEHAVIOUR_FEATURES + SOCIAL_FEATURES):
+    for cols in (base, base + extra):
         p = _model(cols, cfg, seed).fit(frame[~held], y[~held]).predict_proba(frame[held])[:, 1]
         p = np.clip(p, eps, 1 - eps)
         yh = y[held]
@@ -252,7 +291,12 @@ def _ago(days: float) -> str:
 
 
 def _reasons(
-    frame: pd.DataFrame, cfg: ChurnConfig, windows: Windows, base_rate: float, social_used: bool
+    frame: pd.DataFrame,
+    cfg: ChurnConfig,
+    windows: Windows,
+    base_rate: float,
+    social_used: bool,
+    talk_used: bool = False,
 ) -> list[str]:
     """The reason of every row, built column by column (a dict per row costs gigabytes at 1M)."""
     n = len(frame)
@@ -327,6 +371,19 @@ def _reasons(
         unused = (any_recent > 0) | leader_gone
         note = "(social signals not used by the model: no significant gain here)"
         add(unused, [note] * int(unused.sum()))
+    if "negative_posts_recent" in frame.columns:
+        said = col("negative_posts_recent")
+        complained = said > 0
+        days = 7 * cfg.recent_weeks
+        note = "" if talk_used else " (not used by the model: no significant gain here)"
+        add(
+            complained,
+            (
+                f"{x:.0f} negative conversation{'s' if x > 1 else ''} in the last {days} days"
+                f"{note}"
+                for x in said[complained].tolist()
+            ),
+        )
     add(np.ones(n, dtype=bool), frame["value_note"].tolist())
     return ["; ".join(x) for x in parts]
 
@@ -340,6 +397,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
             return _skip(f"no {what}: churn needs customers, churn events and interactions")
     data = load_churn_data(ctx)
     tx = transaction_days(ctx, data)
+    talk = conversation_days(ctx, data, config.conversations.negative_threshold)
     h = float(cfg.horizon_days)
     # cut-offs -H, -2H, ..., -KH: the earliest needs _MIN_WEEKS of history, the others 4
     k_max = 1
@@ -357,7 +415,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         )
     windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
-    at = {k: _cut(data, tx, -k * h, windows, config) for k in range(1, k_max + 1)}
+    at = {k: _cut(data, tx, -k * h, windows, config, talk) for k in range(1, k_max + 1)}
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
         return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
@@ -366,6 +424,9 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     # before it
     both = BEHAVIOUR_FEATURES + SOCIAL_FEATURES
     sets = {"behaviour": BEHAVIOUR_FEATURES, "behaviour + social": both}
+    if talk is not None:
+        sets["behaviour + conversations"] = BEHAVIOUR_FEATURES + CONVERSATION_FEATURES
+        sets["behaviour + social + conversations"] = both + CONVERSATION_FEATURES
     pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
     pooled["spreading activation alone"] = []
     labels = []
@@ -393,12 +454,21 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     y_eval = np.concatenate(labels)
     x_gate, y_gate, g_gate = stack(2)
     social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed)
-    evaluation["selected"] = evaluation["behaviour + social" if social_used else "behaviour"]
+    cols = both if social_used else BEHAVIOUR_FEATURES
+    talk_used, talk_z = False, None
+    if talk is not None:
+        talk_used, talk_z = feature_gate(
+            x_gate, y_gate, g_gate, cfg, seed, cols, CONVERSATION_FEATURES
+        )
+    chosen = ("behaviour + social" if social_used else "behaviour") + (
+        " + conversations" if talk_used else ""
+    )
+    evaluation["selected"] = evaluation[chosen]
+    cols = cols + CONVERSATION_FEATURES if talk_used else cols
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
-    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config)
-    cols = both if social_used else BEHAVIOUR_FEATURES
+    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
     p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
     y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
@@ -415,6 +485,14 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         usage_drop=cfg.usage_drop,
         p_alive_threshold=cfg.p_alive_threshold,
     )
+    if talk is not None:
+        said = conversation_triggers(
+            talk, data, f_now.index, 0.0, recent_days=7.0 * cfg.recent_weeks
+        )
+        if len(said):
+            triggers = pd.concat([triggers, said], ignore_index=True).sort_values(
+                ["trigger_date", "customer_id", "trigger"], ignore_index=True
+            )
     scores = x_now.copy()
     for name in BEHAVIOUR_FEATURES:
         scores[name] = f_all.frame[name].to_numpy()
@@ -432,7 +510,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     scores["network_value"] = value["network_value"].to_numpy()
     scores["value_note"] = value["value_note"].to_numpy()
     scores["expected_loss"] = scores["p_churn"] * (scores["clv"] + scores["network_value"])
-    scores["reason"] = _reasons(scores, cfg, windows, base_rate, social_used)
+    scores["reason"] = _reasons(scores, cfg, windows, base_rate, social_used, talk_used)
     scores = scores.drop(columns=["value_note"]).sort_values(
         ["expected_loss", "customer_id"], ascending=[False, True], ignore_index=True
     )
@@ -445,6 +523,8 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         social_used=social_used,
         social_z=z,
         value_basis=basis,
+        conversations_used=talk_used,
+        conversations_z=talk_z,
     )
 
 

@@ -100,7 +100,42 @@ def strength_sql(weights: dict[str, float] | None) -> str:
     return f"round(volume * exp({terms}), 9)"
 
 
-def links_sql(weights: dict[str, float] | None = None) -> str:
+def link_state_sql(with_conversations: bool) -> str:
+    """``link_state``, with the replies and mentions of ``conversation_links`` added per pair.
+
+    A reply or mention counts as a record on an "other" channel, with its own weight
+    (``[conversations] reply_weight``, ``mention_weight``).
+    """
+    if not with_conversations:
+        return "link_state"
+    counts = [
+        "n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba",
+        "duplicates", "two_sided", "missed", "n_off_hours",
+    ]  # fmt: skip
+    summed = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in counts)
+    return f"""(
+        SELECT a, b, {summed},
+               CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
+               CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
+               CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
+               CAST(bit_or(week_mask) AS HUGEINT) AS week_mask,
+               min(first_ts) AS first_ts, max(last_ts) AS last_ts
+        FROM (
+            SELECT a, b, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
+                   duplicates, two_sided, missed, n_off_hours, voice_seconds_ab,
+                   voice_seconds_ba, weight_fp, week_mask, first_ts, last_ts
+            FROM link_state
+            UNION ALL
+            SELECT a, b, 0, 0, 0, 0, n_replies_ab + n_mentions_ab, n_replies_ba + n_mentions_ba,
+                   0, 0, 0, n_off_hours, 0.0, 0.0, weight_fp, week_mask, first_ts, last_ts
+            FROM conversation_links
+        ) GROUP BY a, b
+    )"""
+
+
+def links_sql(
+    weights: dict[str, float] | None = None, *, with_conversations: bool = False
+) -> str:
     """SQL of the ``links`` rows from ``link_state`` and ``link_meta`` (the strength formula).
 
     The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
@@ -126,7 +161,7 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                    CAST({active} AS BIGINT) AS active_weeks,
                    {weeks} AS weeks,
                    CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
-            FROM link_state s, link_meta m
+            FROM {link_state_sql(with_conversations)} s, link_meta m
         ), components AS (
             SELECT a, b, n_ab + n_ba AS records,
                    n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,
@@ -329,10 +364,16 @@ _DESCRIPTIONS = {
 }
 
 
-def link_tables(config: Config, has_customers: bool) -> list[tuple[str, str, str]]:
-    """(name, SQL, description) of every table of the links stage, in the order they are built."""
+def link_tables(
+    config: Config, has_customers: bool, with_conversations: bool = False
+) -> list[tuple[str, str, str]]:
+    """(name, SQL, description) of every table of the links stage, in the order they are built.
+
+    ``with_conversations``: replies and mentions (``conversation_links``) are links too.
+    """
+    links = links_sql(config.links.strength_weights, with_conversations=with_conversations)
     return [
-        ("links", links_sql(config.links.strength_weights), _DESCRIPTIONS["links"]),
+        ("links", links, _DESCRIPTIONS["links"]),
         ("service_numbers", service_numbers_sql(config), _DESCRIPTIONS["service_numbers"]),
         ("nodes", nodes_sql(has_customers), _DESCRIPTIONS["nodes"]),
         ("customer_activity", activity_sql(), _DESCRIPTIONS["customer_activity"]),
@@ -361,7 +402,8 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     con = ctx.con
     if not ctx.has_table("link_state"):
         raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
-    tables = link_tables(config, ctx.has_table("customers"))
+    talk = ctx.has_table("conversation_links") and config.engine.engine != "spark"
+    tables = link_tables(config, ctx.has_table("customers"), talk)
     if config.engine.engine == "spark":
         from tiewise.links.spark import link_tables_on_spark  # PySpark is optional
 
