@@ -1326,10 +1326,12 @@ TABLES: tuple[Table, ...] = (
         p_churn                     DOUBLE     P(churn) from churn_scores.
         churn_risk_ratio            DOUBLE     p_churn / the mean P(churn).
         influencer_label            VARCHAR    The speaker's influence, in words.
+        contacts                    DOUBLE     The speaker's contacts (customer_scores): who hears
+                                               it.
         followers_of_last_adoption  DOUBLE     Contacts who adopted the item of the speaker's last
                                                adoption in the influence window after it.
-        score                       DOUBLE     (negativity + 0.1) x recency x value x risk x reach
-                                               (each 1 when unknown).
+        score                       DOUBLE     (negativity + floor) x recency x value x risk x reach
+                                               (each 1 when unknown; see the README).
         value_at_stake              DOUBLE     p_churn x true_value.
         expected_value_protected    DOUBLE     value_at_stake x `conversations.response_effect`
                                                (an assumption until measured).

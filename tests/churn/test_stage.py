@@ -83,11 +83,12 @@ def test_lift_bars_at_100k(
     lift = _lifts(result)
     assert result.churn is not None
     print(f"contagion {contagion}: lifts {lift}, social z {result.churn.social_z:.2f}")
+    talk = " + conversations" if result.churn.conversations_used else ""
     if contagion:
         assert lift["behaviour + social"] >= 1.15 * lift["behaviour"], lift
-        assert lift["selected"] == lift["behaviour + social"]
-    else:
-        assert lift["selected"] <= 1.02 * lift["behaviour"], lift
+        assert lift["selected"] == lift["behaviour + social" + talk]
+    else:  # no spurious social gain (the generator's warnings are real signal)
+        assert lift["selected"] <= 1.02 * lift["behaviour" + talk], lift
 
 
 def test_tables_scores_and_reasons(contagious: tuple[Path, RunResult]) -> None:
@@ -121,7 +122,8 @@ def test_tables_scores_and_reasons(contagious: tuple[Path, RunResult]) -> None:
     assert social["reason"].str.contains("strong contacts churned in 30 days").all()
     assert social["p_churn"].mean() > 1.5 * scores["p_churn"].mean()
     # triggers are dated inside the data and carry their evidence
-    assert set(triggers["trigger"]) <= {"usage_drop", "silent", "purchase_overdue"}
+    said = {"negative_post", "complaint_burst"}  # the generator's conversations
+    assert set(triggers["trigger"]) <= {"usage_drop", "silent", "purchase_overdue", *said}
     assert (pd.to_datetime(triggers["trigger_date"]) <= pd.Timestamp(as_of)).all()
     drops = triggers[triggers["trigger"] == "usage_drop"]
     assert (drops["observed"] <= 0.5 * drops["usual"]).all()

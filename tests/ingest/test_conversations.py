@@ -48,6 +48,7 @@ POSTS = """author,posted,source,text,sentiment,language,reply_to,mentions
 3,2026-01-13T11:00:00,carrier_pigeon,hello,,,,
 2,2026-01-14T09:00:00,social,so so,1.7,,,
 3,2026-01-15T09:00:00,social,hi,,,3,
+3,2026-01-16T09:00:00,social,hello 9,,,,9
 """
 
 
@@ -135,7 +136,7 @@ def test_bad_rows_are_quarantined_with_named_rules(tmp_path: Path) -> None:
         ("sentiment_out_of_range", "sentiment", "1.7"),
         ("self_reply", "reply_to", None),  # an identifier: never echoed
     ]
-    assert summary.loaded["conversations"] == 6 and summary.rejected["conversations"] == 3
+    assert summary.loaded["conversations"] == 7 and summary.rejected["conversations"] == 3
 
 
 def test_strict_policy_names_file_row_and_column(tmp_path: Path) -> None:
@@ -178,11 +179,14 @@ def test_replies_and_mentions_become_links_with_their_own_weight(tmp_path: Path)
         return {(a, b): (n, v) for a, b, n, v in rows}
 
     plain = strengths("")
-    # 2 replied to @ann (customer 1), on top of their call; @zed mentioned @ann and 2
-    assert plain[("1", "2")][0] == 2 and plain[("1", "@zed")][0] == 1
-    assert plain[("2", "@zed")][0] == 1 and ("3", "9") in plain
+    # 2 replied to @ann (customer 1), on top of their call; 3 mentioned 9 (a party of the calls)
+    assert plain[("1", "2")][0] == 2 and plain[("3", "9")][0] == 2
+    # @zed, a handle matched to no one, makes no links (it would be a second node of someone)
+    assert not any("@zed" in pair for pair in plain)
     heavier = strengths("[conversations]\nmention_weight = 2.0")
-    assert heavier[("1", "@zed")][1] == pytest.approx(4 * plain[("1", "@zed")][1])
+    unmentioned = strengths("[conversations]\nmention_weight = 0.0")
+    mention = plain[("3", "9")][1] - unmentioned[("3", "9")][1]
+    assert heavier[("3", "9")][1] == pytest.approx(plain[("3", "9")][1] + 3 * mention)
     assert heavier[("1", "2")][1] == pytest.approx(plain[("1", "2")][1])  # a reply, not a mention
     none = strengths("[conversations]\nmention_weight = 0.0\nreply_weight = 0.0")
-    assert ("1", "@zed") not in none and none[("1", "2")][0] == 1
+    assert none[("1", "2")][0] == 1 and none[("3", "9")][0] == 1

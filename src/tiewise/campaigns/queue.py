@@ -20,8 +20,11 @@ open_days`` before the newest conversation.
     recency    = 1 - age / (2 x open_days)     a fresh complaint before a stale one (1 to 0.5)
     value      = true value / mean true value  (customer_value; clv without it)
     risk       = P(churn) / mean P(churn)      (churn_scores)
-    reach      = 1 + influence weight          1 to 2: Ambassadors, Influencers and community
-                                               leaders 2, others by influence percentile
+    reach      = (1 + influence weight)        influence weight 0 to 1: Ambassadors, Influencers
+                 x audience                    and community leaders 1, others their influence
+                                               percentile; audience = ln(1 + contacts) / its
+                                               mean over customers (who hears it: Rapleaf's
+                                               friend count, with diminishing returns)
 
 **Value at stake** = P(churn) x true value: what losing the speaker is expected to cost.
 **Expected value protected** = value at stake x ``[conversations] response_effect`` (default
@@ -157,10 +160,19 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
         inf = _lookup(ctx, sql, ids)
         weight = inf["influencer_weight"].to_numpy(float)
         label = inf["influencer_label"].to_numpy(object)
-        parts.append(basis)
+        heard = _lookup(
+            ctx,
+            "SELECT customer_id, contacts, ln(1 + contacts) / avg(ln(1 + contacts)) OVER () "
+            "AS audience FROM customer_scores WHERE on_network AND NOT is_service",
+            ids,
+        )
+        contacts = heard["contacts"].to_numpy(float)
+        audience = heard["audience"].to_numpy(float)
+        parts.append(basis + " x audience (contacts)")
     else:
         weight = np.full(len(conv), np.nan)
         label = np.full(len(conv), None, dtype=object)
+        contacts = audience = np.full(len(conv), np.nan)
     followers = _followers(ctx, config, sorted(set(ids))).reindex(ids.to_numpy()).to_numpy(float)
 
     sentiment = conv["sentiment"].to_numpy(float)
@@ -170,7 +182,7 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
     value_term = np.where(np.isfinite(true_value) & (mean_value > 0), true_value / mean_value, 1.0)
     value_term = np.maximum(value_term, 0.0)
     risk = np.where(np.isfinite(p_churn) & (mean_p > 0), p_churn / mean_p, 1.0)
-    reach = 1.0 + np.nan_to_num(weight, nan=0.0)
+    reach = (1.0 + np.nan_to_num(weight, nan=0.0)) * np.nan_to_num(audience, nan=1.0)
     score = (negativity + floor) * recency * value_term * risk * reach
     at_stake = np.where(
         np.isfinite(p_churn) & np.isfinite(true_value), p_churn * true_value, np.nan
@@ -188,6 +200,7 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
             "p_churn": p_churn,
             "churn_risk_ratio": np.where(np.isfinite(p_churn), risk, np.nan),
             "influencer_label": label,
+            "contacts": contacts,
             "followers_of_last_adoption": followers,
             "score": score,
             "value_at_stake": at_stake,
@@ -232,8 +245,10 @@ def _reason(r: dict[Any, Any], threshold: float, age: float) -> str:
     else:
         who = "a customer"
     value, ratio = float(r["true_value"]), float(r["churn_risk_ratio"])
+    heard = float(r["contacts"])
+    audience = f", {heard:,.0f} contacts" if np.isfinite(heard) else ""
     bits = [
-        f"{said} by {who} ({mood}, {_ago(age)})",
+        f"{said} by {who} ({mood}, {_ago(age)}{audience})",
         f"true value {value:,.0f}" if np.isfinite(value) else "value unknown",
         f"churn risk {ratio:.1f}x average" if np.isfinite(ratio) else "churn risk unknown",
     ]

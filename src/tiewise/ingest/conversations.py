@@ -21,13 +21,15 @@ text in a language VADER covers (English; a row without a language takes
 without text gets none (``'no text'``).  The text itself is not stored.
 
 **Links.**  Who replies to or mentions whom is a channel of the network: every reply and
-mention becomes a record between speaker and party (prospects included, as off-network
-parties), weighted ``[conversations] reply_weight`` and ``mention_weight`` and decayed with the
-interactions' half-life to their as-of time, in ``conversation_links`` (the per-pair form of
+mention between two parties the network knows (customers, and parties of the interactions)
+becomes a record between speaker and party, weighted ``[conversations] reply_weight`` and
+``mention_weight`` and decayed with the interactions' half-life to their as-of time, in ``conversation_links`` (the per-pair form of
 ``link_state``).  The links stage adds them to the interaction pairs (as records on an "other"
 channel), so communities and influence see public conversation where calls are unknown.  They
 are recomputed from the conversations input at every run (it is read whole, like the other
-snapshot inputs).
+snapshot inputs).  A handle matched to no one is in another id space than the interactions'
+numbers (the same person would be two nodes): its replies and mentions make no links, and its
+speaker stays in ``conversation_prospects``.
 
 Tables written: ``identities`` (with that input), ``conversations``,
 ``conversation_prospects``, ``conversation_links``.
@@ -210,11 +212,18 @@ def _links(ctx: RunContext, config: Config) -> None:
         _drop(ctx, "conversation_links")
         return
     off = "(hour(timestamp) >= 18 OR hour(timestamp) < 8 OR isodow(timestamp) >= 6)"
+    customers = (
+        "UNION SELECT customer_id FROM customers WHERE coalesce(on_network, true)"
+        if ctx.has_table("customers")
+        else ""
+    )
     week = "CAST(floor(date_diff('day', m.origin, CAST(r.timestamp AS DATE)) / 7) AS INTEGER)"
     ctx.write_table(
         "conversation_links",
         f"""
-        WITH records AS (
+        WITH parties AS (
+            SELECT a AS id FROM link_state UNION SELECT b FROM link_state {customers}
+        ), records AS (
             SELECT speaker AS from_id, reply_to AS to_id, timestamp, 'reply' AS kind
             FROM conversations WHERE reply_to IS NOT NULL AND {cfg.reply_weight!r} > 0
             UNION ALL
@@ -228,6 +237,7 @@ def _links(ctx: RunContext, config: Config) -> None:
                    {week} AS week
             FROM records r, link_meta m
             WHERE r.from_id <> r.to_id
+              AND r.from_id IN (SELECT id FROM parties) AND r.to_id IN (SELECT id FROM parties)
         )
         SELECT least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
                count(*) FILTER (WHERE kind = 'reply' AND from_id < to_id) AS n_replies_ab,
