@@ -23,13 +23,13 @@ without text gets none (``'no text'``).  The text itself is not stored.
 **Links.**  Who replies to or mentions whom is a channel of the network: every reply and
 mention between two parties the network knows (customers, and parties of the interactions)
 becomes a record between speaker and party, weighted ``[conversations] reply_weight`` and
-``mention_weight`` and decayed with the interactions' half-life to their as-of time, in ``conversation_links`` (the per-pair form of
-``link_state``).  The links stage adds them to the interaction pairs (as records on an "other"
-channel), so communities and influence see public conversation where calls are unknown.  They
-are recomputed from the conversations input at every run (it is read whole, like the other
-snapshot inputs).  A handle matched to no one is in another id space than the interactions'
-numbers (the same person would be two nodes): its replies and mentions make no links, and its
-speaker stays in ``conversation_prospects``.
+``mention_weight`` and decayed with the interactions' half-life to their as-of time, in
+``conversation_links`` (the per-pair form of ``link_state``).  The links stage adds them to the
+interaction pairs (as records on an "other" channel), so communities and influence see public
+conversation where calls are unknown.  They are recomputed from the conversations input at
+every run (it is read whole, like the other snapshot inputs).  A handle matched to no one is in
+another id space than the interactions' numbers (the same person would be two nodes): its
+replies and mentions make no links, and its speaker stays in ``conversation_prospects``.
 
 Tables written: ``identities`` (with that input), ``conversations``,
 ``conversation_prospects``, ``conversation_links``.
