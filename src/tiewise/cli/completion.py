@@ -22,7 +22,7 @@ def completion(
     """Print the shell completion script, e.g. `eval "$(tiewise completion bash)"` in ~/.bashrc."""
     from typer.completion import get_completion_script
 
-    script = get_completion_script(
-        prog_name="tiewise", complete_var="_TIEWISE_COMPLETE", shell=shell
-    )
+    from tiewise.cli.root import COMPLETE_VAR
+
+    script = get_completion_script(prog_name="tiewise", complete_var=COMPLETE_VAR, shell=shell)
     typer.echo(script)

@@ -27,6 +27,9 @@ from tiewise.exceptions import ResourceError, TiewiseError
 
 __all__ = ["app", "entry", "main"]
 
+COMPLETE_VAR = "_TIEWISE_COMPLETE"
+"""Set by the completion script when the shell asks ``tiewise`` for completions."""
+
 app = typer.Typer(
     name="tiewise",
     help="Customer link analytics: networks, communities, influencers, value and target lists.",
@@ -104,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(argv if argv is not None else sys.argv[1:])
     state["argv"] = args
     debug = "--debug" in args
+    if os.environ.get(COMPLETE_VAR):  # the shell asks for completions (`tiewise completion`)
+        from typer.completion import completion_init
+
+        completion_init()
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, complete_var=COMPLETE_VAR)
     except BaseException as exc:  # every way out gets its exit code
         if interrupts.received() is not None or isinstance(exc, KeyboardInterrupt | typer.Abort):
             return _interrupted(debug)  # whatever a library made of the KeyboardInterrupt
