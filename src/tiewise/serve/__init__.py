@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import uvicorn
 
 __all__ = [
+    "KEEP_ALIVE_SECONDS",
     "Explorer",
     "ServeSettings",
     "create_app",
@@ -23,6 +24,13 @@ __all__ = [
     "server_config",
     "settings_from_config",
 ]
+
+
+KEEP_ALIVE_SECONDS = 120
+"""How long an idle kept-alive connection stays open: longer than clients keep one idle (httpx
+5 s, Firefox 115 s), so the client gives a connection up before the server closes it.  With
+uvicorn's default of 5 s, equal to httpx's, a request sent on a connection just as the server
+closed it was dropped (2-7 in 1,000 under load; ``benchmarks/bench_serve_keepalive.py``)."""
 
 
 def server_config(settings: ServeSettings, *, log_level: str = "info") -> uvicorn.Config:
@@ -37,6 +45,7 @@ def server_config(settings: ServeSettings, *, log_level: str = "info") -> uvicor
         server_header=False,
         proxy_headers=False,
         lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
