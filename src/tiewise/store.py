@@ -251,7 +251,7 @@ def memory_advice(error: str, limit: object, threads: object) -> str:
     return (
         f"the run needs more memory than DuckDB may use: {first}. DuckDB's limit is {limit} "
         f"with {threads} threads; raise `memory_limit` under [engine] in the configuration "
-        '(e.g. memory_limit = "2GB"; the process uses more than the limit, see the README, '
+        '(e.g. memory_limit = "2GB"; the process uses more than the limit, see docs/workspace.md, '
         '"Memory"), or lower [engine] threads. Nothing this run wrote was kept.'
     )
 
