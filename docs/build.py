@@ -1,6 +1,7 @@
 """``make docs``: regenerate the generated pages, then check every link and every command.
 
-* ``docs/tables.md`` is written again from the table registry (:mod:`tiewise.tables`);
+* ``docs/tables.md`` is written again from the table registry (:mod:`tiewise.tables`), and
+  ``docs/configuration.md`` from the configuration model (:class:`tiewise.config.Config`);
 * every link in ``README.md`` and ``docs/*.md`` to a file of the repository must point at a file
   that exists, and every ``#anchor`` at a heading of that page (GitHub's anchors);
 * every ``tiewise ...`` line of a shell example (a fenced ``sh``/``bash``/``console`` block) must
@@ -33,7 +34,85 @@ def generated() -> dict[Path, str]:
     """Each generated page and the text it should hold."""
     from tiewise import tables
 
-    return {tables.DOC: tables.markdown()}
+    return {tables.DOC: tables.markdown(), ROOT / "docs" / "configuration.md": configuration()}
+
+
+SIGNS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+_BOUND = re.compile(r"(\w+)=([^,)]+)")
+
+
+def _type(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+    text = text or str(annotation)
+    return re.sub(r"\b(typing|tiewise\.config|pathlib|datetime)\.", "", text).replace(
+        "NoneType", "None"
+    )
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _section(name: str, model: Any, rows: list[str], sections: list[tuple[str, Any]]) -> None:
+    from pydantic import BaseModel
+    from pydantic_core import PydanticUndefined
+
+    for key, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        annotation = field.annotation
+        nested = [
+            a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)
+        ]
+        sub = next((a for a in nested if issubclass(a, BaseModel)), None)
+        if sub is not None and field.default is PydanticUndefined:  # a table of its own
+            sections.append((f"{name}.{key}" if name else key, sub))
+            continue
+        if field.default is not PydanticUndefined:
+            default = f"`{field.default!r}`"
+        elif field.default_factory is not None:
+            default = f"`{field.default_factory()!r}`"  # type: ignore[call-arg]
+        else:
+            default = "required"
+        limits = ", ".join(
+            f"{SIGNS[k]} {v}"
+            for m in field.metadata
+            for k, v in _BOUND.findall(repr(m))
+            if k in SIGNS
+        )
+        rows.append(
+            f"| `{key}` | `{_cell(_type(annotation))}` | {_cell(default)} | {_cell(limits)} "
+            f"| {_cell(field.description or '')} |"
+        )
+
+
+def configuration() -> str:
+    """The configuration reference: every key of every section, from the model itself."""
+    from tiewise.config import Config, InputSpec
+
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from the configuration model (`src/tiewise/config.py`) by `make docs`: edit",
+        "that. `tiewise init` writes a commented configuration with the usual keys; a key that",
+        "is not here is refused, with the allowed keys named.  Each input (`[inputs.<name>]`,",
+        "one table or a list of them) takes the keys of `[inputs.<name>]` below; see",
+        "[Inputs](inputs.md).",
+        "",
+    ]
+    sections: list[tuple[str, Any]] = [("", Config), ("inputs.<name>", InputSpec)]
+    while sections:
+        name, model = sections.pop(0)
+        rows: list[str] = []
+        _section(name, model, rows, sections)
+        if not rows:
+            continue
+        out += [f"## `[{name}]`" if name else "## Top level", ""]
+        doc = (model.__doc__ or "").strip().split("\n\n")[0]
+        if doc and model is not Config:
+            out += [" ".join(doc.split()), ""]
+        out += ["| key | type | default | limits | meaning |", "|---|---|---|---|---|", *rows, ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
 def _outside_code(text: str) -> Iterator[tuple[int, str]]:

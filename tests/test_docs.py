@@ -30,6 +30,11 @@ def test_every_link_and_example_command_of_the_docs_works(build: ModuleType) -> 
     assert sum(len(list(build.shell_commands(p.read_text()))) for p in build.PAGES) >= 10
 
 
+def test_generated_pages_are_up_to_date(build: ModuleType) -> None:
+    for path, text in build.generated().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make docs`"
+
+
 def test_the_readme_stays_short_and_points_at_every_page(build: ModuleType) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) < 300

@@ -29,8 +29,9 @@ __all__ = [
 KEEP_ALIVE_SECONDS = 120
 """How long an idle kept-alive connection stays open: longer than clients keep one idle (httpx
 5 s, Firefox 115 s), so the client gives a connection up before the server closes it.  With
-uvicorn's default of 5 s, equal to httpx's, a request sent on a connection just as the server
-closed it was dropped (2-7 in 1,000 under load; ``benchmarks/bench_serve_keepalive.py``)."""
+uvicorn's default of 5 s, equal to httpx's, requests sent on a connection the server was closing
+were dropped: 48 of 1,000 at 200 in flight (``benchmarks/bench_serve_keepalive.py``, load average
+11 on 2 cores), none with 120 s."""
 
 
 def server_config(settings: ServeSettings, *, log_level: str = "info") -> uvicorn.Config:
