@@ -75,8 +75,10 @@ CREATE TABLE IF NOT EXISTS runs (
     error VARCHAR,
     versions JSON,
     pid INTEGER,
-    host VARCHAR
+    host VARCHAR,
+    stages JSON
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS stages JSON;
 CREATE TABLE IF NOT EXISTS _tiewise_tables (
     name VARCHAR PRIMARY KEY,
     stage VARCHAR NOT NULL,
@@ -517,6 +519,23 @@ class Workspace:
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def record_stages(
+        self, run_id: int, seconds: Mapping[str, float], peaks: Mapping[str, int | None]
+    ) -> None:
+        """Where a run spent its time and memory, in ``runs.stages``.
+
+        A JSON list in the order the steps ran: ``{"stage", "seconds", "peak_rss_bytes"}``
+        (``peak_rss_bytes``: the process's peak resident memory during the step, Python and
+        every library included; null where the system does not say).
+        """
+        stages = [
+            {"stage": name, "seconds": spent, "peak_rss_bytes": peaks.get(name)}
+            for name, spent in seconds.items()
+        ]
+        self.con.execute(
+            "UPDATE runs SET stages = ? WHERE run_id = ?", [json.dumps(stages), run_id]
+        )
+
     def last_complete_run(self) -> dict[str, Any] | None:
         """The newest run whose results were committed, or None."""
         return next((r for r in self.runs() if r["status"] == "ok"), None)
@@ -624,7 +643,9 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} was opened read-only")
         run_id = int(scalar(self.con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, ?, ?, ?)",
+            "INSERT INTO runs (run_id, command, config_hash, inputs, started_at, ended_at, "
+            "status, error, versions, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, ?, ?, ?)",
             [
                 run_id,
                 command,
