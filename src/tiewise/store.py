@@ -46,6 +46,7 @@ __all__ = [
     "RunContext",
     "TableInfo",
     "Workspace",
+    "default_memory_limit",
     "exact_sum",
     "export_format",
     "file_order",
@@ -244,6 +245,25 @@ def _fresh_temp(folder: Path, read_only: bool) -> Path:
     return own
 
 
+def default_memory_limit(share: float = 0.5) -> str | None:
+    """DuckDB's memory limit when ``[engine] memory_limit`` is unset: half the machine's memory.
+
+    DuckDB's own default, 80%, leaves too little for the rest of the process (the graph in
+    NetworKit, the influence stage's reverse-reachable sets, the churn models), which at a
+    million customers needs several GB beside DuckDB.  None where the system does not say.
+
+    Examples
+    --------
+    >>> default_memory_limit() is None or default_memory_limit().endswith("MiB")
+    True
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{int(total * share) // 2**20}MiB" if total > 0 else None
+
+
 def memory_advice(error: str, limit: object, threads: object) -> str:
     """What to do when DuckDB runs out of memory: raise ``[engine] memory_limit``.
 
@@ -437,6 +457,8 @@ class Workspace:
         settings.append("SET preserve_insertion_order = false")
         if memory_limit:
             settings.append(f"SET memory_limit = {sql_string(memory_limit)}")
+        elif not read_only and (default := default_memory_limit()):
+            settings.append(f"SET memory_limit = {sql_string(default)}")
         if threads:
             settings.append(f"SET threads = {int(threads)}")
         for setting in settings:
@@ -581,7 +603,7 @@ class Workspace:
         if self.memory_limit:
             limit = f'{limit} (memory_limit = "{self.memory_limit}")'
         else:
-            limit = f"{limit} (memory_limit not set: DuckDB's default, 80% of the machine's memory)"
+            limit = f"{limit} (memory_limit not set: tiewise's default, half the machine's memory)"
         return ResourceError(memory_advice(str(exc), limit, threads))
 
     # -- writing ---------------------------------------------------------------------------
