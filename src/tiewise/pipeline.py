@@ -10,6 +10,7 @@ This is the Python API behind ``tiewise run``::
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ __all__ = [
     "StepReporter",
     "ValueResult",
     "choose_seeds",
+    "imm_shortfall",
     "run_churn",
     "run_influence",
     "run_pipeline",
@@ -103,6 +105,8 @@ def skipped_stages(
                 "add an adoptions file ([inputs.adoptions]: customer_id, item, timestamp)",
             )
         )
+    if influence is not None and influence.imm_shortfall:
+        out.append(imm_shortfall(config, influence.imm_shortfall))
     if value is not None and value.model == "none":
         enable = (
             "add a transactions file ([inputs.transactions]: customer_id, timestamp, amount)"
@@ -120,6 +124,25 @@ def skipped_stages(
             )
         out.append(SkippedStage("churn", churn.skipped, enable))
     return out
+
+
+def imm_shortfall(config: Config, shortfall: dict[str, tuple[float, int]]) -> SkippedStage:
+    """The seeds' IMM guarantee is weaker than configured: by how much, and the cap to raise.
+
+    IMM needs a number of RR sets that grows as 1/epsilon^2; the sets drawn under the cap
+    suffice for the epsilon reached, so the cap that keeps the configured epsilon is about
+    ``sets x (reached / epsilon)^2``.
+    """
+    eps = config.influence.epsilon
+    reached = ", ".join(f"{r:.2f} ({c})" for c, (r, _) in shortfall.items())
+    needed = max(sets * (r / eps) ** 2 for r, sets in shortfall.values())
+    return SkippedStage(
+        f"IMM's guarantee at the configured epsilon {eps:g} for the seeds",
+        f"the cap of {config.influence.max_rr_sets:,} reverse-reachable sets bound, so the "
+        f"seeds are within 1 - 1/e - epsilon of the best for epsilon {reached} only",
+        f"raise [influence] max_rr_sets to about {math.ceil(needed / 1e6):,} million (memory: "
+        "roughly 20-100 bytes a set), or accept the larger epsilon",
+    )
 
 
 def _record_skipped(ctx: RunContext, skipped: list[SkippedStage]) -> None:
