@@ -18,7 +18,8 @@ for the core of each stage, with nothing of tiewise around them:
   roles);
 * ``rr_sets``: the throughput of tiewise's numba reverse-reachable sampler on the same network
   with weighted-cascade probabilities (sets per second); the influence stage's floor is the
-  number of sets its run drew (``influence_tests.rr_sets`` where recorded) at that rate.
+  number of sets IMM drew for the run's seeds (``seed_sets.rr_sets``) at that rate (the stage
+  also draws sets to calibrate the cascades and for network values: the ratio overstates).
 
 The ratio per stage is the stage's seconds over its floor's (value and churn have no single
 library floor: their ratio is left empty).  The load average is recorded before and after each
@@ -132,15 +133,13 @@ def _stages(workspace: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "links": con.execute("SELECT count(*) FROM links").fetchone()[0],
         }
         tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-        if "influence_tests" in tables:
-            columns = {r[0] for r in con.execute("DESCRIBE influence_tests").fetchall()}
-            if "rr_sets" in columns:
-                drawn = con.execute("SELECT sum(rr_sets) FROM influence_tests").fetchone()[0]
-                sizes["rr_sets_drawn"] = int(drawn or 0)
-            if "epsilon_reached" in columns:
-                sizes["epsilon_reached_max"] = con.execute(
-                    "SELECT max(epsilon_reached) FROM influence_tests"
-                ).fetchone()[0]
+        if "seed_sets" in tables:  # IMM's sets: the largest count of each category's rows
+            drawn, reached = con.execute(
+                "SELECT sum(sets), max(eps) FROM (SELECT max(rr_sets) AS sets, "
+                "max(epsilon) AS eps FROM seed_sets GROUP BY category)"
+            ).fetchone()
+            sizes["rr_sets_drawn"] = int(drawn or 0)
+            sizes["epsilon_reached_max"] = reached
     finally:
         con.close()
     return stages, sizes
