@@ -40,6 +40,7 @@ __all__ = [
     "ValueResult",
     "choose_seeds",
     "imm_shortfall",
+    "rewrite_report",
     "run_churn",
     "run_influence",
     "run_pipeline",
@@ -473,6 +474,12 @@ def choose_seeds(
             _needs_graph(run, config)
             category = match_category(run, category)
             return select_seeds(run, config, category=category, k=k, budget=budget)
+
+
+def rewrite_report(config: Config) -> Path:
+    """Write the HTML report again from the workspace (e.g. after campaigns or responses)."""
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        return write_report(ws, config.resolve(config.report.path), config)
 
 
 def match_category(ctx: RunContext, category: str) -> str:
