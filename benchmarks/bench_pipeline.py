@@ -73,25 +73,47 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _child(args: list[str], cwd: Path | None = None) -> dict[str, Any]:
-    """A command in a child process: exit code, wall seconds, peak RSS (bytes), last error line."""
+def _rss(pid: int) -> int:
+    """A process's resident memory now (bytes; 0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _child(args: list[str], max_rss: float | None = None) -> dict[str, Any]:
+    """A command in a child process: exit code, wall seconds, peak RSS (bytes), last error line.
+
+    With ``max_rss`` (bytes) the child is stopped (SIGTERM) once its resident memory passes it:
+    on a shared machine a run that outgrows its budget must not push others' processes out.
+    """
     start = time.perf_counter()
     before = _load()
+    stopped = None
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=err, text=True
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=err, text=True)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if max_rss and stopped is None and _rss(proc.pid) > max_rss:
+                stopped = (
+                    f"stopped by the benchmark: resident memory above {max_rss / 2**30:.1f} GiB"
+                )
+                proc.terminate()
+            time.sleep(0.5)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read().strip().splitlines()
-    code = os.waitstatus_to_exitcode(status)
+    code = proc.returncode
     return {
         "exit_code": code,
         "seconds": round(time.perf_counter() - start, 2),
         "peak_rss_bytes": usage.ru_maxrss * 1024,  # Linux: KiB
         "load_average_before": before,
         "load_average_after": _load(),
-        "error": tail[-1] if code and tail else None,
+        "error": stopped or (tail[-1] if code and tail else None),
     }
 
 
@@ -304,7 +326,8 @@ def bench_size(size: int, args: argparse.Namespace, root: Path) -> dict[str, Any
     )  # fmt: skip
     assert synth["exit_code"] == 0, synth["error"]
     config = _configure(data, folder, args.memory_limit, args.threads)
-    run = _child([TIEWISE, "run", "--config", str(config)], cwd=folder)
+    max_rss = args.max_rss * 2**30 if args.max_rss else None
+    run = _child([TIEWISE, "run", "--config", str(config)], max_rss)
     record: dict[str, Any] = {"synth": synth, "run": run, "stages": [], "floors": {}}
     if run["exit_code"] != 0:
         print(f"{size:,} customers: tiewise run failed: {run['error']}", flush=True)
@@ -335,6 +358,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-limit", default="6GB", help="[engine] memory_limit")
     parser.add_argument("--threads", type=int, default=None, help="[engine] threads")
+    parser.add_argument(
+        "--max-rss", type=float, default=None, help="Stop a run above this many GiB resident"
+    )
     parser.add_argument("--root", type=Path, default=None, help="Working folder (default: temp)")
     parser.add_argument("--keep", action="store_true", help="Keep each size's data and workspace")
     parser.add_argument("--out", type=Path, default=RESULTS)
