@@ -3,6 +3,7 @@
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,3 +116,42 @@ def test_stage_memory_sees_a_step_that_sets_the_peak_and_one_that_does_not() -> 
     assert idle.peak_bytes is not None
     assert first.peak_bytes - idle.peak_bytes > 0.9 * size
     assert 0.4 * size < second.peak_bytes - idle.peak_bytes < 0.7 * size
+
+
+def test_rerun_stage_says_run_first_and_records_the_last_runs_inputs(project: Path) -> None:
+    """One way to rerun a stage, one error ("run `tiewise run` first") for each thing missing."""
+    from tiewise.exceptions import NotRunError
+    from tiewise.pipeline import StageRun, rerun_stage
+
+    config = load_config(project / "tiewise.toml")
+    ran: list[int] = []
+
+    def stage(run: object) -> int:
+        ran.append(1)
+        return 42
+
+    def rerun(**options: Any) -> StageRun[int]:
+        return rerun_stage(config, stage, description="test stage", **options)
+
+    with pytest.raises(NotRunError, match=r"no workspace at .*run `tiewise run` first"):
+        rerun()
+    with Workspace.open(config.workspace_path, create=True):
+        pass
+    with pytest.raises(NotRunError, match=r"holds no complete run: run `tiewise run` first\."):
+        rerun()
+    with Workspace.open(config.workspace_path) as ws, ws.run(command="t", inputs={"x": 1}) as r:
+        r.con.execute("CREATE TABLE nodes AS SELECT 1 AS n")
+    with pytest.raises(NotRunError, match=r"has no customer_scores table: run `tiewise run`"):
+        rerun(needs=("nodes", "customer_scores"))
+    assert ran == []  # the stage never ran on a workspace without what it reads
+    done = rerun(needs=("nodes",), command="tiewise again")
+    assert (done.summary, done.report_path, ran) == (42, None, [1])
+    assert set(done.seconds) == {"test stage"}
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        runs = ws.runs()
+    assert [(r["command"], r["status"]) for r in runs] == [
+        ("tiewise again", "ok"),
+        ("rerun", "failed"),
+        ("t", "ok"),
+    ]
+    assert runs[0]["inputs"] == runs[2]["inputs"]  # the data is the last run's

@@ -20,6 +20,7 @@ __all__ = [
     "ConfigError",
     "ConvergenceError",
     "InputError",
+    "NotRunError",
     "ResourceError",
     "TiewiseError",
     "WorkspaceError",
@@ -46,6 +47,18 @@ class WorkspaceError(TiewiseError):
     """The workspace is missing, locked, or lacks a table that a stage needs."""
 
     exit_code = 2
+
+
+class NotRunError(WorkspaceError):
+    """The workspace lacks what ``tiewise run`` writes: the workspace itself, a run or a table.
+
+    The one error for "run ``tiewise run`` first", whichever command or function needs it:
+    ``problem`` says what is missing, ``then`` may add how to go on.
+    """
+
+    def __init__(self, problem: str, *, then: str = "") -> None:
+        self.problem = problem
+        super().__init__(f"{problem}: run `tiewise run` first{then}.")
 
 
 class ResourceError(TiewiseError):

@@ -67,10 +67,10 @@ def _paths(project: Any) -> list[str]:
 async def _burst(base: str, paths: list[str]) -> collections.Counter[str]:
     outcomes: collections.Counter[str] = collections.Counter()
     gate = asyncio.Semaphore(CONCURRENCY)
-    # A new connection per request: a kept-alive connection the server closes after its idle
-    # timeout just as the client reuses it is a known race of HTTP/1.1 clients (browsers retry
-    # such a request), not an error of the explorer.
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=0)
+    # Connections kept alive, as a browser keeps them: with uvicorn's default idle timeout (5 s,
+    # httpx's own) the server closed some just as the client reused them and requests were
+    # dropped (tiewise.serve.KEEP_ALIVE_SECONDS; benchmarks/bench_serve_keepalive.py).
+    limits = httpx.Limits(max_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
 
         async def one(k: int) -> None:
