@@ -5,8 +5,8 @@
 * every link in ``README.md`` and ``docs/*.md`` to a file of the repository must point at a file
   that exists, and every ``#anchor`` at a heading of that page (GitHub's anchors);
 * every ``tiewise ...`` line of a shell example (a fenced ``sh``/``bash``/``console`` block) must
-  parse: the command exists, its options exist and their values have the right type.  Nothing is
-  run.
+  parse: the command exists, its options exist and their values have the right type; and every
+  command the text names in code (```tiewise NAME```) must exist.  Nothing is run.
 
 Usage::
 
@@ -218,8 +218,15 @@ def check_command(group: Any, command: str) -> str | None:
     return None
 
 
+_MENTION = re.compile(r"`tiewise ([a-z][a-z-]*)(?: ([a-z][a-z0-9-]*))?")
+
+
 def check_commands(pages: list[Path]) -> list[str]:
-    """``tiewise`` lines of the examples that the command line would refuse."""
+    """What the command line would refuse of what the pages show.
+
+    Every ``tiewise`` line of a shell example must parse, and every command the text names
+    (```tiewise NAME ...```) must exist.
+    """
     from typer.main import get_command
 
     from tiewise.cli import app
@@ -227,10 +234,20 @@ def check_commands(pages: list[Path]) -> list[str]:
     group = get_command(app)
     problems = []
     for page in pages:
-        for number, command in shell_commands(page.read_text(encoding="utf-8")):
+        text = page.read_text(encoding="utf-8")
+        for number, command in shell_commands(text):
             why = check_command(group, command)
             if why is not None:
                 problems.append(f"{_name(page)}:{number}: `{command}`: {why}")
+        for number, line in _outside_code(text):
+            for name, sub in _MENTION.findall(line):
+                command = group.commands.get(name)
+                if command is None:
+                    problems.append(f"{_name(page)}:{number}: `tiewise {name}`: no such command")
+                elif hasattr(command, "commands") and sub and sub not in command.commands:
+                    problems.append(
+                        f"{_name(page)}:{number}: `tiewise {name} {sub}`: no such command"
+                    )
     return problems
 
 

@@ -77,3 +77,13 @@ def test_a_broken_link_or_anchor_is_found(build: ModuleType, tmp_path: Path) -> 
     assert len(problems) == 2
     assert "missing.md: no such file" in problems[0]
     assert "no heading #nope" in problems[1]
+
+
+def test_a_command_named_in_the_text_must_exist(build: ModuleType, tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("Run `tiewise run`, then `tiewise rerun`; `tiewise synth telcoo --out d`.\n")
+    problems = build.check_commands([page])
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "`tiewise rerun`: no such command",
+        "`tiewise synth telcoo`: no such command",
+    ]

@@ -1,9 +1,11 @@
 """The one exception family of tiewise.
 
 Every error a user can cause or meet derives from :class:`TiewiseError`.  The command line maps
-the family to documented exit codes (see :mod:`tiewise.cli`):
+the family to documented exit codes (see :mod:`tiewise.cli.root`):
 
 * :class:`InputError` and :class:`ConfigError` -- bad input or usage, exit code 2;
+* :class:`WorkspaceError` -- the workspace is missing, locked or lacks a table, exit code 2;
+  :class:`NotRunError`, its kind for "run ``tiewise run`` first", whoever needs it;
 * :class:`ResourceError` -- the run needs more memory than ``[engine] memory_limit`` allows,
   exit code 2 (the fix is a setting);
 * any other :class:`TiewiseError` (e.g. :class:`ConvergenceError`, :class:`AnalysisError`) --
