@@ -97,6 +97,48 @@ def test_concurrent_requests_never_fail(hostile: Any, run_explorer: Any) -> None
     assert outcomes == collections.Counter({"200": REQUESTS}), outcomes
 
 
+def test_an_idle_connection_outlives_the_clients_keep_alive(
+    hostile: Any, run_explorer: Any
+) -> None:
+    """A connection idle for longer than httpx keeps one (5 s) is still served.
+
+    With uvicorn's default (5 s, httpx's own), the server closed idle connections as clients
+    reused them, and under load requests were dropped (48 in 1,000 at 200 in flight,
+    benchmarks/bench_serve_keepalive.py).  Here, deterministically: one socket, two requests,
+    6 s apart.
+    """
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    request = b"GET /api/tables HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+
+    def status(sock: socket.socket) -> bytes:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return b"closed"
+            head += chunk
+        length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        body = head.split(b"\r\n\r\n", 1)[1]
+        while len(body) < length:
+            body += sock.recv(65536)
+        return head.split(b" ", 2)[1]
+
+    with run_explorer(settings_from_config(hostile.config, environ={})) as url:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+            assert status(sock) == b"200"
+            time.sleep(6.0)
+            try:
+                again = status(sock)
+            except OSError as exc:  # reset by the server
+                again = type(exc).__name__.encode()
+    assert again == b"200"
+
+
 BAD = [
     "/communities?page_number=99999999999999999999999",
     "/communities?page_number=-5",

@@ -25,6 +25,7 @@ Tables written: ``churn_triggers``, ``churn_scores``, ``retention_priority``,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,8 +155,9 @@ def _cut(
     return feats, frame, y
 
 
-def _model(features: list[str], cfg: ChurnConfig, seed: int) -> ChurnModel:
+def _model(features: list[str], cfg: ChurnConfig, seed: int, jobs: int = 1) -> ChurnModel:
     return ChurnModel(
+        jobs=jobs,
         features=features,
         categorical=CATEGORICAL,
         max_iter=cfg.max_iter,
@@ -178,7 +180,12 @@ def _stack(
 
 
 def social_gate(
-    frame: pd.DataFrame, y: FloatArray, who: npt.NDArray[np.int64], cfg: ChurnConfig, seed: int
+    frame: pd.DataFrame,
+    y: FloatArray,
+    who: npt.NDArray[np.int64],
+    cfg: ChurnConfig,
+    seed: int,
+    jobs: int = 1,
 ) -> tuple[bool, float]:
     """Whether the social features lower held-out log-loss significantly (paired z > 1.645).
 
@@ -186,7 +193,7 @@ def social_gate(
     and one without the social features; on the other half, ``z`` is the mean per-row log-loss
     difference over its standard error.
     """
-    return feature_gate(frame, y, who, cfg, seed, BEHAVIOUR_FEATURES, SOCIAL_FEATURES)
+    return feature_gate(frame, y, who, cfg, seed, BEHAVIOUR_FEATURES, SOCIAL_FEATURES, jobs)
 
 
 def feature_gate(
@@ -197,6 +204,7 @@ def feature_gate(
     seed: int,
     base: list[str],
     extra: list[str],
+    jobs: int = 1,
 ) -> tuple[bool, float]:
     """Whether adding ``extra`` to ``base`` lowers held-out log-loss significantly (z > 1.645).
 
@@ -210,7 +218,8 @@ def feature_gate(
     eps = 1e-6
     losses = []
     for cols in (base, base + extra):
-        p = _model(cols, cfg, seed).fit(frame[~held], y[~held]).predict_proba(frame[held])[:, 1]
+        model = _model(cols, cfg, seed, jobs).fit(frame[~held], y[~held])
+        p = model.predict_proba(frame[held])[:, 1]
         p = np.clip(p, eps, 1 - eps)
         yh = y[held]
         losses.append(-(yh * np.log(p) + (1 - yh) * np.log(1 - p)))
@@ -415,6 +424,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         )
     windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
+    jobs = config.engine.threads or os.cpu_count() or 1  # calibration folds fitted at once
     at = {k: _cut(data, tx, -k * h, windows, config, talk) for k in range(1, k_max + 1)}
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
@@ -434,7 +444,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         x_train, y_train, _ = stack(j + 1)
         _, x_test, y_test = at[j]
         for name, cols in sets.items():
-            model = _model(cols, cfg, seed).fit(x_train, y_train)
+            model = _model(cols, cfg, seed, jobs).fit(x_train, y_train)
             pooled[name].append(model.predict_proba(x_test)[:, 1])
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
@@ -453,12 +463,12 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         curves.append(curve.groupby("targeted_share", as_index=False).mean().assign(model=name))
     y_eval = np.concatenate(labels)
     x_gate, y_gate, g_gate = stack(2)
-    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed)
+    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed, jobs)
     cols = both if social_used else BEHAVIOUR_FEATURES
     talk_used, talk_z = False, None
     if talk is not None:
         talk_used, talk_z = feature_gate(
-            x_gate, y_gate, g_gate, cfg, seed, cols, CONVERSATION_FEATURES
+            x_gate, y_gate, g_gate, cfg, seed, cols, CONVERSATION_FEATURES, jobs
         )
     chosen = ("behaviour + social" if social_used else "behaviour") + (
         " + conversations" if talk_used else ""
@@ -469,7 +479,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
     f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
-    p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
+    p_now = _model(cols, cfg, seed, jobs).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
     y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
 
