@@ -49,6 +49,14 @@ __all__ = ["QueueSummary", "build_response_queue"]
 _FLOOR = 0.05  # a neutral (or unscored) post of an important customer still ranks, below complaints
 _POSITIVE_FLOOR = 0.01  # praise needs no answer first
 _ARTICLE = {"Ambassador": "an Ambassador", "Influencer": "an Influencer"}
+_SAID = {
+    "social": "social post",
+    "forum": "forum post",
+    "review": "review",
+    "support": "support ticket",
+    "email": "e-mail",
+    "chat": "chat",
+}
 
 
 @dataclass(frozen=True)
@@ -229,13 +237,13 @@ def _reason(r: dict[Any, Any], threshold: float, age: float) -> str:
     """The reason of one queue row, in words."""
     sentiment = float(r["sentiment"])
     if np.isnan(sentiment):
-        said = f"{r['channel']} post"
+        said = _SAID.get(r["channel"], f"{r['channel']} message")
         mood = f"{r['sentiment_source']}: sentiment unknown"
     else:
         word = (
             "negative" if sentiment <= threshold else "neutral" if sentiment < 0.05 else "positive"
         )
-        said = f"{word} {r['channel']} post"
+        said = f"{word} {_SAID.get(r['channel'], r['channel'] + ' message')}"
         mood = f"sentiment {sentiment:+.2f}"
     segment, label = r["segment"], r["influencer_label"]
     if isinstance(segment, str) and segment in _ARTICLE:
