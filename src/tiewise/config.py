@@ -234,13 +234,14 @@ class EngineConfig(_Strict):
         default=None,
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description='e.g. "6GB"; beyond it DuckDB spills to the workspace\'s tmp folder. '
-        "Default: 80% of the machine's memory.",
+        "Default: half of the machine's memory (the rest of the process needs the other half "
+        "at scale).",
     )
     threads: int | None = Field(default=None, ge=1, description="Default: all cores.")
 
 
 class LinksConfig(_Strict):
-    """The link-strength formula (see the README, "Link strength")."""
+    """The link-strength formula (see docs/links.md)."""
 
     half_life_days: float | None = Field(
         default=None,
@@ -369,7 +370,7 @@ _DEFAULT_ENGAGEMENT_WEIGHTS = {
 
 
 class ValueConfig(_Strict):
-    """Customer value: lifetime value, engagement and social value, segments (README, "Value")."""
+    """Customer value: lifetime value, engagement and social value, segments (docs/value.md)."""
 
     model: Literal["auto", "bgnbd", "sbg", "none"] = Field(
         default="auto",
@@ -500,7 +501,7 @@ class ValueConfig(_Strict):
 
 
 class CampaignsConfig(_Strict):
-    """Campaign target lists (see the README, "Campaigns")."""
+    """Campaign target lists (see docs/campaigns.md)."""
 
     size: int = Field(default=1000, ge=1, description="Customers per list (targets + control).")
     control_share: float = Field(

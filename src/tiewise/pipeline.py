@@ -10,16 +10,19 @@ This is the Python API behind ``tiewise run``::
 from __future__ import annotations
 
 import json
+import math
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tiewise.churn.stage import ChurnSummary, analyse_churn
 from tiewise.config import Config, config_hash
-from tiewise.exceptions import InputError, WorkspaceError
+from tiewise.exceptions import InputError, NotRunError
 from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.influence.stage import InfluenceSummary, analyse_influence, select_seeds
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
@@ -32,9 +35,13 @@ from tiewise.value.stage import ValueSummary, analyse_value
 __all__ = [
     "RunResult",
     "SkippedStage",
+    "StageMemory",
+    "StageRun",
     "StepReporter",
     "ValueResult",
     "choose_seeds",
+    "imm_shortfall",
+    "rerun_stage",
     "rewrite_report",
     "run_churn",
     "run_influence",
@@ -42,6 +49,8 @@ __all__ = [
     "run_value",
     "skipped_stages",
 ]
+
+T = TypeVar("T")
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
 """Called with a step's description; the step runs inside the returned context (for progress)."""
@@ -63,6 +72,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
     value: ValueSummary | None = None
+    peak_rss: dict[str, int | None] = field(default_factory=dict)
+    """Each step's peak resident memory in bytes (None where the system does not say)."""
     skipped: list[SkippedStage] = field(default_factory=list)
     top_influencers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -99,6 +110,8 @@ def skipped_stages(
                 "add an adoptions file ([inputs.adoptions]: customer_id, item, timestamp)",
             )
         )
+    if influence is not None and influence.imm_shortfall:
+        out.append(imm_shortfall(config, influence.imm_shortfall))
     if value is not None and value.model == "none":
         enable = (
             "add a transactions file ([inputs.transactions]: customer_id, timestamp, amount)"
@@ -116,6 +129,25 @@ def skipped_stages(
             )
         out.append(SkippedStage("churn", churn.skipped, enable))
     return out
+
+
+def imm_shortfall(config: Config, shortfall: dict[str, tuple[float, int]]) -> SkippedStage:
+    """The seeds' IMM guarantee is weaker than configured: by how much, and the cap to raise.
+
+    IMM needs a number of RR sets that grows as 1/epsilon^2; the sets drawn under the cap
+    suffice for the epsilon reached, so the cap that keeps the configured epsilon is about
+    ``sets x (reached / epsilon)^2``.
+    """
+    eps = config.influence.epsilon
+    reached = ", ".join(f"{r:.2f} ({c})" for c, (r, _) in shortfall.items())
+    needed = max(sets * (r / eps) ** 2 for r, sets in shortfall.values())
+    return SkippedStage(
+        f"IMM's guarantee at the configured epsilon {eps:g} for the seeds",
+        f"the cap of {config.influence.max_rr_sets:,} reverse-reachable sets bound, so the "
+        f"seeds are within 1 - 1/e - epsilon of the best for epsilon {reached} only",
+        f"raise [influence] max_rr_sets to about {math.ceil(needed / 1e6):,} million (memory: "
+        "roughly 20-100 bytes a set), or accept the larger epsilon",
+    )
 
 
 def _record_skipped(ctx: RunContext, skipped: list[SkippedStage]) -> None:
@@ -138,12 +170,83 @@ def _quiet(_: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+def _rss_kib(field_name: str) -> int | None:
+    """A ``/proc/self/status`` memory figure in KiB (``VmRSS`` now, ``VmHWM`` the peak so far)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class StageMemory:
+    """Peak resident memory of this process during one step, measured without slowing it.
+
+    A thread reads the resident size every ``interval`` seconds; at the end, if the process's
+    high-water mark (``VmHWM``) rose during the step, the step set it and the exact figure is
+    used.  Otherwise the step's peak is the sampled maximum (a spike shorter than the interval
+    can be missed, and a C call that holds the GIL delays the samples).  Linux only: elsewhere
+    :attr:`peak_bytes` is None.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_bytes: int | None = None
+        self._stop = threading.Event()
+        self._sampled = 0
+        self._thread: threading.Thread | None = None
+        self._hwm_before: int | None = None
+
+    def _watch(self) -> None:
+        pagesize = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        while not self._stop.wait(self.interval):
+            try:
+                with open("/proc/self/statm", encoding="ascii") as statm:
+                    rss = int(statm.read().split()[1]) * pagesize
+            except (OSError, ValueError, IndexError):
+                return
+            self._sampled = max(self._sampled, rss)
+
+    def __enter__(self) -> StageMemory:
+        self._hwm_before = _rss_kib("VmHWM")
+        now = _rss_kib("VmRSS")
+        if self._hwm_before is None or now is None:
+            return self
+        self._sampled = now * 1024
+        self._thread = threading.Thread(target=self._watch, name="tiewise-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        after = _rss_kib("VmHWM")
+        now = _rss_kib("VmRSS") or 0
+        peak = max(self._sampled, now * 1024)
+        if after is not None and self._hwm_before is not None and after > self._hwm_before:
+            peak = max(peak, after * 1024)
+        self.peak_bytes = peak
+
+
 @contextmanager
-def _timed(seconds: dict[str, float], name: str, reporter: StepReporter) -> Iterator[None]:
+def _timed(
+    seconds: dict[str, float],
+    name: str,
+    reporter: StepReporter,
+    peaks: dict[str, int | None] | None = None,
+) -> Iterator[None]:
     start = time.perf_counter()
-    with reporter(name):
+    memory = StageMemory()
+    with reporter(name), memory:
         yield
     seconds[name] = round(time.perf_counter() - start, 3)
+    if peaks is not None:
+        peaks[name] = memory.peak_bytes
 
 
 def run_pipeline(
@@ -173,6 +276,7 @@ def run_pipeline(
     """
     step = reporter or _quiet
     seconds: dict[str, float] = {}
+    peaks: dict[str, int | None] = {}
     inputs = fingerprint_inputs(config)
     pseudonymise = config.privacy.pseudonymise and not keep_raw_ids
     key = (
@@ -194,26 +298,26 @@ def run_pipeline(
             run.con.execute(
                 "INSERT OR REPLACE INTO _tiewise_settings VALUES ('identifiers', ?)", [identifiers]
             )
-            with _timed(seconds, "Loading and validating inputs", step):
+            with _timed(seconds, "Loading and validating inputs", step, peaks):
                 ingested = ingest(run, config, key)
-            with _timed(seconds, "Building links and their strengths", step):
+            with _timed(seconds, "Building links and their strengths", step, peaks):
                 links = build_links(run, config)
-            with _timed(seconds, "Finding communities, centrality and leaders", step):
+            with _timed(seconds, "Finding communities, centrality and leaders", step, peaks):
                 graph = analyse_network(run, config)
             influence = None
             if config.influence.enabled:
-                with _timed(seconds, "Measuring influence, choosing seeds", step):
+                with _timed(seconds, "Measuring influence, choosing seeds", step, peaks):
                     influence = analyse_influence(run, config)
-            with _timed(seconds, "Valuing customers: lifetime, social, segments", step):
+            with _timed(seconds, "Valuing customers: lifetime, social, segments", step, peaks):
                 value = analyse_value(run, config)
-            with _timed(seconds, "Churn triggers, model and retention priority", step):
+            with _timed(seconds, "Churn triggers, model and retention priority", step, peaks):
                 churn = analyse_churn(run, config)
             skipped = skipped_stages(config, influence, value, churn)
             _record_skipped(run, skipped)
         if rewrite:  # the file's freed pages may still hold the other kind of identifier
-            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step):
+            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step, peaks):
                 ws.rewrite()
-        with _timed(seconds, "Writing the report", step):
+        with _timed(seconds, "Writing the report", step, peaks):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
             ws.con.execute(
@@ -226,6 +330,7 @@ def run_pipeline(
             .to_dict("records")  # type: ignore[assignment]
         )
         influencers = _top_influencers(ws, 3)
+        ws.record_stages(run.run_id, seconds, peaks)
         return RunResult(
             run_id=run.run_id,
             workspace=ws.path,
@@ -241,6 +346,7 @@ def run_pipeline(
             value=value,
             skipped=skipped,
             top_influencers=influencers,
+            peak_rss=peaks,
         )
 
 
@@ -267,6 +373,85 @@ def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
 
 
 @dataclass
+class StageRun(Generic[T]):
+    """What rerunning one stage on a workspace produced (:func:`rerun_stage`)."""
+
+    run_id: int
+    workspace: Path
+    summary: T
+    report_path: Path | None = None  # when the report was written again
+    seconds: dict[str, float] = field(default_factory=dict)
+    warning: str | None = None  # what recovering the workspace found, if anything
+
+
+def rerun_stage(
+    config: Config,
+    analyse: Callable[[RunContext], T],
+    *,
+    description: str,
+    needs: tuple[str, ...] = (),
+    report: bool = False,
+    reporter: StepReporter | None = None,
+    command: str = "rerun",
+) -> StageRun[T]:
+    """Run one stage again on a workspace that ``tiewise run`` filled: the one way to do it.
+
+    Opens the workspace and recovers it, checks that it holds a complete run and the tables the
+    stage reads, then runs ``analyse`` in one transactional run that records the last run's
+    inputs (the data is the last run's); with ``report``, writes the report again.  Behind
+    :func:`run_value`, :func:`run_churn`, :func:`run_influence` and :func:`choose_seeds`.
+
+    Parameters
+    ----------
+    config
+        A validated configuration; its workspace is the one rerun.
+    analyse
+        The stage, called with the run (e.g. ``lambda run: analyse_value(run, config)``).
+    description
+        The step's description for ``reporter`` (and the ``seconds`` of the result).
+    needs
+        Tables the stage reads that only ``tiewise run`` writes.
+    report
+        Write the HTML report again afterwards.
+    reporter
+        Progress hook: each step runs inside ``reporter(description)``.
+    command
+        The command line recorded in the ``runs`` table.
+
+    Raises
+    ------
+    NotRunError
+        No workspace, no complete run in it, or one of ``needs`` is missing.
+    """
+    step = reporter or _quiet
+    seconds: dict[str, float] = {}
+    path = config.workspace_path
+    with Workspace.open(
+        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
+    ) as ws:
+        warning = ws.recover()
+        previous = ws.last_complete_run()
+        if previous is None:
+            raise NotRunError(f"workspace {path} holds no complete run")
+        inputs = json.loads(previous.get("inputs") or "{}")
+        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
+            for table in needs:
+                if not run.has_table(table):
+                    raise NotRunError(f"workspace {path} has no {table} table")
+            with _timed(seconds, description, step):
+                summary = analyse(run)
+        report_path = None
+        if report:
+            with _timed(seconds, "Writing the report", step):
+                report_path = write_report(ws, config.resolve(config.report.path), config)
+        return StageRun(run.run_id, ws.path, summary, report_path, seconds, warning)
+
+
+GRAPH_TABLES = ("nodes", "customer_scores")
+"""What the influence commands read from ``tiewise run``'s graph stage."""
+
+
+@dataclass
 class ValueResult:
     """What a value-only run (``tiewise value``) produced."""
 
@@ -288,60 +473,38 @@ def run_value(
 
     Raises
     ------
-    WorkspaceError
+    NotRunError
         The workspace does not exist or holds no complete run.
     """
-    step = reporter or _quiet
-    seconds: dict[str, float] = {}
-    path = config.workspace_path
-    with Workspace.open(
-        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
-    ) as ws:
-        warning = ws.recover()
-        if ws.last_complete_run() is None:
-            raise WorkspaceError(
-                f"workspace {path} holds no complete run; run `tiewise run` first."
-            )
-        with (
-            ws.run(command=command, config_hash=config_hash(config)) as run,
-            _timed(seconds, "Valuing customers: lifetime, social, segments", step),
-        ):
-            value = analyse_value(run, config)
-        with _timed(seconds, "Writing the report", step):
-            report = write_report(ws, config.resolve(config.report.path), config)
-        return ValueResult(
-            run_id=run.run_id,
-            workspace=ws.path,
-            report_path=report,
-            value=value,
-            seconds=seconds,
-            warning=warning,
-        )
+    done = rerun_stage(
+        config,
+        lambda run: analyse_value(run, config),
+        description="Valuing customers: lifetime, social, segments",
+        report=True,
+        reporter=reporter,
+        command=command,
+    )
+    assert done.report_path is not None
+    return ValueResult(
+        done.run_id, done.workspace, done.report_path, done.summary, done.seconds, done.warning
+    )
 
 
-def _needs_graph(ctx: RunContext, config: Config) -> None:
-    for table in ("nodes", "customer_scores"):
-        if not ctx.has_table(table):
-            raise WorkspaceError(
-                f"workspace {config.workspace_path} has no {table} table: run `tiewise run` "
-                "first (the influence commands work on an existing workspace)."
-            )
-
-
-def run_influence(config: Config, *, command: str = "influence") -> InfluenceSummary:
+def run_influence(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "influence"
+) -> InfluenceSummary:
     """Rerun only the influence stage on an existing workspace (one transactional run).
 
     This is the Python API behind ``tiewise influence``.
     """
-    with Workspace.open(
-        config.workspace_path,
-        memory_limit=config.engine.memory_limit,
-        threads=config.engine.threads,
-    ) as ws:
-        ws.recover()
-        with ws.run(command=command, config_hash=config_hash(config)) as run:
-            _needs_graph(run, config)
-            return analyse_influence(run, config)
+    return rerun_stage(
+        config,
+        lambda run: analyse_influence(run, config),
+        description="Measuring influence, choosing seeds",
+        needs=GRAPH_TABLES,
+        reporter=reporter,
+        command=command,
+    ).summary
 
 
 def choose_seeds(
@@ -350,6 +513,7 @@ def choose_seeds(
     category: str,
     k: int,
     budget: float | None = None,
+    reporter: StepReporter | None = None,
     command: str = "seeds",
 ) -> Any:
     """Choose ``k`` seeds for ``category`` (``'all'``: any item) on an existing workspace.
@@ -362,16 +526,47 @@ def choose_seeds(
     pandas.DataFrame
         One row per seed: rank, customer_id, cost, marginal and cumulative expected reach, reason.
     """
-    with Workspace.open(
-        config.workspace_path,
-        memory_limit=config.engine.memory_limit,
-        threads=config.engine.threads,
-    ) as ws:
-        ws.recover()
-        with ws.run(command=command, config_hash=config_hash(config)) as run:
-            _needs_graph(run, config)
-            category = match_category(run, category)
-            return select_seeds(run, config, category=category, k=k, budget=budget)
+
+    def seeds(run: RunContext) -> Any:
+        matched = match_category(run, category)
+        return select_seeds(run, config, category=matched, k=k, budget=budget)
+
+    return rerun_stage(
+        config,
+        seeds,
+        description=f"Choosing {k} seeds for {category}",
+        needs=GRAPH_TABLES,
+        reporter=reporter,
+        command=command,
+    ).summary
+
+
+def run_churn(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
+) -> tuple[ChurnSummary, Path]:
+    """Run only the churn stage on an existing workspace, then rewrite the report.
+
+    Returns
+    -------
+    tuple
+        The churn summary and the report's path.
+
+    Raises
+    ------
+    NotRunError
+        If the workspace has no network yet (run the pipeline first).
+    """
+    done = rerun_stage(
+        config,
+        lambda run: analyse_churn(run, config),
+        description="Churn triggers, model and retention priority",
+        needs=("link_meta", "customer_scores"),
+        report=True,
+        reporter=reporter,
+        command=command,
+    )
+    assert done.report_path is not None
+    return done.summary, done.report_path
 
 
 def rewrite_report(config: Config) -> Path:
@@ -410,39 +605,3 @@ def match_category(ctx: RunContext, category: str) -> str:
             f"{', '.join(map(str, same))}; type it exactly."
         )
     return category  # the influence stage says which categories there are
-
-
-def run_churn(
-    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
-) -> tuple[ChurnSummary, Path]:
-    """Run only the churn stage on an existing workspace, then rewrite the report.
-
-    Returns
-    -------
-    tuple
-        The churn summary and the report's path.
-
-    Raises
-    ------
-    InputError
-        If the workspace has no network yet (run the pipeline first).
-    """
-    step = reporter or _quiet
-    path = config.workspace_path
-    with Workspace.open(
-        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
-    ) as ws:
-        ws.recover()
-        previous = ws.last_complete_run() or {}
-        inputs = json.loads(previous.get("inputs") or "{}")  # the data is the last run's
-        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
-            if not run.has_table("link_meta") or not run.has_table("customer_scores"):
-                raise InputError(
-                    f"the workspace {path} has no links or communities yet: run `tiewise run` "
-                    "first."
-                )
-            with step("Churn triggers, model and retention priority"):
-                churn = analyse_churn(run, config)
-        with step("Writing the report"):
-            report = write_report(ws, config.resolve(config.report.path), config)
-    return churn, report

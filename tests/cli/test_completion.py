@@ -24,6 +24,7 @@ def test_unknown_shell_is_a_usage_error(cli) -> None:
         ("tiewise ru", {"run", "runs"}, "report"),
         ("tiewise export --", {"--format", "--include-control", "--workspace"}, "--seed"),
         ("tiewise synth ", {"telco", "b2b"}, "run"),
+        ("tiewise campaign re", {"referral", "retention"}, "vip"),
     ],
 )
 def test_bash_completes_commands_and_options(
@@ -37,3 +38,10 @@ def test_bash_completes_commands_and_options(
     assert result.code == 0
     assert expected <= offered
     assert absent not in offered
+
+
+def test_the_kinds_completed_are_the_campaign_stages() -> None:
+    from tiewise.campaigns import KINDS
+    from tiewise.cli.campaigns import KINDS as COMPLETED
+
+    assert tuple(KINDS) == COMPLETED

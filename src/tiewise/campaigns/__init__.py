@@ -21,7 +21,7 @@ from tiewise.campaigns.files import CampaignFiles, file_format, write_campaign_f
 from tiewise.campaigns.lists import KINDS
 from tiewise.campaigns.stage import CampaignSummary, Uplift, create_campaign, load_responses
 from tiewise.config import Config
-from tiewise.exceptions import InputError
+from tiewise.exceptions import InputError, NotRunError
 from tiewise.ingest.pseudonym import load_key
 from tiewise.store import Workspace, export_format
 
@@ -79,7 +79,7 @@ def every_campaign(
                     label = f"{kind} {category}" if category else kind
                     try:
                         built.append((label, create_campaign(run, config, kind, category=category)))
-                    except InputError as exc:
+                    except (InputError, NotRunError) as exc:
                         built.append((label, str(exc)))
     return built
 

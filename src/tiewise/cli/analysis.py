@@ -95,9 +95,8 @@ def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
     from tiewise.pipeline import run_influence
 
     cfg = load(config)
-    command = command_line()
-    with progress() as shown, step_reporter(shown)("Measuring influence, choosing seeds"):
-        summary = run_influence(cfg, command=command)
+    with progress() as shown:
+        summary = run_influence(cfg, reporter=step_reporter(shown), command=command_line())
     print_influence(summary)
     out.print(
         "Tables: influence_scores, influence_tests, influence_links, influence_validation, "
@@ -119,9 +118,15 @@ def seeds(
     from tiewise.pipeline import choose_seeds
 
     cfg = load(config)
-    command = command_line()
-    with progress() as shown, step_reporter(shown)(f"Choosing {k} seeds for {category}"):
-        frame = choose_seeds(cfg, category=category, k=k, budget=budget, command=command)
+    with progress() as shown:
+        frame = choose_seeds(
+            cfg,
+            category=category,
+            k=k,
+            budget=budget,
+            reporter=step_reporter(shown),
+            command=command_line(),
+        )
     fallback = bool(len(frame)) and bool((frame["basis"] == "structural fallback").all())
     title = f"Seeds for {category} (also in the seed_sets table)"
     if fallback:

@@ -14,13 +14,22 @@ from tiewise.exceptions import InputError
 if TYPE_CHECKING:
     from tiewise.campaigns import CampaignFiles
 
-__all__ = ["campaign", "responses"]
+__all__ = ["KINDS", "campaign", "responses"]
+
+KINDS = ("acquisition", "referral", "crosssell", "retention", "vip")
+"""The kinds of list (as :data:`tiewise.campaigns.KINDS`; here, completion imports no stage)."""
+
+
+def _kinds(incomplete: str) -> list[str]:
+    return [kind for kind in KINDS if kind.startswith(incomplete)]
 
 
 def campaign(
     kind: Annotated[
         str,
-        typer.Argument(help="acquisition, referral, crosssell, retention or vip."),
+        typer.Argument(
+            help="acquisition, referral, crosssell, retention or vip.", autocompletion=_kinds
+        ),
     ],
     size: Annotated[int | None, typer.Option(help="Customers in the list.")] = None,
     name: Annotated[
