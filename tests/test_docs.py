@@ -99,3 +99,10 @@ def test_a_python_example_with_other_output_is_found(build: ModuleType, tmp_path
     (tmp_path / "page.md").write_text("```pycon\n>>> x = 2\n>>> x + 1\n4\n\n```\n")
     [problem] = build.check_python([tmp_path / "page.md"])
     assert "page.md:2" in problem and "Expected:" in problem
+
+
+def test_the_benchmarks_page_lists_every_benchmark_with_its_command() -> None:
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        assert f"[{script.name}](../benchmarks/{script.name})" in page, script.name
+        assert f"`python benchmarks/{script.name}" in page, script.name
