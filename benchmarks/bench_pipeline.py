@@ -28,8 +28,11 @@ compare across runs.
 
 Usage::
 
-    nice python benchmarks/bench_pipeline.py --sizes 100000
-    nice python benchmarks/bench_pipeline.py --sizes 100000 1000000 --memory-limit 6GB
+    nice python benchmarks/bench_pipeline.py                  # 100k and 1M customers, 90 days
+    nice python benchmarks/bench_pipeline.py --sizes 5000 100000 --memory-limit 4GB --max-rss 8
+
+The first run after installing compiles the numba kernels (a minute or more): put a small size
+first (``--sizes 5000 100000``) so that the sizes that matter run with the compiled cache.
 
 Prints one table per size and writes ``benchmarks/results/pipeline.json`` (or ``--out``).
 """
@@ -353,7 +356,7 @@ def bench_size(size: int, args: argparse.Namespace, root: Path) -> dict[str, Any
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-limit", default="6GB", help="[engine] memory_limit")
