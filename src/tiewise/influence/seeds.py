@@ -163,12 +163,15 @@ def cascades(
     pairs: tuple[IntArray, IntArray] | None,
     window: float,
     config: Config,
+    targets: dict[str, float] | None = None,
 ) -> tuple[Cascades, FloatArray]:
     """Calibrated cascade per category where influence is shown, and each link's probability.
 
     The scale per category is the one at which the adopters reach, on average, as many others
-    as followed them through chains beyond shuffled timing.  Without adoption data there is no
-    cascade (every category is a structural fallback) and links carry the weighted cascade.
+    as their adoptions caused, chains included: ``targets`` per category (the measured
+    descendants per adoption, as network value uses them); without it, the excess of chains of
+    follows over shuffled timing.  Without adoption data there is no cascade (every category is
+    a structural fallback) and links carry the weighted cascade.
     """
     cfg = config.influence
     src = np.concatenate([net.u, net.v])
@@ -192,7 +195,10 @@ def cascades(
         adopters[ad.node[mine]] = True
         n_adopt = float(adoptions[cats].sum()) if cats else 0.0
         excess = float(np.maximum(observed[cats] - expected[cats], 0.0).sum()) if cats else 0.0
-        target = excess / max(n_adopt, 1.0) if detected.get(name, False) else 0.0
+        target = excess / max(n_adopt, 1.0)
+        if targets is not None and name in targets:
+            target = targets[name]
+        target = target if detected.get(name, False) else 0.0
         scales[name] = _calibrate(base, roots, adopters, target, 1.0, config.seed + 11)
         rows.append((name, int(n_adopt), float(observed[cats].sum()) if cats else 0.0,
                      float(expected[cats].sum()) if cats else 0.0, target,
