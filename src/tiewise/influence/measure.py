@@ -283,11 +283,11 @@ def measure(
     raw = weight * x / (1.0 + x)
     total = np.bincount(group[rows], raw, len(codes))
     scale_to = np.divide(caused.caused, total, out=np.zeros(len(codes)), where=total > 0)
-    descendants = chain_descendants(ad.time, rows, followers, raw * scale_to[group[rows]])
+    own = raw * scale_to[group[rows]]
     at_population = weight * credit / (1.0 + credit)
-    causes = np.bincount(followers, at_population, len(ad.node))[followers]
+    descendants = chain_descendants(ad.time, rows, followers, _at_most_one(followers, own))
     population = chain_descendants(
-        ad.time, rows, followers, at_population / np.maximum(causes, 1.0)
+        ad.time, rows, followers, _at_most_one(followers, at_population)
     )
     return Measured(
         scale=scale,
@@ -352,6 +352,12 @@ def _chain_sums(
             total += prob[f] * (1.0 + (out[j] if time[j] > time[r] else 0.0))
         out[r] = total
     return out
+
+
+def _at_most_one(follower: IntArray, prob: FloatArray) -> FloatArray:
+    """``prob`` scaled so each follower's causes add up to at most one (one adoption each)."""
+    causes = np.bincount(follower, prob, int(follower.max()) + 1 if len(follower) else 0)
+    return prob / np.maximum(causes[follower], 1.0)
 
 
 def _chance_share(
