@@ -8,7 +8,7 @@ CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: all venv demo test test-slow test-all lint bench lock clean browser vendor serve-demo
+.PHONY: all venv demo test test-slow test-all lint bench lock clean browser vendor serve-demo docs
 
 # The explorer's JavaScript library, vendored into the package (`make vendor` re-fetches it from
 # the npm registry); nothing is fetched when the explorer runs.
@@ -42,6 +42,11 @@ lint: $(STAMP)
 
 test: lint browser
 	$(PYTEST) -m "not slow"
+
+# Regenerates docs/tables.md from the table registry, then checks every link of README.md and
+# docs/*.md and that every `tiewise ...` example parses (tests/test_docs.py checks the same).
+docs: $(CORE)
+	$(BIN)/python docs/build.py
 
 # The explorer's browser test drives Debian's chromium: install it when missing (as root), else
 # the test skips and says why.  Does nothing when chromium is already there.

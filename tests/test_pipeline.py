@@ -1,6 +1,7 @@
 """End to end on generated telco data: the pipeline recovers what the generator hid."""
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -90,3 +91,42 @@ def test_a_rerun_keeps_community_ids_and_records_the_changes(
     pd.testing.assert_frame_equal(first, again)
     assert changes == [("kept",)]
     assert levels == [(3,)]
+
+
+def test_rerun_stage_says_run_first_and_records_the_last_runs_inputs(project: Path) -> None:
+    """One way to rerun a stage, one error ("run `tiewise run` first") for each thing missing."""
+    from tiewise.exceptions import NotRunError
+    from tiewise.pipeline import StageRun, rerun_stage
+
+    config = load_config(project / "tiewise.toml")
+    ran: list[int] = []
+
+    def stage(run: object) -> int:
+        ran.append(1)
+        return 42
+
+    def rerun(**options: Any) -> StageRun[int]:
+        return rerun_stage(config, stage, description="test stage", **options)
+
+    with pytest.raises(NotRunError, match=r"no workspace at .*run `tiewise run` first"):
+        rerun()
+    with Workspace.open(config.workspace_path, create=True):
+        pass
+    with pytest.raises(NotRunError, match=r"holds no complete run: run `tiewise run` first\."):
+        rerun()
+    with Workspace.open(config.workspace_path) as ws, ws.run(command="t", inputs={"x": 1}) as r:
+        r.con.execute("CREATE TABLE nodes AS SELECT 1 AS n")
+    with pytest.raises(NotRunError, match=r"has no customer_scores table: run `tiewise run`"):
+        rerun(needs=("nodes", "customer_scores"))
+    assert ran == []  # the stage never ran on a workspace without what it reads
+    done = rerun(needs=("nodes",), command="tiewise again")
+    assert (done.summary, done.report_path, ran) == (42, None, [1])
+    assert set(done.seconds) == {"test stage"}
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        runs = ws.runs()
+    assert [(r["command"], r["status"]) for r in runs] == [
+        ("tiewise again", "ok"),
+        ("rerun", "failed"),
+        ("t", "ok"),
+    ]
+    assert runs[0]["inputs"] == runs[2]["inputs"]  # the data is the last run's

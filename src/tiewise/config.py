@@ -240,7 +240,7 @@ class EngineConfig(_Strict):
 
 
 class LinksConfig(_Strict):
-    """The link-strength formula (see the README, "Link strength")."""
+    """The link-strength formula (see docs/links.md)."""
 
     half_life_days: float | None = Field(
         default=None,
@@ -368,7 +368,7 @@ _DEFAULT_ENGAGEMENT_WEIGHTS = {
 
 
 class ValueConfig(_Strict):
-    """Customer value: lifetime value, engagement and social value, segments (README, "Value")."""
+    """Customer value: lifetime value, engagement and social value, segments (docs/value.md)."""
 
     model: Literal["auto", "bgnbd", "sbg", "none"] = Field(
         default="auto",
@@ -499,7 +499,7 @@ class ValueConfig(_Strict):
 
 
 class CampaignsConfig(_Strict):
-    """Campaign target lists (see the README, "Campaigns")."""
+    """Campaign target lists (see docs/campaigns.md)."""
 
     size: int = Field(default=1000, ge=1, description="Customers per list (targets + control).")
     control_share: float = Field(

@@ -1,9 +1,11 @@
 """The one exception family of tiewise.
 
 Every error a user can cause or meet derives from :class:`TiewiseError`.  The command line maps
-the family to documented exit codes (see :mod:`tiewise.cli`):
+the family to documented exit codes (see :mod:`tiewise.cli.root`):
 
 * :class:`InputError` and :class:`ConfigError` -- bad input or usage, exit code 2;
+* :class:`WorkspaceError` -- the workspace is missing, locked or lacks a table, exit code 2;
+  :class:`NotRunError`, its kind for "run ``tiewise run`` first", whoever needs it;
 * :class:`ResourceError` -- the run needs more memory than ``[engine] memory_limit`` allows,
   exit code 2 (the fix is a setting);
 * any other :class:`TiewiseError` (e.g. :class:`ConvergenceError`, :class:`AnalysisError`) --
@@ -20,6 +22,7 @@ __all__ = [
     "ConfigError",
     "ConvergenceError",
     "InputError",
+    "NotRunError",
     "ResourceError",
     "TiewiseError",
     "WorkspaceError",
@@ -46,6 +49,18 @@ class WorkspaceError(TiewiseError):
     """The workspace is missing, locked, or lacks a table that a stage needs."""
 
     exit_code = 2
+
+
+class NotRunError(WorkspaceError):
+    """The workspace lacks what ``tiewise run`` writes: the workspace itself, a run or a table.
+
+    The one error for "run ``tiewise run`` first", whichever command or function needs it:
+    ``problem`` says what is missing, ``then`` may add how to go on.
+    """
+
+    def __init__(self, problem: str, *, then: str = "") -> None:
+        self.problem = problem
+        super().__init__(f"{problem}: run `tiewise run` first{then}.")
 
 
 class ResourceError(TiewiseError):

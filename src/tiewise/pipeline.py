@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tiewise.churn.stage import ChurnSummary, analyse_churn
 from tiewise.config import Config, config_hash
-from tiewise.exceptions import InputError, WorkspaceError
+from tiewise.exceptions import InputError, NotRunError
 from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.influence.stage import InfluenceSummary, analyse_influence, select_seeds
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
@@ -32,15 +32,20 @@ from tiewise.value.stage import ValueSummary, analyse_value
 __all__ = [
     "RunResult",
     "SkippedStage",
+    "StageRun",
     "StepReporter",
     "ValueResult",
     "choose_seeds",
+    "rerun_stage",
+    "rewrite_report",
     "run_churn",
     "run_influence",
     "run_pipeline",
     "run_value",
     "skipped_stages",
 ]
+
+T = TypeVar("T")
 
 StepReporter = Callable[[str], AbstractContextManager[None]]
 """Called with a step's description; the step runs inside the returned context (for progress)."""
@@ -266,6 +271,85 @@ def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
 
 
 @dataclass
+class StageRun(Generic[T]):
+    """What rerunning one stage on a workspace produced (:func:`rerun_stage`)."""
+
+    run_id: int
+    workspace: Path
+    summary: T
+    report_path: Path | None = None  # when the report was written again
+    seconds: dict[str, float] = field(default_factory=dict)
+    warning: str | None = None  # what recovering the workspace found, if anything
+
+
+def rerun_stage(
+    config: Config,
+    analyse: Callable[[RunContext], T],
+    *,
+    description: str,
+    needs: tuple[str, ...] = (),
+    report: bool = False,
+    reporter: StepReporter | None = None,
+    command: str = "rerun",
+) -> StageRun[T]:
+    """Run one stage again on a workspace that ``tiewise run`` filled: the one way to do it.
+
+    Opens the workspace and recovers it, checks that it holds a complete run and the tables the
+    stage reads, then runs ``analyse`` in one transactional run that records the last run's
+    inputs (the data is the last run's); with ``report``, writes the report again.  Behind
+    :func:`run_value`, :func:`run_churn`, :func:`run_influence` and :func:`choose_seeds`.
+
+    Parameters
+    ----------
+    config
+        A validated configuration; its workspace is the one rerun.
+    analyse
+        The stage, called with the run (e.g. ``lambda run: analyse_value(run, config)``).
+    description
+        The step's description for ``reporter`` (and the ``seconds`` of the result).
+    needs
+        Tables the stage reads that only ``tiewise run`` writes.
+    report
+        Write the HTML report again afterwards.
+    reporter
+        Progress hook: each step runs inside ``reporter(description)``.
+    command
+        The command line recorded in the ``runs`` table.
+
+    Raises
+    ------
+    NotRunError
+        No workspace, no complete run in it, or one of ``needs`` is missing.
+    """
+    step = reporter or _quiet
+    seconds: dict[str, float] = {}
+    path = config.workspace_path
+    with Workspace.open(
+        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
+    ) as ws:
+        warning = ws.recover()
+        previous = ws.last_complete_run()
+        if previous is None:
+            raise NotRunError(f"workspace {path} holds no complete run")
+        inputs = json.loads(previous.get("inputs") or "{}")
+        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
+            for table in needs:
+                if not run.has_table(table):
+                    raise NotRunError(f"workspace {path} has no {table} table")
+            with _timed(seconds, description, step):
+                summary = analyse(run)
+        report_path = None
+        if report:
+            with _timed(seconds, "Writing the report", step):
+                report_path = write_report(ws, config.resolve(config.report.path), config)
+        return StageRun(run.run_id, ws.path, summary, report_path, seconds, warning)
+
+
+GRAPH_TABLES = ("nodes", "customer_scores")
+"""What the influence commands read from ``tiewise run``'s graph stage."""
+
+
+@dataclass
 class ValueResult:
     """What a value-only run (``tiewise value``) produced."""
 
@@ -287,60 +371,38 @@ def run_value(
 
     Raises
     ------
-    WorkspaceError
+    NotRunError
         The workspace does not exist or holds no complete run.
     """
-    step = reporter or _quiet
-    seconds: dict[str, float] = {}
-    path = config.workspace_path
-    with Workspace.open(
-        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
-    ) as ws:
-        warning = ws.recover()
-        if ws.last_complete_run() is None:
-            raise WorkspaceError(
-                f"workspace {path} holds no complete run; run `tiewise run` first."
-            )
-        with (
-            ws.run(command=command, config_hash=config_hash(config)) as run,
-            _timed(seconds, "Valuing customers: lifetime, social, segments", step),
-        ):
-            value = analyse_value(run, config)
-        with _timed(seconds, "Writing the report", step):
-            report = write_report(ws, config.resolve(config.report.path), config)
-        return ValueResult(
-            run_id=run.run_id,
-            workspace=ws.path,
-            report_path=report,
-            value=value,
-            seconds=seconds,
-            warning=warning,
-        )
+    done = rerun_stage(
+        config,
+        lambda run: analyse_value(run, config),
+        description="Valuing customers: lifetime, social, segments",
+        report=True,
+        reporter=reporter,
+        command=command,
+    )
+    assert done.report_path is not None
+    return ValueResult(
+        done.run_id, done.workspace, done.report_path, done.summary, done.seconds, done.warning
+    )
 
 
-def _needs_graph(ctx: RunContext, config: Config) -> None:
-    for table in ("nodes", "customer_scores"):
-        if not ctx.has_table(table):
-            raise WorkspaceError(
-                f"workspace {config.workspace_path} has no {table} table: run `tiewise run` "
-                "first (the influence commands work on an existing workspace)."
-            )
-
-
-def run_influence(config: Config, *, command: str = "influence") -> InfluenceSummary:
+def run_influence(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "influence"
+) -> InfluenceSummary:
     """Rerun only the influence stage on an existing workspace (one transactional run).
 
     This is the Python API behind ``tiewise influence``.
     """
-    with Workspace.open(
-        config.workspace_path,
-        memory_limit=config.engine.memory_limit,
-        threads=config.engine.threads,
-    ) as ws:
-        ws.recover()
-        with ws.run(command=command, config_hash=config_hash(config)) as run:
-            _needs_graph(run, config)
-            return analyse_influence(run, config)
+    return rerun_stage(
+        config,
+        lambda run: analyse_influence(run, config),
+        description="Measuring influence, choosing seeds",
+        needs=GRAPH_TABLES,
+        reporter=reporter,
+        command=command,
+    ).summary
 
 
 def choose_seeds(
@@ -349,6 +411,7 @@ def choose_seeds(
     category: str,
     k: int,
     budget: float | None = None,
+    reporter: StepReporter | None = None,
     command: str = "seeds",
 ) -> Any:
     """Choose ``k`` seeds for ``category`` (``'all'``: any item) on an existing workspace.
@@ -361,16 +424,53 @@ def choose_seeds(
     pandas.DataFrame
         One row per seed: rank, customer_id, cost, marginal and cumulative expected reach, reason.
     """
-    with Workspace.open(
-        config.workspace_path,
-        memory_limit=config.engine.memory_limit,
-        threads=config.engine.threads,
-    ) as ws:
-        ws.recover()
-        with ws.run(command=command, config_hash=config_hash(config)) as run:
-            _needs_graph(run, config)
-            category = match_category(run, category)
-            return select_seeds(run, config, category=category, k=k, budget=budget)
+
+    def seeds(run: RunContext) -> Any:
+        matched = match_category(run, category)
+        return select_seeds(run, config, category=matched, k=k, budget=budget)
+
+    return rerun_stage(
+        config,
+        seeds,
+        description=f"Choosing {k} seeds for {category}",
+        needs=GRAPH_TABLES,
+        reporter=reporter,
+        command=command,
+    ).summary
+
+
+def run_churn(
+    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
+) -> tuple[ChurnSummary, Path]:
+    """Run only the churn stage on an existing workspace, then rewrite the report.
+
+    Returns
+    -------
+    tuple
+        The churn summary and the report's path.
+
+    Raises
+    ------
+    NotRunError
+        If the workspace has no network yet (run the pipeline first).
+    """
+    done = rerun_stage(
+        config,
+        lambda run: analyse_churn(run, config),
+        description="Churn triggers, model and retention priority",
+        needs=("link_meta", "customer_scores"),
+        report=True,
+        reporter=reporter,
+        command=command,
+    )
+    assert done.report_path is not None
+    return done.summary, done.report_path
+
+
+def rewrite_report(config: Config) -> Path:
+    """Write the HTML report again from the workspace (e.g. after campaigns or responses)."""
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        return write_report(ws, config.resolve(config.report.path), config)
 
 
 def match_category(ctx: RunContext, category: str) -> str:
@@ -403,39 +503,3 @@ def match_category(ctx: RunContext, category: str) -> str:
             f"{', '.join(map(str, same))}; type it exactly."
         )
     return category  # the influence stage says which categories there are
-
-
-def run_churn(
-    config: Config, *, reporter: StepReporter | None = None, command: str = "churn"
-) -> tuple[ChurnSummary, Path]:
-    """Run only the churn stage on an existing workspace, then rewrite the report.
-
-    Returns
-    -------
-    tuple
-        The churn summary and the report's path.
-
-    Raises
-    ------
-    InputError
-        If the workspace has no network yet (run the pipeline first).
-    """
-    step = reporter or _quiet
-    path = config.workspace_path
-    with Workspace.open(
-        path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
-    ) as ws:
-        ws.recover()
-        previous = ws.last_complete_run() or {}
-        inputs = json.loads(previous.get("inputs") or "{}")  # the data is the last run's
-        with ws.run(command=command, config_hash=config_hash(config), inputs=inputs) as run:
-            if not run.has_table("link_meta") or not run.has_table("customer_scores"):
-                raise InputError(
-                    f"the workspace {path} has no links or communities yet: run `tiewise run` "
-                    "first."
-                )
-            with step("Churn triggers, model and retention priority"):
-                churn = analyse_churn(run, config)
-        with step("Writing the report"):
-            report = write_report(ws, config.resolve(config.report.path), config)
-    return churn, report

@@ -38,7 +38,7 @@ from typing import Any, Literal
 import duckdb
 
 from tiewise import interrupts
-from tiewise.exceptions import InputError, ResourceError, WorkspaceError
+from tiewise.exceptions import InputError, NotRunError, ResourceError, WorkspaceError
 from tiewise.tables import check_table
 
 __all__ = [
@@ -251,7 +251,7 @@ def memory_advice(error: str, limit: object, threads: object) -> str:
     return (
         f"the run needs more memory than DuckDB may use: {first}. DuckDB's limit is {limit} "
         f"with {threads} threads; raise `memory_limit` under [engine] in the configuration "
-        '(e.g. memory_limit = "2GB"; the process uses more than the limit, see the README, '
+        '(e.g. memory_limit = "2GB"; the process uses more than the limit, see docs/workspace.md, '
         '"Memory"), or lower [engine] threads. Nothing this run wrote was kept.'
     )
 
@@ -415,9 +415,9 @@ class Workspace:
         db = folder / DB_FILE
         if not db.exists():
             if not create:
-                raise WorkspaceError(
-                    f"no workspace at {folder} (no {DB_FILE} there): run `tiewise run` first, "
-                    "with a configuration whose `workspace` points here, or check the path."
+                raise NotRunError(
+                    f"no workspace at {folder} (no {DB_FILE} there)",
+                    then=", with a configuration whose `workspace` points here, or check the path",
                 )
             folder.mkdir(parents=True, exist_ok=True)
         try:

@@ -39,3 +39,27 @@ def test_our_scripts_never_write_markup() -> None:
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in code, (name, sink)
         assert "textContent" in code
+
+
+def test_drawings_and_legends_name_the_graph_stages_roles() -> None:
+    """Each business role the graph stage writes has a colour, a legend entry and a tag style.
+
+    The roles were renamed once ("leader" became "hub", leader now means top of a community):
+    a colour keyed by a name the stage no longer writes draws every such node grey.
+    """
+    from tiewise.graph.roles import BUSINESS_ROLES
+
+    roles = set(BUSINESS_ROLES.values())
+    code = STATIC.joinpath("network.js").read_text(encoding="utf-8")
+    found = re.search(r"const colours = \{([^}]*)\}", code)
+    assert found is not None
+    assert set(re.findall(r"([a-z-]+):", found.group(1))) == roles
+    css = STATIC.joinpath("explorer.css").read_text(encoding="utf-8")
+    for role in roles:
+        assert f".role-{role} {{" in css, role  # the customer page's tag
+        assert f".dot.{role} {{" in css, role
+    for page in ("network.html.j2", "community.html.j2"):
+        text = TEMPLATES.joinpath(page).read_text(encoding="utf-8")
+        legend = set(re.findall(r'<span class="dot ([a-z-]+)"></span>', text))
+        assert roles <= legend, (page, roles - legend)
+        assert legend - roles <= {"leader", "offnet", "service"}, page

@@ -12,24 +12,30 @@ The Python API behind ``tiewise campaign`` and ``tiewise responses``::
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from tiewise.campaigns.files import CampaignFiles, write_campaign_files
+import pandas as pd
+
+from tiewise.campaigns.files import CampaignFiles, file_format, write_campaign_files, write_frame
 from tiewise.campaigns.lists import KINDS
 from tiewise.campaigns.stage import CampaignSummary, Uplift, create_campaign, load_responses
 from tiewise.config import Config
-from tiewise.exceptions import InputError
+from tiewise.exceptions import InputError, NotRunError
 from tiewise.ingest.pseudonym import load_key
-from tiewise.store import Workspace
+from tiewise.store import Workspace, export_format
 
 __all__ = [
     "KINDS",
     "CampaignFiles",
     "CampaignSummary",
+    "ExportedTable",
     "Uplift",
     "campaign",
+    "campaign_list",
     "every_campaign",
     "export_campaign",
+    "export_table",
     "responses",
 ]
 
@@ -73,7 +79,7 @@ def every_campaign(
                     label = f"{kind} {category}" if category else kind
                     try:
                         built.append((label, create_campaign(run, config, kind, category=category)))
-                    except InputError as exc:
+                    except (InputError, NotRunError) as exc:
                         built.append((label, str(exc)))
     return built
 
@@ -101,13 +107,75 @@ def export_campaign(
                 f"{key_file} nor ${config.privacy.key_env} is there."
             )
         key = load_key(key_file, config.privacy.key_env)
-    table = f"campaign_{name}"
-    with Workspace.open(config.workspace_path, read_only=True) as ws:
-        ws.table(table)
-        listing = ws.con.execute(f'SELECT * FROM "{table}" ORDER BY rank').df()
+    listing = campaign_list(config, name)
     return write_campaign_files(
         listing, out, control_out=control_out, customers=customers, id_column=id_column, key=key
     )
+
+
+def campaign_list(config: Config, name: str, *, limit: int | None = None) -> pd.DataFrame:
+    """Campaign ``name``'s list, both arms, in rank order (the first ``limit`` rows if given).
+
+    Raises
+    ------
+    WorkspaceError
+        There is no list ``name`` (no table ``campaign_<name>``).
+    """
+    table = f"campaign_{name}"
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        rows = ws.table(table).order("rank")
+        return (rows if limit is None else rows.limit(limit)).df()
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    """What :func:`export_table` wrote."""
+
+    path: Path
+    control_left_out: bool  # a campaign list's control arm was left out (not to be contacted)
+
+
+def export_table(
+    workspace: Path,
+    table: str,
+    out: Path,
+    *,
+    fmt: str | None = None,
+    include_control: bool = False,
+) -> ExportedTable:
+    """Write a workspace table to CSV, Parquet or Excel: the Python API of ``tiewise export``.
+
+    A campaign list (``campaign_<name>`` with an ``arm`` column) is written without its control
+    arm -- customers who must not be contacted -- unless ``include_control``; ranked tables are
+    written in rank order.  The format is ``fmt`` (csv, parquet, xlsx), else the suffix's.
+
+    Raises
+    ------
+    InputError
+        Unknown format or suffix, or ``out`` is a folder.
+    WorkspaceError
+        No workspace, or no table ``table`` in it.
+    """
+    if fmt is None:
+        file_format(out, "export file")  # an unknown suffix: the message names every format
+    xlsx = fmt == "xlsx" or (fmt is None and out.name.lower().endswith(".xlsx"))
+    chosen = "xlsx" if xlsx else export_format(out, fmt)
+    with Workspace.open(workspace, read_only=True) as ws:
+        rows = ws.table(table)  # a clear error when missing
+        arms = table.startswith("campaign_") and "arm" in rows.columns
+        drop_control = arms and not include_control
+        if chosen == "xlsx" or drop_control:
+            if drop_control:
+                rows = rows.filter("arm = 'target'")
+            if "rank" in rows.columns:
+                rows = rows.order("rank")
+            frame = rows.df()
+            if drop_control:
+                frame = frame.drop(columns=["arm"])
+            written = write_frame(frame, out, chosen)
+        else:
+            written = ws.export(table, out, fmt=chosen)
+    return ExportedTable(written, control_left_out=drop_control)
 
 
 def responses(

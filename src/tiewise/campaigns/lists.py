@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tiewise.config import Config
-from tiewise.exceptions import InputError
+from tiewise.exceptions import InputError, NotRunError
 from tiewise.store import RunContext, exact_sum
 
 __all__ = ["KINDS", "CampaignList", "build_list", "influencer_sql"]
@@ -51,9 +51,8 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
     Returns the SQL and a phrase naming its basis.
     """
     if not _has(ctx, "customer_scores", "customer_id", "pagerank_pct", "is_leader"):
-        raise InputError(
-            "no customer_scores table in the workspace: run `tiewise run` before building "
-            "campaign lists."
+        raise NotRunError(
+            "no customer_scores table in the workspace", then=" (campaign lists rank its customers)"
         )
     detected = _detected_categories(ctx)
     word = "influence"

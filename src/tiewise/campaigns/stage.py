@@ -129,7 +129,7 @@ def create_campaign(
     if n == 0:
         raise InputError(
             f"campaign {name}: the {kind} list is empty ({listing.basis}). Check that the "
-            "workspace has the inputs it needs (see the README, Campaigns)."
+            "workspace has the inputs it needs (see docs/campaigns.md)."
         )
     controls = int(scalar(ctx.con, f"SELECT count(*) FROM {table} WHERE arm = 'control'"))
     _register(ctx, name, kind, category, size, share, config.seed, listing.basis, n, controls)

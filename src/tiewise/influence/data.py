@@ -15,6 +15,7 @@ import numpy.typing as npt
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
 from tiewise.graph.network import Network
+from tiewise.shared import FloatArray, IntArray
 from tiewise.store import RunContext, exact_sum, scalar
 
 __all__ = [
@@ -24,9 +25,6 @@ __all__ = [
     "customer_contacts",
     "load_adoptions",
 ]
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
+
+from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["LINK_MODELS", "LinkCounts", "Validation", "auc", "fit_links", "validate"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 LINK_MODELS = ("bernoulli", "jaccard", "partial_credit", "time_decayed")
 """The models of Goyal et al. that :func:`validate` compares."""
@@ -182,19 +182,20 @@ def fit_links(
 
 
 def auc(score: FloatArray, label: npt.NDArray[np.bool_]) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count half); NaN with one class only.
+    """Area under the ROC curve (scikit-learn's ``roc_auc_score``: ties count half).
+
+    NaN when ``label`` holds one class only (no validation possible), where scikit-learn raises.
 
     Examples
     --------
     >>> auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True]))
     0.75
+    >>> auc(np.array([0.1, 0.4]), np.array([True, True]))
+    nan
     """
-    pos = int(label.sum())
-    neg = len(label) - pos
-    if pos == 0 or neg == 0:
+    if label.all() or not label.any():
         return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float(roc_auc_score(label, score))
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,10 @@ from tiewise.influence.caused import CausedEstimate, causal_ratio, estimate_caus
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.evidence import TimingEvidence, lag_edges, timing_evidence
 from tiewise.influence.timing import linked_pairs
+from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["Measured", "TimeScale", "measure", "time_scale"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 STRENGTH_CLASSES = 3
 COMPETITION_ROUNDS = 2

@@ -19,10 +19,10 @@ import pandas as pd
 from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.measure import Measured
+from tiewise.shared import FloatArray
 
 __all__ = ["ALL", "BASIS", "naive_follow_counts", "score_frame", "test_frame"]
 
-FloatArray = npt.NDArray[np.float64]
 ALL = "all"
 BASIS = {
     "timing": "adoption timing",

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
+
+from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["STRUCTURAL_METHODS", "collective_influence", "leaderrank"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 STRUCTURAL_METHODS = ("k_shell", "collective_influence", "pagerank", "leaderrank", "contacts")
 """Names accepted by the ``[influence] structural`` setting."""

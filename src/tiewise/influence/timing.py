@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-import numpy.typing as npt
 
 from tiewise.influence.imm import _start, _uniform
+from tiewise.shared import FloatArray, IntArray
 
 __all__ = [
     "ShuffleTest",
@@ -30,9 +30,6 @@ __all__ = [
     "linked_pairs",
     "shuffle_test",
 ]
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

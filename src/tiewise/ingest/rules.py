@@ -2,7 +2,7 @@
 
 Each rule has a name, the column it concerns, a SQL condition on the row, what was expected and
 how to fix it.  A row breaks the first rule whose condition holds; its number goes to ``_rule``.
-The rules (README, "Validation"):
+The rules (docs/inputs.md, "Validation"):
 
 ``missing_value``        a required column is empty
 ``bad_timestamp`` ...    a value that does not parse as its type (``bad_number``, ``bad_date``, ...)

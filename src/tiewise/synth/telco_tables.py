@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from tiewise.shared import DAYS_PER_MONTH
 from tiewise.synth._types import FloatArray, IntArray
 from tiewise.synth.cascade import SPONTANEOUS
 from tiewise.synth.params import SynthResult
@@ -373,7 +374,7 @@ def _stats_cascades(world: World) -> dict[str, Any]:
     c = world.churn
     own = int((c.active & (c.parent == SPONTANEOUS)).sum())
     total = int(c.active.sum())
-    months = world.params.days / 30.4375
+    months = world.params.days / DAYS_PER_MONTH
     churn = {
         "spontaneous": own,
         "contagion": total - own,

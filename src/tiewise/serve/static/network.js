@@ -8,7 +8,9 @@
   const status = document.getElementById("graph-status");
   if (!box) { return; }
   const kind = box.dataset.kind || "ego";
-  const colours = { leader: "#d1495b", bridge: "#edae49", follower: "#00798c", marginal: "#9aa3b5" };
+  // One colour per business role of the graph stage (tiewise.graph.roles.BUSINESS_ROLES); a
+  // community's leaders (top by tie strength, any role) get a dark ring instead.
+  const colours = { hub: "#6a4c93", bridge: "#edae49", follower: "#00798c", marginal: "#9aa3b5" };
   const LABELLED = 12;  // labels drawn at once: the centre, leaders and the strongest ties
   let cy = null;
   let selected = null;
