@@ -24,17 +24,14 @@ the generator's truth can check.  Categories without shown influence carry no ne
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.measure import Measured
+from tiewise.shared import FloatArray
 
-__all__ = ["DAYS_PER_MONTH", "expected_adoptions", "network_values"]
-
-FloatArray = npt.NDArray[np.float64]
-DAYS_PER_MONTH = 30.4375
+__all__ = ["expected_adoptions", "network_values"]
 
 
 def expected_adoptions(counts: FloatArray, ratio: float) -> FloatArray:

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
@@ -54,16 +53,16 @@ from tiewise.influence.data import (
 from tiewise.influence.imm import weighted_cascade
 from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, validate
 from tiewise.influence.measure import Measured, measure
-from tiewise.influence.netvalue import DAYS_PER_MONTH, network_values
+from tiewise.influence.netvalue import network_values
 from tiewise.influence.scores import ALL, score_frame, test_frame
 from tiewise.influence.seeds import Cascades, SeedInputs, cascades, reach_check, seed_rows
 from tiewise.influence.structural import collective_influence, leaderrank
 from tiewise.influence.timing import linked_pairs
+from tiewise.shared import DAYS_PER_MONTH, FloatArray, IntArray
 from tiewise.store import RunContext
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds", "structural_score"]
 
-FloatArray = npt.NDArray[np.float64]
 _STATIC = ("bernoulli", "jaccard", "partial_credit")
 
 
@@ -113,7 +112,7 @@ class _Prepared:
     validation: Validation | None
     structural: FloatArray
     detected: dict[str, bool] = field(default_factory=lambda: {ALL: False})
-    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+    pairs: tuple[IntArray, IntArray] | None = None
     window: float = 0.0
     targets: dict[str, float] | None = None
 
