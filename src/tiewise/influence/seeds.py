@@ -13,9 +13,12 @@ adoption would spread.
 
 The expected reach is checked out of sample: the cascade is calibrated again on the adoptions
 before a cut (``train_share`` of the period), and its prediction of how many others the adopters
-after the cut reach is compared with the excess chains observed after the cut.  Their ratio
-(``reach_check``) scales the model's reach (``model_reach``) into the ``expected_reach`` shown,
-and its 90% interval widens the sampling interval into ``reach_low`` – ``reach_high``.
+after the cut reach is compared with the excess chains observed after the cut.  Both sides see
+the same follow-up: the fit uses the adoptions of as long a stretch before the cut as the test
+has after it, their chains cut short at the cut as the test's are at the end of the data.
+Their ratio (``reach_check``) scales the model's reach (``model_reach``) into the
+``expected_reach`` shown, and its 90% interval widens the sampling interval into ``reach_low`` –
+``reach_high``.
 """
 
 from __future__ import annotations
@@ -242,7 +245,10 @@ def reach_check(
     cfg = config.influence
     lo, hi = float(ad.time.min()), float(ad.time.max())
     cut = lo + cfg.train_share * (hi - lo)
-    before, after = ad.time <= cut, ad.time > cut
+    after = ad.time > cut
+    # the fit sees as long a follow-up as the test: the adoptions of the same length of time
+    # before the cut, their chains cut short at the cut as the test's are at the end of the data
+    before = (ad.time <= cut) & (ad.time > cut - (hi - cut))
     base, _, _ = _base(net, counts, model, cfg.link_prior)
     roots = np.flatnonzero(net.on_network)
     fit = _descendants_per_adoption(ad, pairs, before, window, cfg.min_shuffles, config.seed)
