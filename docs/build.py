@@ -6,7 +6,9 @@
   that exists, and every ``#anchor`` at a heading of that page (GitHub's anchors);
 * every ``tiewise ...`` line of a shell example (a fenced ``sh``/``bash``/``console`` block) must
   parse: the command exists, its options exist and their values have the right type; and every
-  command the text names in code (```tiewise NAME```) must exist.  Nothing is run.
+  command the text names in code (```tiewise NAME```) must exist (nothing is run);
+* every Python session example (a fenced ``pycon`` block, ``>>>`` lines and their output) is
+  run as a doctest, the blocks of one page in one namespace, and must print what it shows.
 
 Usage::
 
@@ -251,8 +253,45 @@ def check_commands(pages: list[Path]) -> list[str]:
     return problems
 
 
+def python_blocks(text: str) -> Iterator[tuple[int, str]]:
+    """The ``pycon`` blocks of a page, each with the line number of its first line."""
+    block: list[str] | None = None
+    start = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        fence = re.match(r"^\s*```(\w*)", line)
+        if fence and block is None and fence.group(1) == "pycon":
+            block, start = [], number + 1
+        elif fence and block is not None:
+            yield start, "\n".join(block) + "\n"
+            block = None
+        elif block is not None:
+            block.append(line)
+
+
+def check_python(pages: list[Path]) -> list[str]:
+    """The Python session examples whose output differs from what the page shows."""
+    import doctest
+
+    problems = []
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    for page in pages:
+        namespace: dict[str, Any] = {}
+        for start, source in python_blocks(page.read_text(encoding="utf-8")):
+            name = f"{_name(page)}:{start}"
+            test = doctest.DocTestParser().get_doctest(
+                source, namespace, name, str(page), start - 1
+            )
+            runner = doctest.DocTestRunner(optionflags=flags)
+            out: list[str] = []
+            runner.run(test, out=out.append, clear_globs=False)
+            namespace = test.globs
+            if runner.failures:
+                problems.append(f"{name}: the example's output differs:\n{''.join(out)}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate (or with ``--check`` compare), then check links and commands."""
+    """Regenerate (or with ``--check`` compare), then check links, commands and examples."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="Do not write; fail when stale.")
     args = parser.parse_args(argv)
@@ -267,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Wrote {path.relative_to(ROOT)}")
     problems += check_links(PAGES)
     problems += check_commands(PAGES)
+    problems += check_python(PAGES)
     for problem in problems:
         print(problem, file=sys.stderr)
     commands = sum(len(list(shell_commands(p.read_text(encoding="utf-8")))) for p in PAGES)

@@ -87,3 +87,22 @@ def test_a_command_named_in_the_text_must_exist(build: ModuleType, tmp_path: Pat
         "`tiewise rerun`: no such command",
         "`tiewise synth telcoo`: no such command",
     ]
+
+
+def test_the_python_examples_of_the_docs_print_what_they_show(build: ModuleType) -> None:
+    blocks = [b for p in build.PAGES for b in build.python_blocks(p.read_text(encoding="utf-8"))]
+    assert len(blocks) >= 2
+    assert build.check_python(build.PAGES) == []
+
+
+def test_a_python_example_with_other_output_is_found(build: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "page.md").write_text("```pycon\n>>> x = 2\n>>> x + 1\n4\n\n```\n")
+    [problem] = build.check_python([tmp_path / "page.md"])
+    assert "page.md:2" in problem and "Expected:" in problem
+
+
+def test_the_benchmarks_page_lists_every_benchmark_with_its_command() -> None:
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        assert f"[{script.name}](../benchmarks/{script.name})" in page, script.name
+        assert f"`python benchmarks/{script.name}" in page, script.name

@@ -1,15 +1,18 @@
 """End to end on generated telco data: the pipeline recovers what the generator hid."""
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tiewise.config import load_config
 from tiewise.graph.quality import nmi
 from tiewise.ingest.pseudonym import pseudonymise
-from tiewise.pipeline import RunResult, run_pipeline
+from tiewise.pipeline import RunResult, StageMemory, run_pipeline
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
 
@@ -58,6 +61,11 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
         assert fetch not in html  # opens offline: nothing is fetched
     assert len(result.top_customers) == 10
     assert all(" in community " in r["reason"] for r in result.top_customers)
+    with Workspace.open(load_config(config_path).workspace_path, read_only=True) as ws:
+        stages = json.loads(ws.runs()[0]["stages"])  # where the run spent its time and memory
+    assert [s["stage"] for s in stages] == list(result.seconds)
+    assert [s["seconds"] for s in stages] == list(result.seconds.values())
+    assert all(s["peak_rss_bytes"] > 50 * 2**20 for s in stages)  # Python and the libraries
 
 
 def test_same_data_and_seed_give_the_same_results(
@@ -91,6 +99,23 @@ def test_a_rerun_keeps_community_ids_and_records_the_changes(
     pd.testing.assert_frame_equal(first, again)
     assert changes == [("kept",)]
     assert levels == [(3,)]
+
+
+def test_stage_memory_sees_a_step_that_sets_the_peak_and_one_that_does_not() -> None:
+    size = 300 * 2**20
+    with StageMemory() as first:
+        block = np.ones(size // 8)  # touched: resident
+        del block
+    with StageMemory() as second:  # below the high-water mark the first step set
+        block = np.ones(size // 16)
+        time.sleep(0.3)  # the sampler's interval is 0.05 s
+        del block
+    with StageMemory() as idle:
+        pass
+    assert first.peak_bytes is not None and second.peak_bytes is not None
+    assert idle.peak_bytes is not None
+    assert first.peak_bytes - idle.peak_bytes > 0.9 * size
+    assert 0.4 * size < second.peak_bytes - idle.peak_bytes < 0.7 * size
 
 
 def test_rerun_stage_says_run_first_and_records_the_last_runs_inputs(project: Path) -> None:

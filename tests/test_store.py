@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,22 @@ def test_a_run_commits_tables_and_records_itself(tmp_path: Path) -> None:
         assert run["ended_at"] >= run["started_at"]
         assert '"duckdb"' in run["versions"]
         assert ws.recover() is None
+
+
+def test_a_run_records_its_stages_also_in_an_older_workspace(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 3)
+    with Workspace.open(tmp_path) as ws:  # a workspace from before runs had a stages column
+        ws.con.execute("ALTER TABLE runs DROP COLUMN stages")
+    commit_numbers(tmp_path, 4)
+    with Workspace.open(tmp_path) as ws:
+        run_id = ws.runs()[0]["run_id"]
+        ws.record_stages(run_id, {"ingest": 1.5, "report": 0.25}, {"ingest": 2**30})
+        newest, older = ws.runs()
+    assert older["stages"] is None
+    assert json.loads(newest["stages"]) == [
+        {"stage": "ingest", "seconds": 1.5, "peak_rss_bytes": 2**30},
+        {"stage": "report", "seconds": 0.25, "peak_rss_bytes": None},
+    ]
 
 
 def test_a_failed_run_keeps_the_previous_results(tmp_path: Path) -> None:

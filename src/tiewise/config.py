@@ -234,7 +234,8 @@ class EngineConfig(_Strict):
         default=None,
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description='e.g. "6GB"; beyond it DuckDB spills to the workspace\'s tmp folder. '
-        "Default: 80% of the machine's memory.",
+        "Default: half of the machine's memory (the rest of the process needs the other half "
+        "at scale).",
     )
     threads: int | None = Field(default=None, ge=1, description="Default: all cores.")
 

@@ -10,6 +10,9 @@ This is the Python API behind ``tiewise run``::
 from __future__ import annotations
 
 import json
+import math
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -32,10 +35,12 @@ from tiewise.value.stage import ValueSummary, analyse_value
 __all__ = [
     "RunResult",
     "SkippedStage",
+    "StageMemory",
     "StageRun",
     "StepReporter",
     "ValueResult",
     "choose_seeds",
+    "imm_shortfall",
     "rerun_stage",
     "rewrite_report",
     "run_churn",
@@ -67,6 +72,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warning: str | None = None
     value: ValueSummary | None = None
+    peak_rss: dict[str, int | None] = field(default_factory=dict)
+    """Each step's peak resident memory in bytes (None where the system does not say)."""
     skipped: list[SkippedStage] = field(default_factory=list)
     top_influencers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -103,6 +110,8 @@ def skipped_stages(
                 "add an adoptions file ([inputs.adoptions]: customer_id, item, timestamp)",
             )
         )
+    if influence is not None and influence.imm_shortfall:
+        out.append(imm_shortfall(config, influence.imm_shortfall))
     if value is not None and value.model == "none":
         enable = (
             "add a transactions file ([inputs.transactions]: customer_id, timestamp, amount)"
@@ -120,6 +129,25 @@ def skipped_stages(
             )
         out.append(SkippedStage("churn", churn.skipped, enable))
     return out
+
+
+def imm_shortfall(config: Config, shortfall: dict[str, tuple[float, int]]) -> SkippedStage:
+    """The seeds' IMM guarantee is weaker than configured: by how much, and the cap to raise.
+
+    IMM needs a number of RR sets that grows as 1/epsilon^2; the sets drawn under the cap
+    suffice for the epsilon reached, so the cap that keeps the configured epsilon is about
+    ``sets x (reached / epsilon)^2``.
+    """
+    eps = config.influence.epsilon
+    reached = ", ".join(f"{r:.2f} ({c})" for c, (r, _) in shortfall.items())
+    needed = max(sets * (r / eps) ** 2 for r, sets in shortfall.values())
+    return SkippedStage(
+        f"IMM's guarantee at the configured epsilon {eps:g} for the seeds",
+        f"the cap of {config.influence.max_rr_sets:,} reverse-reachable sets bound, so the "
+        f"seeds are within 1 - 1/e - epsilon of the best for epsilon {reached} only",
+        f"raise [influence] max_rr_sets to about {math.ceil(needed / 1e6):,} million (memory: "
+        "roughly 20-100 bytes a set), or accept the larger epsilon",
+    )
 
 
 def _record_skipped(ctx: RunContext, skipped: list[SkippedStage]) -> None:
@@ -142,12 +170,83 @@ def _quiet(_: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+def _rss_kib(field_name: str) -> int | None:
+    """A ``/proc/self/status`` memory figure in KiB (``VmRSS`` now, ``VmHWM`` the peak so far)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class StageMemory:
+    """Peak resident memory of this process during one step, measured without slowing it.
+
+    A thread reads the resident size every ``interval`` seconds; at the end, if the process's
+    high-water mark (``VmHWM``) rose during the step, the step set it and the exact figure is
+    used.  Otherwise the step's peak is the sampled maximum (a spike shorter than the interval
+    can be missed, and a C call that holds the GIL delays the samples).  Linux only: elsewhere
+    :attr:`peak_bytes` is None.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_bytes: int | None = None
+        self._stop = threading.Event()
+        self._sampled = 0
+        self._thread: threading.Thread | None = None
+        self._hwm_before: int | None = None
+
+    def _watch(self) -> None:
+        pagesize = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        while not self._stop.wait(self.interval):
+            try:
+                with open("/proc/self/statm", encoding="ascii") as statm:
+                    rss = int(statm.read().split()[1]) * pagesize
+            except (OSError, ValueError, IndexError):
+                return
+            self._sampled = max(self._sampled, rss)
+
+    def __enter__(self) -> StageMemory:
+        self._hwm_before = _rss_kib("VmHWM")
+        now = _rss_kib("VmRSS")
+        if self._hwm_before is None or now is None:
+            return self
+        self._sampled = now * 1024
+        self._thread = threading.Thread(target=self._watch, name="tiewise-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        after = _rss_kib("VmHWM")
+        now = _rss_kib("VmRSS") or 0
+        peak = max(self._sampled, now * 1024)
+        if after is not None and self._hwm_before is not None and after > self._hwm_before:
+            peak = max(peak, after * 1024)
+        self.peak_bytes = peak
+
+
 @contextmanager
-def _timed(seconds: dict[str, float], name: str, reporter: StepReporter) -> Iterator[None]:
+def _timed(
+    seconds: dict[str, float],
+    name: str,
+    reporter: StepReporter,
+    peaks: dict[str, int | None] | None = None,
+) -> Iterator[None]:
     start = time.perf_counter()
-    with reporter(name):
+    memory = StageMemory()
+    with reporter(name), memory:
         yield
     seconds[name] = round(time.perf_counter() - start, 3)
+    if peaks is not None:
+        peaks[name] = memory.peak_bytes
 
 
 def run_pipeline(
@@ -177,6 +276,7 @@ def run_pipeline(
     """
     step = reporter or _quiet
     seconds: dict[str, float] = {}
+    peaks: dict[str, int | None] = {}
     inputs = fingerprint_inputs(config)
     pseudonymise = config.privacy.pseudonymise and not keep_raw_ids
     key = (
@@ -198,26 +298,26 @@ def run_pipeline(
             run.con.execute(
                 "INSERT OR REPLACE INTO _tiewise_settings VALUES ('identifiers', ?)", [identifiers]
             )
-            with _timed(seconds, "Loading and validating inputs", step):
+            with _timed(seconds, "Loading and validating inputs", step, peaks):
                 ingested = ingest(run, config, key)
-            with _timed(seconds, "Building links and their strengths", step):
+            with _timed(seconds, "Building links and their strengths", step, peaks):
                 links = build_links(run, config)
-            with _timed(seconds, "Finding communities, centrality and leaders", step):
+            with _timed(seconds, "Finding communities, centrality and leaders", step, peaks):
                 graph = analyse_network(run, config)
             influence = None
             if config.influence.enabled:
-                with _timed(seconds, "Measuring influence, choosing seeds", step):
+                with _timed(seconds, "Measuring influence, choosing seeds", step, peaks):
                     influence = analyse_influence(run, config)
-            with _timed(seconds, "Valuing customers: lifetime, social, segments", step):
+            with _timed(seconds, "Valuing customers: lifetime, social, segments", step, peaks):
                 value = analyse_value(run, config)
-            with _timed(seconds, "Churn triggers, model and retention priority", step):
+            with _timed(seconds, "Churn triggers, model and retention priority", step, peaks):
                 churn = analyse_churn(run, config)
             skipped = skipped_stages(config, influence, value, churn)
             _record_skipped(run, skipped)
         if rewrite:  # the file's freed pages may still hold the other kind of identifier
-            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step):
+            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step, peaks):
                 ws.rewrite()
-        with _timed(seconds, "Writing the report", step):
+        with _timed(seconds, "Writing the report", step, peaks):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
             ws.con.execute(
@@ -230,6 +330,7 @@ def run_pipeline(
             .to_dict("records")  # type: ignore[assignment]
         )
         influencers = _top_influencers(ws, 3)
+        ws.record_stages(run.run_id, seconds, peaks)
         return RunResult(
             run_id=run.run_id,
             workspace=ws.path,
@@ -245,6 +346,7 @@ def run_pipeline(
             value=value,
             skipped=skipped,
             top_influencers=influencers,
+            peak_rss=peaks,
         )
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "RunContext",
     "TableInfo",
     "Workspace",
+    "default_memory_limit",
     "exact_sum",
     "export_format",
     "file_order",
@@ -75,8 +76,10 @@ CREATE TABLE IF NOT EXISTS runs (
     error VARCHAR,
     versions JSON,
     pid INTEGER,
-    host VARCHAR
+    host VARCHAR,
+    stages JSON
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS stages JSON;
 CREATE TABLE IF NOT EXISTS _tiewise_tables (
     name VARCHAR PRIMARY KEY,
     stage VARCHAR NOT NULL,
@@ -240,6 +243,25 @@ def _fresh_temp(folder: Path, read_only: bool) -> Path:
     own = tmp / f"reader-{os.getpid()}"
     own.mkdir(mode=0o700, exist_ok=True)
     return own
+
+
+def default_memory_limit(share: float = 0.5) -> str | None:
+    """DuckDB's memory limit when ``[engine] memory_limit`` is unset: half the machine's memory.
+
+    DuckDB's own default, 80%, leaves too little for the rest of the process (the graph in
+    NetworKit, the influence stage's reverse-reachable sets, the churn models), which at a
+    million customers needs several GB beside DuckDB.  None where the system does not say.
+
+    Examples
+    --------
+    >>> default_memory_limit() is None or default_memory_limit().endswith("MiB")
+    True
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{int(total * share) // 2**20}MiB" if total > 0 else None
 
 
 def memory_advice(error: str, limit: object, threads: object) -> str:
@@ -435,6 +457,8 @@ class Workspace:
         settings.append("SET preserve_insertion_order = false")
         if memory_limit:
             settings.append(f"SET memory_limit = {sql_string(memory_limit)}")
+        elif not read_only and (default := default_memory_limit()):
+            settings.append(f"SET memory_limit = {sql_string(default)}")
         if threads:
             settings.append(f"SET threads = {int(threads)}")
         for setting in settings:
@@ -517,6 +541,23 @@ class Workspace:
         names = [d[0] for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def record_stages(
+        self, run_id: int, seconds: Mapping[str, float], peaks: Mapping[str, int | None]
+    ) -> None:
+        """Where a run spent its time and memory, in ``runs.stages``.
+
+        A JSON list in the order the steps ran: ``{"stage", "seconds", "peak_rss_bytes"}``
+        (``peak_rss_bytes``: the process's peak resident memory during the step, Python and
+        every library included; null where the system does not say).
+        """
+        stages = [
+            {"stage": name, "seconds": spent, "peak_rss_bytes": peaks.get(name)}
+            for name, spent in seconds.items()
+        ]
+        self.con.execute(
+            "UPDATE runs SET stages = ? WHERE run_id = ?", [json.dumps(stages), run_id]
+        )
+
     def last_complete_run(self) -> dict[str, Any] | None:
         """The newest run whose results were committed, or None."""
         return next((r for r in self.runs() if r["status"] == "ok"), None)
@@ -562,7 +603,7 @@ class Workspace:
         if self.memory_limit:
             limit = f'{limit} (memory_limit = "{self.memory_limit}")'
         else:
-            limit = f"{limit} (memory_limit not set: DuckDB's default, 80% of the machine's memory)"
+            limit = f"{limit} (memory_limit not set: tiewise's default, half the machine's memory)"
         return ResourceError(memory_advice(str(exc), limit, threads))
 
     # -- writing ---------------------------------------------------------------------------
@@ -624,7 +665,9 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} was opened read-only")
         run_id = int(scalar(self.con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, ?, ?, ?)",
+            "INSERT INTO runs (run_id, command, config_hash, inputs, started_at, ended_at, "
+            "status, error, versions, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, ?, ?, ?)",
             [
                 run_id,
                 command,

@@ -59,3 +59,6 @@ def test_model_is_deterministic() -> None:
     a = ChurnModel(features=["x", "plan"], categorical=["plan"], seed=4).fit(frame, y)
     b = ChurnModel(features=["x", "plan"], categorical=["plan"], seed=4).fit(frame, y)
     np.testing.assert_array_equal(a.predict_proba(frame), b.predict_proba(frame))
+    # the calibration folds fitted at once, on threads: the same model
+    c = ChurnModel(features=["x", "plan"], categorical=["plan"], seed=4, jobs=3).fit(frame, y)
+    np.testing.assert_array_equal(a.predict_proba(frame), c.predict_proba(frame))

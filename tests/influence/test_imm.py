@@ -96,6 +96,24 @@ def test_sampling_does_not_depend_on_threads_or_batches() -> None:
     assert (one.nodes[one.offsets[:-1]] >= 0).all()
 
 
+def test_sets_larger_than_their_buffers_are_complete_and_in_order() -> None:
+    # a path 0 -> 1 -> ... -> n-1 kept with probability 1: the RR set of root r is {r, ..., 0},
+    # up to 20,000 nodes, far above a chunk's first buffer (4,096 nodes for a small batch)
+    n = 20_000
+    g = in_graph(n, np.arange(n - 1), np.arange(1, n), np.ones(n - 1))
+    sets = sample_rr_sets(g, 300, seed=5)
+    assert sets.count == 300
+    for s in range(sets.count):
+        members = sets.nodes[sets.offsets[s] : sets.offsets[s + 1]]
+        root = members[0]
+        np.testing.assert_array_equal(members, np.arange(root, -1, -1))
+    one_by_one = [sample_rr_sets(g, 1, seed=5, first=i) for i in range(0, 300, 37)]
+    for i, single in zip(range(0, 300, 37), one_by_one, strict=True):
+        np.testing.assert_array_equal(
+            single.nodes, sets.nodes[sets.offsets[i] : sets.offsets[i + 1]]
+        )
+
+
 def test_skipping_ahead_keeps_each_link_with_its_probability() -> None:
     # a star into node 0 with 50 in-links of varied probability: how often each source is in
     # RR(0) must be its probability

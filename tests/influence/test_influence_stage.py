@@ -12,7 +12,7 @@ import pytest
 from tiewise.config import Config, load_config, template
 from tiewise.influence.scores import naive_follow_counts
 from tiewise.ingest.pseudonym import pseudonymise
-from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline
+from tiewise.pipeline import RunResult, choose_seeds, run_influence, run_pipeline, skipped_stages
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
 from tiewise.synth.truth import adoption_descendants
@@ -379,3 +379,27 @@ def test_network_value_is_near_zero_where_friends_adopt_alike_without_influence(
     assert seeds["basis"].eq("structural fallback").all()
     assert seeds["expected_reach"].isna().all()
     assert len(_table(config, "spread_curve")) == 0
+
+
+def test_a_binding_rr_set_cap_is_reported_with_the_epsilon_reached(
+    project: tuple[Path, Config, RunResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # last in this module: it rewrites the workspace's seed sets with a small cap
+    _, config, result = project
+    assert result.influence is not None and not result.influence.imm_shortfall
+    assert not [s for s in result.skipped if "IMM" in s.stage]
+    tight = config.influence.model_copy(update={"max_rr_sets": 10_000, "epsilon": 0.02})
+    capped = config.model_copy(update={"influence": tight})
+    monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
+    summary = run_influence(capped)
+    seeds = _table(config, "seed_sets")
+    imm = seeds[seeds["rr_sets"].notna()]
+    assert len(imm) and summary.imm_shortfall
+    for category, group in imm.groupby("category"):
+        reached, drawn = summary.imm_shortfall[category]
+        assert drawn == group["rr_sets"].max() <= 10_000
+        assert reached == pytest.approx(group["epsilon"].max()) and reached > 0.02
+    (line,) = [s for s in skipped_stages(capped, summary, None, None) if "IMM" in s.stage]
+    sentence = line.sentence()
+    assert "max_rr_sets" in sentence and "epsilon 0.02" in sentence
+    assert f"{max(r for r, _ in summary.imm_shortfall.values()):.2f}" in sentence

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -107,6 +108,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     threads
         OpenMP threads for boosting (1 by default: on a busy machine more threads spin and are
         many times slower).
+    jobs
+        Calibration folds fitted at once, each on its own Python thread (the boosting code
+        releases the GIL; threads wait without spinning).  The folds are independent and
+        seeded, so the model is the same whatever the number.
     """
 
     def __init__(
@@ -122,6 +127,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         max_leaf_nodes: int = 4,
         min_samples_leaf: int = 400,
         increasing: list[str] | None = None,
+        jobs: int = 1,
     ) -> None:
         self.features = features
         self.categorical = categorical
@@ -133,6 +139,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.increasing = increasing
+        self.jobs = jobs
 
     def _matrix(self, frame: pd.DataFrame) -> FloatArray:
         x = frame[self.features].to_numpy(np.float64, copy=True)
@@ -168,8 +175,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         )
         positives = int(np.sum(y))
         folds = 3 if positives >= 6 and len(y) - positives >= 6 else 2
-        self.model_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
-        with threadpool_limits(limits=self.threads):
+        jobs = max(1, min(self.jobs, folds))
+        self.model_ = CalibratedClassifierCV(
+            booster, method=self.calibration, cv=folds, n_jobs=jobs
+        )
+        with threadpool_limits(limits=self.threads), parallel_config(backend="threading"):
             self.model_.fit(x[:, self.used_], np.asarray(y, dtype=np.int64))
         self.classes_ = self.model_.classes_
         return self

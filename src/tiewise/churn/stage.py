@@ -25,6 +25,7 @@ Tables written: ``churn_triggers``, ``churn_scores``, ``retention_priority``,
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,8 +132,9 @@ def _cut(
     return feats, feats.frame.join(soc), y
 
 
-def _model(features: list[str], cfg: ChurnConfig, seed: int) -> ChurnModel:
+def _model(features: list[str], cfg: ChurnConfig, seed: int, jobs: int = 1) -> ChurnModel:
     return ChurnModel(
+        jobs=jobs,
         features=features,
         categorical=CATEGORICAL,
         max_iter=cfg.max_iter,
@@ -155,7 +157,12 @@ def _stack(
 
 
 def social_gate(
-    frame: pd.DataFrame, y: FloatArray, who: npt.NDArray[np.int64], cfg: ChurnConfig, seed: int
+    frame: pd.DataFrame,
+    y: FloatArray,
+    who: npt.NDArray[np.int64],
+    cfg: ChurnConfig,
+    seed: int,
+    jobs: int = 1,
 ) -> tuple[bool, float]:
     """Whether the social features lower held-out log-loss significantly (paired z > 1.645).
 
@@ -171,7 +178,8 @@ def social_gate(
     eps = 1e-6
     losses = []
     for cols in (BEHAVIOUR_FEATURES, BEHAVIOUR_FEATURES + SOCIAL_FEATURES):
-        p = _model(cols, cfg, seed).fit(frame[~held], y[~held]).predict_proba(frame[held])[:, 1]
+        model = _model(cols, cfg, seed, jobs).fit(frame[~held], y[~held])
+        p = model.predict_proba(frame[held])[:, 1]
         p = np.clip(p, eps, 1 - eps)
         yh = y[held]
         losses.append(-(yh * np.log(p) + (1 - yh) * np.log(1 - p)))
@@ -357,6 +365,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         )
     windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
+    jobs = config.engine.threads or os.cpu_count() or 1  # calibration folds fitted at once
     at = {k: _cut(data, tx, -k * h, windows, config) for k in range(1, k_max + 1)}
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
@@ -373,7 +382,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         x_train, y_train, _ = stack(j + 1)
         _, x_test, y_test = at[j]
         for name, cols in sets.items():
-            model = _model(cols, cfg, seed).fit(x_train, y_train)
+            model = _model(cols, cfg, seed, jobs).fit(x_train, y_train)
             pooled[name].append(model.predict_proba(x_test)[:, 1])
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
@@ -392,14 +401,14 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         curves.append(curve.groupby("targeted_share", as_index=False).mean().assign(model=name))
     y_eval = np.concatenate(labels)
     x_gate, y_gate, g_gate = stack(2)
-    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed)
+    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed, jobs)
     evaluation["selected"] = evaluation["behaviour + social" if social_used else "behaviour"]
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
     f_now, x_now, _ = _cut(data, tx, 0.0, windows, config)
     cols = both if social_used else BEHAVIOUR_FEATURES
-    p_now = _model(cols, cfg, seed).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
+    p_now = _model(cols, cfg, seed, jobs).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
     y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
 

@@ -236,40 +236,57 @@ def _sample(
     roots: IntArray,
     cdf: FloatArray,
     seed: np.uint64,
-    first: int,
-    count: int,
-    chunks: int,
-    cap: int,
+    starts: IntArray,
+    counts: IntArray,
+    bounds: IntArray,
+    lanes: int,
 ) -> tuple[npt.NDArray[np.int32], IntArray, IntArray, IntArray]:
+    """Chunk ``c``: ``counts[c]`` sets from number ``starts[c]``, into its slice of ``out``.
+
+    ``lanes`` workers take the chunks in turn (lane ``l``: chunks ``l, l + lanes, ...``), each
+    with one ``visited`` array for all its chunks: memory and zeroing grow with the lanes, not
+    the chunks.  A chunk that fills its buffer stops there; ``done[c]`` says how many of its sets
+    are complete (the caller samples the rest).  Set ``k`` depends only on ``(seed, k)``.
+    Chunk ``c``'s slice of the buffer is ``bounds[c]:bounds[c + 1]``.  Returns the buffer, each
+    set's length (chunk by chunk), and per chunk the nodes used and the sets completed.
+    """
     n = indptr.shape[0] - 1
-    out = np.empty(chunks * cap, dtype=np.int32)
-    lengths = np.zeros(count, dtype=np.int64)
+    chunks = starts.shape[0]
+    out = np.empty(bounds[-1], dtype=np.int32)
+    first_length = np.zeros(chunks + 1, dtype=np.int64)
+    for c in range(chunks):
+        first_length[c + 1] = first_length[c] + counts[c]
+    lengths = np.zeros(first_length[-1], dtype=np.int64)
     used = np.zeros(chunks, dtype=np.int64)
-    failed = np.zeros(chunks, dtype=np.int64)
+    done = np.zeros(chunks, dtype=np.int64)
     total = cdf[-1] if cdf.shape[0] else 0.0
-    for c in nb.prange(chunks):
-        a = count * c // chunks
-        b = count * (c + 1) // chunks
+    for lane in nb.prange(lanes):
         visited = np.zeros(n, dtype=np.int32)
-        pos: int = c * cap
-        end = (c + 1) * cap
-        for k in range(a, b):
-            state = _start(seed, first + k)
-            state, u = _uniform(state)
-            if cdf.shape[0]:
-                r = roots[min(np.searchsorted(cdf, u * total), roots.shape[0] - 1)]
-            else:
-                r = roots[min(np.int64(u * roots.shape[0]), roots.shape[0] - 1)]
-            new, state = _one_set(
-                r, indptr, src, prob, visited, np.int32(k - a + 1), out, pos, end, state
-            )
-            if new < 0:
-                failed[c] = 1
-                break
-            lengths[k] = new - pos
-            pos = int(new)
-        used[c] = pos - c * cap
-    return out, lengths, used, failed
+        stamp = 0
+        for c in range(lane, chunks, lanes):
+            pos: int = bounds[c]
+            end = bounds[c + 1]
+            for i in range(counts[c]):
+                state = _start(seed, starts[c] + i)
+                state, u = _uniform(state)
+                if cdf.shape[0]:
+                    r = roots[min(np.searchsorted(cdf, u * total), roots.shape[0] - 1)]
+                else:
+                    r = roots[min(np.int64(u * roots.shape[0]), roots.shape[0] - 1)]
+                if stamp == 2_147_483_647:  # int32 stamps would wrap: start afresh
+                    visited[:] = 0
+                    stamp = 0
+                stamp += 1
+                new, state = _one_set(
+                    r, indptr, src, prob, visited, np.int32(stamp), out, pos, end, state
+                )
+                if new < 0:
+                    break
+                lengths[first_length[c] + i] = new - pos
+                pos = int(new)
+                done[c] += 1
+            used[c] = pos - bounds[c]
+    return out, lengths, used, done
 
 
 @nb.njit(cache=True, nogil=True)
@@ -452,35 +469,59 @@ def sample_rr_sets(
             mean_size=len(head.nodes) / pilot,
         )  # fmt: skip
         return head.extend(tail)
+    return _sample_batch(graph, root_nodes, cdf, seed, first, count, mean_size or 8.0)
+
+
+def _sample_batch(
+    graph: InGraph,
+    roots: IntArray,
+    cdf: FloatArray,
+    seed: int,
+    first: int,
+    count: int,
+    mean_size: float,
+) -> RRSets:
+    """Sets ``first .. first + count - 1``, in chunks; a chunk that outgrows its buffer resumes.
+
+    Each chunk's buffer has room for three times the mean set size (set sizes are heavy-tailed).
+    The sets of a chunk after the one that overflowed are drawn in a next round, all such
+    chunks together in parallel, with buffers sized from the sets drawn so far (and four times
+    larger each time a chunk completes no set at all): only the overflowing sets are drawn
+    twice.
+    """
     chunks = min(_CHUNKS, count)
-    per_chunk = math.ceil(count / chunks)
-    # room for three times the mean: set sizes are heavy-tailed and a chunk that overflows is
-    # redone alone, on one thread
-    cap = max(4096, int(per_chunk * (mean_size or 8.0) * 3.0) + 1024)
-    out, lengths, used, failed = _sample(
-        graph.indptr, graph.src, graph.prob, root_nodes, cdf, np.uint64(seed), first, count,
-        chunks, cap,
-    )  # fmt: skip
-    parts: list[npt.NDArray[np.int32]] = []
-    for c in range(chunks):
-        a, b = count * c // chunks, count * (c + 1) // chunks
-        if failed[c]:  # a chunk outgrew its buffer: redo it alone with room to spare
-            big = cap
-            while True:
-                big *= 4
-                o2, l2, u2, f2 = _sample(
-                    graph.indptr, graph.src, graph.prob, root_nodes, cdf, np.uint64(seed),
-                    first + a, b - a, 1, big,
-                )  # fmt: skip
-                if not f2[0]:
-                    break
-            parts.append(o2[: u2[0]])
-            lengths[a:b] = l2
-        else:
-            parts.append(out[c * cap : c * cap + used[c]])
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return RRSets(np.concatenate(parts), offsets)
+    edges = [first + count * c // chunks for c in range(chunks + 1)]
+    pending = [(edges[c], edges[c + 1] - edges[c], 3.0) for c in range(chunks)]
+    pieces: list[tuple[int, npt.NDArray[np.int32], IntArray]] = []
+    mean, finished, drawn = mean_size, 0, 0
+    while pending:
+        starts = np.array([p[0] for p in pending], dtype=np.int64)
+        counts = np.array([p[1] for p in pending], dtype=np.int64)
+        caps = [max(4096, int(c * mean * room) + 1024) for _, c, room in pending]
+        bounds = np.zeros(len(pending) + 1, dtype=np.int64)
+        np.cumsum(caps, out=bounds[1:])
+        lanes = max(1, min(nb.get_num_threads(), len(pending)))
+        out, lengths, used, done = _sample(
+            graph.indptr, graph.src, graph.prob, roots, cdf, np.uint64(seed), starts, counts,
+            bounds, lanes,
+        )  # fmt: skip
+        finished += int(done.sum())
+        drawn += int(used.sum())
+        mean = max(mean, drawn / finished if finished else 4.0 * mean)
+        position = np.concatenate([[0], np.cumsum(counts)])
+        again = []
+        for c, (start, size, room) in enumerate(pending):
+            k = int(done[c])
+            nodes = out[bounds[c] : bounds[c] + used[c]]
+            pieces.append((int(start), nodes, lengths[position[c] : position[c] + k]))
+            if k < size:  # the rest of this chunk, in the next round
+                again.append((int(start) + k, int(size) - k, room if k else 4.0 * room))
+        pending = again
+    pieces.sort(key=lambda piece: piece[0])
+    sizes = np.concatenate([piece[2] for piece in pieces])
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return RRSets(np.concatenate([piece[1] for piece in pieces]), offsets)
 
 
 def greedy_coverage(

@@ -83,6 +83,9 @@ class InfluenceSummary:
     window_days: float = 0.0
     warnings: list[str] = field(default_factory=list)
     skipped: str | None = None
+    imm_shortfall: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Categories whose seeds hold IMM's guarantee only for a larger epsilon than configured
+    (the RR-set cap bound): category -> (epsilon reached, RR sets drawn)."""
 
 
 def structural_score(net: Network, method: str) -> FloatArray:
@@ -401,6 +404,9 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         curves.append(c)
         if len(c):
             summary.seeds[category] = float(c["expected_reach"].iloc[-1])
+        reached = s["epsilon"].max() if len(s) else float("nan")
+        if np.isfinite(reached) and reached > cfg.epsilon * (1 + 1e-9):
+            summary.imm_shortfall[category] = (float(reached), int(s["rr_sets"].max()))
     ctx.write_table(
         "seed_sets",
         pd.concat(seed_frames, ignore_index=True),

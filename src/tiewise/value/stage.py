@@ -43,8 +43,7 @@ from tiewise.value.advocacy import (
     learned_scores,
     percentile,
 )
-from tiewise.value.bgnbd import BetaGeoModel, GammaGammaModel
-from tiewise.value.clv import score_customers
+from tiewise.value.clv import clv_from_summary
 from tiewise.value.rfm import rfm_summary
 from tiewise.value.sbg import ShiftedBetaGeometric
 from tiewise.value.segments import SEGMENTS, assign_segments, social_value
@@ -219,30 +218,17 @@ def _bgnbd(
             f"transactions: no purchase with a positive amount up to {end}; the BG/NBD model "
             "needs purchases (check value.calibration_end and the amounts)."
         )
-    x, t_x, T = (rfm[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
-    m = rfm["monetary"].to_numpy(np.float64)
-    bg = BetaGeoModel().fit(x, t_x, T)
-    repeaters = int((x > 0).sum())
-    if repeaters >= 3:
-        gg = GammaGammaModel().fit(x, m)
-        spend = gg.expected_spend(x, m)
-        gg_params = gg.params_
-    else:  # too few repeat buyers for the spend model: everyone's mean first spend
-        gg_params = {}
-        spend = np.full(len(x), float(rfm["spend"].mean()))
-    scores = score_customers(
-        bg,
-        x,
-        t_x,
-        T,
+    fit = clv_from_summary(
+        rfm,
         months=cfg.horizon_months,
         monthly_discount=cfg.monthly_discount,
-        units_per_month=DAYS_PER_MONTH / cfg.unit_days,
+        unit_days=cfg.unit_days,
+        margin=cfg.margin,
     )
-    rfm["p_alive"] = scores.p_alive
-    rfm["expected_purchases"] = scores.expected_purchases
-    rfm["expected_spend"] = spend
-    rfm["clv"] = cfg.margin * spend * scores.discounted_purchases
+    rfm, bg, gg = fit.customers, fit.purchases, fit.spend
+    x, t_x, T = (rfm[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
+    spend = rfm["expected_spend"].to_numpy(np.float64)
+    gg_params = gg.params_ if gg is not None else {}
     unit = "weeks" if cfg.unit_days == 7 else f"units of {cfg.unit_days:g} days"
     rfm["model_reason"] = [
         f"BG/NBD: {int(f)} repeat purchase days in {age:.1f} {unit} since the first, the last "
@@ -264,7 +250,7 @@ def _bgnbd(
         }
         for k, v in bg.params_.items()
     ]
-    if gg_params:
+    if gg is not None:
         models += [
             {
                 "model": "Gamma-Gamma",
