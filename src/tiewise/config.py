@@ -263,10 +263,10 @@ class LinksConfig(_Strict):
     )
     strength_weights: dict[str, float] | None = Field(
         default=None,
-        description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2. "
-        "Set (e.g. from `tiewise fit-strength` on pairs known to be close): strength = volume * "
-        "exp(sum of weight * component) over reciprocity, regularity, recency, burstiness, "
-        "duration, channel_mix, off_hours.",
+        description="Unset: strength = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2 "
+        "* (1 + embeddedness). Set (e.g. from `tiewise fit-strength` on pairs known to be "
+        "close): strength = volume * exp(sum of weight * component) over reciprocity, "
+        "regularity, recency, burstiness, duration, channel_mix, off_hours, embeddedness.",
     )
     service_min_contacts: int = Field(
         default=500, ge=2, description="A number with at least this many distinct contacts..."
@@ -294,6 +294,7 @@ class LinksConfig(_Strict):
             "duration",
             "channel_mix",
             "off_hours",
+            "embeddedness",
         }
         unknown = sorted(set(value or {}) - known)
         if unknown:

@@ -459,6 +459,20 @@ TABLES: tuple[Table, ...] = (
         """),
     ),
     Table(
+        "link_structure",
+        "links",
+        "unordered pair (a < b) with at least one common contact",
+        (
+            "Per link: its common contacts, the contacts linked to both ends (contacts with "
+            "`service_min_contacts` or more links left out)."
+        ),
+        _columns("""
+        a                VARCHAR  One party of the pair (a < b).
+        b                VARCHAR  The other party.
+        common_contacts  BIGINT   Contacts linked to both a and b.
+        """),
+    ),
+    Table(
         "links",
         "links",
         "unordered pair (a < b)",
@@ -500,6 +514,9 @@ TABLES: tuple[Table, ...] = (
         channel_mix       DOUBLE     1 - the sum of the squared shares of voice, SMS and other
                                      records.
         off_hours         DOUBLE     Share of the records in the evening, at night or at a weekend.
+        common_contacts   BIGINT     Contacts linked to both a and b (those with
+                                     `service_min_contacts` or more links left out).
+        embeddedness      DOUBLE     ln(1 + common_contacts): friends share friends.
         strength          DOUBLE     The strength: volume weighted by the components (see
                                      `[links] strength_weights`).
         """),

@@ -51,3 +51,18 @@ def test_strength_separates_friends_better_than_counts(links: pd.DataFrame) -> N
     labels = np.array([(a, b) in set(friends) for a, b in zip(links.a, links.b, strict=True)])
     among_interacting = auc(links["strength"].to_numpy(), labels)
     assert among_interacting >= 0.590
+
+
+def test_strength_beats_the_best_count_among_linked_pairs(links: pd.DataFrame) -> None:
+    """Among the linked pairs of participants (Facebook friendships as labels), the default
+    strength beats the best count a user could compute (records: calls + SMS) by 0.018
+    (``benchmarks/bench_strength.py``); the formula's common contacts (embeddedness) give most of
+    it, the formula before them +0.005.  Issue 18's bar, +0.03, is not met."""
+    friends = set(copenhagen_friends())
+    people = {p for pair in friends for p in pair}
+    linked = links[links["a"].isin(people) & links["b"].isin(people)]
+    labels = np.array([(a, b) in friends for a, b in zip(linked.a, linked.b, strict=True)])
+    result = {c: auc(linked[c].to_numpy(), labels) for c in ("records", "n_voice", "strength")}
+    before = linked["strength"] / (1 + linked["embeddedness"])  # the formula without structure
+    assert result["strength"] >= max(result["records"], result["n_voice"]) + 0.015, result
+    assert result["strength"] >= auc(before.to_numpy(), labels) + 0.01, result

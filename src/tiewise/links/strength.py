@@ -8,7 +8,9 @@ The strength of the link between two parties ``a`` and ``b`` (see the README, "L
     reciprocity = min(n_ab, n_ba) / max(n_ab, n_ba)          (both initiate: 1; one-sided: 0)
     regularity  = active weeks / weeks               (steady ties beat one burst; calendar
                                                       weeks, the last min(52, in the data))
-    strength    = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2
+    embeddedness = ln(1 + common contacts)           (friends share friends: the contacts both
+                                                      a and b are linked to)
+    strength    = volume * (1 + reciprocity) / 2 * (1 + regularity) / 2 * (1 + embeddedness)
 
 Every component is kept as a column so each strength can be explained.  Ages are measured from the
 newest record in the data (the "as of" time); weeks are calendar weeks (Monday to Sunday).
@@ -17,12 +19,18 @@ Service numbers and call centres -- far more distinct contacts than anyone else,
 called back, traffic nearly all one way -- are listed in ``service_numbers`` with the evidence,
 and their links are left out of the social graph by default.
 
-Each table is one SQL query (:func:`links_sql`, :func:`service_numbers_sql`, :func:`nodes_sql`,
-:func:`activity_sql`, :func:`customer_weeks_sql`), written for DuckDB.  With ``[engine] engine =
-"spark"`` the same queries, transpiled (:func:`tiewise.ingest.spark.to_spark_sql`), run on Spark
-over the ``link_state`` Parquet that ingest wrote there (:mod:`tiewise.links.spark`); the results
-come back as Parquet and are imported with DuckDB's column types.  The week masks are read with
-modulo and popcount only (no shifts of a 128-bit integer), which Spark's DECIMAL masks allow.
+Common contacts are counted in ``link_structure`` (:func:`structure_sql`), built before ``links``:
+every contact ``k`` linked to both ``a`` and ``b``, except contacts with ``service_min_contacts``
+or more distinct contacts of their own (a call centre shared by everyone says nothing about a
+pair, and the cap bounds the work at sum over k of degree(k)^2 wedges).
+
+Each table is one SQL query (:func:`structure_sql`, :func:`links_sql`,
+:func:`service_numbers_sql`, :func:`nodes_sql`, :func:`activity_sql`, :func:`customer_weeks_sql`),
+written for DuckDB.  With ``[engine] engine = "spark"`` the same queries, transpiled
+(:func:`tiewise.ingest.spark.to_spark_sql`), run on Spark over the ``link_state`` Parquet that
+ingest wrote there (:mod:`tiewise.links.spark`); the results come back as Parquet and are imported
+with DuckDB's column types.  The week masks are read with modulo and popcount only (no shifts of a
+128-bit integer), which Spark's DECIMAL masks allow.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ __all__ = [
     "nodes_sql",
     "service_numbers_sql",
     "strength_sql",
+    "structure_sql",
 ]
 
 REGULARITY_WEEKS = 52  # regularity looks at most this many weeks back
@@ -90,18 +99,42 @@ def _bits_below(mask: str, k: str) -> str:
 def strength_sql(weights: dict[str, float] | None) -> str:
     """SQL of the strength from the components of ``links`` (see :func:`links_sql`).
 
-    Without ``weights``: the documented formula.  With weights (``[links] strength_weights``,
+    Without ``weights``: the documented formula (its evidence: ``benchmarks/bench_strength.py``).
+    With weights (``[links] strength_weights``,
     e.g. fitted by :func:`tiewise.links.calibrate.fit_strength`):
     ``volume * exp(sum_k weight_k * component_k)``.
     """
     if not weights:
-        return "volume * (1 + reciprocity) / 2 * (1 + regularity) / 2"
+        return "volume * (1 + reciprocity) / 2 * (1 + regularity) / 2 * (1 + embeddedness)"
     terms = " + ".join(f"{w!r} * {name}" for name, w in sorted(weights.items()))
     return f"round(volume * exp({terms}), 9)"
 
 
+def structure_sql(config: Config) -> str:
+    """SQL of ``link_structure``: per link with any, its common contacts (see the module doc).
+
+    Each end of every link is a spoke of a contact ``k`` (``_SIDES``, one scan); two spokes of
+    one ``k`` make a wedge ``a - k - b``, kept when ``a - b`` is itself a link.  Contacts with
+    ``service_min_contacts`` or more links are no one's common contact.
+    """
+    cap = config.links.service_min_contacts
+    return f"""
+        WITH spokes AS (
+            SELECT {_side("s.a", "s.b")} AS k, {_side("s.b", "s.a")} AS x
+            FROM link_state s CROSS JOIN {_SIDES}
+        ), small AS (
+            SELECT k, x FROM spokes
+            WHERE k IN (SELECT k FROM spokes GROUP BY k HAVING count(*) < {cap})
+        )
+        SELECT w.a, w.b, CAST(count(*) AS BIGINT) AS common_contacts
+        FROM (SELECT p.x AS a, q.x AS b FROM small p JOIN small q ON p.k = q.k AND p.x < q.x) w
+        JOIN link_state l ON l.a = w.a AND l.b = w.b
+        GROUP BY w.a, w.b
+        """
+
+
 def links_sql(weights: dict[str, float] | None = None) -> str:
-    """SQL of the ``links`` rows from ``link_state`` and ``link_meta`` (the strength formula).
+    """SQL of the ``links`` rows from ``link_state``, ``link_meta`` and ``link_structure``.
 
     The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
     as-of week: the bits below ``as_of_week + 1`` minus the bits below ``as_of_week - weeks + 1``
@@ -111,7 +144,8 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
     ``recency`` (2^(-days since the last contact / half-life)), ``burstiness`` (1 - active
     weeks / records), ``duration`` (ln(1 + minutes per call)), ``channel_mix`` (1 - the sum
     of the squared shares of voice, SMS and other records) and ``off_hours`` (the share of
-    records in the evening, at night or at a weekend).
+    records in the evening, at night or at a weekend), ``common_contacts`` and ``embeddedness``
+    (ln(1 + common contacts), see :func:`structure_sql`).
     """
     weeks = f"least({REGULARITY_WEEKS}, {_AS_OF_WEEK} - {_FIRST_WEEK} + 1)"
     active = (
@@ -121,12 +155,14 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
     return f"""
         WITH parts AS (
             SELECT s.*, m.as_of, m.half_life_days,
+                   coalesce(t.common_contacts, CAST(0 AS BIGINT)) AS common_contacts,
                    n_voice_ab + n_sms_ab + n_other_ab AS n_ab,
                    n_voice_ba + n_sms_ba + n_other_ba AS n_ba,
                    CAST({active} AS BIGINT) AS active_weeks,
                    {weeks} AS weeks,
                    CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
-            FROM link_state s, link_meta m
+            FROM link_state s CROSS JOIN link_meta m
+            LEFT JOIN link_structure t ON t.a = s.a AND t.b = s.b
         ), components AS (
             SELECT a, b, n_ab + n_ba AS records,
                    n_voice_ab + n_voice_ba AS n_voice, n_sms_ab + n_sms_ba AS n_sms,
@@ -134,7 +170,7 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                    voice_seconds_ab + voice_seconds_ba AS voice_seconds,
                    n_ab, n_ba, n_voice_ab, n_voice_ba, n_sms_ab, n_sms_ba, n_other_ab, n_other_ba,
                    voice_seconds_ab, voice_seconds_ba, n_off_hours,
-                   active_weeks, first_ts, last_ts,
+                   active_weeks, first_ts, last_ts, common_contacts,
                    (epoch(as_of) - epoch(last_ts)) / 86400.0 AS days_since_last,
                    volume,
                    CAST(least(n_ab, n_ba) AS DOUBLE) / greatest(n_ab, n_ba) AS reciprocity,
@@ -142,16 +178,18 @@ def links_sql(weights: dict[str, float] | None = None) -> str:
                    round(pow(2.0, -(epoch(as_of) - epoch(last_ts)) / 86400.0 / half_life_days),
                          9) AS recency
             FROM parts
+        ), scored AS (
+            SELECT *,
+                   greatest(0.0, 1 - CAST(active_weeks AS DOUBLE) / records) AS burstiness,
+                   round(ln(1 + CASE WHEN n_voice > 0 THEN voice_seconds / 60.0 / n_voice
+                                     ELSE 0 END), 9) AS duration,
+                   1 - (pow(n_voice, 2) + pow(n_sms, 2) + pow(n_other, 2)) / pow(records, 2)
+                       AS channel_mix,
+                   CAST(n_off_hours AS DOUBLE) / records AS off_hours,
+                   round(ln(1 + common_contacts), 9) AS embeddedness
+            FROM components
         )
-        SELECT *,
-               greatest(0.0, 1 - CAST(active_weeks AS DOUBLE) / records) AS burstiness,
-               round(ln(1 + CASE WHEN n_voice > 0 THEN voice_seconds / 60.0 / n_voice ELSE 0 END),
-                     9) AS duration,
-               1 - (pow(n_voice, 2) + pow(n_sms, 2) + pow(n_other, 2)) / pow(records, 2)
-                   AS channel_mix,
-               CAST(n_off_hours AS DOUBLE) / records AS off_hours,
-               {strength_sql(weights)} AS strength
-        FROM components
+        SELECT *, {strength_sql(weights)} AS strength FROM scored
         """
 
 
@@ -318,6 +356,8 @@ def customer_weeks_sql() -> str:
 
 
 _DESCRIPTIONS = {
+    "link_structure": "Per link with any: its common contacts (contacts linked to both ends; "
+    "contacts with service_min_contacts or more links left out).",
     "links": "Undirected links (a < b) with every strength component and the strength.",
     "service_numbers": "Service numbers and call centres, with the evidence; left out of the "
     "graph.",
@@ -332,6 +372,7 @@ _DESCRIPTIONS = {
 def link_tables(config: Config, has_customers: bool) -> list[tuple[str, str, str]]:
     """(name, SQL, description) of every table of the links stage, in the order they are built."""
     return [
+        ("link_structure", structure_sql(config), _DESCRIPTIONS["link_structure"]),
         ("links", links_sql(config.links.strength_weights), _DESCRIPTIONS["links"]),
         ("service_numbers", service_numbers_sql(config), _DESCRIPTIONS["service_numbers"]),
         ("nodes", nodes_sql(has_customers), _DESCRIPTIONS["nodes"]),
