@@ -6,10 +6,11 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from tiewise.exceptions import WorkspaceError
-from tiewise.store import Workspace
+from tiewise.exceptions import InputError, WorkspaceError
+from tiewise.store import Workspace, sql_identifier, sql_string
 
 
 def first_value(ws: Workspace, table: str) -> list[tuple[int]]:
@@ -156,3 +157,22 @@ def test_a_locked_workspace_is_a_clear_error(tmp_path: Path) -> None:
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+@pytest.mark.parametrize(
+    "text", ["plain", "it's", 'say "hi"', "a'; DROP TABLE t; --", 'x"; DROP TABLE t; --', "é ✓"]
+)
+def test_the_quoting_helpers_round_trip_through_duckdb(text: str) -> None:
+    """Whatever a name or value holds, DuckDB reads back exactly that name and that value."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x INTEGER)")
+    assert con.execute(f"SELECT {sql_string(text)}").fetchone() == (text,)
+    frame = con.execute(f"SELECT 1 AS {sql_identifier(text)}").df()
+    assert frame.columns.tolist() == [text]
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (0,)  # nothing else ran
+
+
+def test_a_nul_character_is_refused_by_both_helpers() -> None:
+    for helper in (sql_string, sql_identifier):
+        with pytest.raises(InputError, match="NUL"):
+            helper("a\0b")

@@ -52,6 +52,7 @@ __all__ = [
     "file_order",
     "memory_advice",
     "scalar",
+    "sql_identifier",
     "sql_path",
     "sql_read_path",
     "sql_string",
@@ -139,6 +140,22 @@ def sql_string(text: str) -> str:
     if "\0" in text:
         raise InputError(f"{text!r}: a NUL character cannot be part of a name or path.")
     return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (a column or table name from outside or from data).
+
+    Each ``"`` doubled, so any column name of a user's file -- spaces, quotes, keywords --
+    names that column and nothing else.
+
+    Examples
+    --------
+    >>> sql_identifier('order "date"; DROP TABLE x')
+    '"order ""date""; DROP TABLE x"'
+    """
+    if "\0" in name:
+        raise InputError(f"{name!r}: a NUL character cannot be part of a column or table name.")
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_path(path: str | Path) -> str:
@@ -533,7 +550,7 @@ class Workspace:
         if name not in known:
             hint = ", ".join(sorted(known)) or "none yet: run `tiewise run` first"
             raise WorkspaceError(f"no table {name!r} in workspace {self.path}. Tables: {hint}.")
-        return self.con.table(f'"{name}"')
+        return self.con.table(sql_identifier(name))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, newest first."""

@@ -74,6 +74,7 @@ FULL_REPORT = (
 REJECTED = "SELECT * FROM rejected_rows ORDER BY ALL"
 
 
+@pytest.mark.slow  # the longest test of `make test`; the messy-data parity test stays in it
 def test_generated_data_gives_identical_tables_on_spark_and_duckdb(
     tmp_path: Path, spark_settings: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import hmac_sql
+from tiewise.store import sql_identifier
 
 __all__ = ["FORMATS", "CampaignFiles", "read_frame", "write_campaign_files", "write_frame"]
 
@@ -159,9 +160,10 @@ def _attach(
     con = duckdb.connect()  # in memory: the raw identifiers never reach the workspace
     try:
         con.register("_people", people)
-        pseudonym = hmac_sql(f'trim("{id_column}")', key) if key is not None else id_column
+        column = sql_identifier(id_column)
+        pseudonym = hmac_sql(f"trim({column})", key) if key is not None else column
         keyed = con.execute(
-            f"SELECT {pseudonym} AS _tiewise_id, * FROM _people WHERE trim(\"{id_column}\") <> ''"
+            f"SELECT {pseudonym} AS _tiewise_id, * FROM _people WHERE trim({column}) <> ''"
         ).df()
     finally:
         con.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError, NotRunError
-from tiewise.store import RunContext, exact_sum
+from tiewise.store import RunContext, exact_sum, sql_identifier, sql_string
 
 __all__ = ["KINDS", "CampaignList", "build_list", "influencer_sql"]
 
@@ -59,7 +59,7 @@ def influencer_sql(ctx: RunContext, config: Config) -> tuple[str, str]:
     if _has(ctx, "influence_scores", "customer_id", "influence_score") and detected != []:
         only = ""
         if detected is not None:  # only categories where the shuffle test shows influence
-            quoted = ", ".join("'" + c.replace("'", "''") + "'" for c in detected)
+            quoted = ", ".join(sql_string(c) for c in detected)
             only = f"WHERE category IN ({quoted})"
         influence = f"""
             SELECT customer_id, percent_rank() OVER (ORDER BY best) AS pct FROM (
@@ -205,7 +205,7 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
                 f"no seed set for category {chosen!r} (there are: {', '.join(sorted(have))}). "
                 f"Run `tiewise seeds --category {chosen}` first, or pass --category."
             )
-        where = "WHERE category = '" + chosen.replace("'", "''") + "'"
+        where = f"WHERE category = {sql_string(chosen)}"
     score = "-rank" if "rank" in cols else "marginal_reach" if "marginal_reach" in cols else "1.0"
     drop = ", ".join(c for c in ("rank", "reason") if c in cols)
     keep = f"* EXCLUDE ({drop})" if drop else "*"
@@ -231,7 +231,7 @@ def _retention(ctx: RunContext, config: Config) -> CampaignList:
         why = "format('expected loss {:,.0f}', expected_loss)"
     reason = "reason" if "reason" in cols else why  # the churn stage's reason names both parts
     rest = ", ".join(
-        f'"{c}"' for c in sorted(cols - {"customer_id", "reason", "rank", "expected_loss"})
+        sql_identifier(c) for c in sorted(cols - {"customer_id", "reason", "rank", "expected_loss"})
     )
     sql = f"""
         SELECT customer_id, expected_loss AS score, {rest}, value_at_risk, expected_loss,

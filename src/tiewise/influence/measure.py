@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -130,6 +131,14 @@ class Measured:
         average customer (the base of ``conversion_rate``).
     exposure
         Per group: customer contacts exposed, over the adoptions (``K``'s basis).
+    descendants
+        Per adoption row: the adoptions it caused, directly or through chains of others
+        (:func:`chain_descendants` over the follows credited as in ``caused``, each customer's
+        multiplier included): how the chains split among customers.
+    population_descendants
+        The same with every follow at the population's causal probability for its item, lag and
+        tie class, a follower's causes adding up to at most one: the level of the chains per
+        category, free of the customer multipliers' shrinkage.
     """
 
     scale: TimeScale
@@ -141,6 +150,8 @@ class Measured:
     detected: npt.NDArray[np.bool_]
     p_value: FloatArray
     rate: FloatArray
+    descendants: FloatArray
+    population_descendants: FloatArray
 
 
 def _follow_list(
@@ -235,7 +246,8 @@ def measure(
     detected = p < significance
     item_category = np.zeros(len(ad.items), dtype=np.int64)
     item_category[ad.item] = ad.category
-    ratio = causal_ratio(ev.lag_observed, ev.lag_expected, item_category, _RATIO_PRIOR)
+    chance = ev.lag_expected * _chance_share(ev, ad.item[a], item_category, n_cat)[:, None]
+    ratio = causal_ratio(ev.lag_observed, chance, item_category, _RATIO_PRIOR)
     ratio = ratio * detected[item_category][:, None]  # nothing caused where nothing is shown
     rows, followers, bins, weight, pair = _follow_list(ad, a, b, scale.horizon, edges)
     side = np.where(rows == a[pair], 0, 1)  # who led: the pair's class from their side
@@ -265,6 +277,17 @@ def measure(
         hazard = weight * caused.multiplier[group[rows]] * credit
         others = np.bincount(followers, hazard, len(ad.node))[followers] - hazard
         shared = credit / (1.0 + others)
+    # each follow's causal probability, scaled so a customer's follows add up to their headline
+    x = caused.multiplier[group[rows]] * shared
+    raw = weight * x / (1.0 + x)
+    total = np.bincount(group[rows], raw, len(codes))
+    scale_to = np.divide(caused.caused, total, out=np.zeros(len(codes)), where=total > 0)
+    own = raw * scale_to[group[rows]]
+    at_population = weight * credit / (1.0 + credit)
+    descendants = chain_descendants(ad.time, rows, followers, _at_most_one(followers, own))
+    population = chain_descendants(
+        ad.time, rows, followers, _at_most_one(followers, at_population)
+    )
     return Measured(
         scale=scale,
         pairs=(a, b),
@@ -282,7 +305,80 @@ def measure(
             / np.maximum(np.bincount(item_category, per_item_exposure, n_cat), 1e-12),
             causal_at_one.sum() / max(per_item_exposure.sum(), 1e-12),
         ),
+        descendants=descendants,
+        population_descendants=population,
     )
+
+
+def chain_descendants(
+    time: FloatArray, leader: IntArray, follower: IntArray, prob: FloatArray
+) -> FloatArray:
+    """Per adoption: the adoptions it caused, directly or through chains of others.
+
+    Each follow (``leader`` → ``follower`` rows) is causal with probability ``prob``; an
+    adoption's descendants are ``D_i = Σ_f prob_f (1 + D_follower)`` over its follows, summed
+    from the last adoption back (a tie, the same time both ways, counts once, without chains).
+
+    Examples
+    --------
+    A chain of three, each follow surely causal, and a fourth adoption that half-followed the
+    first:
+
+    >>> chain_descendants(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0, 1, 0]),
+    ...                   np.array([1, 2, 3]), np.array([1.0, 1.0, 0.5])).tolist()
+    [2.5, 1.0, 0.0, 0.0]
+    """
+    time = np.asarray(time, np.float64)
+    order = np.argsort(leader, kind="stable")
+    start = np.searchsorted(leader[order], np.arange(len(time) + 1))
+    last_first = np.argsort(-time, kind="stable")
+    return _chain_sums(
+        time, last_first, start, np.asarray(follower, np.int64)[order],
+        np.asarray(prob, np.float64)[order],
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True)
+def _chain_sums(
+    time: FloatArray, last_first: IntArray, start: IntArray, follower: IntArray,
+    prob: FloatArray,
+) -> FloatArray:  # fmt: skip
+    out = np.zeros(time.shape[0])
+    for r in last_first:
+        total = 0.0
+        for f in range(start[r], start[r + 1]):
+            j = follower[f]
+            total += prob[f] * (1.0 + (out[j] if time[j] > time[r] else 0.0))
+        out[r] = total
+    return out
+
+
+def _at_most_one(follower: IntArray, prob: FloatArray) -> FloatArray:
+    """``prob`` scaled so each follower's causes add up to at most one (one adoption each)."""
+    causes = np.bincount(follower, prob, int(follower.max()) + 1 if len(follower) else 0)
+    return prob / np.maximum(causes[follower], 1.0)
+
+
+def _chance_share(
+    ev: TimingEvidence, pair_item: IntArray, item_category: IntArray, n_cat: int
+) -> FloatArray:
+    """Per item: the share of its linked adopter pairs that are not causal.
+
+    Shuffling keeps each item's adopters, and so the pairs of linked adopters that contagion
+    itself created; their shuffled follows are chance the observed data does not have.  With
+    ``P`` pairs, ``O`` follows observed and ``E = qP`` by chance, ``C`` causal pairs (which
+    follow) satisfy ``O = C + q (P − C)``, so ``C = (O − E) / (1 − q)``: chance applies to the
+    ``P − C`` others only (pooled per category).
+    """
+    pairs = np.bincount(pair_item, minlength=len(item_category)).astype(np.float64)
+    o = np.bincount(item_category, ev.lag_observed.sum(axis=1), n_cat)
+    e = np.bincount(item_category, ev.lag_expected.sum(axis=1), n_cat)
+    p = np.bincount(item_category, pairs, n_cat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(p > 0, e / p, 0.0)
+        causal = np.maximum(o - e, 0.0) / np.maximum(1.0 - q, 1e-9)
+        share = np.where(p > 0, np.clip(1.0 - causal / p, 0.0, 1.0), 1.0)
+    return share[item_category]
 
 
 def _by_category(

@@ -6,12 +6,15 @@ Per customer ``u`` and category ``c`` where influence is shown::
 
 * ``expected_adoptions``: ``u``'s adoptions in the category over the value stage's horizon
   (gamma–Poisson empirical Bayes from the observed period, :func:`expected_adoptions`);
-* ``caused_per_adoption_c``: adoptions one adoption causes in the category, chains included
-  (the excess of chains of follows over shuffled timing per adoption,
-  :func:`tiewise.influence.seeds.cascades`);
-* ``pull_u``: how much ``u`` moves others against the category's average, from the headline
-  score — ``u``'s adoptions caused per adoption over the category's (customers without adoptions
-  in the category: their customer contacts against the average adopter's);
+* ``caused_per_adoption_c``: adoptions one adoption causes in the category, chains included:
+  every follow credited with the population's probability that a follow of its item, lag and
+  tie class is caused (a follower's causes adding up to at most one), and each adoption's
+  descendants summed through those follows
+  (:func:`tiewise.influence.measure.chain_descendants`), per adoption of the category;
+* ``pull_u``: how much ``u`` moves others against the category's average — the same chains
+  with each follow credited as in the headline score (``u``'s own multiplier), ``u``'s
+  descendants per adoption over the category's (customers without adoptions in the category:
+  their customer contacts against the average adopter's);
 * ``adoption_value_c``: the value of one adoption (mean transaction amount of the category).
 
 ``caused_value`` is the same over the observed period (the adoptions ``u`` made), the figure
@@ -21,16 +24,14 @@ the generator's truth can check.  Categories without shown influence carry no ne
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions, customer_contacts
+from tiewise.influence.measure import Measured
+from tiewise.shared import FloatArray
 
-__all__ = ["DAYS_PER_MONTH", "expected_adoptions", "network_values"]
-
-FloatArray = npt.NDArray[np.float64]
-DAYS_PER_MONTH = 30.4375
+__all__ = ["expected_adoptions", "network_values"]
 
 
 def expected_adoptions(counts: FloatArray, ratio: float) -> FloatArray:
@@ -61,37 +62,37 @@ def expected_adoptions(counts: FloatArray, ratio: float) -> FloatArray:
 def network_values(
     net: Network,
     ad: Adoptions,
+    measured: Measured,
     scores: pd.DataFrame,
-    calibration: pd.DataFrame,
     values: FloatArray,
     horizon_days: float,
 ) -> pd.DataFrame:
     """Per customer × category: the arithmetic of network value (see the module docstring).
 
-    ``scores`` is ``influence_scores`` with a ``node`` column; ``calibration`` has
-    ``category`` and ``caused_per_adoption`` (0 where influence is not shown).
+    The category's level comes from ``measured.population_descendants``, each customer's pull
+    from ``measured.descendants`` (see :class:`tiewise.influence.measure.Measured`);
+    ``scores`` is ``influence_scores`` with a ``node`` column.
     """
     on = np.flatnonzero(net.on_network)
     span = max(float(ad.time.max() - ad.time.min()), 1.0)
     contacts = customer_contacts(net).astype(np.float64)
-    per_adoption = dict(
-        zip(calibration["category"], calibration["caused_per_adoption"], strict=True)
-    )
     parts = []
     for c, name in enumerate(ad.categories):
         rows = scores[scores["category"] == name]
-        caused = np.zeros(net.n)
-        caused[rows["node"].to_numpy()] = rows["influence_score"].to_numpy()
-        past = np.bincount(ad.node[ad.category == c], minlength=net.n).astype(np.float64)
+        headline = np.zeros(net.n)
+        headline[rows["node"].to_numpy()] = rows["influence_score"].to_numpy()
+        mine = ad.category == c
+        past = np.bincount(ad.node[mine], minlength=net.n).astype(np.float64)
+        chains = np.bincount(ad.node[mine], measured.descendants[mine], net.n)
         adopters = past > 0
-        mean_rate = caused[adopters].sum() / max(past[adopters].sum(), 1.0)
+        d = float(measured.population_descendants[mine].sum() / max(past.sum(), 1.0))
+        mean = float(chains.sum() / max(past.sum(), 1.0))
         mean_contacts = float((contacts * past)[adopters].sum() / max(past[adopters].sum(), 1.0))
         pull = np.where(
             adopters,
-            np.divide(caused, past * mean_rate, out=np.zeros(net.n), where=past * mean_rate > 0),
+            np.divide(chains, past * mean, out=np.zeros(net.n), where=past * mean > 0),
             contacts / max(mean_contacts, 1e-9),
         )
-        d = float(per_adoption.get(name, 0.0)) if mean_rate > 0 else 0.0
         future = expected_adoptions(past[on], horizon_days / span)
         each = d * pull[on] * values[c]
         parts.append(
@@ -100,7 +101,7 @@ def network_values(
                     "customer_id": pd.Series(net.ids[on], dtype="string"),
                     "category": name,
                     "adoptions": past[on].astype(np.int64),
-                    "adoptions_caused": caused[on],
+                    "adoptions_caused": headline[on],
                     "expected_adoptions": future,
                     "caused_per_adoption": d,
                     "pull": pull[on],

@@ -13,9 +13,12 @@ adoption would spread.
 
 The expected reach is checked out of sample: the cascade is calibrated again on the adoptions
 before a cut (``train_share`` of the period), and its prediction of how many others the adopters
-after the cut reach is compared with the excess chains observed after the cut.  Their ratio
-(``reach_check``) scales the model's reach (``model_reach``) into the ``expected_reach`` shown,
-and its 90% interval widens the sampling interval into ``reach_low`` – ``reach_high``.
+after the cut reach is compared with the excess chains observed after the cut.  Both sides see
+the same follow-up: the fit uses the adoptions of as long a stretch before the cut as the test
+has after it, their chains cut short at the cut as the test's are at the end of the data.
+Their ratio (``reach_check``) scales the model's reach (``model_reach``) into the
+``expected_reach`` shown, and its 90% interval widens the sampling interval into ``reach_low`` –
+``reach_high``.
 """
 
 from __future__ import annotations
@@ -163,12 +166,15 @@ def cascades(
     pairs: tuple[IntArray, IntArray] | None,
     window: float,
     config: Config,
+    targets: dict[str, float] | None = None,
 ) -> tuple[Cascades, FloatArray]:
     """Calibrated cascade per category where influence is shown, and each link's probability.
 
     The scale per category is the one at which the adopters reach, on average, as many others
-    as followed them through chains beyond shuffled timing.  Without adoption data there is no
-    cascade (every category is a structural fallback) and links carry the weighted cascade.
+    as their adoptions caused, chains included: ``targets`` per category (the measured
+    descendants per adoption, as network value uses them); without it, the excess of chains of
+    follows over shuffled timing.  Without adoption data there is no cascade (every category is
+    a structural fallback) and links carry the weighted cascade.
     """
     cfg = config.influence
     src = np.concatenate([net.u, net.v])
@@ -192,7 +198,10 @@ def cascades(
         adopters[ad.node[mine]] = True
         n_adopt = float(adoptions[cats].sum()) if cats else 0.0
         excess = float(np.maximum(observed[cats] - expected[cats], 0.0).sum()) if cats else 0.0
-        target = excess / max(n_adopt, 1.0) if detected.get(name, False) else 0.0
+        target = excess / max(n_adopt, 1.0)
+        if targets is not None and name in targets:
+            target = targets[name]
+        target = target if detected.get(name, False) else 0.0
         scales[name] = _calibrate(base, roots, adopters, target, 1.0, config.seed + 11)
         rows.append((name, int(n_adopt), float(observed[cats].sum()) if cats else 0.0,
                      float(expected[cats].sum()) if cats else 0.0, target,
@@ -236,7 +245,10 @@ def reach_check(
     cfg = config.influence
     lo, hi = float(ad.time.min()), float(ad.time.max())
     cut = lo + cfg.train_share * (hi - lo)
-    before, after = ad.time <= cut, ad.time > cut
+    after = ad.time > cut
+    # the fit sees as long a follow-up as the test: the adoptions of the same length of time
+    # before the cut, their chains cut short at the cut as the test's are at the end of the data
+    before = (ad.time <= cut) & (ad.time > cut - (hi - cut))
     base, _, _ = _base(net, counts, model, cfg.link_prior)
     roots = np.flatnonzero(net.on_network)
     fit = _descendants_per_adoption(ad, pairs, before, window, cfg.min_shuffles, config.seed)

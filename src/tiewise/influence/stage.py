@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
@@ -54,16 +53,16 @@ from tiewise.influence.data import (
 from tiewise.influence.imm import weighted_cascade
 from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, validate
 from tiewise.influence.measure import Measured, measure
-from tiewise.influence.netvalue import DAYS_PER_MONTH, network_values
+from tiewise.influence.netvalue import network_values
 from tiewise.influence.scores import ALL, score_frame, test_frame
 from tiewise.influence.seeds import Cascades, SeedInputs, cascades, reach_check, seed_rows
 from tiewise.influence.structural import collective_influence, leaderrank
 from tiewise.influence.timing import linked_pairs
+from tiewise.shared import DAYS_PER_MONTH, FloatArray, IntArray
 from tiewise.store import RunContext
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds", "structural_score"]
 
-FloatArray = npt.NDArray[np.float64]
 _STATIC = ("bernoulli", "jaccard", "partial_credit")
 
 
@@ -116,21 +115,29 @@ class _Prepared:
     validation: Validation | None
     structural: FloatArray
     detected: dict[str, bool] = field(default_factory=lambda: {ALL: False})
-    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+    pairs: tuple[IntArray, IntArray] | None = None
     window: float = 0.0
+    targets: dict[str, float] | None = None
 
 
-def _earlier_tests(ctx: RunContext, ad: Adoptions) -> tuple[dict[str, bool], float] | None:
-    """The verdicts and window of the last influence run, if it tested these categories."""
+def _earlier_tests(
+    ctx: RunContext, ad: Adoptions
+) -> tuple[dict[str, bool], float, dict[str, float]] | None:
+    """The last influence run's verdicts, window and caused per adoption, if it tested these."""
     if not ctx.has_table("influence_tests"):
         return None
     rows = ctx.con.execute(
-        "SELECT category, influence_detected, window_days FROM influence_tests"
+        "SELECT category, influence_detected, window_days, caused_per_adoption FROM influence_tests"
     ).fetchall()
     if sorted(str(r[0]) for r in rows) != sorted(ad.categories):
         return None
     shown = {str(r[0]): bool(r[1]) for r in rows}
-    return {**shown, ALL: any(shown.values())}, float(rows[0][2])
+    per = {str(r[0]): float(r[3] or 0.0) for r in rows}
+    n = np.bincount(ad.category, minlength=len(ad.categories)).astype(np.float64)
+    on = [i for i, c in enumerate(ad.categories) if shown[c]]
+    total = sum(per[ad.categories[i]] * n[i] for i in on)
+    targets = {**per, ALL: total / max(float(n[on].sum()), 1.0)}
+    return {**shown, ALL: any(shown.values())}, float(rows[0][2]), targets
 
 
 def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _Prepared:
@@ -162,8 +169,9 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         window = m.scale.window
         shown = {c: bool(d) for c, d in zip(ad.categories, m.detected, strict=True)}
         detected = {**shown, ALL: any(shown.values())}
+        targets = _chain_targets(ad, m)
     else:
-        detected, window = earlier
+        detected, window, targets = earlier
         a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, a, b, window=window)
     lo, hi = float(ad.time.min()), float(ad.time.max())
@@ -173,7 +181,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     )  # fmt: skip
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
-    return _Prepared(net, ad, m, counts, model, val, structural, detected, (a, b), window)
+    return _Prepared(net, ad, m, counts, model, val, structural, detected, (a, b), window, targets)
 
 
 def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
@@ -195,7 +203,19 @@ def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
 
 
 def _cascades(p: _Prepared, config: Config) -> tuple[Cascades, FloatArray]:
-    return cascades(p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config)
+    return cascades(
+        p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config, p.targets
+    )
+
+
+def _chain_targets(ad: Adoptions, m: Measured) -> dict[str, float]:
+    """Adoptions caused per adoption, chains included, per category and over shown ones."""
+    per = np.bincount(ad.category, m.population_descendants, len(ad.categories))
+    n = np.bincount(ad.category, minlength=len(ad.categories)).astype(np.float64)
+    out = {c: float(per[i] / max(n[i], 1.0)) for i, c in enumerate(ad.categories)}
+    shown = m.detected
+    out[ALL] = float(per[shown].sum() / max(n[shown].sum(), 1.0))
+    return out
 
 
 def _seed_inputs(
@@ -265,16 +285,17 @@ def _write_links(
 
 
 def _write_network_values(
-    ctx: RunContext, p: _Prepared, scores: pd.DataFrame, calibration: pd.DataFrame,
-    config: Config, summary: InfluenceSummary,
+    ctx: RunContext, p: _Prepared, scores: pd.DataFrame, config: Config,
+    summary: InfluenceSummary,
 ) -> None:  # fmt: skip
     ad = p.adoptions
     assert ad is not None
     values, basis = adoption_values(ctx, ad)
     index = pd.Series(np.arange(p.net.n), index=p.net.ids)
     with_node = scores.assign(node=index.loc[scores["customer_id"].astype(object)].to_numpy())
+    assert p.measured is not None
     by_category = network_values(
-        p.net, ad, with_node, calibration, values,
+        p.net, ad, p.measured, with_node, values,
         config.value.horizon_months * DAYS_PER_MONTH,
     )  # fmt: skip
     summary.network_value_total = float(by_category["network_value"].sum())
@@ -402,7 +423,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     if ad is None:
         summary.value_basis = "none: network value needs adoption events (no adoptions input)"
     else:
-        _write_network_values(ctx, p, scores, casc.calibration, config, summary)
+        _write_network_values(ctx, p, scores, config, summary)
     return summary
 
 

@@ -34,6 +34,7 @@ import duckdb
 
 from tiewise.config import InputSpec
 from tiewise.ingest.schemas import SCHEMAS
+from tiewise.store import sql_string
 
 __all__ = [
     "Detection",
@@ -304,7 +305,7 @@ def _stem(path: Path) -> str:
 def _sample(
     con: duckdb.DuckDBPyConnection, path: Path
 ) -> tuple[str, list[str], list[list[str | None]]]:
-    quoted = "'" + path.as_posix().replace("'", "''") + "'"
+    quoted = sql_string(path.as_posix())
     if path.name.lower().endswith((".parquet", ".pq")):
         fmt, reader = "parquet", f"read_parquet({quoted})"
     else:

@@ -19,7 +19,7 @@ from tiewise.ingest.interactions import load_interactions
 from tiewise.ingest.schemas import SCHEMAS
 from tiewise.ingest.sources import fingerprint_inputs
 from tiewise.ingest.tables import load_table
-from tiewise.store import RunContext
+from tiewise.store import RunContext, sql_string
 
 __all__ = ["IngestSummary", "fingerprint_inputs", "ingest"]
 
@@ -84,4 +84,4 @@ def _literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, int | float):
         return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return sql_string(str(value))

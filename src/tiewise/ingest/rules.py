@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from tiewise.config import Config, InputSpec
 from tiewise.ingest.schemas import Column
 from tiewise.ingest.sources import Source
+from tiewise.store import sql_identifier, sql_string
 
 __all__ = [
     "CASE_KEPT",
@@ -78,10 +79,6 @@ class Validated:
         return f"CASE {code} {cases} END" if self.rules else "NULL"
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
     """SQL turning ``col`` into a naive UTC TIMESTAMP (NULL when it does not parse)."""
     # Numbers out of range (1e20, nan, inf) give NULL, a bad_timestamp, never an overflow.
@@ -96,8 +93,8 @@ def timestamp_sql(col: str, source_type: str, spec: InputSpec) -> str:
             f"(CASE WHEN {within} THEN TRY_CAST('{spec.origin or ''}' AS TIMESTAMP) + {offset} END)"
         )
     if "%" in spec.timestamp_format:  # a strptime pattern, e.g. "%d/%m/%Y %H:%M"
-        pattern = spec.timestamp_format.replace("'", "''")
-        return f"try_strptime(trim(CAST({col} AS VARCHAR)), '{pattern}')"
+        pattern = sql_string(spec.timestamp_format)
+        return f"try_strptime(trim(CAST({col} AS VARCHAR)), {pattern})"
     if spec.timestamp_format == "epoch_s":
         return epoch_s
     if spec.timestamp_format == "epoch_ms":
@@ -290,10 +287,10 @@ def validated_select(
         selects += ["filename AS _file", "NULL::BIGINT AS _row"]
     for c in source.schema.columns:
         if c.name in spec.constants:
-            raw = "'" + spec.constants[c.name].replace("'", "''") + "'"
+            raw = sql_string(spec.constants[c.name])
             kind = "VARCHAR"
         elif source.user_column(c.name) in source_columns:
-            raw = _quote(source.user_column(c.name))
+            raw = sql_identifier(source.user_column(c.name))
             kind = source_columns[source.user_column(c.name)]
         else:
             continue

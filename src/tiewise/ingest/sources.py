@@ -15,6 +15,7 @@ import duckdb
 from tiewise.config import Config, InputSpec
 from tiewise.exceptions import InputError
 from tiewise.ingest.schemas import SCHEMAS, InputSchema
+from tiewise.store import sql_string
 
 __all__ = ["Dialect", "FileStat", "Source", "fingerprint_inputs", "resolve_sources", "sql_path"]
 
@@ -186,7 +187,7 @@ def sql_path(path: str) -> str:
 
 
 def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return sql_string(text)
 
 
 def _format(spec: InputSpec, files: list[Path], label: str) -> str:

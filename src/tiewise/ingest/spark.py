@@ -67,8 +67,8 @@ from tiewise.ingest.interactions import (
 )
 from tiewise.ingest.rules import Validated, validated_select
 from tiewise.ingest.schemas import SCHEMAS
-from tiewise.ingest.sources import Source, _literal, resolve_sources, sql_path
-from tiewise.store import RunContext
+from tiewise.ingest.sources import Source, resolve_sources, sql_path
+from tiewise.store import RunContext, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -532,7 +532,7 @@ def _report(
 def _parquet_files(folder: str) -> str:
     """SQL literal of the Parquet files Spark wrote in ``folder``, for DuckDB."""
     location = folder.removeprefix("file://") + "/*.parquet"
-    return sql_path(location) if "://" not in location else _literal(location)
+    return sql_path(location) if "://" not in location else sql_string(location)
 
 
 def spark_output(config: Config) -> str:

@@ -26,7 +26,7 @@ from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import validated_select
 from tiewise.ingest.schemas import Column, InputSchema
 from tiewise.ingest.sources import Source, resolve_sources
-from tiewise.store import RunContext, file_order, scalar
+from tiewise.store import RunContext, file_order, scalar, sql_string
 
 __all__ = ["load_table", "sql_type"]
 
@@ -105,9 +105,8 @@ def _load_source(
         c.name if c.name in present else f"NULL::{sql_type(c)} AS {c.name}"
         for c in source.schema.columns
     ]
-    label = source.label.replace("'", "''")
     select = (
-        f"SELECT _file, _row, '{label}' AS _source, {', '.join(outputs)} "
+        f"SELECT _file, _row, {sql_string(source.label)} AS _source, {', '.join(outputs)} "
         f"FROM {checked} WHERE _rule IS NULL"
     )
     staged = _staged(source.schema.name)

@@ -50,7 +50,7 @@ from tiewise.serve.selection import (
     influencer_condition,
     selection_sql,
 )
-from tiewise.store import TableInfo, Workspace
+from tiewise.store import TableInfo, Workspace, sql_identifier
 
 __all__ = ["Bar", "Charts", "CustomerList", "EgoNetwork", "Explorer", "Overview"]
 
@@ -573,12 +573,13 @@ class Explorer:
         cols = self.columns(table)
         out: dict[str, Any] = {"row": rows[0], "table": table, "columns": cols}
         arm = "arm" if "arm" in cols else None
+        quoted = sql_identifier(table)
         out["arms"] = (
             self._records(
-                f'SELECT arm, count(*) AS customers FROM "{table}" GROUP BY arm ORDER BY arm DESC'
+                f"SELECT arm, count(*) AS customers FROM {quoted} GROUP BY arm ORDER BY arm DESC"
             )
             if arm
-            else [{"arm": "target", "customers": self._value(f'SELECT count(*) FROM "{table}"')}]
+            else [{"arm": "target", "customers": self._value(f"SELECT count(*) FROM {quoted}")}]
         )
         out["uplift"] = None
         if "campaign" in self.columns("campaign_uplift"):
@@ -589,7 +590,7 @@ class Explorer:
         if arm and {"campaign", "customer_id", "responded"} <= set(resp):
             out["responses"] = self._records(
                 f"SELECT l.arm, count(*) AS customers, count(r.customer_id) AS answered, "
-                f'count(*) FILTER (r.responded) AS responded FROM "{table}" l '
+                f"count(*) FILTER (r.responded) AS responded FROM {quoted} l "
                 "LEFT JOIN campaign_responses r ON r.customer_id = l.customer_id "
                 "AND r.campaign = ? GROUP BY l.arm ORDER BY l.arm DESC",
                 [name],
@@ -603,8 +604,8 @@ class Explorer:
                 out["control"] = []
                 continue
             out[which] = self._records(
-                f"SELECT customer_id, {', '.join(chr(34) + c + chr(34) for c in shown)} "
-                f'FROM "{table}" {where}ORDER BY {order} LIMIT ?',
+                f"SELECT customer_id, {', '.join(sql_identifier(c) for c in shown)} "
+                f"FROM {quoted} {where}ORDER BY {order} LIMIT ?",
                 [*params, limit],
             )
         return out
@@ -721,7 +722,8 @@ class Explorer:
         for table in PROFILE_TABLES:
             if table in names and _ID in self.columns(table):
                 rows = self._records(
-                    f'SELECT * FROM "{table}" WHERE customer_id = ? LIMIT 1', [customer_id]
+                    f"SELECT * FROM {sql_identifier(table)} WHERE customer_id = ? LIMIT 1",
+                    [customer_id],
                 )
                 if rows:
                     out[table] = rows[0]
@@ -738,17 +740,22 @@ class Explorer:
                 continue
             count = int(
                 self._value(
-                    f'SELECT count(*) FROM "{info.name}" WHERE customer_id = ?', [customer_id]
+                    f"SELECT count(*) FROM {sql_identifier(info.name)} WHERE customer_id = ?",
+                    [customer_id],
                 )
             )
             if not count:
                 continue
             order = next(
-                (f'"{c}" DESC' for c in ("timestamp", "influence_score") if c in cols),
-                next((f'"{c}"' for c in ("rank", "level") if c in cols), None),
+                (
+                    f"{sql_identifier(c)} DESC"
+                    for c in ("timestamp", "influence_score")
+                    if c in cols
+                ),
+                next((sql_identifier(c) for c in ("rank", "level") if c in cols), None),
             )
             rows = self._records(
-                f'SELECT * FROM "{info.name}" WHERE customer_id = ? '
+                f"SELECT * FROM {sql_identifier(info.name)} WHERE customer_id = ? "
                 + (f"ORDER BY {order} " if order else "")
                 + "LIMIT ?",
                 [customer_id, _ROWS_PER_SECTION],
@@ -798,7 +805,8 @@ class Explorer:
                 continue
             shown = [c for c in ("rank", "arm", "reason") if c in cols]
             found = self._records(
-                f'SELECT {", ".join(shown)} FROM "{info.name}" WHERE customer_id = ? LIMIT 1',
+                f"SELECT {', '.join(shown)} FROM {sql_identifier(info.name)} "
+                "WHERE customer_id = ? LIMIT 1",
                 [customer_id],
             )
             if found:
@@ -891,8 +899,8 @@ class Explorer:
             order = "size"
         total = int(self._value("SELECT count(*) FROM communities"))
         rows = self._records(
-            f'SELECT * FROM communities ORDER BY "{order}" DESC NULLS LAST, community '
-            "LIMIT ? OFFSET ?",
+            f"SELECT * FROM communities ORDER BY {sql_identifier(order)} DESC NULLS LAST, "
+            "community LIMIT ? OFFSET ?",
             [page_size, (max(page, 1) - 1) * page_size],
         )
         return rows, total
@@ -964,7 +972,7 @@ class Explorer:
             raise KeyError(name)
         order = '"rank", 1' if "rank" in cols else "ALL"
         with self.cursor() as cur:
-            relation = cur.sql(f'SELECT * FROM "{name}" ORDER BY {order}')
+            relation = cur.sql(f"SELECT * FROM {sql_identifier(name)} ORDER BY {order}")
             reader = relation.to_arrow_reader(batch_rows)
             first = True
             for batch in reader:

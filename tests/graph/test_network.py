@@ -1,0 +1,42 @@
+"""The Network's degrees and its NetworKit graph, against NetworkX on the same edges."""
+
+import networkx as nx
+import numpy as np
+
+from tiewise.graph.network import Network, graph_from_edges
+
+
+def test_degrees_per_channel_and_the_graph_match_networkx() -> None:
+    rng = np.random.default_rng(7)
+    g = nx.gnm_random_graph(60, 200, seed=7)
+    edges = sorted((min(a, b), max(a, b)) for a, b in g.edges)
+    u, v = (np.array(side, dtype=np.int64) for side in zip(*edges, strict=True))
+    weight = rng.uniform(0.1, 3.0, len(u))
+    voice = rng.random(len(u)) < 0.5
+    for (a, b), w, on in zip(edges, weight, voice, strict=True):
+        g[a][b].update(weight=w, voice=bool(on))
+    net = Network(
+        ids=np.array([f"n{i}" for i in range(60)], dtype=object),
+        on_network=np.ones(60, dtype=bool),
+        u=u,
+        v=v,
+        weight=weight,
+        channels={"voice": voice},
+    )
+    assert net.degree().tolist() == [g.degree(i) for i in range(60)]
+    np.testing.assert_allclose(
+        net.weighted_degree(), [g.degree(i, weight="weight") for i in range(60)]
+    )
+    voice_only = g.edge_subgraph([e for e in g.edges if g.edges[e]["voice"]])
+    assert net.contacts_by("voice").tolist() == [
+        voice_only.degree(i) if i in voice_only else 0 for i in range(60)
+    ]
+    graph = net.graph
+    assert graph.numberOfNodes() == 60 and graph.numberOfEdges() == 200
+    assert np.isclose(graph.totalEdgeWeight(), weight.sum())
+    assert net.hops.isWeighted() is False
+
+
+def test_an_edge_given_either_way_round_is_the_same_edge() -> None:
+    g = graph_from_edges(3, np.array([1, 2]), np.array([0, 1]), np.array([2.0, 5.0]))
+    assert (g.weight(0, 1), g.weight(1, 2), g.numberOfEdges()) == (2.0, 5.0, 2)
