@@ -15,7 +15,8 @@ The expected reach is checked out of sample: the cascade is calibrated again on 
 before a cut (``train_share`` of the period), and its prediction of how many others the adopters
 after the cut reach is compared with the excess chains observed after the cut.  Both sides see
 the same follow-up: the fit uses the adoptions of as long a stretch before the cut as the test
-has after it, their chains cut short at the cut as the test's are at the end of the data.
+has after it, their chains cut short at the cut as the test's are at the end of the data, and
+both count as reachable only the customers who had not adopted in the category yet.
 Their ratio (``reach_check``) scales the model's reach (``model_reach``) into the
 ``expected_reach`` shown, and its 90% interval widens the sampling interval into ``reach_low`` –
 ``reach_high``.
@@ -260,11 +261,15 @@ def reach_check(
         target = max(fit[1][c] - fit[2][c], 0.0) / max(fit[0][c], 1.0)
         adopters_before = np.zeros(net.n, dtype=bool)
         adopters_before[ad.node[before & (ad.category == c)]] = True
-        scale = _calibrate(base, roots, adopters_before, target, 1.0, config.seed + 13)
+        # who could still be reached: not those who had adopted in the category already
+        earlier = ad.category == c
+        fit_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut - (hi - cut))])
+        test_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut)])
+        scale = _calibrate(base, fit_roots, adopters_before, target, 1.0, config.seed + 13)
         adopters_after = np.zeros(net.n, dtype=bool)
         adopters_after[ad.node[after & (ad.category == c)]] = True
         predicted = _mean_reach(
-            scaled(base, scale), roots, adopters_after, seed=config.seed + 14, stop=np.inf
+            scaled(base, scale), test_roots, adopters_after, seed=config.seed + 14, stop=np.inf
         ) * float(test[0][c])
         seen = float(test[1][c])
         chance = float(test[2][c])
