@@ -105,6 +105,9 @@ def test_stage_memory_sees_a_step_that_sets_the_peak_and_one_that_does_not() -> 
     size = 300 * 2**20
     with StageMemory() as first:
         block = np.ones(size // 8)  # touched: resident
+        # held past a sample: in a long test session the process's high-water mark may already
+        # be above this step's, and then only the sampler can see it
+        time.sleep(0.3)
         del block
     with StageMemory() as second:  # below the high-water mark the first step set
         block = np.ones(size // 16)
