@@ -405,6 +405,13 @@ class RunContext:
         sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'"
         return bool(scalar(self.con, sql, [name]))
 
+    def columns(self, name: str) -> set[str]:
+        """The column names of table ``name`` (empty when it does not exist)."""
+        sql = (
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'"
+        )
+        return {str(r[0]) for r in self.con.execute(sql, [name]).fetchall()}
+
 
 class Workspace:
     """A tiewise workspace: a folder with one DuckDB database.

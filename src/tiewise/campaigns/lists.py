@@ -32,16 +32,9 @@ class CampaignList:
     basis: str  # which tables the ranking came from, in words
 
 
-def _columns(ctx: RunContext, table: str) -> set[str]:
-    rows = ctx.con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
-        [table],
-    ).fetchall()
-    return {r[0] for r in rows}
-
 
 def _has(ctx: RunContext, table: str, *columns: str) -> bool:
-    present = _columns(ctx, table)
+    present = ctx.columns(table)
     return bool(present) and all(c in present for c in columns)
 
 
@@ -185,7 +178,7 @@ def _crosssell(ctx: RunContext, config: Config, category: str | None) -> Campaig
             "no seed_sets table: the cross-sell list is the influence stage's seed set. Run "
             "`tiewise seeds --k 50 --category X` (needs an adoptions input) first."
         )
-    cols = _columns(ctx, "seed_sets")
+    cols = ctx.columns("seed_sets")
     where = ""
     if "category" in cols:
         chosen = category if category is not None else "all"
@@ -222,7 +215,7 @@ def _retention(ctx: RunContext, config: Config) -> CampaignList:
             "no retention_priority table: run the churn stage first (`tiewise churn`; needs a "
             "churn input)."
         )
-    cols = _columns(ctx, "retention_priority")
+    cols = ctx.columns("retention_priority")
     parts = [c for c in ("clv", "network_value") if c in cols]
     at_risk = " + ".join(f"coalesce({c}, 0)" for c in parts) if parts else "NULL::DOUBLE"
     why = "format('P(churn) {:.1f}% x value at risk {:,.0f} = expected loss {:,.0f}', "

@@ -68,13 +68,6 @@ class QueueSummary:
     basis: str
 
 
-def _columns(ctx: RunContext, table: str) -> set[str]:
-    rows = ctx.con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
-        [table],
-    ).fetchall()
-    return {r[0] for r in rows}
-
 
 def _open(ctx: RunContext, config: Config) -> pd.DataFrame:
     days = config.conversations.open_days
@@ -141,7 +134,7 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
     ids = conv["customer_id"]
     parts: list[str] = []
     # value
-    value_cols = _columns(ctx, "customer_value")
+    value_cols = ctx.columns("customer_value")
     if {"true_value", "segment"} <= value_cols:
         v = _lookup(ctx, "SELECT customer_id, true_value, segment FROM customer_value", ids)
         all_mean = scalar(ctx.con, "SELECT avg(true_value) FROM customer_value")
@@ -154,7 +147,7 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
         all_mean = None
     mean_value = float(all_mean) if all_mean else float("nan")
     # churn risk
-    if {"customer_id", "p_churn"} <= _columns(ctx, "churn_scores"):
+    if {"customer_id", "p_churn"} <= ctx.columns("churn_scores"):
         p = _lookup(ctx, "SELECT customer_id, p_churn FROM churn_scores", ids)
         p_churn = p["p_churn"].to_numpy(float)
         mean_p = float(scalar(ctx.con, "SELECT avg(p_churn) FROM churn_scores") or np.nan)

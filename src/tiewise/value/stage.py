@@ -66,12 +66,6 @@ class ValueSummary:
     notes: list[str] = field(default_factory=list)
 
 
-def _columns(ctx: RunContext, table: str) -> set[str]:
-    rows = ctx.con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-    ).fetchall()
-    return {r[0] for r in rows}
-
 
 def _universe(ctx: RunContext) -> pd.DataFrame:
     """The customers to value: the customers input, else the on-network parties."""
@@ -508,7 +502,7 @@ def _social_inputs(
         for c in ("colleagues_linked", "colleagues_moved"):
             out[c] = out[c].fillna(0).astype(np.int64)
     if ctx.has_table("customer_scores"):
-        tight = "1 - c.conductance" if "conductance" in _columns(ctx, "communities") else "NULL"
+        tight = "1 - c.conductance" if "conductance" in ctx.columns("communities") else "NULL"
         graph = con.execute(
             f"""
             SELECT s.customer_id, s.weighted_degree AS tie_strength, s.participation,
