@@ -201,9 +201,10 @@ class EngineConfig(_Strict):
         default="duckdb",
         description='"duckdb": everything on this machine. "spark": the interaction records are '
         "checked, deduplicated and aggregated per pair on Apache Spark (pip install "
-        "'tiewise[spark]'), which writes the clean records, link_state, the rejected rows and then the links "
-        "stage's tables (links, service_numbers, nodes, customer_activity, customer_weeks) "
-        "as Parquet; the workspace imports them and the graph and later stages run here.",
+        "'tiewise[spark]'), which writes the clean records, link_state, the rejected rows and "
+        "then the links stage's tables (links, service_numbers, nodes, customer_activity, "
+        "customer_weeks) as Parquet; the workspace imports them and the graph and later "
+        "stages run here.",
     )
     spark_master: str = Field(
         default="local[*]",

@@ -83,7 +83,7 @@ def history_hash(config: Config, key: bytes | None) -> str:
 
 def _plan(ctx: RunContext, sources: list[Source], digest: str, rebuild: str | None) -> _Plan:
     everything = [(s, list(s.files)) for s in sources]
-    if not (ctx.has_table("ingested_files") and ctx.has_table("interaction_parties")):
+    if not ctx.has_table("ingested_files"):
         return _Plan("full", "first load", everything)
     previous = ctx.con.execute(
         "SELECT source, path, bytes, mtime, history_hash FROM ingested_files "
@@ -93,6 +93,8 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str, rebuild: str | No
         return _Plan("full", "first load", everything)
     if rebuild is not None:
         return _Plan("full", rebuild, everything)
+    if not ctx.has_table("interaction_parties"):
+        return _Plan("full", "the workspace was loaded by an earlier version", everything)
     if any(row[4] != digest for row in previous):
         return _Plan("full", "the interactions settings or the key changed", everything)
     current = {(s.label, f.path): f for s in sources for f in s.files}
@@ -307,12 +309,11 @@ def stage_loads(ctx: RunContext, rows: list[LoadRow], *, full: bool) -> None:
 
 def _start(ctx: RunContext, config: Config, full: bool) -> None:
     """Create the tables the records of this load go to (a full load: empty them)."""
-    tables = [("pending_interactions", _EMPTY_RECORDS, "Clean interaction records staged for "
-               "the links stage (dropped once folded).")]
+    staged = "Clean interaction records staged for the links stage (dropped once folded)."
+    tables = [("pending_interactions", _EMPTY_RECORDS, staged)]
     if config.ingest.keep_interactions:
-        tables.append(
-            ("interactions", _EMPTY_KEPT, "Every valid interaction record, deduplicated.")
-        )
+        kept = "Every valid interaction record, deduplicated."
+        tables.append(("interactions", _EMPTY_KEPT, kept))
     for name, empty, description in tables:
         if full or not ctx.has_table(name):
             ctx.write_table(name, empty, stage="ingest", description=description)

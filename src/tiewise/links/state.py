@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 
 from tiewise.config import Config
 from tiewise.exceptions import InputError
-from tiewise.store import RunContext, scalar, sql_string
+from tiewise.store import RunContext, scalar, sql_identifier, sql_string
 
 __all__ = [
     "FIXED_POINT",
@@ -303,7 +303,7 @@ def _loads(ctx: RunContext) -> list[_Load]:
 
 def _drop(ctx: RunContext, name: str) -> None:
     """Remove table ``name`` and its entry in the workspace's table list."""
-    ctx.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    ctx.con.execute(f"DROP TABLE IF EXISTS {sql_identifier(name)}")
     ctx.con.execute("DELETE FROM _tiewise_tables WHERE name = ?", [name])
 
 
