@@ -853,6 +853,18 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _sections_with(key: str) -> list[str]:
+    """The sections of the configuration that have ``key`` (e.g. ``half_life_days``: links)."""
+    sections = {name: field.annotation for name, field in Config.model_fields.items()}
+    return [
+        name
+        for name, section in sections.items()
+        if isinstance(section, type)
+        and issubclass(section, BaseModel)
+        and key in section.model_fields
+    ]
+
+
 def _describe(error: Any, source: str) -> str:
     """Turn one pydantic error into a sentence naming the key and the allowed values."""
     loc = tuple(error["loc"])
@@ -860,7 +872,9 @@ def _describe(error: Any, source: str) -> str:
     if error["type"] == "extra_forbidden":
         owner = _model_at(Config, loc)
         allowed = ", ".join(k for k in owner.model_fields if k != "base_dir") if owner else "?"
-        return f"{source}: unknown key '{key}'. Allowed keys here: {allowed}."
+        elsewhere = _sections_with(str(loc[-1])) if len(loc) == 2 else []
+        hint = f" It is a key of [{'], ['.join(elsewhere)}]." if elsewhere else ""
+        return f"{source}: unknown key '{key}'.{hint} Allowed keys here: {allowed}."
     value = error.get("input")
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
     return f"{source}: key '{key}' = {shown}: {error['msg']}."

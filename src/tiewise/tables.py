@@ -477,7 +477,7 @@ TABLES: tuple[Table, ...] = (
         two_sided   BOOLEAN    Logged by both phones.
         missed      BOOLEAN    A missed call (a negative duration in the input).
         """),
-        when="during a run that loads interaction files (dropped by the links stage)",
+        when="a temporary table of a run that loads interaction files (dropped by links)",
     ),
     Table(
         "pending_loads",
@@ -498,7 +498,7 @@ TABLES: tuple[Table, ...] = (
         location  VARCHAR    Where the records are: NULL for pending_interactions, else the
                              Parquet folder Spark wrote them to.
         """),
-        when="during a run that loads interaction files (dropped by the links stage)",
+        when="a temporary table of a run that loads interaction files (dropped by links)",
     ),
     Table(
         "interaction_parties",

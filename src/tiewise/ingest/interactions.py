@@ -17,10 +17,11 @@ link-strength formula lives there, :mod:`tiewise.links.state`) and then drops it
                           on a full load (oldest record, rows, distinct pairs: for choosing a
                           half-life)
 
-Staging the clean records costs disk for one run (DuckDB spills them to its temporary folder;
-about 40 bytes a record compressed), never beyond it: the links stage of the same run drops
-them.  ``interaction_parties`` keeps every party seen (pseudonymised), for matching
-conversation speakers when there is no customers input.
+Both are temporary tables of the run (in memory, spilled to the workspace's ``tmp/`` folder
+when large; never written to the workspace file): staging costs that folder about 25 bytes a
+record for the length of one run, and the links stage of the same run drops them.
+``interaction_parties`` keeps every party seen (pseudonymised), for matching conversation
+speakers when there is no customers input.
 
 ``ingested_files`` remembers which files were loaded.  A run loads only files it has not seen;
 when a loaded file changed or disappeared, the settings that shape the records changed (column
@@ -52,6 +53,7 @@ from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import timestamp_sql, validated_select
 from tiewise.ingest.sources import FileStat, Source, resolve_sources, sql_path
 from tiewise.store import RunContext, file_order, scalar, sql_identifier, sql_string
+from tiewise.tables import check_table
 
 __all__ = ["STAGED_COLUMNS", "load_interactions"]
 
@@ -295,28 +297,34 @@ LoadRow = tuple[int, str, bool, _Time, _Time, int, int, str | None]
 """One row of ``pending_loads``: run, source, rebuild, newest, oldest, rows, pairs, location."""
 
 
+def _staging_table(ctx: RunContext, name: str, empty: str, full: bool) -> None:
+    """Create the staging table ``name`` (a full load: empty it), checked as declared.
+
+    A temporary table of the run's connection: DuckDB keeps it in memory and spills it to the
+    workspace's ``tmp/`` folder, never to the workspace file (whose freed blocks would stay
+    behind as free space, about 25 bytes a record), and it ends with the run.
+    """
+    if full or not ctx.has_table(name):
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {sql_identifier(name)} AS {empty}")
+        check_table(ctx.con, name, "ingest")
+
+
 def stage_loads(ctx: RunContext, rows: list[LoadRow], *, full: bool) -> None:
     """Add ``rows`` to ``pending_loads`` (a full load: replace it)."""
-    if full or not ctx.has_table("pending_loads"):
-        ctx.write_table(
-            "pending_loads",
-            _EMPTY_LOADS,
-            stage="ingest",
-            description="Interaction sources staged for the links stage (dropped once folded).",
-        )
+    _staging_table(ctx, "pending_loads", _EMPTY_LOADS, full)
     ctx.con.executemany("INSERT INTO pending_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _start(ctx: RunContext, config: Config, full: bool) -> None:
     """Create the tables the records of this load go to (a full load: empty them)."""
-    staged = "Clean interaction records staged for the links stage (dropped once folded)."
-    tables = [("pending_interactions", _EMPTY_RECORDS, staged)]
-    if config.ingest.keep_interactions:
-        kept = "Every valid interaction record, deduplicated."
-        tables.append(("interactions", _EMPTY_KEPT, kept))
-    for name, empty, description in tables:
-        if full or not ctx.has_table(name):
-            ctx.write_table(name, empty, stage="ingest", description=description)
+    _staging_table(ctx, "pending_interactions", _EMPTY_RECORDS, full)
+    if config.ingest.keep_interactions and (full or not ctx.has_table("interactions")):
+        ctx.write_table(
+            "interactions",
+            _EMPTY_KEPT,
+            stage="ingest",
+            description="Every valid interaction record, deduplicated.",
+        )
     ctx.con.execute("CREATE OR REPLACE TEMP TABLE _ids (id VARCHAR, p VARCHAR)")
 
 
