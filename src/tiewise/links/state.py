@@ -361,21 +361,20 @@ def fold_interactions(ctx: RunContext, config: Config) -> LinkMeta:
         first = fold_on_spark(ctx, config, frame, spark)
     else:
         con = ctx.con
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _pairs AS "
-            + pairs_sql(config, frame, "SELECT * FROM pending_interactions")
-        )
-        first = scalar(con, "SELECT min(first_ts) FROM _pairs")
-        state = "SELECT * FROM _pairs"
-        if previous is not None:
-            state = _merged_sql(state, previous, frame)
+        state = pairs_sql(config, frame, "SELECT * FROM pending_interactions")
+        if previous is not None:  # the new pairs first: the oldest record is among them or older
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _pairs AS {state}")
+            first = scalar(con, "SELECT min(first_ts) FROM _pairs")
+            state = _merged_sql("SELECT * FROM _pairs", previous, frame)
         ctx.write_table(
             "link_state",
             state,
             stage="links",
             description="Interactions per pair of parties, in mergeable form.",
         )
-        con.execute("DROP TABLE _pairs")
+        if previous is None:
+            first = scalar(con, "SELECT min(first_ts) FROM link_state")
+        con.execute("DROP TABLE IF EXISTS _pairs")
     if previous is not None and (first is None or previous.first_ts < first):
         first = previous.first_ts
     meta = replace(frame, first_ts=first or frame.as_of)
