@@ -256,9 +256,18 @@ def test_seeds_command_is_deterministic_and_respects_budget_and_exclusions(
 ) -> None:
     _, config, _ = project
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
+    stage = _table(config, "seed_sets", "WHERE category = 'devices' ORDER BY rank")
+    checked = _table(config, "influence_tests", "WHERE category = 'devices'")
     first = choose_seeds(config, category="devices", k=10)
     again = choose_seeds(config, category="devices", k=10)
     pd.testing.assert_frame_equal(first, again)
+    # the command reads the stage's tests and reach check back: the stage's claims, not new ones
+    assert first["customer_id"].tolist() == stage["customer_id"].head(10).tolist()
+    np.testing.assert_allclose(first["expected_reach"], stage["expected_reach"].head(10))
+    ratio = first["expected_reach"] / first["model_reach"]
+    np.testing.assert_allclose(ratio, checked["reach_check"].iloc[0])
+    assert checked["reach_check_low"].iloc[0] < checked["reach_check"].iloc[0]
+    assert checked["reach_check"].iloc[0] < checked["reach_check_high"].iloc[0]
     costly = config.model_copy(
         update={
             "influence": config.influence.model_copy(
