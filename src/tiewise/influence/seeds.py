@@ -350,8 +350,9 @@ def seed_rows(
     )
     reasons = [
         f"seed {i + 1} for {category}: adds {g:.1f} expected adopters of {what} "
-        f"(independent cascade fitted to the adoptions caused, chains included; {r:.1f} ± {1.96 * e:.1f} "
-        f"reached by the first {i + 1}); cost {c:g}; {f:g} contacts followed this customer "
+        f"(independent cascade fitted to the adoptions caused, chains included; {r:.1f} ± "
+        f"{1.96 * e:.1f} reached by the first {i + 1}); cost {c:g}; {f:g} contacts followed "
+        f"this customer "
         f"before{held}{capped}"
         for i, (g, r, e, c, f) in enumerate(
             zip(chosen.gain, reach, se, state.cost[seeds], state.followers[seeds], strict=True)
