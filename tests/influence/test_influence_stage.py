@@ -326,8 +326,8 @@ def test_network_value_matches_the_generators_caused_value(
     the total near the truth and the ranking at least as good as the headline's.
 
     On this small world (8 products per category, about 440 adoptions each) the total is 1.48x
-    the truth: the correction of chance for the pairs contagion made overshoots on small items
-    (a limitation the README states).  The issue's 25% bar is held on the default worlds at 20k
+    the truth: the direct causes are right, the chains overshoot (a limitation docs/influence.md
+    states).  The issue's 25% bar is held on the default worlds at 20k
     and 100k (the slow test, `make bench`) and on a survey-style study
     (`test_measure.py::test_chains_of_credited_follows_recover_the_true_descendants`)."""
     folder, config, _ = project
