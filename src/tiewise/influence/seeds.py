@@ -45,7 +45,7 @@ from tiewise.influence.imm import (
     top_degree,
     weighted_cascade,
 )
-from tiewise.influence.linkprob import LinkCounts
+from tiewise.influence.linkprob import LinkCounts, fit_links
 from tiewise.influence.measure import at_most_one, chain_descendants
 from tiewise.influence.scores import ALL
 
@@ -189,80 +189,99 @@ class ReachCheck:
     high: dict[str, float]
 
 
-def _chains_per_adoption(
+def _chains(
     ad: Adoptions, follows: tuple[IntArray, IntArray, FloatArray], keep: BoolArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per category, over the ``keep`` rows: adoptions, caused per adoption and its std. error.
-
-    Only follows with both ends kept count, so chains stop where the kept stretch ends.
-    """
+) -> FloatArray:
+    """Per adoption row: what it caused, chains of credited follows within the ``keep`` rows."""
     lead, follower, prob = follows
     both = keep[lead] & keep[follower]
-    d = chain_descendants(
+    return chain_descendants(
         ad.time, lead[both], follower[both], at_most_one(follower[both], prob[both])
     )
-    n_cat = len(ad.categories)
-    cat = ad.category[keep]
-    n = np.bincount(cat, minlength=n_cat).astype(np.float64)
-    total = np.bincount(cat, d[keep], n_cat)
-    square = np.bincount(cat, d[keep] ** 2, n_cat)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(n > 0, total / n, 0.0)
-        var = np.where(n > 1, (square - n * mean**2) / (n - 1), 0.0)
-        se = np.sqrt(np.maximum(var, 0.0) / np.maximum(n, 1.0))
-    return n, mean, se
+
+
+def _mean_se(x: FloatArray) -> tuple[float, float]:
+    if len(x) == 0:
+        return 0.0, 0.0
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
+
+
+def _counts_before(
+    net: Network, ad: Adoptions, pairs: tuple[IntArray, IntArray], keep: BoolArray, window: float
+) -> LinkCounts:
+    """Link counts learned from the ``keep`` adoption rows only."""
+    rows = np.flatnonzero(keep)
+    renumber = np.full(len(ad.node), -1, dtype=np.int64)
+    renumber[rows] = np.arange(len(rows))
+    a, b = pairs
+    both = keep[a] & keep[b]
+    return fit_links(
+        net.n, net.u, net.v, ad.node[rows], ad.item[rows], ad.time[rows], renumber[a[both]],
+        renumber[b[both]], window=window,
+    )  # fmt: skip
 
 
 def reach_check(
     net: Network,
     ad: Adoptions,
-    counts: LinkCounts,
     model: str,
     detected: dict[str, bool],
     follows: tuple[IntArray, IntArray, FloatArray],
+    pairs: tuple[IntArray, IntArray],
+    window: float,
     config: Config,
 ) -> ReachCheck:
-    """Fit the cascade's scale before the cut, compare its reach with what followed after it.
+    """Fit the cascade before the cut, compare its reach with what new adopters caused after it.
 
-    Both sides count adoptions caused as the calibration does (chains of follows credited at
-    the population's causal probability, :attr:`Measured.population_follows`).  The interval
-    is a normal one on the log of the ratio, from the standard errors of the caused per
-    adoption before and after the cut (adoptions taken as independent).
+    The check is built as a seed is chosen: the link probabilities are learned from the
+    adoptions up to the cut only, the scale is calibrated on the adopters of a stretch before
+    it, and the prediction is made for the customers who adopted in the category after the cut
+    for the first time (as seeds have not adopted in it).  What they caused counts as the
+    calibration counts it (chains of credited follows at the population's causal probability,
+    :attr:`Measured.population_follows`).  The interval is a normal one on the log of the
+    ratio, from the standard errors of the caused per adoption on both sides (adoptions taken
+    as independent).
     """
     cfg = config.influence
     lo, hi = float(ad.time.min()), float(ad.time.max())
     cut = lo + cfg.train_share * (hi - lo)
-    after = ad.time > cut
+    known = ad.time <= cut
     # the fit sees as long a follow-up as the test: the adoptions of the same length of time
     # before the cut, their chains cut short at the cut as the test's are at the end of the data
-    before = (ad.time <= cut) & (ad.time > cut - (hi - cut))
-    base, _, _ = _base(net, counts, model, cfg.link_prior)
+    before = known & (ad.time > cut - (hi - cut))
+    base, _, _ = _base(net, _counts_before(net, ad, pairs, known, window), model, cfg.link_prior)
     roots = np.flatnonzero(net.on_network)
-    _, fit, fit_se = _chains_per_adoption(ad, follows, before)
-    n_test, seen, seen_se = _chains_per_adoption(ad, follows, after)
+    fit_chains = _chains(ad, follows, before)
+    seen_chains = _chains(ad, follows, ~known)
+    # first adoptions in their category after the cut (customers new to it, as seeds are)
+    key = ad.node * len(ad.categories) + ad.category
+    new = ~known & ~np.isin(key, key[known])
     ratio, low, high = {}, {}, {}
     for c, name in enumerate(ad.categories):
-        if not detected.get(name, False) or fit[c] <= 0 or n_test[c] < 1:
+        mine = ad.category == c
+        fit, fit_se = _mean_se(fit_chains[before & mine])
+        rows = np.flatnonzero(new & mine)
+        if not detected.get(name, False) or fit <= 0 or len(rows) == 0:
             continue
         adopters_before = np.zeros(net.n, dtype=bool)
-        adopters_before[ad.node[before & (ad.category == c)]] = True
+        adopters_before[ad.node[before & mine]] = True
         # who could still be reached: not those who had adopted in the category already
-        earlier = ad.category == c
-        fit_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut - (hi - cut))])
-        test_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut)])
-        scale = _calibrate(base, fit_roots, adopters_before, fit[c], 1.0, config.seed + 13)
+        fit_roots = np.setdiff1d(roots, ad.node[mine & (ad.time <= cut - (hi - cut))])
+        test_roots = np.setdiff1d(roots, ad.node[mine & known])
+        scale = _calibrate(base, fit_roots, adopters_before, fit, 1.0, config.seed + 13)
         adopters_after = np.zeros(net.n, dtype=bool)
-        adopters_after[ad.node[after & (ad.category == c)]] = True
+        adopters_after[ad.node[rows]] = True
         predicted = _mean_reach(
             scaled(base, scale), test_roots, adopters_after, seed=config.seed + 14, stop=np.inf
         )
+        seen, seen_se = _mean_se(seen_chains[rows])
         if predicted <= 0:
             continue
-        ratio[name] = seen[c] / predicted
-        spread = math.hypot(seen_se[c] / max(seen[c], 1e-12), fit_se[c] / fit[c])
-        low[name] = ratio[name] * math.exp(-_Z90 * spread) if seen[c] > 0 else 0.0
+        ratio[name] = seen / predicted
+        spread = math.hypot(seen_se / max(seen, 1e-12), fit_se / fit)
+        low[name] = ratio[name] * math.exp(-_Z90 * spread) if seen > 0 else 0.0
         high[name] = (
-            ratio[name] * math.exp(_Z90 * spread) if seen[c] > 0 else _Z90 * seen_se[c] / predicted
+            ratio[name] * math.exp(_Z90 * spread) if seen > 0 else _Z90 * seen_se / predicted
         )
     return ReachCheck(ratio, low, high)
 

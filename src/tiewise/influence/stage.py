@@ -196,7 +196,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
     if m is not None:
-        check = reach_check(net, ad, counts, model, detected, m.population_follows, config)
+        check = reach_check(net, ad, model, detected, m.population_follows, (a, b), window, config)
     return _Prepared(
         net, ad, m, counts, model, val, structural, detected, (a, b), window, targets, check
     )
