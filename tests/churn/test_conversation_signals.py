@@ -71,3 +71,42 @@ def test_triggers_find_the_warnings_that_preceded_a_churn(
     left = (churn > cut) & (churn <= cut + 30)
     hit = np.isin(data.ids[alive], list(warned))
     assert left[hit].mean() > 3 * left[~hit].mean()
+
+
+def test_on_the_last_day_the_triggers_flag_who_warned_and_leaves_after_it(
+    contagious: tuple[Path, RunResult],
+) -> None:
+    """The as-of triggers against the planted warnings of churns after the last day.
+
+    Measured on this world and on its 5,000-subscriber sibling (same seed): every such English
+    warning of the last 14 days by a matched customer triggers ``negative_post``; 31% and 19%
+    of the triggered customers are such warners, 56 and 55 times their share of the customers.
+    """
+    root, _ = contagious
+    config = load_config(root / "tiewise.toml")
+    key = bytes.fromhex(CHURN_KEY_HEX)
+    truth = pd.read_parquet(root / "data" / "truth" / "conversation_truth.parquet")
+    planted = truth[truth["warning"] & truth["churn_after_window"]]
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        talk = ws.con.execute(
+            "SELECT customer_id, message_id, timestamp, language FROM conversations "
+            "WHERE customer_id IS NOT NULL"
+        ).df()
+        flagged = set(
+            ws.con.execute(
+                "SELECT customer_id FROM churn_triggers WHERE trigger = 'negative_post'"
+            ).df()["customer_id"]
+        )
+        customers = int(ws.con.execute("SELECT count(*) FROM churn_scores").fetchone()[0])
+    as_of = talk["timestamp"].max()
+    warned = {pseudonymise(m, key) for m in planted["message_id"]}
+    recent = talk[
+        talk["message_id"].isin(warned)
+        & (talk["language"] == "en")
+        & (talk["timestamp"] > as_of - pd.Timedelta(days=14))
+    ]
+    target = set(recent["customer_id"])
+    assert len(target) >= 40
+    assert len(target & flagged) / len(target) > 0.9
+    warners = {pseudonymise(s, key) for s in planted["speaker_id"]}
+    assert len(flagged & warners) / len(flagged) > 20 * len(warners) / customers

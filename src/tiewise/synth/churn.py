@@ -4,6 +4,11 @@ Spontaneous churn follows a hazard that depends on plan, segment, tenure and an 
 frailty (monthly churn around 2%).  A subscriber who leaves at ``T`` makes each subscriber
 contact leave too, with a probability that grows with the strength of the tie and with
 ``churn_contagion``, after an exponential delay (mean 14 days).
+
+The simulation may look ``lookahead`` days past the window (:data:`LOOKAHEAD_DAYS`): who leaves
+in the weeks after the last day of the data is hidden truth, for the warnings such customers
+post before the end (:mod:`.conversations`).  Looking ahead changes nothing inside the window:
+the draws are the same and a cascade never runs backwards in time.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ import numpy as np
 
 from tiewise.shared import DAYS_PER_MONTH
 from tiewise.synth._types import FloatArray, IntArray
-from tiewise.synth.cascade import Cascade, run_cascade
+from tiewise.synth.cascade import NONE, Cascade, run_cascade
 
-__all__ = ["ChurnInputs", "monthly_hazard", "simulate_churn", "tie_pull"]
+__all__ = [
+    "LOOKAHEAD_DAYS",
+    "ChurnInputs",
+    "monthly_hazard",
+    "simulate_churn",
+    "split_at",
+    "tie_pull",
+]
 
 _PLAN_HAZARD = np.array([0.020, 0.010, 0.007])  # monthly, by plan (prepaid_s, postpaid_m/l)
 _SEGMENT_HAZARD = np.array([1.0, 1.3, 0.7])  # consumer, youth, business
@@ -24,6 +36,8 @@ _FRAILTY_SD = 0.5
 _CONTAGION = 0.12  # transmission rate per unit of tie pull at churn_contagion = 1
 _DELAY_DAYS = 14.0
 MAX_PROBABILITY = 0.5
+LOOKAHEAD_DAYS = 21.0
+"""How far past the window the churn is simulated (the longest lead of a public warning)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,12 @@ def monthly_hazard(
 
 
 def simulate_churn(
-    rng: np.random.Generator, inputs: ChurnInputs, days: int, contagion: float
+    rng: np.random.Generator,
+    inputs: ChurnInputs,
+    days: int,
+    contagion: float,
+    *,
+    lookahead: float = 0.0,
 ) -> Cascade:
     """Churn times and causes of all subscribers within the window.
 
@@ -94,21 +113,48 @@ def simulate_churn(
         Window length.
     contagion
         Scale of churn contagion (0 = none).
+    lookahead
+        Days simulated past the window (:func:`split_at` separates them); the random draws do
+        not depend on it.
 
     Returns
     -------
     Cascade
-        Churn time in days since the window start (``inf`` if the subscriber stays) and the
-        contact who pulled them (or spontaneous).
+        Churn time in days since the window start (``inf`` if the subscriber stays until
+        ``days + lookahead``) and the contact who pulled them (or spontaneous).
     """
     n = inputs.plan.shape[0]
     hazard = monthly_hazard(rng, inputs.plan, inputs.segment, inputs.tenure_days)
     own_time = rng.exponential(DAYS_PER_MONTH / hazard)
-    seeds = np.flatnonzero(own_time < days)
+    seeds = np.flatnonzero(own_time < days + lookahead)
     rate = _CONTAGION * contagion * tie_pull(inputs.strength)
     prob = np.minimum(MAX_PROBABILITY, -np.expm1(-rate))
     live = rng.random(prob.shape[0]) < prob
     delay = np.maximum(rng.exponential(_DELAY_DAYS, size=int(live.sum())), 1.0 / 24.0)
     return run_cascade(
-        n, seeds, own_time[seeds], inputs.src[live], inputs.dst[live], delay, horizon=days
+        n,
+        seeds,
+        own_time[seeds],
+        inputs.src[live],
+        inputs.dst[live],
+        delay,
+        horizon=days + lookahead,
     )
+
+
+def split_at(churn: Cascade, days: float) -> tuple[Cascade, FloatArray]:
+    """The churn inside the window, and the churn times after it (``inf`` otherwise).
+
+    Examples
+    --------
+    >>> c = Cascade(time=np.array([3.0, 12.0, np.inf]), parent=np.array([-1, 0, -2]))
+    >>> seen, later = split_at(c, 10.0)
+    >>> seen.time.tolist(), seen.parent.tolist(), later.tolist()
+    ([3.0, inf, inf], [-1, -2, -2], [inf, 12.0, inf])
+    """
+    inside = churn.time < days
+    seen = Cascade(
+        time=np.where(inside, churn.time, np.inf),
+        parent=np.where(inside, churn.parent, NONE).astype(np.int64),
+    )
+    return seen, np.where(inside, np.inf, churn.time)

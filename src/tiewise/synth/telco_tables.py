@@ -210,6 +210,7 @@ def conversation_tables(world: World) -> ConversationTables | None:
         share=params.conversations,
         subscribers=world.subscribers,
         churn_days=world.churn.time,
+        future_churn_days=world.future_churn,
         persons=world.pop.n,
         edges=(world.graph.a, world.graph.b),
         ids=world.ids,

@@ -21,7 +21,7 @@ from tiewise.synth._rng import stream
 from tiewise.synth._types import BoolArray, FloatArray, IntArray
 from tiewise.synth.adoption import Product, make_products, simulate_adoption, tastes
 from tiewise.synth.cascade import Cascade
-from tiewise.synth.churn import ChurnInputs, simulate_churn
+from tiewise.synth.churn import LOOKAHEAD_DAYS, ChurnInputs, simulate_churn, split_at
 from tiewise.synth.ids import phone_numbers
 from tiewise.synth.network import Graph, lfr_graph
 from tiewise.synth.params import TelcoParams
@@ -69,7 +69,10 @@ class World:
     subscribers
         Person index of each subscriber (local index = position).
     churn
-        Churn cascade over the subscribers.
+        Churn cascade over the subscribers (inside the window: what the data shows).
+    future_churn
+        Churn time of each subscriber who leaves in the :data:`.churn.LOOKAHEAD_DAYS` after the
+        window (``inf`` otherwise): hidden truth, only their warnings show in the data.
     products, adoptions
         Products and their adoption cascades over the subscribers.
     taste
@@ -92,6 +95,7 @@ class World:
     ties: Ties
     subscribers: IntArray
     churn: Cascade
+    future_churn: FloatArray
     products: list[Product]
     adoptions: list[Cascade]
     taste: FloatArray
@@ -185,18 +189,22 @@ def build_world(params: TelcoParams, report: Progress) -> World:
     src, dst, strength = _subscriber_ties(graph, ties, local)
 
     report("churn", 0.2)
-    churn = simulate_churn(
-        stream(seed, "churn"),
-        ChurnInputs(
-            plan=pop.plan[subscribers],
-            segment=pop.segment[subscribers],
-            tenure_days=pop.tenure_days[subscribers],
-            src=src,
-            dst=dst,
-            strength=strength,
+    churn, future_churn = split_at(
+        simulate_churn(
+            stream(seed, "churn"),
+            ChurnInputs(
+                plan=pop.plan[subscribers],
+                segment=pop.segment[subscribers],
+                tenure_days=pop.tenure_days[subscribers],
+                src=src,
+                dst=dst,
+                strength=strength,
+            ),
+            days,
+            params.churn_contagion,
+            lookahead=LOOKAHEAD_DAYS,
         ),
         days,
-        params.churn_contagion,
     )
 
     report("adoption", 0.25)
@@ -270,6 +278,7 @@ def build_world(params: TelcoParams, report: Progress) -> World:
         ties=ties,
         subscribers=subscribers,
         churn=churn,
+        future_churn=future_churn,
         products=products,
         adoptions=adoptions,
         taste=taste,
