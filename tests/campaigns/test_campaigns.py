@@ -254,7 +254,7 @@ def test_crosssell_takes_the_influence_stage_seed_set_in_its_order(
         r = last.iloc[0]
         assert (
             f"expected reach of the seed set {r['expected_reach']:,.0f} adopters (90% interval "
-            f"{r['reach_low']:,.0f} to {r['reach_high']:,.0f})"
+            f"{r['reach_low']:,.0f} to {r['reach_high']:,.0f}; a conservative figure"
         ) in html
     else:
         assert "expected reach of the seed set" not in html

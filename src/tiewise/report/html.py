@@ -504,7 +504,9 @@ def _summary(ws: Workspace, config: Config) -> dict[str, Any]:
                 if reach is not None and reach[0] is not None and reach[0] == reach[0]:
                     expected = (
                         f"expected reach of the seed set {float(reach[0]):,.0f} adopters "
-                        f"(90% interval {float(reach[1]):,.0f} to {float(reach[2]):,.0f})"
+                        f"(90% interval {float(reach[1]):,.0f} to {float(reach[2]):,.0f}; a "
+                        "conservative figure: on generated data with known cascades it ran below "
+                        "the true reach)"
                     )
             measured = uplift.get(c["campaign"])
             if measured is not None and measured["uplift"] == measured["uplift"]:
