@@ -15,7 +15,9 @@ candidates: unanswered conversations of the last ``open_days`` by current matche
 * **target**: the customers of the pool with a planted future-churn warning in it (a warning that
   was answered, is older than ``open_days`` or whose handle the company cannot match cannot be
   in any queue; those are counted apart as *out of reach*);
-* **rankings** of the pool's customers (each at their first row):  the queue; *most negative
+* **rankings** of the pool's customers (each at their first row):  the queue; the queue's score
+  without its value and reach factors (negativity x recency x risk: what they cost the catch);
+  *most negative
   recent post* (a user's first idea: lowest sentiment first, then newest); *negative posts*
   (count of negative open posts, then the lowest sentiment); *message count* (all their
   conversations); *P(churn)* alone (tiewise's churn model, for information); *random* (its
@@ -54,8 +56,8 @@ from tiewise.synth import TelcoParams, generate_telco
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "queue_truth.json"
-RANKINGS = ("queue", "most negative recent post", "negative posts", "message count",
-            "P(churn) alone", "random")  # fmt: skip
+RANKINGS = ("queue", "queue without value and reach", "most negative recent post",
+            "negative posts", "message count", "P(churn) alone", "random")  # fmt: skip
 
 
 def configure(data: Path, folder: Path) -> Path:
@@ -84,7 +86,10 @@ def rankings(ws: Workspace, open_days: float, seed: int) -> dict[str, list[str]]
           AND c.customer_id NOT IN (SELECT customer_id FROM churn_events)
         """
     ).df()
-    queue = con.execute("SELECT customer_id FROM response_queue ORDER BY rank").df()
+    queue = con.execute(
+        "SELECT customer_id, timestamp, sentiment, churn_risk_ratio FROM response_queue "
+        "ORDER BY rank"
+    ).df()
     count = con.execute(
         "SELECT customer_id, count(*) AS n FROM conversations GROUP BY customer_id"
     ).df()
@@ -106,8 +111,20 @@ def rankings(ws: Workspace, open_days: float, seed: int) -> dict[str, list[str]]
         return list(per.sort_values([*cols, "tie"], ascending=[False] * len(cols) + [True]).index)
 
     per["neg_low"] = -per["low"]
+    # the queue's score without its value and reach factors (tiewise.campaigns.queue)
+    sentiment = queue["sentiment"].to_numpy(float)
+    as_of = con.execute("SELECT max(timestamp) FROM conversations").fetchone()[0]
+    age = (pd.Timestamp(as_of) - queue["timestamp"]).dt.total_seconds() / 86400
+    bare = (
+        (np.where(np.isnan(sentiment), 0.0, np.maximum(0.0, -sentiment))
+         + np.where(sentiment >= 0.05, 0.01, 0.05))
+        * (1.0 - 0.5 * np.clip(age.to_numpy() / open_days, 0.0, 1.0))
+        * queue["churn_risk_ratio"].fillna(1.0).to_numpy()
+    )  # fmt: skip
+    stripped = queue.assign(bare=bare).sort_values("bare", ascending=False, kind="stable")
     return {
         "queue": list(queue["customer_id"].drop_duplicates()),
+        "queue without value and reach": list(stripped["customer_id"].drop_duplicates()),
         "most negative recent post": list(newest_first["customer_id"].drop_duplicates()),
         "negative posts": by("negative", "neg_low"),
         "message count": by("messages"),
@@ -192,7 +209,7 @@ def main() -> None:
         )
         for name in RANKINGS:
             print(
-                f"  {name:27s} precision at {row['in_reach']:3d}: "
+                f"  {name:30s} precision at {row['in_reach']:3d}: "
                 f"{row[f'precision_at_targets/{name}']:.3f}   at 50: "
                 f"{row[f'precision_at_50/{name}']:.3f}"
             )
@@ -204,7 +221,7 @@ def main() -> None:
     print("mean over seeds " + ", ".join(map(str, args.seeds)))
     for name in RANKINGS:
         print(
-            f"  {name:27s} precision at targets {mean[f'precision_at_targets/{name}']:.3f}, "
+            f"  {name:30s} precision at targets {mean[f'precision_at_targets/{name}']:.3f}, "
             f"at 50 {mean[f'precision_at_50/{name}']:.3f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)

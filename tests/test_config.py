@@ -45,6 +45,15 @@ def test_wrong_choice_lists_allowed_values(tmp_path: Path) -> None:
     assert "'quarantine'" in str(info.value) and "'strict'" in str(info.value)
 
 
+def test_a_formula_setting_under_ingest_is_pointed_to_links(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "[ingest]\nhalf_life_days = 30.0\n"))
+    assert "unknown key 'ingest.half_life_days'. It is a key of [links]." in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "[ingest]\nhalf_life = 30.0\n"))
+    assert "It is a key of" not in str(info.value)
+
+
 def test_out_of_range_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"links\.half_life_days"):
         load_config(write(tmp_path, "[links]\nhalf_life_days = -1\n"))

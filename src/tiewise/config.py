@@ -181,16 +181,16 @@ class IngestConfig(_Strict):
     slice_rows: int | None = Field(
         default=None,
         ge=1000,
-        description="Interaction records aggregated at a time. A larger input is split by a "
-        "hash of the pair into slices of about this many records, each deduplicated and "
-        "aggregated in memory (exact: copies and pairs never straddle slices). Default: "
+        description="Interaction records deduplicated at a time. A larger input is split by a "
+        "hash of the pair into slices of about this many records, each deduplicated in "
+        "memory (exact: copies never straddle slices). Default: "
         "from the memory limit (about 320 bytes a record).",
     )
     keep_interactions: bool = Field(
         default=False,
         description="Also keep every interaction record in the workspace. Off by default: the "
-        "workspace keeps per-pair aggregates (link_state), which is all later stages need "
-        "and a fraction of the size.",
+        "links stage folds the records into per-pair aggregates (link_state), which is all "
+        "later stages need and a fraction of the size, and drops them.",
     )
 
 
@@ -201,9 +201,10 @@ class EngineConfig(_Strict):
         default="duckdb",
         description='"duckdb": everything on this machine. "spark": the interaction records are '
         "checked, deduplicated and aggregated per pair on Apache Spark (pip install "
-        "'tiewise[spark]'), which writes link_state, the rejected rows and then the links "
-        "stage's tables (links, service_numbers, nodes, customer_activity, customer_weeks) "
-        "as Parquet; the workspace imports them and the graph and later stages run here.",
+        "'tiewise[spark]'), which writes the clean records, link_state, the rejected rows and "
+        "then the links stage's tables (links, service_numbers, nodes, customer_activity, "
+        "customer_weeks) as Parquet; the workspace imports them and the graph and later "
+        "stages run here.",
     )
     spark_master: str = Field(
         default="local[*]",
@@ -223,7 +224,8 @@ class EngineConfig(_Strict):
     )
     spark_output: str | None = Field(
         default=None,
-        description="Where Spark writes its tables as Parquet (link_state, rejected_rows/, "
+        description="Where Spark writes its tables as Parquet (pending_interactions, "
+        "interaction_parties, link_state, rejected_rows/, "
         "links, service_numbers, nodes, customer_activity, customer_weeks); it must be "
         "readable from this machine (a local or shared folder; DuckDB reads s3:// with its "
         "httpfs extension). Default: spark-output/ in the workspace folder.",
@@ -250,7 +252,8 @@ class LinksConfig(_Strict):
         default=None,
         gt=0,
         description="Half-life of a record's weight, in days.  Unset: chosen from the data on a "
-        "full load (its span, at least 4 times the contact rhythm; see the run's ingest report).",
+        "full load (its span, at least 4 times the contact rhythm; the run's summary and "
+        "link_meta say which).  A change reloads every interaction file.",
     )
     channel_weights: dict[str, float] = Field(
         default_factory=lambda: {
@@ -850,6 +853,18 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _sections_with(key: str) -> list[str]:
+    """The sections of the configuration that have ``key`` (e.g. ``half_life_days``: links)."""
+    sections = {name: field.annotation for name, field in Config.model_fields.items()}
+    return [
+        name
+        for name, section in sections.items()
+        if isinstance(section, type)
+        and issubclass(section, BaseModel)
+        and key in section.model_fields
+    ]
+
+
 def _describe(error: Any, source: str) -> str:
     """Turn one pydantic error into a sentence naming the key and the allowed values."""
     loc = tuple(error["loc"])
@@ -857,7 +872,9 @@ def _describe(error: Any, source: str) -> str:
     if error["type"] == "extra_forbidden":
         owner = _model_at(Config, loc)
         allowed = ", ".join(k for k in owner.model_fields if k != "base_dir") if owner else "?"
-        return f"{source}: unknown key '{key}'. Allowed keys here: {allowed}."
+        elsewhere = _sections_with(str(loc[-1])) if len(loc) == 2 else []
+        hint = f" It is a key of [{'], ['.join(elsewhere)}]." if elsewhere else ""
+        return f"{source}: unknown key '{key}'.{hint} Allowed keys here: {allowed}."
     value = error.get("input")
     shown = json.dumps(value, default=str) if not isinstance(value, dict) else "a table"
     return f"{source}: key '{key}' = {shown}: {error['msg']}."

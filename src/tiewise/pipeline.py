@@ -28,6 +28,7 @@ from tiewise.graph.stage import GraphSummary, analyse_network
 from tiewise.influence.stage import InfluenceSummary, analyse_influence, select_seeds
 from tiewise.ingest.load import IngestSummary, fingerprint_inputs, ingest
 from tiewise.ingest.pseudonym import load_key
+from tiewise.links.state import rebuild_reason
 from tiewise.links.strength import LinkSummary, build_links
 from tiewise.report.html import write_report
 from tiewise.store import RunContext, Workspace
@@ -301,7 +302,7 @@ def run_pipeline(
                 "INSERT OR REPLACE INTO _tiewise_settings VALUES ('identifiers', ?)", [identifiers]
             )
             with _timed(seconds, "Loading and validating inputs", step, peaks):
-                ingested = ingest(run, config, key)
+                ingested = ingest(run, config, key, rebuild=rebuild_reason(run, config))
             with _timed(seconds, "Building links and their strengths", step, peaks):
                 links = build_links(run, config)
             with _timed(seconds, "Finding communities, centrality and leaders", step, peaks):

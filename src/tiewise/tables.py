@@ -194,7 +194,16 @@ def _columns(text: str) -> tuple[Column, ...]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ()),
-    Stage("links", ("conversation_links", "customers", "link_meta", "link_state")),
+    Stage(
+        "links",
+        (
+            "conversations",
+            "customers",
+            "ingested_files",
+            "pending_interactions",
+            "pending_loads",
+        ),
+    ),
     Stage("graph", ("churn_events", "links", "nodes", "transactions")),
     Stage("influence", ("adoptions", "customers", "links", "nodes", "transactions")),
     Stage(
@@ -427,7 +436,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "conversation_links",
-        "ingest",
+        "links",
         "pair of parties (a < b) who replied to or mentioned each other",
         (
             "Replies and mentions per pair, in link-state form: the links stage adds them to "
@@ -451,12 +460,62 @@ TABLES: tuple[Table, ...] = (
         when="with the conversations input (replies or mentions, weights above 0)",
     ),
     Table(
-        "link_state",
+        "pending_interactions",
         "ingest",
+        "valid interaction record, deduplicated",
+        (
+            "The clean records of this run's load, staged for the links stage, which folds them "
+            "into link_state and drops the table in the same run."
+        ),
+        _columns("""
+        from_id     VARCHAR    Who initiated: caller, sender, referrer (pseudonymised).
+        to_id       VARCHAR    Who received it (pseudonymised).
+        channel     VARCHAR    voice, sms, email, meeting, referral, ...
+        duration_s  DOUBLE     Call or meeting length in seconds (missed calls: 0).
+        timestamp   TIMESTAMP  When it happened (the earliest of its copies).
+        copies      BIGINT     Raw rows this record stands for (1 + the duplicates dropped).
+        two_sided   BOOLEAN    Logged by both phones.
+        missed      BOOLEAN    A missed call (a negative duration in the input).
+        """),
+        when="a temporary table of a run that loads interaction files (dropped by links)",
+    ),
+    Table(
+        "pending_loads",
+        "ingest",
+        "interaction source loaded in a run",
+        (
+            "What the staged records are: per source, whether they replace link_state or add to "
+            "it, the newest record and the span the links stage chooses a half-life from."
+        ),
+        _columns("""
+        run_id    INTEGER    The run that loaded them.
+        source    VARCHAR    Which source of the input.
+        rebuild   BOOLEAN    Every file was read: the records replace link_state.
+        newest    TIMESTAMP  The newest accepted record (rejected rows never move it).
+        oldest    TIMESTAMP  The oldest record since 1990, valid or not (full loads).
+        rows      BIGINT     Rows read, valid or not (full loads; else 0).
+        pairs     BIGINT     Distinct pairs of raw identifiers (full loads; else 0).
+        location  VARCHAR    Where the records are: NULL for pending_interactions, else the
+                             Parquet folder Spark wrote them to.
+        """),
+        when="a temporary table of a run that loads interaction files (dropped by links)",
+    ),
+    Table(
+        "interaction_parties",
+        "ingest",
+        "party of the interactions",
+        "Every party of the valid interaction records (for matching conversation speakers).",
+        _columns("""
+        party  VARCHAR  The party's id (pseudonymised).
+        """),
+    ),
+    Table(
+        "link_state",
+        "links",
         "pair of parties (a < b)",
         (
-            "Interactions per pair, in mergeable form: the links stage computes strengths from it, "
-            "and a later load adds to it."
+            "Interactions per pair, in mergeable form: the links stage folds each load's records "
+            "into it and computes strengths from it."
         ),
         _columns("""
         a                 VARCHAR    One party of the pair (a < b).
@@ -485,7 +544,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "link_meta",
-        "ingest",
+        "links",
         "(one row)",
         (
             "When the interactions start and end (as of), the week origin of the masks, the "
@@ -498,6 +557,9 @@ TABLES: tuple[Table, ...] = (
         half_life_days    DOUBLE     The half-life (days) the decayed weights were computed with.
         half_life_reason  VARCHAR    Where that half-life came from (`[links] half_life_days`, or
                                      chosen from the data; kept from the first load).
+        formula           VARCHAR    Fingerprint of the `[links]` settings the weights were
+                                     computed with (half_life_days, channel_weights,
+                                     duration_weight): a change rebuilds link_state.
         """),
     ),
     Table(
@@ -505,8 +567,8 @@ TABLES: tuple[Table, ...] = (
         "ingest",
         "loaded interaction file",
         (
-            "Every input file loaded into link_state: path, size, time, run (an incremental load "
-            "skips those already here)."
+            "Every interaction file loaded: path, size, time, run (an incremental load skips "
+            "those already here)."
         ),
         _columns("""
         input         VARCHAR  The input (interactions, customers, transactions, ...).

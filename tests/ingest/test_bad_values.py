@@ -13,6 +13,7 @@ import pytest
 from tiewise.config import load_config
 from tiewise.exceptions import InputError
 from tiewise.ingest.load import IngestSummary, ingest
+from tiewise.links.state import fold_interactions
 from tiewise.store import Workspace
 
 HEADER = "caller,callee,ts,channel,duration_s\n"
@@ -50,6 +51,7 @@ def run(config_path: Path) -> tuple[Workspace, IngestSummary]:
     ws = Workspace.open(config.workspace_path, create=True)
     with ws.run(command="test") as r:
         summary = ingest(r, config, None)
+        fold_interactions(r, config)  # the links stage's first step
     return ws, summary
 
 

@@ -9,6 +9,7 @@ import pytest
 from tiewise.config import load_config
 from tiewise.exceptions import InputError
 from tiewise.ingest.load import ingest
+from tiewise.links.state import fold_interactions
 from tiewise.store import Workspace
 
 CONFIG = """
@@ -35,6 +36,7 @@ def run(tmp_path: Path, path: str = "calls.csv", extra: str = "") -> Workspace:
     ws = Workspace.open(config.workspace_path, create=True)
     with ws.run(command="test") as r:
         ingest(r, config, None)
+        fold_interactions(r, config)  # the links stage's first step
     return ws
 
 

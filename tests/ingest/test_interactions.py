@@ -12,6 +12,7 @@ import pytest
 from tiewise.config import load_config
 from tiewise.exceptions import InputError
 from tiewise.ingest.load import IngestSummary, ingest
+from tiewise.links.state import fold_interactions
 from tiewise.store import Workspace
 
 HEADER = "caller,callee,ts,channel,duration_s\n"
@@ -46,6 +47,7 @@ def run(config_path: Path) -> tuple[Workspace, IngestSummary]:
     ws = Workspace.open(config.workspace_path, create=True)
     with ws.run(command="test") as r:
         summary = ingest(r, config, None)
+        fold_interactions(r, config)  # the links stage's first step
     return ws, summary
 
 
@@ -362,7 +364,7 @@ def test_bad_rows_of_large_csv_files_get_their_own_row_numbers(tmp_path: Path) -
 
 
 def test_records_just_before_the_week_origin_stay_out_of_the_week_mask(tmp_path: Path) -> None:
-    from tiewise.ingest.interactions import MASK_WEEKS
+    from tiewise.links.state import MASK_WEEKS
 
     newest = pd.Timestamp("2026-03-04 12:00")  # a Wednesday
     start = (newest - pd.Timedelta(weeks=MASK_WEEKS - 7)).normalize()

@@ -208,6 +208,12 @@ def print_result(result: RunResult) -> None:
         f"{result.links.service_numbers} service numbers set aside."
     )
     print_ingest(result)
+    if result.links.half_life_days is not None:
+        out.print(
+            f"Link weights decay with a half-life of {result.links.half_life_days:g} days "
+            f"({escape(result.links.half_life_reason)}).",
+            highlight=False,
+        )
     for skipped in result.skipped:
         err.print(f"[yellow]Warning:[/] {escape(skipped.sentence())}", soft_wrap=True)
     if result.value is not None:

@@ -20,19 +20,15 @@ text in a language VADER covers (English; a row without a language takes
 ``'vader'``); a text in another language is marked ``'not covered'`` and gets none; a row
 without text gets none (``'no text'``).  The text itself is not stored.
 
-**Links.**  Who replies to or mentions whom is a channel of the network: every reply and
-mention between two parties the network knows (customers, and parties of the interactions)
-becomes a record between speaker and party, weighted ``[conversations] reply_weight`` and
-``mention_weight`` and decayed with the interactions' half-life to their as-of time, in
-``conversation_links`` (the per-pair form of ``link_state``).  The links stage adds them to the
-interaction pairs (as records on an "other" channel), so communities and influence see public
-conversation where calls are unknown.  They are recomputed from the conversations input at
-every run (it is read whole, like the other snapshot inputs).  A handle matched to no one is in
-another id space than the interactions' numbers (the same person would be two nodes): its
-replies and mentions make no links, and its speaker stays in ``conversation_prospects``.
+**Links.**  Who replies to or mentions whom is a channel of the network: the links stage turns
+every reply and mention between two parties the network knows into a record between speaker
+and party (``conversation_links``, :mod:`tiewise.links.state`), so communities and influence
+see public conversation where calls are unknown.  A handle matched to no one is in another id
+space than the interactions' numbers (the same person would be two nodes): its replies and
+mentions make no links, and its speaker stays in ``conversation_prospects``.
 
 Tables written: ``identities`` (with that input), ``conversations``,
-``conversation_prospects``, ``conversation_links``.
+``conversation_prospects``.
 """
 
 from __future__ import annotations
@@ -49,8 +45,6 @@ from tiewise.store import RunContext, scalar
 __all__ = ["CONVERSATION_TABLES", "load_conversations"]
 
 CONVERSATION_TABLES = ("identities", "conversations", "conversation_prospects")
-_FIXED_POINT = 2.0**32  # as link_state's weight_fp
-_MASK_WEEKS = 127
 _INPUT = "_conversations_input"
 
 
@@ -70,7 +64,7 @@ def load_conversations(
     else:
         _drop(ctx, "identities")
     if not config.inputs.sources("conversations"):
-        for name in ("conversations", "conversation_prospects", "conversation_links"):
+        for name in ("conversations", "conversation_prospects"):
             _drop(ctx, name)
         return
     load_table(ctx, config, key, SCHEMAS["conversations"], summary, into=_INPUT)
@@ -85,7 +79,7 @@ def load_conversations(
         known = "SELECT customer_id FROM customers WHERE coalesce(on_network, true)"
         direct = "customer_id"
     else:  # no customers input: the network's parties are the customers
-        known = "SELECT a AS customer_id FROM link_state UNION SELECT b FROM link_state"
+        known = "SELECT party AS customer_id FROM interaction_parties"
         direct = "network"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _handles AS {mapped}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT * FROM ({known})")
@@ -140,7 +134,6 @@ def load_conversations(
     )
     for name in (_INPUT, "_sentiment", "_handles", "_known"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    _links(ctx, config)
     matched = int(scalar(con, "SELECT count(*) FROM conversations WHERE customer_id IS NOT NULL"))
     total = int(scalar(con, "SELECT count(*) FROM conversations"))
     summary.add(
@@ -203,55 +196,3 @@ def _sentiment(ctx: RunContext, config: Config, summary: IngestSummary) -> None:
                 f"a language the sentiment model covers ({MODEL}), or your own sentiment",
             )
         )
-
-
-def _links(ctx: RunContext, config: Config) -> None:
-    """``conversation_links``: replies and mentions per pair, in link-state form."""
-    cfg = config.conversations
-    if not ctx.has_table("link_meta") or (cfg.reply_weight == 0 and cfg.mention_weight == 0):
-        _drop(ctx, "conversation_links")
-        return
-    off = "(hour(timestamp) >= 18 OR hour(timestamp) < 8 OR isodow(timestamp) >= 6)"
-    customers = (
-        "UNION SELECT customer_id FROM customers WHERE coalesce(on_network, true)"
-        if ctx.has_table("customers")
-        else ""
-    )
-    week = "CAST(floor(date_diff('day', m.origin, CAST(r.timestamp AS DATE)) / 7) AS INTEGER)"
-    ctx.write_table(
-        "conversation_links",
-        f"""
-        WITH parties AS (
-            SELECT a AS id FROM link_state UNION SELECT b FROM link_state {customers}
-        ), records AS (
-            SELECT speaker AS from_id, reply_to AS to_id, timestamp, 'reply' AS kind
-            FROM conversations WHERE reply_to IS NOT NULL AND {cfg.reply_weight!r} > 0
-            UNION ALL
-            SELECT speaker, unnest(mentions), timestamp, 'mention'
-            FROM conversations WHERE len(mentions) > 0 AND {cfg.mention_weight!r} > 0
-        ), valid AS (
-            SELECT r.*, CASE kind WHEN 'reply' THEN {cfg.reply_weight!r}
-                                  ELSE {cfg.mention_weight!r} END
-                        * pow(2, least(0, epoch(r.timestamp) - epoch(m.as_of))
-                                 / (m.half_life_days * 86400.0)) AS weight,
-                   {week} AS week
-            FROM records r, link_meta m
-            WHERE r.from_id <> r.to_id
-              AND r.from_id IN (SELECT id FROM parties) AND r.to_id IN (SELECT id FROM parties)
-        )
-        SELECT least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
-               count(*) FILTER (WHERE kind = 'reply' AND from_id < to_id) AS n_replies_ab,
-               count(*) FILTER (WHERE kind = 'reply' AND from_id > to_id) AS n_replies_ba,
-               count(*) FILTER (WHERE kind = 'mention' AND from_id < to_id) AS n_mentions_ab,
-               count(*) FILTER (WHERE kind = 'mention' AND from_id > to_id) AS n_mentions_ba,
-               CAST(sum(CAST(round(weight * {_FIXED_POINT}) AS HUGEINT)) AS HUGEINT) AS weight_fp,
-               bit_or(CASE WHEN week BETWEEN 0 AND {_MASK_WEEKS - 1}
-                           THEN CAST(1 AS HUGEINT) << week ELSE CAST(0 AS HUGEINT) END)
-                   AS week_mask,
-               min(timestamp) AS first_ts, max(timestamp) AS last_ts,
-               count(*) FILTER (WHERE {off}) AS n_off_hours
-        FROM valid GROUP BY ALL ORDER BY a, b
-        """,
-        stage="ingest",
-        description="Replies and mentions per pair of parties: a channel of the network.",
-    )

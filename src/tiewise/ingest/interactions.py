@@ -1,32 +1,32 @@
-"""Loading interaction records at operator scale into per-pair state (``link_state``).
+"""Loading interaction records at operator scale: checked, deduplicated, pseudonymised, staged.
 
-Records are never materialised row by row.  One DuckDB pass over each source checks every rule,
-drops duplicates (exact copies, and the same call logged from both phones), and aggregates the
-valid records per pair of parties, their weights decayed to the newest record (found by a cheap
-first pass over the timestamps).  Identifiers are pseudonymised after that, on the distinct
-parties only (hashing every record would cost more than all the rest).  ``link_state`` holds
-everything the link-strength formula needs, in a form that new files merge into without
-re-reading history:
+Records are never materialised row by row in Python.  One DuckDB pass over each source checks
+every rule and drops duplicates (exact copies, and the same call logged from both phones); a
+larger input is cut into slices by a hash of the pair first, so that each slice's
+deduplication fits in memory.  Identifiers are pseudonymised on the distinct parties only
+(hashing every record would cost more than all the rest) and joined back.
 
-``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
-                                likewise ``n_sms_*`` and ``n_other_*`` (email, meeting, ...)
-``voice_seconds_ab``, ``_ba``   total call time each way
-``weight_fp``                   Σ channel_weight · (1 + duration_weight · ln(1 + minutes))
-                                · 2^(-(as_of − t) / half-life), in fixed point (2^-32)
-``week_mask``                   bit k set when the pair was in contact in week k after the origin
-``first_ts``, ``last_ts``       first and last record
-``duplicates``, ``two_sided``, ``missed``  records dropped as copies; calls logged from both sides;
-                                missed calls (negative duration) kept with duration 0
-``n_off_hours``                 records in the evening, at night (18:00-08:00) or at a weekend
+What ingest leaves for the links stage, which folds it into the per-pair ``link_state`` (the
+link-strength formula lives there, :mod:`tiewise.links.state`) and then drops it:
 
-``link_meta`` holds the as-of time (the newest record) and the week origin.  When new records
-arrive, the old weights are decayed to the new as-of time (one multiplication: the exponential
-decay of a sum is the sum of the decays) and the week masks shifted to the new origin.
+``pending_interactions``  the clean records of this load: ``from_id``, ``to_id`` (pseudonyms),
+                          ``channel``, ``duration_s``, ``timestamp``, ``copies`` (raw rows it
+                          stands for), ``two_sided`` (logged by both phones), ``missed``
+``pending_loads``         per source loaded: whether it replaces ``link_state`` (a full load) or
+                          adds to it, the newest accepted record (the as-of time), and its span
+                          on a full load (oldest record, rows, distinct pairs: for choosing a
+                          half-life)
+
+Both are temporary tables of the run (in memory, spilled to the workspace's ``tmp/`` folder
+when large; never written to the workspace file): staging costs that folder about 25 bytes a
+record for the length of one run, and the links stage of the same run drops them.
+``interaction_parties`` keeps every party seen (pseudonymised), for matching conversation
+speakers when there is no customers input.
 
 ``ingested_files`` remembers which files were loaded.  A run loads only files it has not seen;
-when a loaded file changed or disappeared, or the settings that shape history changed (column
-mapping, deduplication, half-life, channel or duration weights, the key), it rebuilds from all
-files.
+when a loaded file changed or disappeared, the settings that shape the records changed (column
+mapping, deduplication, the channels known, the key), or the caller asks for it (the links
+stage's settings changed: :func:`tiewise.links.state.rebuild_reason`), it reloads every file.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import datetime
 import hashlib
 import hmac
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -52,37 +52,12 @@ from tiewise.ingest.checks import (
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import timestamp_sql, validated_select
 from tiewise.ingest.sources import FileStat, Source, resolve_sources, sql_path
-from tiewise.store import RunContext, file_order, scalar
+from tiewise.store import RunContext, file_order, scalar, sql_identifier, sql_string
+from tiewise.tables import check_table
 
-__all__ = ["FIXED_POINT", "MASK_WEEKS", "load_interactions"]
+__all__ = ["STAGED_COLUMNS", "load_interactions"]
 
-FIXED_POINT = 2.0**32  # sums of doubles are kept as integers of 2^-32: exact and order-free
-MASK_WEEKS = 127  # weeks of activity a pair's week mask (a HUGEINT) can hold
-
-_COUNTS = ("n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba")
-_STATE_AGG = (
-    ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _COUNTS)
-    + """,
-    CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
-    CAST(sum(voice_seconds_ba) AS DOUBLE) AS voice_seconds_ba,
-    CAST(sum(weight_fp) AS HUGEINT) AS weight_fp,
-    bit_or(week_mask) AS week_mask,
-    min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-    CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(two_sided) AS BIGINT) AS two_sided,
-    CAST(sum(missed) AS BIGINT) AS missed,
-    CAST(sum(n_off_hours) AS BIGINT) AS n_off_hours
-"""
-)
-_TOTAL = " + ".join(_COUNTS)
-_STATE_COLUMNS = (
-    "a, b, " + ", ".join(_COUNTS) + ", voice_seconds_ab, voice_seconds_ba, weight_fp, "
-    "week_mask, first_ts, last_ts, duplicates, two_sided, missed, n_off_hours"
-)
-# Off hours: evenings, nights (18:00 to 08:00) and weekends; 1990-01-01 was a Monday.
-OFF_HOURS = (
-    "(hour(timestamp) < 8 OR hour(timestamp) >= 18 "
-    "OR date_diff('day', DATE '1990-01-01', CAST(timestamp AS DATE)) % 7 >= 5)"
-)
+STAGED_COLUMNS = "from_id, to_id, channel, duration_s, timestamp, copies, two_sided, missed"
 
 
 @dataclass(frozen=True)
@@ -93,7 +68,7 @@ class _Plan:
 
 
 def history_hash(config: Config, key: bytes | None) -> str:
-    """A hash of everything that shapes ``link_state``: a change means rebuilding from files."""
+    """A hash of everything that shapes the clean records: a change means reloading every file."""
     specs = [s.model_dump_json() for s in config.inputs.sources("interactions")]
     key_id = hmac.new(key, b"tiewise key fingerprint", hashlib.sha256).hexdigest() if key else ""
     parts = [
@@ -101,18 +76,16 @@ def history_hash(config: Config, key: bytes | None) -> str:
         str(config.ingest.deduplicate),
         str(config.ingest.duplicate_tolerance_s),
         str(config.ingest.duplicate_duration_tolerance_s),
-        repr(config.links.half_life_days),
-        repr(sorted(config.links.channel_weights.items())),
-        repr(config.links.duration_weight),
+        repr(sorted(config.links.channel_weights)),  # a channel without a weight is rejected
         key_id,
-        "state with n_off_hours",  # the columns of link_state: older workspaces are rebuilt
+        "staged records",  # loads before the links stage folded them: reloaded once
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
+def _plan(ctx: RunContext, sources: list[Source], digest: str, rebuild: str | None) -> _Plan:
     everything = [(s, list(s.files)) for s in sources]
-    if not (ctx.has_table("link_state") and ctx.has_table("ingested_files")):
+    if not ctx.has_table("ingested_files"):
         return _Plan("full", "first load", everything)
     previous = ctx.con.execute(
         "SELECT source, path, bytes, mtime, history_hash FROM ingested_files "
@@ -120,6 +93,10 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str) -> _Plan:
     ).fetchall()
     if not previous:
         return _Plan("full", "first load", everything)
+    if rebuild is not None:
+        return _Plan("full", rebuild, everything)
+    if not ctx.has_table("interaction_parties"):
+        return _Plan("full", "the workspace was loaded by an earlier version", everything)
     if any(row[4] != digest for row in previous):
         return _Plan("full", "the interactions settings or the key changed", everything)
     current = {(s.label, f.path): f for s in sources for f in s.files}
@@ -227,56 +204,6 @@ def _records_sql(config: Config, rows: str) -> str:
     """
 
 
-def _pairs_sql(config: Config, frame: _Meta, records: str) -> str:
-    """SQL aggregating distinct ``records`` per pair (and rule broken) into link-state columns."""
-    half_life_s = frame.half_life_days * 86400.0
-    weights = " ".join(f"WHEN '{c}' THEN {w!r}" for c, w in config.links.channel_weights.items())
-    # Rejected rows are aggregated too (per rule, for the counts) but get no weight or week: a
-    # rejected time far in the future (or infinite) would overflow them.
-    weight = (
-        "CASE WHEN _rule IS NULL THEN "
-        f"(CASE channel {weights} ELSE 0 END)"
-        f" * (1 + {config.links.duration_weight!r} * ln(1 + coalesce(duration_s, 0) / 60.0))"
-        f" * pow(2, (epoch(timestamp) - epoch(TIMESTAMP '{frame.as_of}')) / {half_life_s!r})"
-        " ELSE 0 END"
-    )
-    # floor, not //: integer division truncates, which would put days just before the origin
-    # into week 0 instead of leaving them out of the mask
-    days = (
-        f"CASE WHEN _rule IS NULL THEN date_diff('day', DATE '{frame.origin}', "
-        "CAST(timestamp AS DATE)) END"
-    )
-    week = f"CAST(floor({days} / 7) AS INTEGER)"
-    other = "channel NOT IN ('voice', 'sms')"
-    return f"""
-        SELECT _rule,
-               least(from_id, to_id) AS a, greatest(from_id, to_id) AS b,
-               count(*) FILTER (WHERE channel = 'voice' AND from_id < to_id) AS n_voice_ab,
-               count(*) FILTER (WHERE channel = 'voice' AND from_id > to_id) AS n_voice_ba,
-               count(*) FILTER (WHERE channel = 'sms' AND from_id < to_id) AS n_sms_ab,
-               count(*) FILTER (WHERE channel = 'sms' AND from_id > to_id) AS n_sms_ba,
-               count(*) FILTER (WHERE {other} AND from_id < to_id) AS n_other_ab,
-               count(*) FILTER (WHERE {other} AND from_id > to_id) AS n_other_ba,
-               CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice' AND from_id < to_id),
-                             0) AS DOUBLE) AS voice_seconds_ab,
-               CAST(coalesce(sum(duration_s) FILTER (WHERE channel = 'voice' AND from_id > to_id),
-                             0) AS DOUBLE) AS voice_seconds_ba,
-               CAST(sum(CAST(round(({weight}) * {FIXED_POINT}) AS HUGEINT)) AS HUGEINT)
-                   AS weight_fp,
-               bit_or(CASE WHEN {week} BETWEEN 0 AND {MASK_WEEKS - 1}
-                           THEN CAST(1 AS HUGEINT) << CAST({week} AS INTEGER)
-                           ELSE CAST(0 AS HUGEINT) END) AS week_mask,
-               min(timestamp) AS first_ts, max(timestamp) AS last_ts,
-               CAST(sum(copies - 1) AS BIGINT) AS duplicates,
-               count(*) FILTER (WHERE seen_in AND seen_out) AS two_sided,
-               count(*) FILTER (WHERE missed) AS missed,
-               count(*) FILTER (WHERE {OFF_HOURS}) AS n_off_hours,
-               sum(copies) AS raw_rows
-        FROM ({records})
-        GROUP BY ALL
-    """
-
-
 def slices(ctx: RunContext, config: Config, source: Source) -> int:
     """How many slices to aggregate ``source`` in, so that each fits in memory.
 
@@ -299,7 +226,7 @@ def slices(ctx: RunContext, config: Config, source: Source) -> int:
     return max(1, -(-rows // per_slice))
 
 
-BYTES_PER_RECORD = 320  # peak memory per record of one slice's deduplication and pairs
+BYTES_PER_RECORD = 320  # peak memory per record of one slice's deduplication
 
 
 def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
@@ -327,71 +254,185 @@ def _slice_folder(ctx: RunContext, source: Source) -> Path:
     return folder
 
 
-def _aggregate_in_slices(
-    ctx: RunContext, config: Config, frame: _Meta, validated: str, table: str, folder: Path, n: int
-) -> None:
-    """Write the checked records to ``n`` Parquet slices by pair, then aggregate slice by slice."""
+def span_sql(source: Source, columns: dict[str, str]) -> str:
+    """SQL of the source's oldest timestamp, its rows and its distinct pairs.
+
+    Exact, so that DuckDB and Spark give the links stage the same figures to choose a half-life
+    from: one scan of three columns, grouped by pair.  Timestamps before 1990 are left out, as
+    the rules reject them.
+    """
+    user = source.user_column("timestamp")
+    typed = timestamp_sql(sql_identifier(user), columns[user], source.spec)
+    ends = [
+        f"CAST({sql_identifier(source.user_column(c))} AS VARCHAR)" for c in ("from_id", "to_id")
+    ]
+    return f"""
+        SELECT min(first), sum(n), count(*) FROM (
+            SELECT least({ends[0]}, {ends[1]}) AS x, greatest({ends[0]}, {ends[1]}) AS y,
+                   min(CASE WHEN {typed} >= TIMESTAMP '1990-01-01' THEN {typed} END) AS first,
+                   count(*) AS n
+            FROM {source.reader(lenient=True)}
+            GROUP BY least({ends[0]}, {ends[1]}), greatest({ends[0]}, {ends[1]})
+        ) pairs
+    """
+
+
+_EMPTY_RECORDS = (
+    "SELECT NULL::VARCHAR AS from_id, NULL::VARCHAR AS to_id, NULL::VARCHAR AS channel, "
+    "NULL::DOUBLE AS duration_s, NULL::TIMESTAMP AS timestamp, NULL::BIGINT AS copies, "
+    "NULL::BOOLEAN AS two_sided, NULL::BOOLEAN AS missed WHERE false"
+)
+_EMPTY_KEPT = (
+    "SELECT NULL::VARCHAR AS from_id, NULL::VARCHAR AS to_id, NULL::TIMESTAMP AS timestamp, "
+    "NULL::VARCHAR AS channel, NULL::DOUBLE AS duration_s WHERE false"
+)
+_EMPTY_LOADS = (
+    "SELECT NULL::INTEGER AS run_id, NULL::VARCHAR AS source, NULL::BOOLEAN AS rebuild, "
+    "NULL::TIMESTAMP AS newest, NULL::TIMESTAMP AS oldest, NULL::BIGINT AS rows, "
+    "NULL::BIGINT AS pairs, NULL::VARCHAR AS location WHERE false"
+)
+
+_Time = datetime.datetime | None
+LoadRow = tuple[int, str, bool, _Time, _Time, int, int, str | None]
+"""One row of ``pending_loads``: run, source, rebuild, newest, oldest, rows, pairs, location."""
+
+
+def _staging_table(ctx: RunContext, name: str, empty: str, full: bool) -> None:
+    """Create the staging table ``name`` (a full load: empty it), checked as declared.
+
+    A temporary table of the run's connection: DuckDB keeps it in memory and spills it to the
+    workspace's ``tmp/`` folder, never to the workspace file (whose freed blocks would stay
+    behind as free space, about 25 bytes a record), and it ends with the run.
+    """
+    if full or not ctx.has_table(name):
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {sql_identifier(name)} AS {empty}")
+        check_table(ctx.con, name, "ingest")
+
+
+def stage_loads(ctx: RunContext, rows: list[LoadRow], *, full: bool) -> None:
+    """Add ``rows`` to ``pending_loads`` (a full load: replace it)."""
+    _staging_table(ctx, "pending_loads", _EMPTY_LOADS, full)
+    ctx.con.executemany("INSERT INTO pending_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _start(ctx: RunContext, config: Config, full: bool) -> None:
+    """Create the tables the records of this load go to (a full load: empty them)."""
+    _staging_table(ctx, "pending_interactions", _EMPTY_RECORDS, full)
+    if config.ingest.keep_interactions and (full or not ctx.has_table("interactions")):
+        ctx.write_table(
+            "interactions",
+            _EMPTY_KEPT,
+            stage="ingest",
+            description="Every valid interaction record, deduplicated.",
+        )
+    ctx.con.execute("CREATE OR REPLACE TEMP TABLE _ids (id VARCHAR, p VARCHAR)")
+
+
+@dataclass
+class _Tally:
+    """What one source's records came to: raw rows per rule broken, and the valid records."""
+
+    by_rule: dict[int, int] = field(default_factory=dict)
+    total: int = 0  # raw rows, valid or not
+    valid: int = 0  # distinct valid records
+    duplicates: int = 0
+    two_sided: int = 0
+    missed: int = 0
+
+
+def _stage(ctx: RunContext, config: Config, key: bytes | None, records: str, tally: _Tally) -> None:
+    """Deduplicated ``records`` (:func:`_records_sql`): counted, the valid ones staged.
+
+    Each new party gets its pseudonym once (``_ids``); the valid records go to
+    ``pending_interactions`` (and ``interactions`` when kept) with pseudonyms for ids.
+    """
     con = ctx.con
-    pair = "least(from_id, to_id), greatest(from_id, to_id)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {records}")
+    for rule, rows in con.execute(
+        "SELECT _rule, sum(copies) FROM _records GROUP BY _rule"
+    ).fetchall():
+        tally.total += int(rows)
+        if rule is not None:
+            tally.by_rule[int(rule)] = tally.by_rule.get(int(rule), 0) + int(rows)
+    valid, duplicates, two_sided, missed = con.execute(
+        "SELECT count(*), coalesce(sum(copies - 1), 0), count(*) FILTER (WHERE seen_in AND "
+        "seen_out), count(*) FILTER (WHERE missed) FROM _records WHERE _rule IS NULL"
+    ).fetchall()[0]
+    tally.valid += int(valid)
+    tally.duplicates += int(duplicates)
+    tally.two_sided += int(two_sided)
+    tally.missed += int(missed)
+    pseudonym = "id" if key is None else hmac_sql("id", key)
     con.execute(
+        f"INSERT INTO _ids SELECT id, {pseudonym} AS p FROM ("
+        "SELECT from_id AS id FROM _records WHERE _rule IS NULL "
+        "UNION SELECT to_id FROM _records WHERE _rule IS NULL EXCEPT SELECT id FROM _ids)"
+    )
+    clean = (
+        "SELECT f.p AS from_id, t.p AS to_id, r.channel, r.duration_s, r.timestamp, "
+        "CAST(r.copies AS BIGINT) AS copies, r.seen_in AND r.seen_out AS two_sided, r.missed "
+        "FROM _records r JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id "
+        "WHERE r._rule IS NULL"
+    )
+    con.execute(f"INSERT INTO pending_interactions ({STAGED_COLUMNS}) {clean}")
+    if config.ingest.keep_interactions:
+        con.execute(
+            "INSERT INTO interactions SELECT from_id, to_id, timestamp, channel, duration_s "
+            f"FROM ({clean})"
+        )
+    con.execute("DROP TABLE _records")
+
+
+def _stage_in_slices(
+    ctx: RunContext,
+    config: Config,
+    key: bytes | None,
+    validated: str,
+    folder: Path,
+    n: int,
+    tally: _Tally,
+) -> None:
+    """Write the checked records to ``n`` Parquet slices by pair, then stage slice by slice."""
+    pair = "least(from_id, to_id), greatest(from_id, to_id)"
+    ctx.con.execute(
         f"COPY (SELECT *, hash({pair}) % {n} AS _slice FROM ({validated})) "
         f"TO {sql_path(str(folder))} (FORMAT parquet, PARTITION_BY (_slice), COMPRESSION snappy)"
     )
-    created = False
     for i in range(n):
         part = folder / f"_slice={i}"
-        if not part.exists():
-            continue
-        rows = f"read_parquet({sql_path(str(part / '*.parquet'))}, hive_partitioning = false)"
-        sql = _pairs_sql(config, frame, _records_sql(config, rows))
-        con.execute(
-            f"INSERT INTO {table} {sql}" if created else f"CREATE TEMP TABLE {table} AS {sql}"
-        )
-        created = True
+        if part.exists():
+            rows = f"read_parquet({sql_path(str(part / '*.parquet'))}, hive_partitioning = false)"
+            _stage(ctx, config, key, _records_sql(config, rows), tally)
 
 
-def _aggregate_source(
+def _load_source(
     ctx: RunContext,
     config: Config,
+    key: bytes | None,
     prepared: tuple[Source, dict[str, str], str],
-    frame: _Meta,
     summary: IngestSummary,
-    table: str,
 ) -> tuple[int, int, int]:
-    """Check and aggregate one source per pair into temp table ``table``.
-
-    Weights are decayed to ``frame.as_of`` and weeks counted from ``frame.origin``.  Returns
-    (valid, rejected, total) rows.
-    """
+    """Check, deduplicate and stage one source; report its rules.  (valid, rejected, total)."""
     con = ctx.con
     source, columns, rejects = prepared
     n = slices(ctx, config, source)
     validated = validated_select(
         source, columns, config, row_numbers=False, rejects=rejects, carry_bad=n > 1
     )
-    con.execute(f"DROP TABLE IF EXISTS {table}")
     folder = _slice_folder(ctx, source) if n > 1 else None
+    tally = _Tally()
     try:
         if folder is None:
-            records = _records_sql(config, f"({validated.sql})")
-            if config.ingest.keep_interactions:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _records_{source.index} AS {records}")
-                records = f"SELECT * FROM _records_{source.index}"
-            con.execute(f"CREATE TEMP TABLE {table} AS {_pairs_sql(config, frame, records)}")
+            _stage(ctx, config, key, _records_sql(config, f"({validated.sql})"), tally)
         else:
-            _aggregate_in_slices(ctx, config, frame, validated.sql, table, folder, n)
-        total = int(scalar(con, f"SELECT coalesce(sum(raw_rows), 0) FROM {table}"))
+            _stage_in_slices(ctx, config, key, validated.sql, folder, n, tally)
+        total = tally.total
         malformed = (
             malformed_lines(ctx, source, rejects, config, summary, total)
             if source.fmt == "csv"
             else 0
         )
-        counts = {
-            int(rule): int(k)
-            for rule, k in con.execute(
-                f"SELECT _rule, sum(raw_rows) FROM {table} WHERE _rule IS NOT NULL GROUP BY _rule"
-            ).fetchall()
-        }
+        counts = tally.by_rule
         bad = 0
         if counts and folder is not None and source.fmt == "parquet":
             # The slices kept the bad rows with their row numbers and raw values: no re-read.
@@ -417,14 +458,8 @@ def _aggregate_source(
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-    stats = con.execute(
-        f"SELECT coalesce(sum({_TOTAL}), 0), coalesce(sum(duplicates), 0), "
-        f"coalesce(sum(two_sided), 0), coalesce(sum(missed), 0) FROM {table} WHERE _rule IS NULL"
-    ).fetchall()[0]
-    valid, duplicates, two_sided, missed = (int(x) for x in stats)
-    add_record_counts(summary, source, total, duplicates, two_sided, missed)
-    return valid, bad + malformed, total + malformed
-
+    add_record_counts(summary, source, total, tally.duplicates, tally.two_sided, tally.missed)
+    return tally.valid, bad + malformed, total + malformed
 
 def add_record_counts(
     summary: IngestSummary, source: Source, total: int, duplicates: int, two_sided: int, missed: int
@@ -459,18 +494,6 @@ def add_record_counts(
         )
 
 
-def half_life_line(frame: _Meta) -> RuleCount:
-    """The ingest report's line saying which half-life the link weights decay with, and why."""
-    return RuleCount(
-        "interactions",
-        "half_life",
-        None,
-        0,
-        None,
-        None,
-        f"link weights decay with a half-life of {frame.half_life_days:g} days",
-        frame.half_life_reason,
-    )
 
 
 def _record_files(ctx: RunContext, source: Source) -> None:
@@ -483,14 +506,52 @@ def _record_files(ctx: RunContext, source: Source) -> None:
     )
 
 
+def _profile(
+    ctx: RunContext, config: Config, prepared: tuple[Source, dict[str, str], str], full: bool
+) -> LoadRow:
+    """The source's row of ``pending_loads``: its newest accepted record; on a full load its span.
+
+    The newest record is the as-of time the links stage decays weights to (a rejected row never
+    moves it); the span (oldest record, rows, distinct pairs) is what it chooses a half-life
+    from.
+    """
+    source, columns, _ = prepared
+    newest = _newest(ctx, source, columns, config)
+    oldest, rows, pairs = None, 0, 0
+    if full:
+        oldest, n, m = ctx.con.execute(span_sql(source, columns)).fetchall()[0]
+        rows, pairs = int(n or 0), int(m)
+    return (ctx.run_id, source.label, full, newest, oldest, rows, pairs, None)
+
+
+def _parties(ctx: RunContext, full: bool) -> None:
+    """``interaction_parties``: every party of the valid records (this load's in ``_ids``)."""
+    earlier = "" if full else " UNION SELECT party FROM interaction_parties"
+    ctx.write_table(
+        "interaction_parties",
+        f"SELECT party FROM (SELECT p AS party FROM _ids{earlier}) ORDER BY party",
+        stage="ingest",
+        description="Every party of the interaction records, pseudonymised.",
+    )
+
+
 def load_interactions(
-    ctx: RunContext, config: Config, key: bytes | None, summary: IngestSummary
+    ctx: RunContext,
+    config: Config,
+    key: bytes | None,
+    summary: IngestSummary,
+    *,
+    rebuild: str | None = None,
 ) -> None:
-    """Load the interaction sources into ``link_state`` (and ``interactions`` if kept)."""
+    """Check, deduplicate and pseudonymise the new interaction records; stage them for links.
+
+    ``rebuild``: why every file must be read again although none changed (the links stage's
+    settings changed), or None.
+    """
     con = ctx.con
     sources = resolve_sources(config, "interactions")
     digest = history_hash(config, key)
-    plan = _plan(ctx, sources, digest)
+    plan = _plan(ctx, sources, digest, rebuild)
     summary.mode, summary.reason = plan.mode, plan.reason
     if plan.mode == "unchanged":
         summary.loaded["interactions"] = 0
@@ -500,77 +561,42 @@ def load_interactions(
             )
         )
         return
+    full = plan.mode == "full"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _new_files (input VARCHAR, source VARCHAR, path VARCHAR, "
         "bytes BIGINT, mtime BIGINT, run_id INTEGER)"
     )
-    previous = _previous_meta(ctx) if plan.mode == "incremental" else None
+    _start(ctx, config, full)
     prepared = []
     for source, files in plan.loads:
         only_new = replace(source, files=tuple(files))
         _record_files(ctx, only_new)
         prepared.append(prepare(ctx, only_new, summary))
-    frame = _frame(ctx, config, prepared, previous)
-    parts = []
+    stage_loads(ctx, [_profile(ctx, config, one, full) for one in prepared], full=full)
     valid = rejected = total = 0
     for one in prepared:
-        table = f"_pairs_{one[0].index}"
-        n_valid, n_rejected, n_total = _aggregate_source(ctx, config, one, frame, summary, table)
+        n_valid, n_rejected, n_total = _load_source(ctx, config, key, one, summary)
         valid, rejected, total = valid + n_valid, rejected + n_rejected, total + n_total
-        parts.append(table)
-    if total == 0 and plan.mode == "full":
+    if total == 0 and full:
         raise InputError(
             f"inputs.interactions: the file(s) {', '.join(s.spec.path for s in sources)} hold no "
             "rows: there is no network to build."
         )
-    union = " UNION ALL ".join(
-        f"SELECT {_STATE_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
-    )
-    if len(parts) == 1:  # one source: its pairs are already unique
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _pairs AS {union}")
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _pairs AS SELECT a, b, {_STATE_AGG} FROM ({union}) "
-            "GROUP BY a, b"
-        )
-    first = scalar(con, "SELECT min(first_ts) FROM _pairs")
-    if previous is not None and (first is None or previous.first_ts < first):
-        first = previous.first_ts
-    meta = replace(frame, first_ts=first or frame.as_of)
-    summary.add(half_life_line(frame))
-    new_state = _pseudonymised(ctx, key)
-    if config.ingest.keep_interactions:
-        _keep_records(ctx, key, [s.index for s, _ in plan.loads], append=plan.mode == "incremental")
-    if previous is not None:
-        new_state = _merged(config, new_state, previous, meta)
-    ctx.write_table(
-        "link_state",
-        new_state,
-        stage="ingest",
-        description="Interactions per pair of parties, in mergeable form (see links).",
-    )
-    ctx.write_table(
-        "link_meta",
-        link_meta_sql(config, meta),
-        stage="ingest",
-        description="When the interactions start and end (as of), and the week origin.",
-    )
+    _parties(ctx, full)
     loaded = (
         "SELECT input, source, path, bytes, mtime, run_id, "
-        f"'{digest}' AS history_hash FROM _new_files"
+        f"{sql_string(digest)} AS history_hash FROM _new_files"
     )
-    if plan.mode == "incremental":
+    if not full:
         loaded = f"SELECT * FROM ingested_files UNION ALL {loaded}"
     ctx.write_table(
         "ingested_files",
         loaded,
         stage="ingest",
-        description="Every input file loaded into link_state: path, size, time, run.",
+        description="Every interaction file loaded: path, size, time, run.",
     )
-    con.execute(f"DROP {'VIEW' if len(parts) == 1 else 'TABLE'} _pairs")
-    for t in parts:
-        con.execute(f"DROP TABLE {t}")
-    con.execute("DROP TABLE IF EXISTS _ids")
+    con.execute("DROP TABLE _ids")
+    con.execute("DROP TABLE _new_files")
     summary.loaded["interactions"] = valid
     summary.rejected["interactions"] = rejected
     summary.add(
@@ -584,230 +610,3 @@ def load_interactions(
             f"loaded ({plan.mode}: {plan.reason})",
         )
     )
-
-
-@dataclass(frozen=True)
-class _Meta:
-    origin: datetime.date  # Monday of week 0 of the week masks
-    as_of: datetime.datetime  # the newest record: weights are decayed to this time
-    first_ts: datetime.datetime  # the oldest record
-    half_life_days: float = 30.0  # the decay the weights were computed with
-    half_life_reason: str = "[links] half_life_days"  # where that half-life came from
-
-
-def link_meta_sql(config: Config, meta: _Meta) -> str:
-    """SQL of the one row of ``link_meta``."""
-    reason = meta.half_life_reason.replace("'", "''")
-    return (
-        f"SELECT DATE '{meta.origin}' AS origin, TIMESTAMP '{meta.as_of}' AS as_of, "
-        f"TIMESTAMP '{meta.first_ts}' AS first_ts, "
-        f"CAST({meta.half_life_days!r} AS DOUBLE) AS half_life_days, "
-        f"'{reason}' AS half_life_reason"
-    )
-
-
-def read_meta(ctx: RunContext) -> _Meta:
-    """``link_meta``'s row (workspaces from before the chosen half-life: the configured one)."""
-    columns = set(ctx.con.execute("SELECT * FROM link_meta LIMIT 0").fetchdf().columns)
-    reason = "half_life_reason" if "half_life_reason" in columns else "'[links] half_life_days'"
-    origin, as_of, first_ts, half_life, why = ctx.con.execute(
-        f"SELECT origin, as_of, first_ts, half_life_days, {reason} FROM link_meta"
-    ).fetchall()[0]
-    return _Meta(origin, as_of, first_ts, float(half_life), str(why))
-
-
-def _previous_meta(ctx: RunContext) -> _Meta:
-    return read_meta(ctx)
-
-
-MIN_HALF_LIFE_DAYS = 7.0
-RHYTHMS_PER_HALF_LIFE = 4  # a half-life spans at least this many of a pair's gaps between contacts
-
-
-def span_sql(source: Source, columns: dict[str, str]) -> str:
-    """SQL of the source's oldest timestamp, its rows and its distinct pairs.
-
-    Exact, so that DuckDB and Spark choose the same half-life: one scan of three columns,
-    grouped by pair.  Timestamps before 1990 are left out, as the rules reject them.
-    """
-    user = source.user_column("timestamp")
-    typed = timestamp_sql('"' + user.replace('"', '""') + '"', columns[user], source.spec)
-    ends = [
-        'CAST("' + source.user_column(c).replace('"', '""') + '" AS VARCHAR)'
-        for c in ("from_id", "to_id")
-    ]
-    return f"""
-        SELECT min(first), sum(n), count(*) FROM (
-            SELECT least({ends[0]}, {ends[1]}) AS x, greatest({ends[0]}, {ends[1]}) AS y,
-                   min(CASE WHEN {typed} >= TIMESTAMP '1990-01-01' THEN {typed} END) AS first,
-                   count(*) AS n
-            FROM {source.reader(lenient=True)}
-            GROUP BY least({ends[0]}, {ends[1]}), greatest({ends[0]}, {ends[1]})
-        ) pairs
-    """
-
-
-def choose_half_life(
-    first: datetime.datetime, as_of: datetime.datetime, rows: int, pairs: int
-) -> tuple[float, str]:
-    """The decay half-life (days) for data spanning ``first`` to ``as_of``, and why.
-
-    History is kept: the half-life is the data's span, so the oldest record still counts half
-    as much as the newest (a fixed 30 days put 98% of an 804-day e-mail log's weight on its last
-    60 days and lost its departments), and at least ``RHYTHMS_PER_HALF_LIFE`` times the contact
-    rhythm -- the average days between a pair's contacts, span / (records per pair - 1) -- so
-    that a sparse log, where most pairs are seen once or twice, does not rank ties by their age
-    alone.  Never below a week.  How recent a tie's last contact is stays a separate component
-    of the strength (``days_since_last``).
-
-    Examples
-    --------
-    >>> t = datetime.datetime(2024, 1, 1)
-    >>> choose_half_life(t, t + datetime.timedelta(days=804), 200_000, 10_000)[0]
-    804.0
-    >>> choose_half_life(t, t + datetime.timedelta(days=60), 15_000, 10_000)[0]
-    240.0
-    """
-    span = max(0.0, (as_of - first).total_seconds() / 86400.0)
-    per_pair = rows / max(1, pairs)
-    rhythm = span / max(1.0, per_pair - 1.0)
-    half_life = round(max(span, RHYTHMS_PER_HALF_LIFE * rhythm, MIN_HALF_LIFE_DAYS), 1)
-    reason = (
-        f"chosen from the data: it spans {span:.0f} days, a pair is in contact every "
-        f"{rhythm:.1f} days on average ({per_pair:.1f} records a pair); half-life = the larger "
-        f"of the span, {RHYTHMS_PER_HALF_LIFE} x that rhythm and {MIN_HALF_LIFE_DAYS:.0f} days, "
-        f"so the oldest record counts {2 ** (-span / half_life):.0%} of the newest "
-        "(set [links] half_life_days to override)"
-    )
-    return half_life, reason
-
-
-def half_life_setting(
-    config: Config, spans: list[tuple[datetime.datetime | None, int, int]], as_of: datetime.datetime
-) -> tuple[float, str]:
-    """The configured half-life, or one chosen from each source's (oldest, rows, pairs)."""
-    if config.links.half_life_days is not None:
-        return config.links.half_life_days, "set in [links] half_life_days"
-    known = [s for s in spans if s[0] is not None]
-    if not known:
-        return 30.0, "no dated records: 30 days"
-    first = min(s[0] for s in known if s[0] is not None)
-    return choose_half_life(first, as_of, sum(s[1] for s in known), sum(s[2] for s in known))
-
-
-def _frame(
-    ctx: RunContext,
-    config: Config,
-    prepared: list[tuple[Source, dict[str, str], str]],
-    previous: _Meta | None,
-) -> _Meta:
-    """The as-of time (the newest record, old or new) and the week origin for this load.
-
-    Week masks hold MASK_WEEKS weeks from the origin: the Monday MASK_WEEKS - 7 weeks before the
-    as-of day, so the newest weeks always fit and older ones fall off.
-    """
-    newest = [t for one in prepared if (t := _newest(ctx, one[0], one[1], config)) is not None]
-    frame = frame_for(newest, previous)
-    if previous is not None:  # merged into history decayed with the first load's half-life
-        kept = f"{previous.half_life_reason}; kept from the first load (a full rebuild re-chooses)"
-        return replace(frame, half_life_days=previous.half_life_days, half_life_reason=kept)
-    spans = []
-    if config.links.half_life_days is None:
-        for source, columns, _ in prepared:
-            oldest, rows, pairs = ctx.con.execute(span_sql(source, columns)).fetchall()[0]
-            spans.append((oldest, int(rows or 0), int(pairs)))
-    half_life, reason = half_life_setting(config, spans, frame.as_of)
-    return replace(frame, half_life_days=half_life, half_life_reason=reason)
-
-
-def frame_for(newest: list[datetime.datetime], previous: _Meta | None) -> _Meta:
-    """The frame (see :func:`_frame`) given each source's newest record."""
-    if previous is not None:
-        newest = [*newest, previous.as_of]
-    as_of = max(newest) if newest else datetime.datetime(1990, 1, 1)
-    start = as_of.date() - datetime.timedelta(weeks=MASK_WEEKS - 7)
-    origin = start - datetime.timedelta(days=start.weekday())
-    return _Meta(origin, as_of, as_of)
-
-
-def _merged(config: Config, new_state: str, previous: _Meta, meta: _Meta) -> str:
-    """SQL merging the existing ``link_state`` (decayed and shifted to ``meta``) with new pairs."""
-    half_life_s = previous.half_life_days * 86400.0
-    elapsed = (meta.as_of - previous.as_of).total_seconds()
-    shift = (meta.origin - previous.origin).days // 7
-    old = f"""
-        SELECT a, b, {", ".join(_COUNTS)}, voice_seconds_ab, voice_seconds_ba,
-               CAST(round(weight_fp * pow(2, -{elapsed!r} / {half_life_s!r})) AS HUGEINT)
-                   AS weight_fp,
-               week_mask >> {shift} AS week_mask, first_ts, last_ts,
-               duplicates, two_sided, missed, n_off_hours
-        FROM link_state
-    """
-    return f"""
-        SELECT a, b, {_STATE_AGG}
-        FROM ({old} UNION ALL SELECT * FROM ({new_state})) GROUP BY a, b
-    """
-
-
-def _keep_records(ctx: RunContext, key: bytes | None, indexes: list[int], append: bool) -> None:
-    """Write the valid, deduplicated records of this run to ``interactions``."""
-    if key is None:
-        ids = "from_id, to_id"
-        joins = ""
-    else:
-        ids = "f.p AS from_id, t.p AS to_id"
-        joins = "JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id"
-    select = " UNION ALL ".join(
-        f"SELECT {ids}, r.timestamp, r.channel, r.duration_s FROM _records_{i} r {joins} "
-        "WHERE r._rule IS NULL"
-        for i in indexes
-    )
-    if append and ctx.has_table("interactions"):
-        ctx.con.execute(f"INSERT INTO interactions {select}")
-    else:
-        ctx.write_table(
-            "interactions",
-            select,
-            stage="ingest",
-            description="Every valid interaction record, deduplicated.",
-        )
-    for i in indexes:
-        ctx.con.execute(f"DROP TABLE _records_{i}")
-
-
-def _pseudonymised(ctx: RunContext, key: bytes | None) -> str:
-    """SQL for ``_pairs`` with pseudonyms for ids (a < b again, directions swapped)."""
-    if key is None:
-        return "SELECT * FROM _pairs"
-    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE _ids AS {ids_sql(key)}")
-    return pseudonymised_sql()
-
-
-def ids_sql(key: bytes) -> str:
-    """SQL of every party of ``_pairs`` (``id``) with its pseudonym (``p``)."""
-    return (
-        f"SELECT id, {hmac_sql('id', key)} AS p FROM "
-        "(SELECT a AS id FROM _pairs UNION SELECT b FROM _pairs)"
-    )
-
-
-def pseudonymised_sql() -> str:
-    """SQL of ``_pairs`` with the pseudonyms of ``_ids`` (a < b again, directions swapped)."""
-    swap = "pa.p > pb.p"
-    return f"""
-        SELECT CASE WHEN {swap} THEN pb.p ELSE pa.p END AS a,
-               CASE WHEN {swap} THEN pa.p ELSE pb.p END AS b,
-               CASE WHEN {swap} THEN r.n_voice_ba ELSE r.n_voice_ab END AS n_voice_ab,
-               CASE WHEN {swap} THEN r.n_voice_ab ELSE r.n_voice_ba END AS n_voice_ba,
-               CASE WHEN {swap} THEN r.n_sms_ba ELSE r.n_sms_ab END AS n_sms_ab,
-               CASE WHEN {swap} THEN r.n_sms_ab ELSE r.n_sms_ba END AS n_sms_ba,
-               CASE WHEN {swap} THEN r.n_other_ba ELSE r.n_other_ab END AS n_other_ab,
-               CASE WHEN {swap} THEN r.n_other_ab ELSE r.n_other_ba END AS n_other_ba,
-               CASE WHEN {swap} THEN r.voice_seconds_ba ELSE r.voice_seconds_ab END
-                   AS voice_seconds_ab,
-               CASE WHEN {swap} THEN r.voice_seconds_ab ELSE r.voice_seconds_ba END
-                   AS voice_seconds_ba,
-               r.weight_fp, r.week_mask, r.first_ts, r.last_ts,
-               r.duplicates, r.two_sided, r.missed, r.n_off_hours
-        FROM _pairs r JOIN _ids pa ON pa.id = r.a JOIN _ids pb ON pb.id = r.b
-    """

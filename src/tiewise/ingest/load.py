@@ -1,10 +1,10 @@
 """Ingest: load every configured input into the workspace, checked and pseudonymised.
 
-Interactions go through :mod:`tiewise.ingest.interactions` (aggregated per pair and day,
-incremental); the snapshot inputs through :mod:`tiewise.ingest.tables`.  Every rule broken, every
-duplicate dropped and every fix applied is counted in ``ingest_report``; bad rows go to
-``rejected_rows`` (``quarantine``) or stop the run at the first one (``strict``).  All of it happens
-inside the run's transaction: nothing half-loaded ever reaches the result tables.
+Interactions go through :mod:`tiewise.ingest.interactions` (deduplicated and staged for the
+links stage, incremental); the snapshot inputs through :mod:`tiewise.ingest.tables`.  Every rule
+broken, every duplicate dropped and every fix applied is counted in ``ingest_report``; bad rows
+go to ``rejected_rows`` (``quarantine``) or stop the run at the first one (``strict``).  All of
+it happens inside the run's transaction: nothing half-loaded ever reaches the result tables.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ __all__ = ["IngestSummary", "fingerprint_inputs", "ingest"]
 _REPORT_COLUMNS = ("input", "rule", "column", "rows", "share", "example", "action", "expected")
 
 
-def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
+def ingest(
+    ctx: RunContext, config: Config, key: bytes | None, *, rebuild: str | None = None
+) -> IngestSummary:
     """Load every configured input into the workspace.
 
     Parameters
@@ -37,6 +39,9 @@ def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
         The configuration; ``config.inputs`` names the files.
     key
         The pseudonymisation key, or None to keep raw identifiers (explicit opt-out).
+    rebuild
+        Why every interaction file must be read again although none changed (the links
+        stage's settings changed: :func:`tiewise.links.state.rebuild_reason`), or None.
 
     Returns
     -------
@@ -57,7 +62,7 @@ def ingest(ctx: RunContext, config: Config, key: bytes | None) -> IngestSummary:
 
         load_interactions_spark(ctx, config, key, summary)
     else:
-        load_interactions(ctx, config, key, summary)
+        load_interactions(ctx, config, key, summary, rebuild=rebuild)
     for name, schema in SCHEMAS.items():
         if name not in ("interactions", *CONVERSATION_TABLES) and config.inputs.sources(name):
             load_table(ctx, config, key, schema, summary)

@@ -2,10 +2,10 @@
 
 With ``[engine] engine = "spark"`` the record-heavy part of ingest -- typing and checking every
 record (:func:`tiewise.ingest.rules.validated_select`), dropping duplicates
-(``interactions._records_sql``), aggregating per pair into the link-state columns
-(``interactions._pairs_sql``) and pseudonymising (``interactions.ids_sql``) -- runs on a Spark
-cluster.  The SQL is not written twice: the DuckDB text those functions build is parsed with
-sqlglot and written as Spark SQL (:func:`to_spark_sql`), with a few rewrites for what Spark lacks:
+(``interactions._records_sql``) and pseudonymising -- runs on a Spark cluster, and so does the
+links stage's fold of the clean records into ``link_state`` (:mod:`tiewise.links.spark`).  The
+SQL is not written twice: the DuckDB text those functions build is parsed with sqlglot and
+written as Spark SQL (:func:`to_spark_sql`), with a few rewrites for what Spark lacks:
 
 ==============================  ===============================================================
 DuckDB                          Spark
@@ -23,8 +23,9 @@ DuckDB                          Spark
 ==============================  ===============================================================
 
 The session runs in UTC so that naive timestamps mean the same on both engines.  Spark writes
-``link_state`` and ``link_meta`` as Parquet; the workspace imports them (weights and week masks
-cast back to HUGEINT) and everything after ingest runs on this machine, unchanged.
+the clean, pseudonymised records as Parquet (``<spark_output>/pending_interactions``), where the
+links stage reads them; the workspace gets ``pending_loads`` (pointing there), the parties, the
+rejected rows and the ingest report.
 
 Examples
 --------
@@ -47,24 +48,16 @@ from tiewise.config import Config, EngineConfig
 from tiewise.exceptions import ConfigError, InputError
 from tiewise.ingest.checks import IngestSummary, RuleCount, check_columns, record_rules
 from tiewise.ingest.interactions import (
-    _COUNTS,
-    _STATE_AGG,
-    _STATE_COLUMNS,
-    _TOTAL,
-    _Meta,
-    _pairs_sql,
+    STAGED_COLUMNS,
+    LoadRow,
     _records_sql,
     add_record_counts,
-    frame_for,
-    half_life_line,
-    half_life_setting,
     history_hash,
-    ids_sql,
-    link_meta_sql,
     newest_sql,
-    pseudonymised_sql,
     span_sql,
+    stage_loads,
 )
+from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.ingest.rules import Validated, validated_select
 from tiewise.ingest.schemas import SCHEMAS
 from tiewise.ingest.sources import Source, resolve_sources, sql_path
@@ -74,9 +67,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = [
-    "SparkLinkState",
-    "link_state_on_spark",
+    "SparkRecords",
     "load_interactions_spark",
+    "records_on_spark",
     "spark_output",
     "spark_session",
     "to_spark_sql",
@@ -322,11 +315,15 @@ class SourceCounts:
 
 
 @dataclass(frozen=True)
-class SparkLinkState:
-    """What Spark computed: ``link_state`` (a DataFrame, not yet run), its frame, the counts."""
+class SparkRecords:
+    """What Spark computed: the clean records and parties (DataFrames, not yet run), the counts.
 
-    state: DataFrame
-    meta: _Meta
+    ``loads``: each source's row of ``pending_loads`` (without the run and the location).
+    """
+
+    records: DataFrame
+    parties: DataFrame
+    loads: list[tuple[str, Any, Any, int, int]]
     counts: list[SourceCounts]
 
 
@@ -426,40 +423,33 @@ def _locations(config: Config) -> list[tuple[Source, list[str]]]:
     return [(Source(SCHEMAS["interactions"], 0, spec, (), fmt, "engine.spark_input"), [where])]
 
 
-def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) -> SparkLinkState:
-    """Check, deduplicate, aggregate and pseudonymise the interaction records on Spark.
+def records_on_spark(spark: SparkSession, config: Config, key: bytes | None) -> SparkRecords:
+    """Check, deduplicate and pseudonymise the interaction records on Spark.
 
     The SQL is DuckDB's (:func:`tiewise.ingest.rules.validated_select`,
-    ``interactions._records_sql``, ``_pairs_sql``, ``ids_sql``), transpiled.
+    ``interactions._records_sql``, ``interactions.span_sql``), transpiled.
     """
     registered = [_register(spark, source, paths) for source, paths in _locations(config)]
-    prepared = [(source, columns) for source, _, columns in registered]
-    newest = []
-    for source, columns in prepared:
+    loads = []
+    for source, _, columns in registered:
         row = spark.sql(to_spark_sql(newest_sql(source, columns, config))).collect()
-        if row and row[0][0] is not None:
-            newest.append(row[0][0])
-    spans = []
-    if config.links.half_life_days is None:
-        for source, columns in prepared:
-            oldest, rows, pairs = spark.sql(to_spark_sql(span_sql(source, columns))).collect()[0]
-            spans.append((oldest, int(rows or 0), int(pairs)))
-    frame = frame_for(newest, None)
-    half_life, reason = half_life_setting(config, spans, frame.as_of)
-    frame = replace(frame, half_life_days=half_life, half_life_reason=reason)
+        newest = row[0][0] if row else None
+        oldest, rows, pairs = spark.sql(to_spark_sql(span_sql(source, columns))).collect()[0]
+        loads.append((source.label, newest, oldest, int(rows or 0), int(pairs)))
     parts: list[str] = []
     counts = []
     for source, rows, columns in registered:
         validated = validated_select(source, columns, config, row_numbers=False)
+        name = f"_tiewise_records_{source.index}"
         records = _records_sql(config, f"({validated.sql})")
-        name = f"_tiewise_pairs_{source.index}"
-        spark.sql(
-            to_spark_sql(_pairs_sql(config, frame, records))
-        ).persist().createOrReplaceTempView(name)
+        spark.sql(to_spark_sql(records)).persist().createOrReplaceTempView(name)
         parts.append(name)
         by_rule = spark.sql(
-            f"SELECT _rule, sum(raw_rows), sum({_TOTAL}), sum(duplicates), sum(two_sided), "
-            f"sum(missed) FROM {name} GROUP BY _rule"
+            to_spark_sql(
+                f"SELECT _rule, sum(copies), count(*), sum(copies - 1), "
+                "count(*) FILTER (WHERE seen_in AND seen_out), count(*) FILTER (WHERE missed) "
+                f"FROM {name} GROUP BY _rule"
+            )
         ).collect()
         good = [r for r in by_rule if r[0] is None]
         valid, dup, two, missed = (int(x or 0) for x in good[0][2:]) if good else (0, 0, 0, 0)
@@ -478,20 +468,24 @@ def link_state_on_spark(spark: SparkSession, config: Config, key: bytes | None) 
                 missed,
             )
         )
-    union = " UNION ALL ".join(
-        f"SELECT {_STATE_COLUMNS} FROM {t} WHERE _rule IS NULL" for t in parts
+    union = " UNION ALL ".join(f"SELECT * FROM {t} WHERE _rule IS NULL" for t in parts)
+    spark.sql(union).createOrReplaceTempView("_tiewise_clean")
+    pseudonym = "id" if key is None else hmac_sql("id", key)
+    ids = (
+        f"SELECT id, {pseudonym} AS p FROM "
+        "(SELECT from_id AS id FROM _tiewise_clean UNION SELECT to_id FROM _tiewise_clean)"
     )
-    if len(parts) > 1:  # the same pair in several sources: merge, as DuckDB does
-        union = f"SELECT a, b, {_STATE_AGG} FROM ({union}) GROUP BY a, b"
-    spark.sql(to_spark_sql(union)).createOrReplaceTempView("_pairs")
-    first = spark.sql("SELECT min(first_ts) FROM _pairs").collect()[0][0]
-    meta = replace(frame, first_ts=first or frame.as_of)
-    if key is None:
-        state = spark.sql("SELECT * FROM _pairs")
-    else:
-        spark.sql(to_spark_sql(ids_sql(key))).createOrReplaceTempView("_ids")
-        state = spark.sql(to_spark_sql(pseudonymised_sql()))
-    return SparkLinkState(state, meta, counts)
+    spark.sql(to_spark_sql(ids)).createOrReplaceTempView("_tiewise_ids")
+    clean = spark.sql(
+        to_spark_sql(
+            "SELECT f.p AS from_id, t.p AS to_id, r.channel, r.duration_s, r.timestamp, "
+            "CAST(r.copies AS BIGINT) AS copies, r.seen_in AND r.seen_out AS two_sided, r.missed "
+            "FROM _tiewise_clean r JOIN _tiewise_ids f ON f.id = r.from_id "
+            "JOIN _tiewise_ids t ON t.id = r.to_id"
+        )
+    )
+    parties = spark.sql("SELECT p AS party FROM _tiewise_ids")
+    return SparkRecords(clean, parties, loads, counts)
 
 
 def _report(
@@ -543,16 +537,16 @@ def spark_output(config: Config) -> str:
 def load_interactions_spark(
     ctx: RunContext, config: Config, key: bytes | None, summary: IngestSummary
 ) -> None:
-    """Build ``link_state`` on Spark, write it as Parquet, and import it into the workspace.
+    """Check, deduplicate and pseudonymise on Spark; stage the clean records there as Parquet.
 
     Always a full load (Spark reads every record); ``ingested_files`` lists the files read when
-    they are local, so a later DuckDB run merges only new files into the same state.
+    they are local.  The links stage folds the records into ``link_state`` on Spark.
     """
     from pyspark.errors import AnalysisException
 
     spark = spark_session(config.engine)
     try:
-        result = link_state_on_spark(spark, config, key)
+        result = records_on_spark(spark, config, key)
     except AnalysisException as exc:  # e.g. a path that does not exist
         first = str(exc).strip().splitlines()[0]
         where = "engine.spark_input" if config.engine.spark_input else "inputs.interactions"
@@ -566,48 +560,39 @@ def load_interactions_spark(
         )
     output = spark_output(config).rstrip("/")
     valid, rejected = _report(ctx, config, result.counts, summary, output)
-    summary.add(half_life_line(result.meta))
-    result.state.write.mode("overwrite").parquet(f"{output}/link_state")
-    literal = _parquet_files(f"{output}/link_state")
+    staged = f"{output}/pending_interactions"
+    result.records.select(*STAGED_COLUMNS.split(", ")).write.mode("overwrite").parquet(staged)
+    result.parties.write.mode("overwrite").parquet(f"{output}/interaction_parties")
+    rows: list[LoadRow] = [
+        (ctx.run_id, label, True, newest, oldest, n, pairs, staged)
+        for label, newest, oldest, n, pairs in result.loads
+    ]
+    stage_loads(ctx, rows, full=True)
     ctx.write_table(
-        "link_state",
-        "SELECT CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, "
-        + "".join(f"CAST({c} AS BIGINT) AS {c}, " for c in _COUNTS)
-        + "CAST(voice_seconds_ab AS DOUBLE) AS voice_seconds_ab, "
-        "CAST(voice_seconds_ba AS DOUBLE) AS voice_seconds_ba, "
-        "CAST(weight_fp AS HUGEINT) AS weight_fp, CAST(week_mask AS HUGEINT) AS week_mask, "
-        "CAST(first_ts AS TIMESTAMP) AS first_ts, CAST(last_ts AS TIMESTAMP) AS last_ts, "
-        "CAST(duplicates AS BIGINT) AS duplicates, CAST(two_sided AS BIGINT) AS two_sided, "
-        "CAST(missed AS BIGINT) AS missed, CAST(n_off_hours AS BIGINT) AS n_off_hours "
-        f"FROM read_parquet({literal})",
+        "interaction_parties",
+        "SELECT CAST(party AS VARCHAR) AS party "
+        f"FROM read_parquet({_parquet_files(f'{output}/interaction_parties')}) ORDER BY party",
         stage="ingest",
-        description="Interactions per pair of parties, in mergeable form (see links); "
-        "computed on Spark.",
-    )
-    ctx.write_table(
-        "link_meta",
-        link_meta_sql(config, result.meta),
-        stage="ingest",
-        description="When the interactions start and end (as of), and the week origin.",
+        description="Every party of the interaction records, pseudonymised; found on Spark.",
     )
     files = [(c.source, f) for c in result.counts for f in c.source.files]
     digest = history_hash(config, key)
-    rows = ", ".join(
-        f"('interactions', '{s.label}', {sql_path(f.path)}, {f.bytes}, {f.mtime}, {ctx.run_id}, "
-        f"'{digest}')"
+    values = ", ".join(
+        f"('interactions', {sql_string(s.label)}, {sql_path(f.path)}, {f.bytes}, {f.mtime}, "
+        f"{ctx.run_id}, {sql_string(digest)})"
         for s, f in files
     )
     ctx.write_table(
         "ingested_files",
         "SELECT input, source, path, CAST(bytes AS BIGINT) AS bytes, CAST(mtime AS BIGINT) AS "
         "mtime, CAST(run_id AS INTEGER) AS run_id, history_hash "
-        f"FROM (VALUES {rows}) AS t(input, source, path, bytes, mtime, run_id, history_hash)"
-        if rows
+        f"FROM (VALUES {values}) AS t(input, source, path, bytes, mtime, run_id, history_hash)"
+        if values
         else "SELECT NULL::VARCHAR AS input, NULL::VARCHAR AS source, NULL::VARCHAR AS path, "
         "NULL::BIGINT AS bytes, NULL::BIGINT AS mtime, NULL::INTEGER AS run_id, "
         "NULL::VARCHAR AS history_hash WHERE false",
         stage="ingest",
-        description="Every input file loaded into link_state: path, size, time, run.",
+        description="Every interaction file loaded: path, size, time, run.",
     )
     summary.mode, summary.reason = "full", "on Spark (every record is read)"
     summary.loaded["interactions"] = valid

@@ -1,7 +1,9 @@
-"""The links stage on Apache Spark: the same SQL as DuckDB, over the ``link_state`` Spark wrote.
+"""The links stage on Apache Spark: the same SQL as DuckDB, over the records Spark staged.
 
-With ``[engine] engine = "spark"`` ingest leaves ``link_state`` as Parquet in
-``engine.spark_output``.  Here Spark reads it back, and runs each table's DuckDB SQL
+With ``[engine] engine = "spark"`` ingest leaves the clean, pseudonymised records as Parquet in
+``engine.spark_output`` (``pending_interactions``).  Here Spark folds them into ``link_state``
+(:func:`fold_on_spark`: :func:`tiewise.links.state.pairs_sql`, transpiled), writes it as Parquet
+next to them and the workspace imports it.  Then Spark runs each table's DuckDB SQL
 (:func:`tiewise.links.strength.link_tables`) transpiled with
 :func:`tiewise.ingest.spark.to_spark_sql`: ``links`` (every strength component and the strength),
 ``service_numbers``, ``nodes``, ``customer_activity`` and ``customer_weeks``.  Each is written as
@@ -15,18 +17,19 @@ from this machine to Spark as small data frames, so the cluster needs no access 
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
-from tiewise.ingest.interactions import link_meta_sql, read_meta
 from tiewise.ingest.spark import spark_output, spark_session, to_spark_sql
+from tiewise.links.state import COUNTS, LinkMeta, link_meta_sql, pairs_sql, read_meta
 from tiewise.store import RunContext, scalar, sql_path, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["import_parquet", "link_tables_on_spark"]
+__all__ = ["fold_on_spark", "import_parquet", "link_tables_on_spark"]
 
 
 def _location(output: str, name: str) -> str:
@@ -51,6 +54,36 @@ def import_parquet(
         stage=stage,
         description=description + " Computed on Spark.",
     )
+
+
+def fold_on_spark(
+    ctx: RunContext, config: Config, frame: LinkMeta, locations: list[str]
+) -> datetime.datetime | None:
+    """Fold the records Spark staged at ``locations`` into ``link_state`` there; import it.
+
+    Returns the oldest record's time.
+    """
+    spark = spark_session(config.engine)
+    output = spark_output(config).rstrip("/")
+    spark.read.parquet(*sorted(set(locations))).createOrReplaceTempView("pending_interactions")
+    state = spark.sql(to_spark_sql(pairs_sql(config, frame, "SELECT * FROM pending_interactions")))
+    state.write.mode("overwrite").parquet(f"{output}/link_state")
+    ctx.write_table(
+        "link_state",
+        "SELECT CAST(a AS VARCHAR) AS a, CAST(b AS VARCHAR) AS b, "
+        + "".join(f"CAST({c} AS BIGINT) AS {c}, " for c in COUNTS)
+        + "CAST(voice_seconds_ab AS DOUBLE) AS voice_seconds_ab, "
+        "CAST(voice_seconds_ba AS DOUBLE) AS voice_seconds_ba, "
+        "CAST(weight_fp AS HUGEINT) AS weight_fp, CAST(week_mask AS HUGEINT) AS week_mask, "
+        "CAST(first_ts AS TIMESTAMP) AS first_ts, CAST(last_ts AS TIMESTAMP) AS last_ts, "
+        "CAST(duplicates AS BIGINT) AS duplicates, CAST(two_sided AS BIGINT) AS two_sided, "
+        "CAST(missed AS BIGINT) AS missed, CAST(n_off_hours AS BIGINT) AS n_off_hours "
+        f"FROM read_parquet({_location(output, 'link_state')})",
+        stage="links",
+        description="Interactions per pair of parties, in mergeable form; computed on Spark.",
+    )
+    first: datetime.datetime | None = scalar(ctx.con, "SELECT min(first_ts) FROM link_state")
+    return first
 
 
 def _register_inputs(spark: SparkSession, ctx: RunContext, config: Config, output: str) -> None:

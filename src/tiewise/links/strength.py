@@ -28,7 +28,7 @@ Each table is one SQL query (:func:`structure_sql`, :func:`links_sql`,
 :func:`service_numbers_sql`, :func:`nodes_sql`, :func:`activity_sql`, :func:`customer_weeks_sql`),
 written for DuckDB.  With ``[engine] engine = "spark"`` the same queries, transpiled
 (:func:`tiewise.ingest.spark.to_spark_sql`), run on Spark over the ``link_state`` Parquet that
-ingest wrote there (:mod:`tiewise.links.spark`); the results come back as Parquet and are imported
+the fold wrote there (:mod:`tiewise.links.spark`); the results come back as Parquet and are imported
 with DuckDB's column types.  The week masks are read with modulo and popcount only (no shifts of a
 128-bit integer), which Spark's DECIMAL masks allow.
 """
@@ -38,8 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiewise.config import Config
-from tiewise.exceptions import InputError
-from tiewise.ingest.interactions import FIXED_POINT
+from tiewise.links.state import FIXED_POINT, fold_interactions, write_conversation_links
 from tiewise.store import RunContext, scalar
 
 __all__ = [
@@ -434,18 +433,23 @@ class LinkSummary:
     on_network: int
     service_numbers: int
     engine: str = "duckdb"
+    half_life_days: float | None = None  # the decay of the record weights
+    half_life_reason: str = ""  # where that half-life came from
 
 
 def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     """Build ``links``, ``links_directed``, ``service_numbers``, ``nodes`` and the activity tables.
 
-    On DuckDB ``links`` is a view: its strength components are a few arithmetic operations per
-    pair over ``link_state``, cheaper to compute when read than to store.  On Spark every table
+    First the records ingest staged are folded into ``link_state`` and ``link_meta``
+    (:func:`tiewise.links.state.fold_interactions`), and the replies and mentions of
+    ``conversations`` into ``conversation_links``.  On DuckDB ``links`` is a view: its strength
+    components are a few arithmetic operations per pair over ``link_state``, cheaper to compute
+    when read than to store.  On Spark every table
     is computed there and imported (``links`` then is a table).
     """
     con = ctx.con
-    if not ctx.has_table("link_state"):
-        raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
+    meta = fold_interactions(ctx, config)
+    write_conversation_links(ctx, config)
     talk = ctx.has_table("conversation_links") and config.engine.engine != "spark"
     tables = link_tables(config, ctx.has_table("customers"), talk)
     if config.engine.engine == "spark":
@@ -482,4 +486,6 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
         on_network=int(on_network),
         service_numbers=int(service),
         engine=config.engine.engine,
+        half_life_days=meta.half_life_days,
+        half_life_reason=meta.half_life_reason,
     )
