@@ -39,7 +39,8 @@ Usage::
     nice python benchmarks/bench_seeds_truth.py                 # 20k worlds, seeds 1 2 3
     nice python benchmarks/bench_seeds_truth.py --seeds 1 --size 20000
 
-Prints a table and writes ``benchmarks/results/seeds_truth.json`` (with the load average).
+Prints a table and writes ``benchmarks/results/seeds_truth.json`` (``seeds_truth_SIZE.json`` for
+another size), with the load average.
 """
 
 from __future__ import annotations
@@ -334,8 +335,9 @@ def main() -> None:
               f"true / model {p['mean_truth_over_model']:.2f}, item mean / claimed "
               f"{p['mean_item_mean_over_claim']:.2f}; ratio over top degree claimed "
               f"{p['mean_claimed_ratio']:.2f}, true {p['mean_true_ratio_social']:.2f}")  # fmt: skip
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    out = RESULTS if args.size == 20_000 else RESULTS.with_name(f"seeds_truth_{args.size}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
         "command": "python benchmarks/bench_seeds_truth.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_before": load_before,

@@ -955,9 +955,16 @@ TABLES: tuple[Table, ...] = (
         reason                VARCHAR  Why: the figures behind this row, in plain words.
         link_scale            DOUBLE   The calibrated scale of the learned link probabilities.
                                        [only with adoptions to calibrate on]
-        caused_per_adoption   DOUBLE   Excess adopters below an adoption in the follow trees (0
-                                       without shown influence). [only with adoptions to calibrate
-                                       on]
+        caused_per_adoption   DOUBLE   Adoptions an adoption caused, chains of credited follows
+                                       included (0 without shown influence). [only with adoptions
+                                       to calibrate on]
+        reach_check           DOUBLE   Out of sample, what the adoptions after the cut caused over
+                                       what the cascade fitted before it predicts (NULL: not
+                                       checked). [only with adoptions to calibrate on]
+        reach_check_low       DOUBLE   Its 90% interval, low end. [only with adoptions to
+                                       calibrate on]
+        reach_check_high      DOUBLE   Its 90% interval, high end. [only with adoptions to
+                                       calibrate on]
         """),
         when="when `influence.enabled` and there are adoptions",
     ),

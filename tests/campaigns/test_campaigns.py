@@ -13,7 +13,7 @@ from tiewise.campaigns.stage import uplift_test
 from tiewise.config import Config, load_config, template
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import pseudonymise
-from tiewise.pipeline import run_pipeline
+from tiewise.pipeline import rewrite_report, run_pipeline
 from tiewise.store import Workspace
 from tiewise.synth import TelcoParams, generate_telco
 
@@ -243,5 +243,20 @@ def test_crosssell_takes_the_influence_stage_seed_set_in_its_order(
         ]
     campaign(config, "crosssell", category="devices", size=20)
     assert listed(config, "crosssell_devices")["customer_id"].tolist() == expected[:20]
+    # the report gives the seed set's reach with its interval, or none for a fallback
+    rewrite_report(config)
+    html = config.resolve(config.report.path).read_text()
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        last = ws.con.execute(
+            "SELECT * FROM seed_sets WHERE category = 'devices' ORDER BY rank DESC LIMIT 1"
+        ).df()
+    if "reach_low" in last and np.isfinite(last["expected_reach"].iloc[0]):
+        r = last.iloc[0]
+        assert (
+            f"expected reach of the seed set {r['expected_reach']:,.0f} adopters (90% interval "
+            f"{r['reach_low']:,.0f} to {r['reach_high']:,.0f}; a conservative figure"
+        ) in html
+    else:
+        assert "expected reach of the seed set" not in html
     with pytest.raises(InputError, match="no seed set for category 'garden'"):
         campaign(config, "crosssell", category="garden")

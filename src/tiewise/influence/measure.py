@@ -139,6 +139,9 @@ class Measured:
         The same with every follow at the population's causal probability for its item, lag and
         tie class, a follower's causes adding up to at most one: the level of the chains per
         category, free of the customer multipliers' shrinkage.
+    population_follows
+        The follows behind ``population_descendants``: leader row, follower row and causal
+        probability (before the at-most-one cap), to chain again over a part of the period.
     """
 
     scale: TimeScale
@@ -152,6 +155,7 @@ class Measured:
     rate: FloatArray
     descendants: FloatArray
     population_descendants: FloatArray
+    population_follows: tuple[IntArray, IntArray, FloatArray]
 
 
 def _follow_list(
@@ -284,10 +288,8 @@ def measure(
     scale_to = np.divide(caused.caused, total, out=np.zeros(len(codes)), where=total > 0)
     own = raw * scale_to[group[rows]]
     at_population = weight * credit / (1.0 + credit)
-    descendants = chain_descendants(ad.time, rows, followers, _at_most_one(followers, own))
-    population = chain_descendants(
-        ad.time, rows, followers, _at_most_one(followers, at_population)
-    )
+    descendants = chain_descendants(ad.time, rows, followers, at_most_one(followers, own))
+    population = chain_descendants(ad.time, rows, followers, at_most_one(followers, at_population))
     return Measured(
         scale=scale,
         pairs=(a, b),
@@ -307,6 +309,7 @@ def measure(
         ),
         descendants=descendants,
         population_descendants=population,
+        population_follows=(rows, followers, at_population),
     )
 
 
@@ -353,7 +356,7 @@ def _chain_sums(
     return out
 
 
-def _at_most_one(follower: IntArray, prob: FloatArray) -> FloatArray:
+def at_most_one(follower: IntArray, prob: FloatArray) -> FloatArray:
     """``prob`` scaled so each follower's causes add up to at most one (one adoption each)."""
     causes = np.bincount(follower, prob, int(follower.max()) + 1 if len(follower) else 0)
     return prob / np.maximum(causes[follower], 1.0)

@@ -1,10 +1,10 @@
 """Seeds: the customers whose adoption spreads furthest, under a cascade fitted to the data.
 
 The learned link probabilities (:mod:`tiewise.influence.linkprob`) give each link its shape;
-their scale per category is set from the adoptions that followed through chains of contacts
-beyond what shuffled timing gives (:func:`tiewise.influence.timing.descendant_test`): the scale
-at which the cascade model makes the adopters reach, on average, as many others as followed them
-in the data.  Seeds are chosen by IMM on that cascade.
+their scale per category is set from the adoptions the category's adoptions caused, chains of
+credited follows included (:attr:`tiewise.influence.measure.Measured.population_descendants`,
+what network value counts too): the scale at which the cascade model makes the adopters reach,
+on average, as many others as they caused in the data.  Seeds are chosen by IMM on that cascade.
 
 Only a category whose tests show influence gets a cascade.  Elsewhere the seed list is a
 *structural fallback* — the customers with the highest structural spreading score — labelled as
@@ -13,13 +13,13 @@ adoption would spread.
 
 The expected reach is checked out of sample: the cascade is calibrated again on the adoptions
 before a cut (``train_share`` of the period), and its prediction of how many others the adopters
-after the cut reach is compared with the excess chains observed after the cut.  Both sides see
-the same follow-up: the fit uses the adoptions of as long a stretch before the cut as the test
-has after it, their chains cut short at the cut as the test's are at the end of the data, and
-both count as reachable only the customers who had not adopted in the category yet.
-Their ratio (``reach_check``) scales the model's reach (``model_reach``) into the
-``expected_reach`` shown, and its 90% interval widens the sampling interval into ``reach_low`` –
-``reach_high``.
+after the cut reach is compared with what they caused (chains of credited follows, counted as
+the calibration counts them).  Both sides see the same follow-up: the fit uses the adoptions of
+as long a stretch before the cut as the test has after it, their chains cut short at the cut as
+the test's are at the end of the data, and both count as reachable only the customers who had
+not adopted in the category yet.  Their ratio (``reach_check``) scales the model's reach
+(``model_reach``) into the ``expected_reach`` shown, and its 90% interval widens the sampling
+interval into ``reach_low`` – ``reach_high``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ from tiewise.influence.imm import (
     top_degree,
     weighted_cascade,
 )
-from tiewise.influence.linkprob import LinkCounts
+from tiewise.influence.linkprob import LinkCounts, fit_links
+from tiewise.influence.measure import at_most_one, chain_descendants
 from tiewise.influence.scores import ALL
-from tiewise.influence.timing import descendant_test
 
 __all__ = ["Cascades", "ReachCheck", "cascades", "reach_check", "seed_rows"]
 
@@ -58,6 +58,7 @@ BoolArray = npt.NDArray[np.bool_]
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
 _CHECK_SETS = 100_000  # RR sets to estimate the reach of a seed set
+_Z90 = 1.6448536269514722  # two-sided 90%
 
 
 @dataclass(frozen=True)
@@ -125,30 +126,6 @@ def _calibrate(
     return math.sqrt(lo * hi)
 
 
-def _descendants_per_adoption(
-    ad: Adoptions, pairs: tuple[IntArray, IntArray], keep: BoolArray, window: float,
-    shuffles: int, seed: int,
-) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
-    """Per category: adoptions, observed and shuffled descendants among the ``keep`` rows."""
-    rows = np.flatnonzero(keep)
-    renumber = np.full(len(ad.node), -1, dtype=np.int64)
-    renumber[rows] = np.arange(len(rows))
-    a, b = pairs
-    both = keep[a] & keep[b]
-    observed, expected = descendant_test(
-        ad.item[rows], ad.time[rows], renumber[a[both]], renumber[b[both]], window=window,
-        shuffles=shuffles, seed=seed,
-    )  # fmt: skip
-    n_cat = len(ad.categories)
-    item_category = np.zeros(len(ad.items), dtype=np.int64)
-    item_category[ad.item] = ad.category
-    items = np.arange(len(observed))
-    adoptions = np.bincount(ad.category[rows], minlength=n_cat).astype(np.float64)
-    obs = np.bincount(item_category[items], weights=observed, minlength=n_cat)
-    exp = np.bincount(item_category[items], weights=expected, minlength=n_cat)
-    return adoptions, obs.astype(np.float64), exp.astype(np.float64)
-
-
 def _base(
     net: Network, counts: LinkCounts, model: str, link_prior: float
 ) -> tuple[InGraph, float, FloatArray]:
@@ -164,54 +141,36 @@ def cascades(
     counts: LinkCounts | None,
     model: str,
     detected: dict[str, bool],
-    pairs: tuple[IntArray, IntArray] | None,
-    window: float,
+    targets: dict[str, float] | None,
     config: Config,
-    targets: dict[str, float] | None = None,
 ) -> tuple[Cascades, FloatArray]:
     """Calibrated cascade per category where influence is shown, and each link's probability.
 
     The scale per category is the one at which the adopters reach, on average, as many others
     as their adoptions caused, chains included: ``targets`` per category (the measured
-    descendants per adoption, as network value uses them); without it, the excess of chains of
-    follows over shuffled timing.  Without adoption data there is no cascade (every category is
-    a structural fallback) and links carry the weighted cascade.
+    descendants per adoption, as network value uses them).  Without adoption data there is no
+    cascade (every category is a structural fallback) and links carry the weighted cascade.
     """
     cfg = config.influence
     src = np.concatenate([net.u, net.v])
     dst = np.concatenate([net.v, net.u])
-    if counts is None or ad is None or pairs is None:
+    if counts is None or ad is None or targets is None:
         wc = weighted_cascade(net.n, src, dst) * net.on_network[dst]
         return Cascades(in_graph(net.n, src, dst, wc), {}, pd.DataFrame(), {ALL: False}), wc
     base, norm, shape = _base(net, counts, model, cfg.link_prior)
-    everyone = np.ones(len(ad.node), dtype=bool)
-    adoptions, observed, expected = _descendants_per_adoption(
-        ad, pairs, everyone, window, cfg.min_shuffles, config.seed
-    )
     roots = np.flatnonzero(net.on_network)
-    names = [*ad.categories, ALL]
+    shown = np.flatnonzero([detected.get(c, False) for c in ad.categories])
     rows, scales = [], {}
-    shown = np.array([detected.get(c, False) for c in ad.categories])
-    for c, name in enumerate(names):
-        mine = ad.category == c if name != ALL else np.isin(ad.category, np.flatnonzero(shown))
-        cats = [c] if name != ALL else list(np.flatnonzero(shown))
+    for c, name in enumerate([*ad.categories, ALL]):
+        mine = ad.category == c if name != ALL else np.isin(ad.category, shown)
         adopters = np.zeros(net.n, dtype=bool)
         adopters[ad.node[mine]] = True
-        n_adopt = float(adoptions[cats].sum()) if cats else 0.0
-        excess = float(np.maximum(observed[cats] - expected[cats], 0.0).sum()) if cats else 0.0
-        target = excess / max(n_adopt, 1.0)
-        if targets is not None and name in targets:
-            target = targets[name]
-        target = target if detected.get(name, False) else 0.0
+        target = targets.get(name, 0.0) if detected.get(name, False) else 0.0
         scales[name] = _calibrate(base, roots, adopters, target, 1.0, config.seed + 11)
-        rows.append((name, int(n_adopt), float(observed[cats].sum()) if cats else 0.0,
-                     float(expected[cats].sum()) if cats else 0.0, target,
-                     scales[name] * norm))  # fmt: skip
+        rows.append((name, int(mine.sum()), target, scales[name] * norm))
     calibration = pd.DataFrame(
-        rows,
-        columns=["category", "adoptions", "descendants", "descendants_expected",
-                 "caused_per_adoption", "link_scale"],
-    )  # fmt: skip
+        rows, columns=["category", "adoptions", "caused_per_adoption", "link_scale"]
+    )
     result = Cascades(base, scales, calibration, detected)
     return result, np.minimum(scales[ALL] * shape, 1.0)
 
@@ -220,9 +179,9 @@ def cascades(
 class ReachCheck:
     """Out-of-sample check of the cascade's reach, per category.
 
-    ``ratio`` is what the adopters after the cut reached (excess chains observed) over what the
-    cascade calibrated before the cut predicts for them; ``low`` and ``high`` bound it (90%,
-    Poisson on the observed chains).  1 means the model's reach held out of sample.
+    ``ratio`` is what the adopters after the cut caused (chains of credited follows, as the
+    calibration counts them) over what the cascade calibrated before the cut predicts for them;
+    ``low`` and ``high`` bound it (90%).  1 means the model's reach held out of sample.
     """
 
     ratio: dict[str, float]
@@ -230,54 +189,100 @@ class ReachCheck:
     high: dict[str, float]
 
 
+def _chains(
+    ad: Adoptions, follows: tuple[IntArray, IntArray, FloatArray], keep: BoolArray
+) -> FloatArray:
+    """Per adoption row: what it caused, chains of credited follows within the ``keep`` rows."""
+    lead, follower, prob = follows
+    both = keep[lead] & keep[follower]
+    return chain_descendants(
+        ad.time, lead[both], follower[both], at_most_one(follower[both], prob[both])
+    )
+
+
+def _mean_se(x: FloatArray) -> tuple[float, float]:
+    if len(x) == 0:
+        return 0.0, 0.0
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
+
+
+def _counts_before(
+    net: Network, ad: Adoptions, pairs: tuple[IntArray, IntArray], keep: BoolArray, window: float
+) -> LinkCounts:
+    """Link counts learned from the ``keep`` adoption rows only."""
+    rows = np.flatnonzero(keep)
+    renumber = np.full(len(ad.node), -1, dtype=np.int64)
+    renumber[rows] = np.arange(len(rows))
+    a, b = pairs
+    both = keep[a] & keep[b]
+    return fit_links(
+        net.n, net.u, net.v, ad.node[rows], ad.item[rows], ad.time[rows], renumber[a[both]],
+        renumber[b[both]], window=window,
+    )  # fmt: skip
+
+
 def reach_check(
     net: Network,
     ad: Adoptions,
-    counts: LinkCounts,
     model: str,
     detected: dict[str, bool],
+    follows: tuple[IntArray, IntArray, FloatArray],
     pairs: tuple[IntArray, IntArray],
     window: float,
     config: Config,
 ) -> ReachCheck:
-    """Fit the cascade's scale before the cut, compare its reach with what followed after it."""
-    from scipy.stats import chi2
+    """Fit the cascade before the cut, compare its reach with what new adopters caused after it.
 
+    The check is built as a seed is chosen: the link probabilities are learned from the
+    adoptions up to the cut only, the scale is calibrated on the adopters of a stretch before
+    it, and the prediction is made for the customers who adopted in the category after the cut
+    for the first time (as seeds have not adopted in it).  What they caused counts as the
+    calibration counts it (chains of credited follows at the population's causal probability,
+    :attr:`Measured.population_follows`).  The interval is a normal one on the log of the
+    ratio, from the standard errors of the caused per adoption on both sides (adoptions taken
+    as independent).
+    """
     cfg = config.influence
     lo, hi = float(ad.time.min()), float(ad.time.max())
     cut = lo + cfg.train_share * (hi - lo)
-    after = ad.time > cut
+    known = ad.time <= cut
     # the fit sees as long a follow-up as the test: the adoptions of the same length of time
     # before the cut, their chains cut short at the cut as the test's are at the end of the data
-    before = (ad.time <= cut) & (ad.time > cut - (hi - cut))
-    base, _, _ = _base(net, counts, model, cfg.link_prior)
+    before = known & (ad.time > cut - (hi - cut))
+    base, _, _ = _base(net, _counts_before(net, ad, pairs, known, window), model, cfg.link_prior)
     roots = np.flatnonzero(net.on_network)
-    fit = _descendants_per_adoption(ad, pairs, before, window, cfg.min_shuffles, config.seed)
-    test = _descendants_per_adoption(ad, pairs, after, window, cfg.min_shuffles, config.seed)
+    fit_chains = _chains(ad, follows, before)
+    seen_chains = _chains(ad, follows, ~known)
+    # first adoptions in their category after the cut (customers new to it, as seeds are)
+    key = ad.node * len(ad.categories) + ad.category
+    new = ~known & ~np.isin(key, key[known])
     ratio, low, high = {}, {}, {}
     for c, name in enumerate(ad.categories):
-        if not detected.get(name, False):
+        mine = ad.category == c
+        fit, fit_se = _mean_se(fit_chains[before & mine])
+        rows = np.flatnonzero(new & mine)
+        if not detected.get(name, False) or fit <= 0 or len(rows) == 0:
             continue
-        target = max(fit[1][c] - fit[2][c], 0.0) / max(fit[0][c], 1.0)
         adopters_before = np.zeros(net.n, dtype=bool)
-        adopters_before[ad.node[before & (ad.category == c)]] = True
+        adopters_before[ad.node[before & mine]] = True
         # who could still be reached: not those who had adopted in the category already
-        earlier = ad.category == c
-        fit_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut - (hi - cut))])
-        test_roots = np.setdiff1d(roots, ad.node[earlier & (ad.time <= cut)])
-        scale = _calibrate(base, fit_roots, adopters_before, target, 1.0, config.seed + 13)
+        fit_roots = np.setdiff1d(roots, ad.node[mine & (ad.time <= cut - (hi - cut))])
+        test_roots = np.setdiff1d(roots, ad.node[mine & known])
+        scale = _calibrate(base, fit_roots, adopters_before, fit, 1.0, config.seed + 13)
         adopters_after = np.zeros(net.n, dtype=bool)
-        adopters_after[ad.node[after & (ad.category == c)]] = True
+        adopters_after[ad.node[rows]] = True
         predicted = _mean_reach(
             scaled(base, scale), test_roots, adopters_after, seed=config.seed + 14, stop=np.inf
-        ) * float(test[0][c])
-        seen = float(test[1][c])
-        chance = float(test[2][c])
+        )
+        seen, seen_se = _mean_se(seen_chains[rows])
         if predicted <= 0:
             continue
-        ratio[name] = max(seen - chance, 0.0) / predicted
-        low[name] = max(chi2.ppf(0.05, 2 * seen) / 2 - chance, 0.0) / predicted if seen else 0.0
-        high[name] = max(chi2.ppf(0.95, 2 * seen + 2) / 2 - chance, 0.0) / predicted
+        ratio[name] = seen / predicted
+        spread = math.hypot(seen_se / max(seen, 1e-12), fit_se / fit)
+        low[name] = ratio[name] * math.exp(-_Z90 * spread) if seen > 0 else 0.0
+        high[name] = (
+            ratio[name] * math.exp(_Z90 * spread) if seen > 0 else _Z90 * seen_se / predicted
+        )
     return ReachCheck(ratio, low, high)
 
 
@@ -364,8 +369,9 @@ def seed_rows(
     )
     reasons = [
         f"seed {i + 1} for {category}: adds {g:.1f} expected adopters of {what} "
-        f"(independent cascade fitted to the excess chains of follows; {r:.1f} ± {1.96 * e:.1f} "
-        f"reached by the first {i + 1}); cost {c:g}; {f:g} contacts followed this customer "
+        f"(independent cascade fitted to the adoptions caused, chains included; {r:.1f} ± "
+        f"{1.96 * e:.1f} reached by the first {i + 1}); cost {c:g}; {f:g} contacts followed "
+        f"this customer "
         f"before{held}{capped}"
         for i, (g, r, e, c, f) in enumerate(
             zip(chosen.gain, reach, se, state.cost[seeds], state.followers[seeds], strict=True)

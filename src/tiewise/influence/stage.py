@@ -55,7 +55,14 @@ from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, valida
 from tiewise.influence.measure import Measured, measure
 from tiewise.influence.netvalue import network_values
 from tiewise.influence.scores import ALL, score_frame, test_frame
-from tiewise.influence.seeds import Cascades, SeedInputs, cascades, reach_check, seed_rows
+from tiewise.influence.seeds import (
+    Cascades,
+    ReachCheck,
+    SeedInputs,
+    cascades,
+    reach_check,
+    seed_rows,
+)
 from tiewise.influence.structural import collective_influence, leaderrank
 from tiewise.influence.timing import linked_pairs
 from tiewise.shared import DAYS_PER_MONTH, FloatArray, IntArray
@@ -118,16 +125,21 @@ class _Prepared:
     pairs: tuple[IntArray, IntArray] | None = None
     window: float = 0.0
     targets: dict[str, float] | None = None
+    check: ReachCheck | None = None
 
 
 def _earlier_tests(
     ctx: RunContext, ad: Adoptions
-) -> tuple[dict[str, bool], float, dict[str, float]] | None:
-    """The last influence run's verdicts, window and caused per adoption, if it tested these."""
+) -> tuple[dict[str, bool], float, dict[str, float], ReachCheck] | None:
+    """The last influence run's verdicts, window, caused per adoption and reach check."""
     if not ctx.has_table("influence_tests"):
         return None
+    names = ["reach_check", "reach_check_low", "reach_check_high"]
+    if not set(names) <= set(ctx.columns("influence_tests")):
+        return None
     rows = ctx.con.execute(
-        "SELECT category, influence_detected, window_days, caused_per_adoption FROM influence_tests"
+        "SELECT category, influence_detected, window_days, caused_per_adoption, "
+        f"{', '.join(names)} FROM influence_tests"
     ).fetchall()
     if sorted(str(r[0]) for r in rows) != sorted(ad.categories):
         return None
@@ -137,7 +149,9 @@ def _earlier_tests(
     on = [i for i, c in enumerate(ad.categories) if shown[c]]
     total = sum(per[ad.categories[i]] * n[i] for i in on)
     targets = {**per, ALL: total / max(float(n[on].sum()), 1.0)}
-    return {**shown, ALL: any(shown.values())}, float(rows[0][2]), targets
+    checked = [r for r in rows if r[4] is not None]
+    check = ReachCheck(*({str(r[0]): float(r[4 + i]) for r in checked} for i in range(3)))
+    return {**shown, ALL: any(shown.values())}, float(rows[0][2]), targets, check
 
 
 def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _Prepared:
@@ -157,7 +171,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     if ad is None:
         return _Prepared(net, None, None, None, "weighted_cascade", None, structural)
     earlier = _earlier_tests(ctx, ad) if reuse_tests else None
-    m = None
+    m, check = None, None
     if earlier is None:
         m = measure(
             net, ad, window=cfg.window_days, significance=cfg.significance,
@@ -171,7 +185,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         detected = {**shown, ALL: any(shown.values())}
         targets = _chain_targets(ad, m)
     else:
-        detected, window, targets = earlier
+        detected, window, targets, check = earlier
         a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, a, b, window=window)
     lo, hi = float(ad.time.min()), float(ad.time.max())
@@ -181,7 +195,11 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     )  # fmt: skip
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
-    return _Prepared(net, ad, m, counts, model, val, structural, detected, (a, b), window, targets)
+    if m is not None:
+        check = reach_check(net, ad, model, detected, m.population_follows, (a, b), window, config)
+    return _Prepared(
+        net, ad, m, counts, model, val, structural, detected, (a, b), window, targets, check
+    )
 
 
 def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
@@ -203,9 +221,7 @@ def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
 
 
 def _cascades(p: _Prepared, config: Config) -> tuple[Cascades, FloatArray]:
-    return cascades(
-        p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config, p.targets
-    )
+    return cascades(p.net, p.adoptions, p.counts, p.model, p.detected, p.targets, config)
 
 
 def _chain_targets(ad: Adoptions, m: Measured) -> dict[str, float]:
@@ -219,16 +235,23 @@ def _chain_targets(ad: Adoptions, m: Measured) -> dict[str, float]:
 
 
 def _seed_inputs(
-    ctx: RunContext, p: _Prepared, casc: Cascades, followers: FloatArray, config: Config,
-    check: bool,
-) -> SeedInputs:  # fmt: skip
+    ctx: RunContext, p: _Prepared, casc: Cascades, followers: FloatArray, config: Config
+) -> SeedInputs:
     cost, excluded = costs_and_exclusions(ctx, p.net, config)
-    checked = None
-    if check and p.adoptions is not None and p.counts is not None and p.pairs is not None:
-        checked = reach_check(
-            p.net, p.adoptions, p.counts, p.model, p.detected, p.pairs, p.window, config
-        )
-    return SeedInputs(p.net, p.adoptions, casc, cost, excluded, followers, p.structural, checked)
+    return SeedInputs(p.net, p.adoptions, casc, cost, excluded, followers, p.structural, p.check)
+
+
+def _check_frame(check: ReachCheck | None) -> pd.DataFrame:
+    """``reach_check`` and its interval per category (the categories checked)."""
+    got = check or ReachCheck({}, {}, {})
+    return pd.DataFrame(
+        {
+            "category": pd.Series(list(got.ratio), dtype="object"),
+            "reach_check": pd.Series(list(got.ratio.values()), dtype="float64"),
+            "reach_check_low": pd.Series([got.low[c] for c in got.ratio], dtype="float64"),
+            "reach_check_high": pd.Series([got.high[c] for c in got.ratio], dtype="float64"),
+        }
+    )
 
 
 def _validation_frame(val: Validation) -> pd.DataFrame:
@@ -372,6 +395,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
                 on="category",
                 how="left",
             )
+            tests = tests.merge(_check_frame(p.check), on="category", how="left")
         summary.influence_detected = tests.loc[tests["influence_detected"], "category"].tolist()
         summary.time_resolution = m.scale.label
         summary.window_days = m.scale.window
@@ -396,7 +420,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     followers = np.zeros(net.n)
     rows = scores[scores["category"] == ALL]
     followers[index.loc[rows["customer_id"].astype(object)].to_numpy()] = rows["followers"]
-    state = _seed_inputs(ctx, p, casc, followers, config, check=True)
+    state = _seed_inputs(ctx, p, casc, followers, config)
     seed_frames, curves = [], []
     for category in [*summary.categories, ALL] if summary.categories else [ALL]:
         s, c = seed_rows(state, config, category, cfg.seeds, cfg.budget)
@@ -455,7 +479,7 @@ def select_seeds(
             "USING (customer_id) WHERE s.category = 'all'"
         ).fetchnumpy()
         followers[rows["idx"]] = rows["followers"]
-    state = _seed_inputs(ctx, p, casc, followers, config, check=True)
+    state = _seed_inputs(ctx, p, casc, followers, config)
     seeds, curve = seed_rows(state, config, category, k, budget)
     for name, frame in (("seed_sets", seeds), ("spread_curve", curve)):
         if ctx.has_table(name):

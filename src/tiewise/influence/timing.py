@@ -26,7 +26,6 @@ from tiewise.shared import FloatArray, IntArray
 
 __all__ = [
     "ShuffleTest",
-    "descendant_test",
     "linked_pairs",
     "shuffle_test",
 ]
@@ -209,87 +208,6 @@ def shuffle_test(
         group_p=(1.0 + ge_g) / (1.0 + shuffles),
         shuffles=shuffles,
     )
-
-
-@nb.njit(cache=True, nogil=True)
-def _descendants(
-    time: FloatArray, a: IntArray, b: IntArray, window: float, row_unit: IntArray, units: int
-) -> FloatArray:
-    n = time.shape[0]
-    parent = np.full(n, -1, dtype=np.int64)
-    for p in range(a.shape[0]):
-        d = time[b[p]] - time[a[p]]
-        lead, follow = (a[p], b[p]) if d > 0 else (b[p], a[p])
-        if 0.0 < abs(d) <= window:  # the latest contact who adopted before is the parent
-            q = parent[follow]
-            if q < 0 or time[lead] > time[q] or (time[lead] == time[q] and lead < q):
-                parent[follow] = lead
-    below = np.zeros(n)
-    for r in np.argsort(-time, kind="mergesort"):  # children before their parents
-        if parent[r] >= 0:
-            below[parent[r]] += below[r] + 1.0
-    per_unit = np.zeros(units)
-    for r in range(n):
-        per_unit[row_unit[r]] += below[r]
-    return per_unit
-
-
-@nb.njit(cache=True, nogil=True)
-def _descendant_shuffles(
-    time: FloatArray,
-    item_start: IntArray,
-    a: IntArray,
-    b: IntArray,
-    window: float,
-    row_unit: IntArray,
-    units: int,
-    shuffles: int,
-    seed: np.uint64,
-) -> tuple[FloatArray, FloatArray]:
-    observed = _descendants(time, a, b, window, row_unit, units)
-    total = np.zeros(units)
-    t = time.copy()
-    for r in range(shuffles):
-        _shuffle_within_items(time, item_start, seed, r, t)
-        total += _descendants(t, a, b, window, row_unit, units)
-    return observed, total / max(shuffles, 1)
-
-
-def descendant_test(
-    item: IntArray,
-    time: FloatArray,
-    pair_a: IntArray,
-    pair_b: IntArray,
-    *,
-    window: float,
-    shuffles: int,
-    seed: int,
-) -> tuple[FloatArray, FloatArray]:
-    """Adoptions that followed each item's adoptions through chains of contacts, per item.
-
-    Every adopter is attached to the linked contact who adopted the same item last before them
-    (within ``window``); the sum over adoptions of the adopters below each in these trees is
-    the observed count, and its mean over timings shuffled within each item (as in
-    :func:`shuffle_test`) the count homophily alone gives.
-
-    Examples
-    --------
-    A chain of three friends adopting a day apart: 2 below the first and 1 below the second;
-    shuffled, the three times always form a chain of the same length in some order.
-
-    >>> obs, exp = descendant_test(np.array([0, 0, 0]), np.array([1.0, 2.0, 3.0]),
-    ...                            np.array([0, 1]), np.array([1, 2]), window=7, shuffles=20,
-    ...                            seed=1)
-    >>> obs.tolist()
-    [3.0]
-    """
-    item = np.asarray(item, dtype=np.int64)
-    item_start = _item_starts(item)
-    units = int(item.max()) + 1 if len(item) else 0
-    return _descendant_shuffles(
-        np.asarray(time, np.float64), item_start, np.asarray(pair_a, np.int64),
-        np.asarray(pair_b, np.int64), float(window), item, units, shuffles, np.uint64(seed),
-    )  # fmt: skip
 
 
 def linked_pairs(

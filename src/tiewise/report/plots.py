@@ -220,18 +220,24 @@ def uplift_svg(rows: list[dict[str, Any]]) -> str:
         return _svg(fig)
 
 
-def spread_svg(curves: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]) -> str:
-    """Expected reach of the first k seeds per category: IMM (solid) against top degree (dashed)."""
+def spread_svg(curves: dict[str, tuple[npt.NDArray[np.float64], ...]]) -> str:
+    """Expected reach of the first k seeds per category: IMM (solid) against top degree (dashed).
+
+    Each category's value is ``(seeds' reach, top degree's reach)``, optionally followed by the
+    low and high ends of the seeds' reach interval, drawn as a band.
+    """
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots()
-        for i, (category, (imm, degree)) in enumerate(sorted(curves.items())):
+        for i, (category, (imm, degree, *band)) in enumerate(sorted(curves.items())):
             k = np.arange(1, len(imm) + 1)
             color = f"C{i}"
             ax.plot(k, imm, color=color, label=f"{category}: tiewise seeds")
+            if len(band) == 2:
+                ax.fill_between(k, band[0], band[1], color=color, alpha=0.15, linewidth=0)
             ax.plot(k, degree, color=color, linestyle="--", label=f"{category}: most contacts")
         ax.set_xlabel("seeds (k)")
         ax.set_ylabel("expected adopters reached")
-        ax.set_title("Spread of the seed sets (independent cascade, learned probabilities)")
+        ax.set_title("Spread of the seed sets (cascade fitted to the data, checked after a cut)")
         ax.legend(frameon=False, fontsize=7)
         return _svg(fig)
 
