@@ -316,13 +316,16 @@ def test_slices_give_exactly_the_same_links_and_rejects_as_one_pass(
     for name, options in (("whole", ""), ("sliced", "slice_rows = 1000\n")):
         folder = tmp_path / name
         folder.mkdir()
+        options += "keep_interactions = true\n"
         ws, _ = run(calls_config(folder, path=str(data), ingest_options=options))
-        results.append((state_and_rejects(ws), report(ws)))
+        kept = ws.con.execute("SELECT * FROM interactions ORDER BY ALL").fetchall()
+        results.append((state_and_rejects(ws), report(ws), kept))
         temp = ws.path / "tmp"
         assert not any(temp.glob("tiewise-slices-*"))
         ws.close()
-    (whole, whole_report), (sliced, sliced_report) = results
+    (whole, whole_report, whole_kept), (sliced, sliced_report, sliced_kept) = results
     assert sliced == whole
+    assert len(whole_kept) > 15_000 and sliced_kept == whole_kept
     assert whole_report["duplicate_record"][0] > 900 and whole_report["self_interaction"][0] > 100
     assert sliced_report == whole_report
 
@@ -361,28 +364,6 @@ def test_bad_rows_of_large_csv_files_get_their_own_row_numbers(tmp_path: Path) -
                 [f"%calls_{name}.csv"],
             ).fetchall()
             assert [r[0] for r in got] == rows
-
-
-def test_records_just_before_the_week_origin_stay_out_of_the_week_mask(tmp_path: Path) -> None:
-    from tiewise.links.state import MASK_WEEKS
-
-    newest = pd.Timestamp("2026-03-04 12:00")  # a Wednesday
-    start = (newest - pd.Timedelta(weeks=MASK_WEEKS - 7)).normalize()
-    origin = start - pd.Timedelta(days=start.weekday())  # the Monday of week 0
-    rows = [
-        ("4479000001", "4479000002", newest),
-        ("4479000001", "4479000002", origin - pd.Timedelta(days=3)),  # 3 days before week 0
-        ("4479000003", "4479000004", newest),
-        ("4479000003", "4479000004", origin + pd.Timedelta(days=1)),  # inside week 0
-    ]
-    frame = pd.DataFrame(rows, columns=["caller", "callee", "ts"])
-    frame.to_csv(tmp_path / "calls.csv", index=False)
-    ws, _ = run(calls_config(tmp_path, extra='constants = {channel = "sms"}'))
-    with ws:
-        assert ws.con.execute("SELECT origin FROM link_meta").fetchall()[0][0] == origin.date()
-        masks = [r[0] for r in ws.con.execute("SELECT week_mask FROM link_state").fetchall()]
-    last_week = (newest.normalize() - origin).days // 7
-    assert sorted(masks) == sorted([1 << last_week, (1 << last_week) | 1])
 
 
 def both_phones_log(seed: int, direction: bool) -> tuple[str, int, int]:

@@ -13,7 +13,7 @@ from tiewise.config import Config, load_config
 from tiewise.exceptions import InputError
 from tiewise.ingest.checks import IngestSummary
 from tiewise.ingest.load import ingest
-from tiewise.links.state import PENDING, fold_interactions, rebuild_reason
+from tiewise.links.state import MASK_WEEKS, PENDING, fold_interactions, rebuild_reason
 from tiewise.links.strength import LinkSummary, build_links
 from tiewise.store import Workspace
 
@@ -130,3 +130,25 @@ def test_an_interrupted_run_leaves_state_and_files_as_they_were(tmp_path: Path) 
     ingested, _ = pipeline(config)
     assert ingested.mode == "incremental" and ingested.loaded["interactions"] == 2
     assert int(state(config)[["n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba"]].sum().sum()) == 4
+
+
+def test_records_just_before_the_week_origin_stay_out_of_the_week_mask(tmp_path: Path) -> None:
+    newest = pd.Timestamp("2026-03-04 12:00")  # a Wednesday
+    start = (newest - pd.Timedelta(weeks=MASK_WEEKS - 7)).normalize()
+    origin = start - pd.Timedelta(days=start.weekday())  # the Monday of week 0
+    rows = [
+        ("4479000001", "4479000002", newest),
+        ("4479000001", "4479000002", origin - pd.Timedelta(days=3)),  # 3 days before week 0
+        ("4479000003", "4479000004", newest),
+        ("4479000003", "4479000004", origin + pd.Timedelta(days=1)),  # inside week 0
+    ]
+    frame = pd.DataFrame(rows, columns=["caller", "callee", "ts"])
+    frame = frame.assign(channel="sms", duration_s=None)
+    write_day(tmp_path, "calls.csv", frame.to_csv(index=False))
+    config = config_for(tmp_path)
+    pipeline(config)
+    with Workspace.open(config.workspace_path, read_only=True) as ws:
+        assert ws.con.execute("SELECT origin FROM link_meta").fetchall()[0][0] == origin.date()
+        masks = [r[0] for r in ws.con.execute("SELECT week_mask FROM link_state").fetchall()]
+    last_week = (newest.normalize() - origin).days // 7
+    assert sorted(masks) == sorted([1 << last_week, (1 << last_week) | 1])

@@ -205,7 +205,7 @@ def _records_sql(config: Config, rows: str) -> str:
 
 
 def slices(ctx: RunContext, config: Config, source: Source) -> int:
-    """How many slices to aggregate ``source`` in, so that each fits in memory.
+    """How many slices to deduplicate ``source`` in, so that each fits in memory.
 
     Deduplication groups every record: a hash table far larger than the pairs, which above the
     memory limit DuckDB would spill to disk, many times slower.  Slicing the records by a hash
@@ -213,7 +213,7 @@ def slices(ctx: RunContext, config: Config, source: Source) -> int:
     records of a pair, fall in the same slice.  The row count comes from Parquet metadata, or
     is estimated from the size of CSV files (40 bytes a line; gzip 4:1).
     """
-    if config.ingest.keep_interactions or not source.files:
+    if not source.files:
         return 1
     if source.fmt == "parquet":
         files = "[" + ", ".join(sql_path(f.path) for f in source.files) + "]"
