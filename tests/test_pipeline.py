@@ -57,6 +57,10 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
     assert result.report_path.is_file()
     html = result.report_path.read_text()
     assert "Community 1 " in html and "<svg" in html
+    with Workspace.open(load_config(config_path).workspace_path, read_only=True) as ws:
+        meta = ws.con.execute("SELECT half_life_days, half_life_reason FROM link_meta").df()
+    days, why = meta.iloc[0]
+    assert f"link weights decay with a half-life of {days:g} days ({why})" in html
     for fetch in ('src="http', "src='http", 'href="http', "<link ", "@import", "url(http"):
         assert fetch not in html  # opens offline: nothing is fetched
     assert len(result.top_customers) == 10
@@ -68,16 +72,24 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
     assert all(s["peak_rss_bytes"] > 50 * 2**20 for s in stages)  # Python and the libraries
 
 
+# what records the run itself (ids, times, paths), not its results
+_RUN_RECORDS = {"runs", "ingested_files", "table_changes"}
+
+
 def test_same_data_and_seed_give_the_same_results(
     telco: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, path_a = run(telco, monkeypatch, "again_a")
     second, path_b = run(telco, monkeypatch, "again_b")
-    frames = []
+    frames: list[dict[str, pd.DataFrame]] = []
     for path in (path_a, path_b):
         with Workspace.open(load_config(path).workspace_path, read_only=True) as ws:
-            frames.append(ws.table("customer_scores").order("customer_id").df())
-    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
+            names = sorted(t.name for t in ws.tables() if t.name not in _RUN_RECORDS)
+            frames.append({name: ws.con.execute(
+                f"SELECT * FROM {name} ORDER BY ALL").df() for name in names})  # fmt: skip
+    assert sorted(frames[0]) == sorted(frames[1]) and "customer_value" in frames[0]
+    for name, frame in frames[0].items():  # every result table, bit for bit
+        pd.testing.assert_frame_equal(frame, frames[1][name], check_exact=True, obj=name)
     assert first.top_customers == second.top_customers
 
 

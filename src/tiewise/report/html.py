@@ -264,7 +264,13 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
         "(SELECT count(*) FROM service_numbers) AS service_numbers, "
         "(SELECT CAST(sum(records) AS BIGINT) FROM links) AS interactions, "
         "(SELECT first_ts FROM link_meta) AS first_record, "
-        "(SELECT as_of FROM link_meta) AS last_record",
+        "(SELECT as_of FROM link_meta) AS last_record"
+        + (
+            ", (SELECT half_life_days FROM link_meta) AS half_life_days, "
+            "(SELECT half_life_reason FROM link_meta) AS half_life_reason"
+            if {"half_life_days", "half_life_reason"} <= _columns(ws, "link_meta")
+            else ""
+        ),
     )[0]
     return {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from tiewise.config import ValueConfig
 from tiewise.exceptions import InputError
+from tiewise.store import exact_sum
 
 __all__ = [
     "LearnedWeights",
@@ -77,18 +78,21 @@ def engagement_scores(
     """
     _register(con, "_eng_w", weights if weights is not None else cfg.engagement_weights)
     _register(con, "_eng_scale", cfg.engagement_value_scale)
+    points = (
+        "w.x * CASE WHEN s.x IS NOT NULL THEN coalesce(e.value, 0) / s.x ELSE 1 END * "
+        + _decay(as_of, cfg.engagement_half_life_days)
+    )
     frame = con.execute(
         f"""
         WITH per_type AS (
             SELECT e.customer_id, e.event_type, count(*) AS n,
-                   sum(w.x * CASE WHEN s.x IS NOT NULL THEN coalesce(e.value, 0) / s.x ELSE 1 END
-                       * {_decay(as_of, cfg.engagement_half_life_days)}) AS points
+                   {exact_sum(points)} AS points
             FROM engagement_events e JOIN _eng_w w USING (event_type)
             LEFT JOIN _eng_scale s USING (event_type)
             WHERE w.x <> 0
             GROUP BY ALL
         )
-        SELECT customer_id, sum(points) AS engagement_points, sum(n) AS engagement_events,
+        SELECT customer_id, {exact_sum("points")} AS engagement_points, sum(n) AS engagement_events,
                arg_max(format('{{}} ({{}} events, {{}} points)', event_type, n, round(points, 1)),
                        points) AS top_behaviour
         FROM per_type GROUP BY customer_id ORDER BY customer_id

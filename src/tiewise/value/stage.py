@@ -66,7 +66,6 @@ class ValueSummary:
     notes: list[str] = field(default_factory=list)
 
 
-
 def _universe(ctx: RunContext) -> pd.DataFrame:
     """The customers to value: the customers input, else the on-network parties."""
     unknown = (
@@ -476,11 +475,14 @@ def _social_inputs(
         knowledge = out["engagement_score"].to_numpy(float)
         out["knowledge_basis"] = "engagement score"
     elif ctx.has_table("adoptions"):
+        decayed = (
+            f"pow(2.0, -greatest(0, date_diff('second', e.timestamp, "
+            f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}')) / 86400.0 / "
+            f"{cfg.engagement_half_life_days})"
+        )
         adopted = con.execute(
             f"""
-            SELECT e.customer_id, sum(pow(2.0, -greatest(0, date_diff('second', e.timestamp,
-                   TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}')) / 86400.0 /
-                   {cfg.engagement_half_life_days})) AS adoptions_decayed,
+            SELECT e.customer_id, {exact_sum(decayed)} AS adoptions_decayed,
                    count(DISTINCT coalesce(e.category, e.item)) AS categories
             FROM adoptions e GROUP BY 1
             """
