@@ -146,7 +146,9 @@ _, x_train, y_train = _cut(data, tx, -2 * h, windows, cfg)
 _, x_test, y_test = _cut(data, tx, -h, windows, cfg)
 """
 
-ENGINES = EVALUATION_CUTS + """
+ENGINES = (
+    EVALUATION_CUTS
+    + """
 from lightgbm import LGBMClassifier
 from sklearn.calibration import CalibratedClassifierCV
 out = {"train_rows": len(y_train), "test_rows": len(y_test),
@@ -174,8 +176,11 @@ for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
                                "brier": s.brier}
 print("RESULT " + json.dumps(out, default=float))
 """
+)
 
-SEEDS = EVALUATION_CUTS + """
+SEEDS = (
+    EVALUATION_CUTS
+    + """
 rows = []
 for seed in [cfg.seed, *range(int(sys.argv[2]))]:
     lift = {}
@@ -189,6 +194,7 @@ out = {"runs": rows, "gain_mean": float(gain.mean()), "gain_sd": float(gain.std(
        "gain_min": float(gain.min()), "gain_max": float(gain.max())}
 print("RESULT " + json.dumps(out, default=float))
 """
+)
 
 COSTS = """
 import json, sys, time

@@ -202,9 +202,7 @@ def test_the_report_shows_campaigns_and_their_uplift(
 ) -> None:
     config, truth = telco
     campaign(config, "referral", name="report_check", size=300)
-    frame = listed(config, "report_check").merge(
-        truth, left_on="customer_id", right_on="pseudonym"
-    )
+    frame = listed(config, "report_check").merge(truth, left_on="customer_id", right_on="pseudonym")
     file = tmp_path / "replies.csv"
     pd.DataFrame({"customer_id": frame["id"], "responded": (frame.index % 4 == 0)}).to_csv(
         file, index=False

@@ -101,9 +101,7 @@ def test_init_writes_a_template_and_refuses_to_overwrite(tmp_path: Path, cli) ->
 
 
 @pytest.mark.slow
-def test_demo_runs_the_pipeline_and_builds_the_campaign_lists(
-    tmp_path: Path, cli
-) -> None:
+def test_demo_runs_the_pipeline_and_builds_the_campaign_lists(tmp_path: Path, cli) -> None:
     result = cli("demo", "--dir", str(tmp_path / "demo"), "--customers", "2000")
     assert result.code == 0, result.err
     assert "acquisition: " in result.out and "Report with the campaigns" in result.out

@@ -32,7 +32,6 @@ class CampaignList:
     basis: str  # which tables the ranking came from, in words
 
 
-
 def _has(ctx: RunContext, table: str, *columns: str) -> bool:
     present = ctx.columns(table)
     return bool(present) and all(c in present for c in columns)

@@ -68,7 +68,6 @@ class QueueSummary:
     basis: str
 
 
-
 def _open(ctx: RunContext, config: Config) -> pd.DataFrame:
     days = config.conversations.open_days
     gone = (

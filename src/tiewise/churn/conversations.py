@@ -99,13 +99,12 @@ def conversation_features(
     usual = np.bincount(idx[before], minlength=n) * (recent_days / lookback_days)
     sums = np.bincount(idx[scored], weights=sentiment[scored], minlength=n)
     counts = np.bincount(idx[scored], minlength=n)
+    negatives = np.bincount(idx[recent & negative], minlength=n).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return pd.DataFrame(
         {
-            "negative_posts_recent": np.bincount(
-                idx[recent & negative], minlength=n
-            ).astype(float)[index],
+            "negative_posts_recent": negatives[index],
             "posts_recent": posts[index],
             "posts_usual": usual[index],
             "posts_ratio": ((posts + 1.0) / (usual + 1.0))[index],

@@ -27,7 +27,6 @@ MAX_WEEKS = ACTIVITY_WEEKS
 _DAY_S = 86_400.0
 
 
-
 @dataclass(frozen=True)
 class ChurnData:
     """Customers, their contacts' week-by-week activity and their churn times.

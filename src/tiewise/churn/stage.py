@@ -388,8 +388,7 @@ def _reasons(
         add(
             complained,
             (
-                f"{x:.0f} negative conversation{'s' if x > 1 else ''} in the last {days} days"
-                f"{note}"
+                f"{x:.0f} negative conversation{'s' if x > 1 else ''} in the last {days} days{note}"
                 for x in said[complained].tolist()
             ),
         )

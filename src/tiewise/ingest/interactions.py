@@ -461,6 +461,7 @@ def _load_source(
     add_record_counts(summary, source, total, tally.duplicates, tally.two_sided, tally.missed)
     return tally.valid, bad + malformed, total + malformed
 
+
 def add_record_counts(
     summary: IngestSummary, source: Source, total: int, duplicates: int, two_sided: int, missed: int
 ) -> None:
@@ -492,8 +493,6 @@ def add_record_counts(
                 "a negative duration marks a missed call",
             )
         )
-
-
 
 
 def _record_files(ctx: RunContext, source: Source) -> None:

@@ -134,8 +134,7 @@ def rebuild_reason(ctx: RunContext, config: Config) -> str | None:
         return "link_state was built by an earlier version"
     if scalar(ctx.con, "SELECT formula FROM link_meta") != formula_fingerprint(config):
         return (
-            "the [links] weight settings (half_life_days, channel_weights, duration_weight) "
-            "changed"
+            "the [links] weight settings (half_life_days, channel_weights, duration_weight) changed"
         )
     return None
 
@@ -324,9 +323,7 @@ def fold_interactions(ctx: RunContext, config: Config) -> LinkMeta:
     has_state = ctx.has_table("link_state") and ctx.has_table("link_meta")
     if not loads:
         if not has_state:
-            raise InputError(
-                "no interactions in the workspace: ingest them first (`tiewise run`)."
-            )
+            raise InputError("no interactions in the workspace: ingest them first (`tiewise run`).")
         stale = rebuild_reason(ctx, config)
         if stale is not None:
             raise InputError(

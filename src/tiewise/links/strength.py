@@ -165,9 +165,7 @@ def structure_sql(config: Config) -> str:
         """
 
 
-def links_sql(
-    weights: dict[str, float] | None = None, *, with_conversations: bool = False
-) -> str:
+def links_sql(weights: dict[str, float] | None = None, *, with_conversations: bool = False) -> str:
     """SQL of the ``links`` rows from ``link_state``, ``link_meta`` and ``link_structure``.
 
     ``with_conversations``: the replies and mentions of ``conversation_links`` are added to the

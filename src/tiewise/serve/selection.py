@@ -270,7 +270,7 @@ def selection_sql(
                 + " END AS churn_band"
             )
         else:
-            select.append(f'{alias}.{sql_identifier(source)} AS {sql_identifier(name)}')
+            select.append(f"{alias}.{sql_identifier(source)} AS {sql_identifier(name)}")
     joins = []
     used = {_ALIAS[spec[n][0]] for n in shown}
     where = ["s.on_network", "NOT s.is_service"]
@@ -299,10 +299,10 @@ def selection_sql(
         alias = _ALIAS[table]
         used.add(alias)
         if low_value is not None:
-            where.append(f'{alias}.{sql_identifier(source)} >= ?')
+            where.append(f"{alias}.{sql_identifier(source)} >= ?")
             params.append(low_value)
         if high_value is not None:
-            where.append(f'{alias}.{sql_identifier(source)} <= ?')
+            where.append(f"{alias}.{sql_identifier(source)} <= ?")
             params.append(high_value)
     if "v" in used:
         joins.append("LEFT JOIN customer_value v ON v.customer_id = s.customer_id")
@@ -331,7 +331,7 @@ def selection_sql(
         ):
             raise SelectionError(f"sort: this workspace has no {table}.{source}")
         direction = "DESC" if selection.descending else "ASC"
-        order = f'{sql_identifier(sort)} {direction} NULLS LAST, customer_id'
+        order = f"{sql_identifier(sort)} {direction} NULLS LAST, customer_id"
     else:
         order = "customer_id" + ("" if sort is None or not selection.descending else " DESC")
     sql = (
