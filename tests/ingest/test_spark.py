@@ -283,6 +283,51 @@ def test_transpiled_sql_gives_duckdbs_answer(spark: Any, sql: str) -> None:
     assert len(expected) > 1
 
 
+def test_replies_and_mentions_join_the_links_on_spark(spark: Any) -> None:
+    """``link_state`` plus ``conversation_links``, summed per pair, as on DuckDB (masks of 127
+    bits included)."""
+    from tiewise.ingest.spark import to_spark_sql
+    from tiewise.links.spark import small_view
+    from tiewise.links.strength import link_state_sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    t = "TIMESTAMP '2026-01-05 10:00:00'"
+    counts = ", ".join(f"{n} AS {c}" for n, c in enumerate(
+        ["n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba",
+         "duplicates", "two_sided", "missed", "n_off_hours"], start=1))  # fmt: skip
+    con.execute(
+        f"""CREATE TABLE link_state AS
+        SELECT * REPLACE (a || '' AS a) FROM (
+            SELECT x AS a, 'z' AS b, {counts}, 12.5 AS voice_seconds_ab,
+                   3.0 AS voice_seconds_ba, CAST(4294967296 * 3 AS HUGEINT) AS weight_fp,
+                   (CAST(1 AS HUGEINT) << 100) | 5 AS week_mask, {t} AS first_ts,
+                   {t} + INTERVAL 3 DAY AS last_ts
+            FROM (VALUES ('p'), ('q')) v(x))"""
+    )
+    con.execute(
+        f"""CREATE TABLE conversation_links AS
+        SELECT x AS a, y AS b, 2 AS n_replies_ab, 0 AS n_replies_ba, 1 AS n_mentions_ab,
+               3 AS n_mentions_ba, CAST(4294967296 AS HUGEINT) AS weight_fp,
+               (CAST(1 AS HUGEINT) << 120) | 2 AS week_mask, {t} - INTERVAL 9 DAY AS first_ts,
+               {t} AS last_ts, 1 AS n_off_hours
+        FROM (VALUES ('p', 'z'), ('r', 's')) v(x, y)"""
+    )
+    for name in ("link_state", "conversation_links"):
+        small_view(spark, con, name)
+    sql = f"SELECT * FROM {link_state_sql(True)} ORDER BY a, b"
+
+    def plain(values: Any) -> tuple[Any, ...]:
+        return tuple(
+            x if isinstance(x, float | str | datetime.datetime) else int(x) for x in values
+        )
+
+    expected = [plain(r) for r in con.execute(sql).fetchall()]
+    got = [plain(r) for r in spark.sql(to_spark_sql(sql)).collect()]
+    assert got == expected
+    assert len(expected) == 3 and expected[0][-3] == (1 << 120) | (1 << 100) | 7
+
+
 def test_a_spark_input_that_does_not_exist_is_a_clear_input_error(
     tmp_path: Path, spark_settings: str
 ) -> None:

@@ -11,8 +11,9 @@ Parquet to ``<spark_output>/<table>`` -- what a cluster user hands to the graph 
 imported into the workspace with the column types DuckDB's own query would give, so every later
 stage reads the same tables whichever engine built them.
 
-``link_meta`` (one row) and the customers' ``customer_id`` and ``on_network`` (for ``nodes``) go
-from this machine to Spark as small data frames, so the cluster needs no access to the workspace.
+``link_meta`` (one row), the customers' ``customer_id`` and ``on_network`` (for ``nodes``) and
+``conversation_links`` (the replies and mentions per pair) go from this machine to Spark as small
+data frames, so the cluster needs no access to the workspace.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
 from tiewise.ingest.spark import spark_output, spark_session, to_spark_sql
 from tiewise.links.state import COUNTS, LinkMeta, link_meta_sql, pairs_sql, read_meta
-from tiewise.store import RunContext, scalar, sql_path, sql_string
+from tiewise.store import RunContext, scalar, sql_identifier, sql_path, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["fold_on_spark", "import_parquet", "link_tables_on_spark"]
+__all__ = ["fold_on_spark", "import_parquet", "link_tables_on_spark", "small_view"]
 
 
 def _location(output: str, name: str) -> str:
@@ -103,6 +106,25 @@ def _register_inputs(spark: SparkSession, ctx: RunContext, config: Config, outpu
     if ctx.has_table("customers"):
         customers = ctx.con.sql("SELECT customer_id, on_network FROM customers").to_arrow_table()
         spark.createDataFrame(customers).createOrReplaceTempView("customers")
+    if ctx.has_table("conversation_links"):
+        small_view(spark, ctx.con, "conversation_links")
+
+
+def small_view(spark: SparkSession, con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """DuckDB's small ``table`` (e.g. ``conversation_links``) as a Spark view of the same name.
+
+    Its 128-bit sums and week masks go as the exact ``DECIMAL(38, 0)`` Spark's own
+    ``link_state`` holds them in.
+    """
+    types = {c: t for c, t, *_ in con.execute(f"DESCRIBE {sql_identifier(table)}").fetchall()}
+    columns = ", ".join(
+        f"CAST({sql_identifier(c)} AS DECIMAL(38, 0)) AS {sql_identifier(c)}"
+        if t == "HUGEINT"
+        else sql_identifier(c)
+        for c, t in types.items()
+    )
+    frame = con.sql(f"SELECT {columns} FROM {sql_identifier(table)}").to_arrow_table()
+    spark.createDataFrame(frame).createOrReplaceTempView(table)
 
 
 def link_tables_on_spark(

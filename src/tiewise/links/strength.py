@@ -448,7 +448,7 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     con = ctx.con
     meta = fold_interactions(ctx, config)
     write_conversation_links(ctx, config)
-    talk = ctx.has_table("conversation_links") and config.engine.engine != "spark"
+    talk = ctx.has_table("conversation_links")
     tables = link_tables(config, ctx.has_table("customers"), talk)
     if config.engine.engine == "spark":
         from tiewise.links.spark import link_tables_on_spark  # PySpark is optional
