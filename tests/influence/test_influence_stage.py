@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -302,6 +303,10 @@ def test_cli_influence_and_seeds(
     assert r.code == 2 and "known categories" in r.err  # type: ignore[attr-defined]
     r = cli("influence", "--config", cfg)
     assert r.code == 0 and "influence beyond homophily" in r.out  # type: ignore[attr-defined]
+    out = " ".join(r.out.split())  # type: ignore[attr-defined]
+    claimed = re.search(r"conservative\): devices (\d+) \((\d+)-(\d+)\)", out)
+    assert claimed is not None, out
+    assert int(claimed[2]) <= int(claimed[1]) <= int(claimed[3])
     order = "ORDER BY customer_id, category"
     before = _table(config, "influence_scores", order)
     value = _table(config, "network_value", "ORDER BY customer_id")

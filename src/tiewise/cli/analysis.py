@@ -277,9 +277,14 @@ def print_influence(s: InfluenceSummary) -> None:
                 "structural fallback (labelled so in every table), not evidence of influence.",
                 highlight=False,
             )
-    reach = ", ".join(f"{c} {r:.0f}" for c, r in s.seeds.items()) or "none (structural fallback)"
+    reach = ", ".join(
+        f"{c} {r:.0f} ({s.seed_interval[c][0]:.0f}-{s.seed_interval[c][1]:.0f})"
+        for c, r in s.seeds.items()
+    )
     out.print(
-        f"Seeds (expected reach): {reach}. Network value total {s.network_value_total:,.0f} "
+        f"Seeds (expected reach, 90% interval; conservative): "
+        f"{reach or 'none (structural fallback)'}. "
+        f"Network value total {s.network_value_total:,.0f} "
         f"over the value horizon (adoption value = {s.value_basis}).",
         highlight=False,
     )

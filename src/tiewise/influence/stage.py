@@ -84,6 +84,7 @@ class InfluenceSummary:
     link_model: str = "weighted_cascade"
     link_auc: dict[str, float] = field(default_factory=dict)
     seeds: dict[str, float] = field(default_factory=dict)  # category -> expected reach (shown)
+    seed_interval: dict[str, tuple[float, float]] = field(default_factory=dict)  # its 90%
     network_value_total: float = 0.0
     value_basis: str = ""
     time_resolution: str = ""
@@ -428,6 +429,10 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         curves.append(c)
         if len(c):
             summary.seeds[category] = float(c["expected_reach"].iloc[-1])
+            summary.seed_interval[category] = (
+                float(c["reach_low"].iloc[-1]),
+                float(c["reach_high"].iloc[-1]),
+            )
         reached = s["epsilon"].max() if len(s) else float("nan")
         if np.isfinite(reached) and reached > cfg.epsilon * (1 + 1e-9):
             summary.imm_shortfall[category] = (float(reached), int(s["rr_sets"].max()))
