@@ -1,7 +1,7 @@
 """Seeds: the customers whose adoption spreads furthest, under a cascade fitted to the data.
 
 The learned link probabilities (:mod:`tiewise.influence.linkprob`) give each link its shape;
-their scale per category is set from the adoptions the category's adoptions caused, chains of
+their scale per category is set from what the category's adoptions caused, chains of
 credited follows included (:attr:`tiewise.influence.measure.Measured.population_descendants`,
 what network value counts too): the scale at which the cascade model makes the adopters reach,
 on average, as many others as they caused in the data.  Seeds are chosen by IMM on that cascade.
@@ -11,15 +11,17 @@ Only a category whose tests show influence gets a cascade.  Elsewhere the seed l
 such in every row, with no expected reach and no spread curve: nothing in the data says their
 adoption would spread.
 
-The expected reach is checked out of sample: the cascade is calibrated again on the adoptions
-before a cut (``train_share`` of the period), and its prediction of how many others the adopters
-after the cut reach is compared with what they caused (chains of credited follows, counted as
-the calibration counts them).  Both sides see the same follow-up: the fit uses the adoptions of
-as long a stretch before the cut as the test has after it, their chains cut short at the cut as
-the test's are at the end of the data, and both count as reachable only the customers who had
-not adopted in the category yet.  Their ratio (``reach_check``) scales the model's reach
-(``model_reach``) into the ``expected_reach`` shown, and its 90% interval widens the sampling
-interval into ``reach_low`` – ``reach_high``.
+The expected reach is checked out of sample, as a seed is chosen (:func:`reach_check`): the link
+probabilities are learned from the adoptions up to a cut (``train_share`` of the period) only,
+the scale is calibrated on the adopters of a stretch before the cut as long as what follows it
+(their chains cut short at the cut, as the test's are at the end of the data), and the cascade's
+prediction for the customers who adopted in the category for the first time after the cut is
+compared with what they caused (chains of credited follows, counted as the calibration counts
+them); customers who had adopted in the category already are reachable on neither side.  The
+ratio (``reach_check``) scales the model's reach (``model_reach``) into the ``expected_reach``
+shown, and its 90% interval widens the sampling interval into ``reach_low`` – ``reach_high``.
+Against a generator's true cascade the figure ran low (``docs/influence.md``): it is presented
+as conservative.
 """
 
 from __future__ import annotations
@@ -280,8 +282,11 @@ def reach_check(
         ratio[name] = seen / predicted
         spread = math.hypot(seen_se / max(seen, 1e-12), fit_se / fit)
         low[name] = ratio[name] * math.exp(-_Z90 * spread) if seen > 0 else 0.0
+        # nothing caused after the cut: at most -ln(0.1) adoptions in all, at 90%
         high[name] = (
-            ratio[name] * math.exp(_Z90 * spread) if seen > 0 else _Z90 * seen_se / predicted
+            ratio[name] * math.exp(_Z90 * spread)
+            if seen > 0
+            else math.log(10.0) / len(rows) / predicted
         )
     return ReachCheck(ratio, low, high)
 
