@@ -161,20 +161,20 @@ def baselines(train: pd.DataFrame, users: pd.Index, adopted: pd.Series) -> pd.Da
     return out
 
 
-def tiewise_config(folder: Path) -> Path:
-    """Write the configuration for the inputs in ``folder``; the workspace goes in it too."""
-    path = folder / "tiewise.toml"
-    known = InfluenceConfig.model_fields  # settings this version of tiewise has
-    influence = "\n".join(f"{k} = {v}" for k, v in INFLUENCE.items() if k in known)
-    path.write_text(
-        f"""seed = 42
+def higgs_settings(folder: Path, second_input: str) -> str:
+    """The settings every Higgs run shares, up to its channel weights (``retweet = 1.0``).
+
+    Inputs: ``interactions.parquet`` and ``<second_input>.parquet`` in ``folder``, the
+    workspace in it too.
+    """
+    return f"""seed = 42
 workspace = "{(folder / "ws").as_posix()}"
 
 [inputs.interactions]
 path = "{(folder / "interactions.parquet").as_posix()}"
 
-[inputs.adoptions]
-path = "{(folder / "adoptions.parquet").as_posix()}"
+[inputs.{second_input}]
+path = "{(folder / f"{second_input}.parquet").as_posix()}"
 
 [privacy]
 pseudonymise = false   # SNAP's ids are anonymous numbers already
@@ -187,7 +187,17 @@ exclude_service_numbers = false   # the most retweeted accounts are one-way by n
 
 [links.channel_weights]
 retweet = 1.0
-mention = 1.0
+"""
+
+
+def tiewise_config(folder: Path) -> Path:
+    """Write the configuration for the inputs in ``folder``; the workspace goes in it too."""
+    path = folder / "tiewise.toml"
+    known = InfluenceConfig.model_fields  # settings this version of tiewise has
+    influence = "\n".join(f"{k} = {v}" for k, v in INFLUENCE.items() if k in known)
+    path.write_text(
+        higgs_settings(folder, "adoptions")
+        + f"""mention = 1.0
 reply = 1.0
 
 [influence]

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from bench_higgs import _commit, find_data, precision_at
+from bench_higgs import _commit, find_data, higgs_settings, precision_at
 from tiewise.config import load_config
 from tiewise.datasets.higgs import read_higgs_activity
 from tiewise.pipeline import run_pipeline
@@ -89,27 +89,8 @@ def write_inputs(train: pd.DataFrame, folder: Path) -> Path:
     ).to_parquet(folder / "conversations.parquet", index=False)
     path = folder / "tiewise.toml"
     path.write_text(
-        f"""seed = 42
-workspace = "{(folder / "ws").as_posix()}"
-
-[inputs.interactions]
-path = "{(folder / "interactions.parquet").as_posix()}"
-
-[inputs.conversations]
-path = "{(folder / "conversations.parquet").as_posix()}"
-
-[privacy]
-pseudonymise = false   # SNAP's ids are anonymous numbers already
-
-[engine]
-memory_limit = "2GB"
-
-[links]
-exclude_service_numbers = false   # the most retweeted accounts are one-way by nature
-
-[links.channel_weights]
-retweet = 1.0
-
+        higgs_settings(folder, "conversations")
+        + f"""
 [graph]
 levels = []
 betweenness_samples = 0
