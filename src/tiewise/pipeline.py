@@ -373,7 +373,7 @@ def _response_queue(
 
 def _top_influencers(ws: Workspace, per_category: int) -> list[dict[str, Any]]:
     """The top influencers of each category where the shuffle test shows influence."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     if not {"influence_tests", "influence_scores"} <= names:
         return []
     columns = {c[0] for c in ws.con.execute("DESCRIBE influence_scores").fetchall()}

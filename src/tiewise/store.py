@@ -537,14 +537,23 @@ class Workspace:
 
     # -- reading ---------------------------------------------------------------------------
 
+    _WRITTEN = (
+        "SELECT t.name, t.stage, t.run_id, t.description FROM _tiewise_tables t "
+        "WHERE t.name IN (SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+        "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main') "
+        "ORDER BY t.written_at, t.name"
+    )
+
+    def table_names(self) -> set[str]:
+        """The names of the tables that runs have written (nothing counted: cheap at any size)."""
+        return {str(row[0]) for row in self.con.execute(self._WRITTEN).fetchall()}
+
     def tables(self) -> list[TableInfo]:
-        """The tables that runs have written, with their stage, row count and description."""
-        rows = self.con.execute(
-            "SELECT t.name, t.stage, t.run_id, t.description FROM _tiewise_tables t "
-            "WHERE t.name IN (SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-            "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main') "
-            "ORDER BY t.written_at, t.name"
-        ).fetchall()
+        """The tables that runs have written, with their stage, row count and description.
+
+        Every table (and view) is counted: use :meth:`table_names` to ask what exists.
+        """
+        rows = self.con.execute(self._WRITTEN).fetchall()
         out = []
         for name, stage, run_id, description in rows:
             count = int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
@@ -553,7 +562,7 @@ class Workspace:
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         """The table ``name`` as a DuckDB relation (``.df()``, ``.arrow()``, ``.fetchall()``)."""
-        known = {t.name for t in self.tables()} | {"runs"}
+        known = self.table_names() | {"runs"}
         if name not in known:
             hint = ", ".join(sorted(known)) or "none yet: run `tiewise run` first"
             raise WorkspaceError(f"no table {name!r} in workspace {self.path}. Tables: {hint}.")

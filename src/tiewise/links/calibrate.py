@@ -235,12 +235,12 @@ def fit_on_workspace(
         else None
     )
     with Workspace.open(config.workspace_path, read_only=True) as ws:
-        if "links" not in {t.name for t in ws.tables()}:
+        if "links" not in ws.table_names():
             raise InputError("fit-strength: the workspace has no links: run `tiewise run` first.")
         links = ws.con.execute("SELECT * FROM links ORDER BY a, b").df()
         known = None
         if accounts:
-            names = {t.name for t in ws.tables()}
+            names = ws.table_names()
             if "customers" not in names:
                 raise InputError("fit-strength --accounts: the workspace has no customers table.")
             known = ws.con.execute(

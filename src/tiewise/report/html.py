@@ -93,7 +93,7 @@ def _community_picture(ws: Workspace, config: Config, limit: int = 120) -> tuple
 
 def _value_context(ws: Workspace, config: Config, limit: int = 5000) -> dict[str, Any]:
     """The value section: segments, models, the quadrant plot, the top Ambassadors."""
-    present = {t.name for t in ws.tables()}
+    present = ws.table_names()
     if "customer_value" not in present:
         return {"value": None}
     points = ws.con.execute(
@@ -160,7 +160,7 @@ def _active_segments(ws: Workspace) -> list[dict[str, Any]]:
 
 def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
     """The churn section: evaluation, lift chart, retention priority, triggers (when run)."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     if "churn_evaluation" not in names:
         return None
     curves: dict[str, tuple[list[float], list[float]]] = {}
@@ -188,7 +188,7 @@ def _churn(ws: Workspace, config: Config) -> dict[str, Any] | None:
 
 def _conversations(ws: Workspace, config: Config) -> dict[str, Any] | None:
     """The response-queue section (with the conversations input)."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     if not {"conversations", "response_queue"} <= names:
         return None
     threshold = config.conversations.negative_threshold
@@ -320,7 +320,7 @@ def _context(ws: Workspace, config: Config) -> dict[str, Any]:
 
 def _influence(ws: Workspace, per_category: int = 5) -> dict[str, Any]:
     """The shuffle test per category, the top influencers with their evidence, the spread."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     if "influence_tests" not in names:
         return {"influence_tests": [], "influencers": {}, "spread_plot": ""}
     top = _records(
@@ -353,7 +353,7 @@ def _influence(ws: Workspace, per_category: int = 5) -> dict[str, Any]:
 
 def _campaigns(ws: Workspace) -> dict[str, Any]:
     """The campaign lists and their measured uplift, when campaigns were built."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     if "campaigns" not in names:
         return {"campaigns": [], "uplift": [], "uplift_plot": ""}
     uplift = (
@@ -458,7 +458,7 @@ def _advocates(ws: Workspace, names: set[str], limit: int = 5) -> list[dict[str,
 
 def _summary(ws: Workspace, config: Config) -> dict[str, Any]:
     """The executive summary: who moves others, who is worth most, what is at risk, what to do."""
-    names = {t.name for t in ws.tables()}
+    names = ws.table_names()
     out: dict[str, Any] = {
         "warnings": _records(ws, "SELECT * FROM run_warnings") if "run_warnings" in names else [],
         "influence": _influence_summary(ws, config, names),
