@@ -22,7 +22,8 @@ and their links are left out of the social graph by default.
 Common contacts are counted in ``link_structure`` (:func:`structure_sql`), built before ``links``:
 every contact ``k`` linked to both ``a`` and ``b``, except contacts with ``service_min_contacts``
 or more distinct contacts of their own (a call centre shared by everyone says nothing about a
-pair, and the cap bounds the work at sum over k of degree(k)^2 wedges).
+pair).  Each triangle is found once, from its lowest-ranked corner, so the work grows with the
+number of triangles rather than with the square of the busiest contacts' degrees.
 
 Each table is one SQL query (:func:`structure_sql`, :func:`links_sql`,
 :func:`service_numbers_sql`, :func:`nodes_sql`, :func:`activity_sql`, :func:`customer_weeks_sql`),
@@ -145,23 +146,38 @@ def link_state_sql(with_conversations: bool) -> str:
 def structure_sql(config: Config) -> str:
     """SQL of ``link_structure``: per link with any, its common contacts (see the module doc).
 
-    Each end of every link is a spoke of a contact ``k`` (``_SIDES``, one scan); two spokes of
-    one ``k`` make a wedge ``a - k - b``, kept when ``a - b`` is itself a link.  Contacts with
+    A common contact of a link ``a - b`` is a contact ``k`` linked to both: a triangle.  Each
+    triangle is listed once, from its lowest-ranked corner (by number of links, then id), by
+    joining the links that leave each node towards higher-ranked ones; then each side of it
+    gains the opposite corner.  Ranking by degree keeps the pairs listed near the number of
+    triangles: listing every two links of each contact instead grows with the square of the
+    contacts' degrees (13 GB spilled at a million subscribers).  Contacts with
     ``service_min_contacts`` or more links are no one's common contact.
     """
     cap = config.links.service_min_contacts
+    lower = "da.d < db.d OR (da.d = db.d AND l.a < l.b)"
     return f"""
-        WITH spokes AS (
-            SELECT {_side("s.a", "s.b")} AS k, {_side("s.b", "s.a")} AS x
-            FROM link_state s CROSS JOIN {_SIDES}
-        ), small AS (
-            SELECT k, x FROM spokes
-            WHERE k IN (SELECT k FROM spokes GROUP BY k HAVING count(*) < {cap})
+        WITH deg AS (
+            SELECT node, count(*) AS d
+            FROM (SELECT a AS node FROM link_state UNION ALL SELECT b FROM link_state) ends
+            GROUP BY node
+        ), up AS (
+            SELECT CASE WHEN {lower} THEN l.a ELSE l.b END AS u,
+                   CASE WHEN {lower} THEN l.b ELSE l.a END AS v
+            FROM link_state l JOIN deg da ON da.node = l.a JOIN deg db ON db.node = l.b
+        ), triangles AS (
+            SELECT p.u AS x, p.v AS y, q.v AS z
+            FROM up p JOIN up q ON p.u = q.u AND p.v < q.v
+            JOIN link_state l ON l.a = least(p.v, q.v) AND l.b = greatest(p.v, q.v)
+        ), sides AS (
+            SELECT y AS m, z AS n, x AS k FROM triangles
+            UNION ALL SELECT x, y, z FROM triangles
+            UNION ALL SELECT x, z, y FROM triangles
         )
-        SELECT w.a, w.b, CAST(count(*) AS BIGINT) AS common_contacts
-        FROM (SELECT p.x AS a, q.x AS b FROM small p JOIN small q ON p.k = q.k AND p.x < q.x) w
-        JOIN link_state l ON l.a = w.a AND l.b = w.b
-        GROUP BY w.a, w.b
+        SELECT least(m, n) AS a, greatest(m, n) AS b, CAST(count(*) AS BIGINT) AS common_contacts
+        FROM sides JOIN deg ON deg.node = sides.k
+        WHERE deg.d < {cap}
+        GROUP BY least(m, n), greatest(m, n)
         """
 
 
