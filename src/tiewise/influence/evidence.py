@@ -49,6 +49,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 _BATCH = 50
+_CHUNKS = 8  # a batch's shuffles go into this many chunks (fixed: results do not depend on threads)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,103 @@ def _order(
         out[unit_of_item[i]] += s
 
 
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _batch(
+    time: FloatArray,
+    item_start: IntArray,
+    item: IntArray,
+    unit: IntArray,
+    unit_of_item: IntArray,
+    group: IntArray,
+    group2: IntArray,
+    a: IntArray,
+    b: IntArray,
+    pair_class: IntArray,
+    classes: int,
+    nbr_ptr: IntArray,
+    nbr: IntArray,
+    window: float,
+    edges: FloatArray,
+    fol_obs: FloatArray,
+    ord_obs: FloatArray,
+    grp_obs: FloatArray,
+    first: int,
+    stop: int,
+    seed: np.uint64,
+    lags_sum: FloatArray,
+    unit_stats: FloatArray,
+    grp_stats: FloatArray,
+) -> None:
+    """Shuffles ``first .. stop - 1``, added to the running sums.
+
+    The shuffles are cut into ``_CHUNKS`` fixed chunks run on numba's threads, each into its
+    own partial sums, which are then added in chunk order: the result does not depend on the
+    number of threads.
+    """
+    n_items, nb_ = lags_sum.shape
+    units = unit_stats.shape[1]
+    groups = grp_stats.shape[1]
+    lags_part = np.zeros((_CHUNKS, n_items, nb_))
+    unit_part = np.zeros((_CHUNKS, 4, units))
+    grp_part = np.zeros((_CHUNKS, 2, groups))
+    size = (stop - first + _CHUNKS - 1) // _CHUNKS
+    for c in nb.prange(_CHUNKS):
+        t = time.copy()
+        fol = np.zeros(units)
+        grp = np.zeros(groups)
+        od = np.zeros(units)
+        for r in range(first + c * size, min(stop, first + (c + 1) * size)):
+            _shuffle(time, item_start, seed, r, t)
+            fol[:] = 0.0
+            grp[:] = 0.0
+            od[:] = 0.0
+            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges,
+                   lags_part[c], fol, grp)  # fmt: skip
+            _order(t, item_start, nbr_ptr, nbr, unit_of_item, od)
+            for x in range(groups):
+                grp_part[c, 0, x] += grp[x]
+                if grp[x] >= grp_obs[x]:
+                    grp_part[c, 1, x] += 1.0
+            for x in range(units):
+                unit_part[c, 0, x] += fol[x]
+                if fol[x] >= fol_obs[x]:
+                    unit_part[c, 1, x] += 1.0
+                unit_part[c, 2, x] += od[x]
+                if od[x] >= ord_obs[x] - 1e-9 * abs(ord_obs[x]):
+                    unit_part[c, 3, x] += 1.0
+    for c in range(_CHUNKS):
+        lags_sum += lags_part[c]
+        unit_stats += unit_part[c]
+        grp_stats += grp_part[c]
+
+
 @nb.njit(cache=True, nogil=True)
+def _observed(
+    time: FloatArray,
+    item_start: IntArray,
+    item: IntArray,
+    unit: IntArray,
+    unit_of_item: IntArray,
+    group: IntArray,
+    group2: IntArray,
+    a: IntArray,
+    b: IntArray,
+    pair_class: IntArray,
+    classes: int,
+    nbr_ptr: IntArray,
+    nbr: IntArray,
+    window: float,
+    edges: FloatArray,
+    lags_obs: FloatArray,
+    fol_obs: FloatArray,
+    grp_obs: FloatArray,
+    ord_obs: FloatArray,
+) -> None:
+    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
+           lags_obs, fol_obs, grp_obs)  # fmt: skip
+    _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
+
+
 def _run(
     time: FloatArray,
     item_start: IntArray,
@@ -234,61 +331,32 @@ def _run(
     stop_after: int,
     seed: np.uint64,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, int]:
+    """The observed statistics, then shuffles in batches until every unit is settled."""
     nb_ = (edges.shape[0] + 1) * classes
     lags_obs = np.zeros((n_items, nb_))
     fol_obs = np.zeros(units)
     grp_obs = np.zeros(groups)
-    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
-           lags_obs, fol_obs, grp_obs)  # fmt: skip
     ord_obs = np.zeros(units)
-    _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
+    common = (time, item_start, item, unit, unit_of_item, group, group2, a, b, pair_class,
+              classes, nbr_ptr, nbr, window, edges)  # fmt: skip
+    _observed(*common, lags_obs, fol_obs, grp_obs, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
-    grp_sum = np.zeros(groups)
-    grp_ge = np.zeros(groups)
-    # per unit: follows sum, follows >=, order sum, order >=
+    # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
-    t = time.copy()
+    grp_stats = np.zeros((2, groups))
     done = 0
     while done < max_shuffles:
         stop = min(max_shuffles, done + _BATCH)
-        for r in range(done, stop):
-            _shuffle(time, item_start, seed, r, t)
-            fol = np.zeros(units)
-            grp = np.zeros(groups)
-            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges,
-                   lags_sum, fol, grp)  # fmt: skip
-            od = np.zeros(units)
-            _order(t, item_start, nbr_ptr, nbr, unit_of_item, od)
-            for x in range(groups):
-                grp_sum[x] += grp[x]
-                if grp[x] >= grp_obs[x]:
-                    grp_ge[x] += 1.0
-            for x in range(units):
-                unit_stats[0, x] += fol[x]
-                if fol[x] >= fol_obs[x]:
-                    unit_stats[1, x] += 1.0
-                unit_stats[2, x] += od[x]
-                if od[x] >= ord_obs[x] - 1e-9 * abs(ord_obs[x]):
-                    unit_stats[3, x] += 1.0
+        _batch(*common, fol_obs, ord_obs, grp_obs, done, stop, seed, lags_sum, unit_stats,
+               grp_stats)  # fmt: skip
         done = stop
-        if done >= min_shuffles:
-            settled = True
-            for x in range(units):
-                if unit_stats[1, x] < stop_after or unit_stats[3, x] < stop_after:
-                    settled = False
-            if settled:
-                break
-    out = np.zeros((6, units))
-    out[0] = fol_obs
-    out[1] = unit_stats[0]
-    out[2] = unit_stats[1]
-    out[3] = ord_obs
-    out[4] = unit_stats[2]
-    out[5] = unit_stats[3]
-    grp_out = np.zeros((3, groups))
-    grp_out[0] = grp_obs
-    grp_out[1] = grp_sum
-    grp_out[2] = grp_ge
+        if done >= min_shuffles and (
+            (unit_stats[1] >= stop_after) & (unit_stats[3] >= stop_after)
+        ).all():
+            break
+    out = np.stack([fol_obs, unit_stats[0], unit_stats[1], ord_obs, unit_stats[2],
+                    unit_stats[3]])  # fmt: skip
+    grp_out = np.stack([grp_obs, grp_stats[0], grp_stats[1]])
     return lags_obs, lags_sum, out, grp_out, done
 
 
