@@ -56,6 +56,7 @@ def _workspace(args: argparse.Namespace) -> Path:
     config = Path(args.workspace).parent / "tiewise.toml"
     if (Path(args.workspace) / "tiewise.duckdb").exists() and config.exists():
         return config
+    from tiewise.campaigns import every_campaign
     from tiewise.pipeline import run_pipeline
     from tiewise.synth import TelcoParams, generate_telco
 
@@ -65,7 +66,10 @@ def _workspace(args: argparse.Namespace) -> Path:
         print(f"no workspace at {args.workspace}: generating {args.customers:,} customers")
         generate_telco(TelcoParams(customers=args.customers, seed=42), work / "data")
         config.write_text(template(work / "data", config_dir=work), encoding="utf-8")
-        run_pipeline(load_config(config, seed=42))
+        cfg = load_config(config, seed=42)
+        run_pipeline(cfg)
+        for _ in every_campaign(cfg, command="bench_serve: campaigns"):  # as `tiewise demo` does
+            pass
     return config
 
 
@@ -78,6 +82,11 @@ def _time(call: Callable[[], Any], repeat: int = 1) -> list[float]:
     return out
 
 
+def _ok(response: Any, name: str) -> None:
+    """A timed request must have answered (a quick error page would time nothing)."""
+    assert response.status_code == 200, f"{name}: HTTP {response.status_code} {response.text[:300]}"
+
+
 def _summary(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
     return {
@@ -86,6 +95,16 @@ def _summary(seconds: list[float]) -> dict[str, float]:
         "p95_ms": round(1000 * ordered[max(0, int(0.95 * len(ordered)) - 1)], 2),
         "max_ms": round(1000 * ordered[-1], 2),
     }
+
+
+_FILTERED_PARAMS = {
+    "influence": "devices",
+    "min_influence_score": "1",
+    "max_p_churn": "0.5",
+    "sort": "true_value",
+}
+_FILTERED = "/customers?" + "&".join(f"{k}={v}" for k, v in _FILTERED_PARAMS.items())
+_TOP = "100"  # a true value above which the high-risk selection fits an Excel sheet
 
 
 def main() -> None:
@@ -149,22 +168,52 @@ def main() -> None:
                 lambda _: client.get("/customers.csv?segment=Ambassador"),
                 lambda _: ex.selection_table(parse_selection({"segment": "Ambassador"})),
             ),
+            "customer list (influencers in devices)": (
+                lambda _: client.get("/customers?influence=devices"),
+                lambda _: ex.customer_list(parse_selection({"influence": "devices"})),
+            ),
+            "customer list (influence + 2 ranges, by value)": (
+                lambda _: client.get(_FILTERED),
+                lambda _: ex.customer_list(parse_selection(_FILTERED_PARAMS)),
+            ),
+            "download selection (Parquet, Ambassadors)": (
+                lambda _: client.get("/customers.parquet?segment=Ambassador"),
+                lambda _: ex.selection_table(parse_selection({"segment": "Ambassador"})),
+            ),
+            "download selection (Excel, high risk)": (
+                lambda _: client.get("/customers.xlsx?churn_band=high&min_true_value=" + _TOP),
+                lambda _: ex.selection_table(
+                    parse_selection({"churn_band": "high", "min_true_value": _TOP})
+                ),
+            ),
+            "communities page": (
+                lambda _: client.get("/communities"),
+                lambda _: ex.communities(),
+            ),
+            "tables page": (lambda _: client.get("/tables"), lambda _: ex.tables()),
             "community drawing (JSON, largest)": (
                 lambda _: client.get(f"/api/community/{biggest}"),
                 lambda _: ex.community_graph(biggest),
-            ),
-            "campaign page (retention)": (
-                lambda _: client.get("/campaign/retention"),
-                lambda _: ex.campaign("retention"),
             ),
             "search (3-character prefix)": (
                 lambda c: client.post("/search", data={"q": c[:3], "kind": "pseudonym"}),
                 lambda c: ex.search(c[:3]),
             ),
         }
+        lists = [
+            t.name.removeprefix("campaign_") for t in ex.lists() if t.name != "retention_priority"
+        ]
+        if lists:
+            name = "retention" if "retention" in lists else lists[0]
+            cases[f"campaign page ({name})"] = (
+                lambda _, n=name: client.get(f"/campaign/{n}"),
+                lambda _, n=name: ex.campaign(n),
+            )
+        else:
+            print("no campaign lists in this workspace (`tiewise campaign ...`): page not measured")
         latency: dict[str, Any] = {}
         for name, (http, direct) in cases.items():
-            web = [t for c in sample for t in _time(lambda c=c, f=http: f(c))]
+            web = [t for c in sample for t in _time(lambda c=c, f=http, n=name: _ok(f(c), n))]
             data = [t for c in sample for t in _time(lambda c=c, f=direct: f(c))]
             latency[name] = {
                 "http": _summary(web),

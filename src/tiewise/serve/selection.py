@@ -326,9 +326,9 @@ def selection_sql(
     sort = selection.sort or ("influence_score" if selection.influence else default)
     if sort is not None and sort != "customer_id":
         table, source = spec[sort]
-        if source not in columns.get(table, []) or (
-            table == "influence_scores" and selection.influence is None
-        ):
+        if table == "influence_scores" and selection.influence is None:
+            raise SelectionError(f"sort by {sort}: choose an influence category first")
+        if source not in columns.get(table, []):
             raise SelectionError(f"sort: this workspace has no {table}.{source}")
         direction = "DESC" if selection.descending else "ASC"
         order = f"{sql_identifier(sort)} {direction} NULLS LAST, customer_id"
