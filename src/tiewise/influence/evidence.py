@@ -350,9 +350,10 @@ def _run(
         _batch(*common, fol_obs, ord_obs, grp_obs, done, stop, seed, lags_sum, unit_stats,
                grp_stats)  # fmt: skip
         done = stop
-        if done >= min_shuffles and (
-            (unit_stats[1] >= stop_after) & (unit_stats[3] >= stop_after)
-        ).all():
+        if (
+            done >= min_shuffles
+            and ((unit_stats[1] >= stop_after) & (unit_stats[3] >= stop_after)).all()
+        ):
             break
     out = np.stack([fol_obs, unit_stats[0], unit_stats[1], ord_obs, unit_stats[2],
                     unit_stats[3]])  # fmt: skip
