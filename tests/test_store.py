@@ -176,3 +176,19 @@ def test_a_nul_character_is_refused_by_both_helpers() -> None:
     for helper in (sql_string, sql_identifier):
         with pytest.raises(InputError, match="NUL"):
             helper("a\0b")
+
+
+def test_tables_counts_views_only_when_asked(tmp_path: Path) -> None:
+    commit_numbers(tmp_path, 3)
+    with Workspace.open(tmp_path) as ws:
+        with ws.run(command="view") as run:
+            run.write_view(
+                "evens", "SELECT n FROM numbers WHERE n % 2 = 0", stage="t", description="e",
+                check=False,
+            )  # fmt: skip
+        counted = {t.name: t.rows for t in ws.tables()}
+        listed = {t.name: t.rows for t in ws.tables(count_views=False)}
+        names = ws.table_names()
+    assert counted == {"numbers": 3, "evens": 2}
+    assert listed == {"numbers": 3, "evens": None}
+    assert names == {"numbers", "evens"}

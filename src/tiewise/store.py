@@ -315,7 +315,7 @@ class TableInfo:
 
     name: str
     stage: str
-    rows: int
+    rows: int | None  # None: a view, not counted (counting runs its query)
     run_id: int
     description: str
 
@@ -548,15 +548,27 @@ class Workspace:
         """The names of the tables that runs have written (nothing counted: cheap at any size)."""
         return {str(row[0]) for row in self.con.execute(self._WRITTEN).fetchall()}
 
-    def tables(self) -> list[TableInfo]:
+    def tables(self, *, count_views: bool = True) -> list[TableInfo]:
         """The tables that runs have written, with their stage, row count and description.
 
-        Every table (and view) is counted: use :meth:`table_names` to ask what exists.
+        Every table is counted, and every view unless ``count_views`` is false (counting a view
+        runs its query: ``links_directed`` takes seconds at a million subscribers; its ``rows``
+        is then None).  Use :meth:`table_names` to ask what exists.
         """
         rows = self.con.execute(self._WRITTEN).fetchall()
+        views = {
+            str(r[0])
+            for r in self.con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+            ).fetchall()
+        }
         out = []
         for name, stage, run_id, description in rows:
-            count = int(scalar(self.con, f'SELECT count(*) FROM "{name}"'))
+            count = (
+                None
+                if name in views and not count_views
+                else int(scalar(self.con, f"SELECT count(*) FROM {sql_identifier(name)}"))
+            )
             out.append(TableInfo(name, stage, count, run_id, description))
         return out
 

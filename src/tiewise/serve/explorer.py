@@ -259,10 +259,15 @@ class Explorer:
         return next(iter(rows[0].values())) if rows else None
 
     def tables(self) -> list[TableInfo]:
-        """Every table and view the runs registered, with stage, rows and description."""
+        """Every table and view the runs registered: stage, rows (None: a view) and description.
+
+        Views are not counted: counting runs their query, seconds on a large workspace.
+        """
         if self._tables is None:
             with self.cursor() as cur:
-                self._tables = Workspace(self.ws.path, cur, read_only=True).tables()
+                self._tables = Workspace(self.ws.path, cur, read_only=True).tables(
+                    count_views=False
+                )
         return list(self._tables)
 
     def _names(self) -> set[str]:
