@@ -280,33 +280,6 @@ def _batch(
         grp_stats += grp_part[c]
 
 
-@nb.njit(cache=True, nogil=True)
-def _observed(
-    time: FloatArray,
-    item_start: IntArray,
-    item: IntArray,
-    unit: IntArray,
-    unit_of_item: IntArray,
-    group: IntArray,
-    group2: IntArray,
-    a: IntArray,
-    b: IntArray,
-    pair_class: IntArray,
-    classes: int,
-    nbr_ptr: IntArray,
-    nbr: IntArray,
-    window: float,
-    edges: FloatArray,
-    lags_obs: FloatArray,
-    fol_obs: FloatArray,
-    grp_obs: FloatArray,
-    ord_obs: FloatArray,
-) -> None:
-    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
-           lags_obs, fol_obs, grp_obs)  # fmt: skip
-    _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
-
-
 def _run(
     time: FloatArray,
     item_start: IntArray,
@@ -337,9 +310,11 @@ def _run(
     fol_obs = np.zeros(units)
     grp_obs = np.zeros(groups)
     ord_obs = np.zeros(units)
+    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
+           lags_obs, fol_obs, grp_obs)  # fmt: skip
+    _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
     common = (time, item_start, item, unit, unit_of_item, group, group2, a, b, pair_class,
               classes, nbr_ptr, nbr, window, edges)  # fmt: skip
-    _observed(*common, lags_obs, fol_obs, grp_obs, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
