@@ -36,6 +36,7 @@ near 0.01 must be told apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -280,22 +281,28 @@ def _batch(
         grp_stats += grp_part[c]
 
 
+class _Inputs(NamedTuple):
+    """What every shuffle reads, in the order of :func:`_batch`'s first parameters."""
+
+    time: FloatArray
+    item_start: IntArray
+    item: IntArray
+    unit: IntArray
+    unit_of_item: IntArray
+    group: IntArray
+    group2: IntArray
+    a: IntArray
+    b: IntArray
+    pair_class: IntArray
+    classes: int
+    nbr_ptr: IntArray
+    nbr: IntArray
+    window: float
+    edges: FloatArray
+
+
 def _run(
-    time: FloatArray,
-    item_start: IntArray,
-    item: IntArray,
-    unit: IntArray,
-    unit_of_item: IntArray,
-    group: IntArray,
-    group2: IntArray,
-    a: IntArray,
-    b: IntArray,
-    pair_class: IntArray,
-    classes: int,
-    nbr_ptr: IntArray,
-    nbr: IntArray,
-    window: float,
-    edges: FloatArray,
+    x: _Inputs,
     n_items: int,
     units: int,
     groups: int,
@@ -305,16 +312,14 @@ def _run(
     seed: np.uint64,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, int]:
     """The observed statistics, then shuffles in batches until every unit is settled."""
-    nb_ = (edges.shape[0] + 1) * classes
+    nb_ = (x.edges.shape[0] + 1) * x.classes
     lags_obs = np.zeros((n_items, nb_))
     fol_obs = np.zeros(units)
     grp_obs = np.zeros(groups)
     ord_obs = np.zeros(units)
-    _pairs(time, a, b, pair_class, classes, item, unit, group, group2, window, edges,
-           lags_obs, fol_obs, grp_obs)  # fmt: skip
-    _order(time, item_start, nbr_ptr, nbr, unit_of_item, ord_obs)
-    common = (time, item_start, item, unit, unit_of_item, group, group2, a, b, pair_class,
-              classes, nbr_ptr, nbr, window, edges)  # fmt: skip
+    _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.group, x.group2,
+           x.window, x.edges, lags_obs, fol_obs, grp_obs)  # fmt: skip
+    _order(x.time, x.item_start, x.nbr_ptr, x.nbr, x.unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
@@ -322,7 +327,7 @@ def _run(
     done = 0
     while done < max_shuffles:
         stop = min(max_shuffles, done + _BATCH)
-        _batch(*common, fol_obs, ord_obs, grp_obs, done, stop, seed, lags_sum, unit_stats,
+        _batch(*x, fol_obs, ord_obs, grp_obs, done, stop, seed, lags_sum, unit_stats,
                grp_stats)  # fmt: skip
         done = stop
         if (
@@ -446,11 +451,13 @@ def timing_evidence(
     if pair_class.ndim == 1:
         pair_class = np.column_stack([pair_class, pair_class])
     classes = int(pair_class.max()) + 1 if len(pair_class) else 1
-    lags_obs, lags_sum, u, g, done = _run(
+    inputs = _Inputs(
         np.asarray(time, np.float64), item_start, codes[item], np.asarray(unit, np.int64),
         unit_of_item, group, second, a, b, pair_class, classes, ptr, nbr, float(window), edges,
-        len(item_start) - 1, units, total_groups, min_shuffles, max_shuffles, stop_after,
-        np.uint64(seed),
+    )  # fmt: skip
+    lags_obs, lags_sum, u, g, done = _run(
+        inputs, len(item_start) - 1, units, total_groups, min_shuffles, max_shuffles,
+        stop_after, np.uint64(seed),
     )  # fmt: skip
     n = max(done, 1)
     keep = total_groups if group2 is not None else groups
