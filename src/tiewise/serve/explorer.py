@@ -822,18 +822,75 @@ class Explorer:
         """Every ``reason`` in a customer's profile, with the table it explains."""
         return [(table, str(row["reason"])) for table, row in profile.items() if row.get("reason")]
 
-    def ego_network(self, customer_id: str, *, limit: int = 60) -> EgoNetwork:
-        """The customer, their ``limit`` strongest contacts and the links among all of them."""
-        ego = EgoNetwork(center=customer_id)
-        names = self._names()
-        if "links" not in names:
-            return ego
-        neighbours = self._records(
+    def _adjacency(self) -> bool:
+        """Whether the graph stage's sorted adjacency is here (older workspaces lack it)."""
+        return self.has("network_adjacency") and self.has("network_nodes")
+
+    def _node(self, customer_id: str) -> int | None:
+        node = self._value("SELECT node FROM network_nodes WHERE customer_id = ?", [customer_id])
+        return None if node is None else int(node)
+
+    def _neighbours(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        """The customer's ``limit`` strongest contacts: other, strength, total (contacts)."""
+        if self._adjacency():
+            # Constants, not a join: DuckDB skips every block whose node range misses them.
+            node = self._node(customer_id)
+            if node is None:
+                return []
+            return self._records(
+                "SELECT n.customer_id AS other, a.strength, count(*) OVER () AS total "
+                "FROM network_adjacency a JOIN network_nodes n ON n.node = a.contact "
+                "WHERE a.node = ? ORDER BY a.strength DESC, other LIMIT ?",
+                [node, limit],
+            )
+        return self._records(
             "SELECT CASE WHEN a = ? THEN b ELSE a END AS other, strength, "
             "count(*) OVER () AS total FROM links WHERE a = ? OR b = ? "
             "ORDER BY strength DESC, other LIMIT ?",
             [customer_id, customer_id, customer_id, limit],
         )
+
+    def _links_among(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The links between the parties ``ids`` (each once, ``source`` < ``target``)."""
+        if not ids:
+            return []
+        if self._adjacency():
+            nodes = [
+                int(r["node"])
+                for r in self._records(
+                    "SELECT node FROM network_nodes WHERE customer_id IN (SELECT unnest(?))",
+                    [ids],
+                )
+            ]
+            if not nodes:
+                return []
+            marks = ", ".join("?" * len(nodes))
+            return self._records(
+                "SELECT na.customer_id AS source, nb.customer_id AS target, a.strength "
+                "FROM network_adjacency a JOIN network_nodes na ON na.node = a.node "
+                "JOIN network_nodes nb ON nb.node = a.contact "
+                f"WHERE a.node IN ({marks}) AND a.contact IN ({marks}) AND a.node < a.contact "
+                "ORDER BY source, target",
+                [*nodes, *nodes],
+            )
+        return self._records(
+            "SELECT a AS source, b AS target, strength FROM links "
+            "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
+            [ids, ids],
+        )
+
+    def ego_network(self, customer_id: str, *, limit: int = 60) -> EgoNetwork:
+        """The customer, their ``limit`` strongest contacts and the links among all of them.
+
+        Read from the network the graph stage analysed (``network_adjacency``; links to
+        service numbers are left out when the configuration excludes them), or from ``links``
+        in a workspace written before that table existed.
+        """
+        ego = EgoNetwork(center=customer_id)
+        names = self._names()
+        if "links" not in names and not self._adjacency():
+            return ego
+        neighbours = self._neighbours(customer_id, limit)
         ego.contacts_total = int(neighbours[0]["total"]) if neighbours else 0
         ids = [customer_id] + [n["other"] for n in neighbours]
         attributes: dict[str, dict[str, Any]] = {i: {} for i in ids}
@@ -868,11 +925,7 @@ class Explorer:
                 attributes[row.pop(_ID)].update(row)
         for i in ids:
             ego.nodes.append({"id": i, "center": i == customer_id, **attributes[i]})
-        ego.edges = self._records(
-            "SELECT a AS source, b AS target, strength, records FROM links "
-            "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
-            [ids, ids],
-        )
+        ego.edges = self._links_among(ids)
         return ego
 
     # -- communities -----------------------------------------------------------------------
@@ -948,12 +1001,8 @@ class Explorer:
         )
         ids = [n["id"] for n in nodes]
         edges = (
-            self._records(
-                "SELECT a AS source, b AS target, strength FROM links "
-                "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
-                [ids, ids],
-            )
-            if self.has("links")
+            self._links_among(ids)
+            if self.has("links") or self._adjacency()
             else []
         )
         return {
