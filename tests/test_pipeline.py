@@ -70,9 +70,9 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
         stored = ws.con.execute("SELECT node FROM network_adjacency").df()["node"]
     assert nodes["customer_id"].tolist() == sorted(scores["customer_id"])
     assert stored.is_monotonic_increasing and len(adjacency) == 2 * len(links) > 0
-    both = pd.concat(
-        [links, links.rename(columns={"a": "b", "b": "a"})], ignore_index=True
-    ).merge(adjacency, left_on=["a", "b"], right_on=["one", "other"], how="outer")
+    both = pd.concat([links, links.rename(columns={"a": "b", "b": "a"})], ignore_index=True).merge(
+        adjacency, left_on=["a", "b"], right_on=["one", "other"], how="outer"
+    )
     assert both["strength_x"].notna().all() and both["strength_y"].notna().all()
     np.testing.assert_allclose(both["strength_y"], both["strength_x"], rtol=1e-12)
     assert result.report_path.is_file()

@@ -1000,11 +1000,7 @@ class Explorer:
             self._value("SELECT count(*) FROM customer_scores WHERE community = ?", [community])
         )
         ids = [n["id"] for n in nodes]
-        edges = (
-            self._links_among(ids)
-            if self.has("links") or self._adjacency()
-            else []
-        )
+        edges = self._links_among(ids) if self.has("links") or self._adjacency() else []
         return {
             "community": community,
             "members": members,
