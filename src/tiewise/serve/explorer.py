@@ -44,10 +44,13 @@ import pyarrow.csv as pacsv
 
 from tiewise.serve.selection import (
     BANDS,
+    RiskCuts,
     Selection,
     SelectionError,
     available_columns,
     influencer_condition,
+    risk_cuts_sql,
+    selection_query,
     selection_sql,
 )
 from tiewise.store import TableInfo, Workspace, sql_identifier
@@ -193,6 +196,7 @@ class Explorer:
         # While the workspace is open read-only no process can write it (DuckDB's file lock),
         # so the registry and the columns are read once; the row counts when first asked for.
         self._tables: list[TableInfo] | None = None
+        self._risk_cuts: RiskCuts | None = None
         self._columns: dict[str, list[str]] = {}
         for row in self._records(
             "SELECT t.name, c.column_name FROM _tiewise_tables t JOIN duckdb_columns() c "
@@ -665,24 +669,41 @@ class Explorer:
         ]
         return options
 
+    def risk_cuts(self) -> RiskCuts:
+        """The lowest churn probability of each risk band, computed once (see ``BANDS``)."""
+        if self._risk_cuts is None:
+            cuts: dict[str, float | None] = dict.fromkeys(BANDS)
+            if "p_churn" in self.columns("churn_scores"):
+                rows = self._records(risk_cuts_sql())
+                cuts.update(rows[0] if rows else {})
+            self._risk_cuts = cuts
+        return self._risk_cuts
+
     def customer_list(
         self, selection: Selection, *, page: int = 1, page_size: int = 50
     ) -> CustomerList:
-        """One page of the customers the selection picks, and how many it picks in all."""
+        """One page of the customers the selection picks, and how many it picks in all.
+
+        The page's ids first (joining only the tables the filters and the sort read), then
+        every column of those rows alone: on a million customers the reasons of one page are
+        read, not of all.
+        """
         note = self._influence_note(selection)
         if note:
             return CustomerList(available_columns(self._columns, selection), [], 0, note)
-        sql, params, columns = selection_sql(self._columns, selection)
-        total = int(self._value(f"SELECT count(*) FROM ({sql})", params))
-        rows = self._records(
-            f"{sql} LIMIT ? OFFSET ?", [*params, page_size, (max(page, 1) - 1) * page_size]
+        query = selection_query(self._columns, selection, self.risk_cuts())
+        total = int(self._value(query.count_sql(), query.params))
+        keys = self._records(
+            query.keys_sql(), [*query.params, page_size, (max(page, 1) - 1) * page_size]
         )
-        return CustomerList(columns, rows, total)
+        ids = [k[_ID] for k in keys]
+        rows = self._records(query.rows_sql(), [*query.params, ids]) if ids else []
+        return CustomerList(query.columns, rows, total)
 
     def selection_table(self, selection: Selection) -> tuple[pa.Table, str]:
         """Every row the selection picks, as Arrow (for the downloads), and any note."""
         note = self._influence_note(selection)
-        sql, params, _ = selection_sql(self._columns, selection)
+        sql, params, _ = selection_sql(self._columns, selection, self.risk_cuts())
         with self.cursor() as cur:
             table = cur.sql(f"{sql} LIMIT 0" if note else sql, params=params).to_arrow_table()
         return table, note
