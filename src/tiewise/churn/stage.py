@@ -451,8 +451,9 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
     pooled["spreading activation alone"] = []
     labels = []
+    gate = stack(2)  # the first evaluation's training rows, and the gates'
     for j in range(1, min(cfg.eval_cuts, k_max - 1) + 1):
-        x_train, y_train, _ = stack(j + 1)
+        x_train, y_train, _ = gate if j == 1 else stack(j + 1)
         _, x_test, y_test = at[j]
         models = [_model(cols, cfg, seed) for cols in sets.values()]
         for name, p in zip(sets, fit_predict(models, x_train, y_train, x_test, jobs), strict=True):
@@ -473,7 +474,9 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         curve = pd.concat([lift_curve(y, p) for y, p in zip(labels, parts, strict=True)])
         curves.append(curve.groupby("targeted_share", as_index=False).mean().assign(model=name))
     y_eval = np.concatenate(labels)
-    x_gate, y_gate, g_gate = stack(2)
+    del x_train, y_train, x_test
+    x_gate, y_gate, g_gate = gate
+    del gate
     held_out: dict[tuple[str, ...], FloatArray] = {}
     social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed, jobs, held_out)
     cols = both if social_used else BEHAVIOUR_FEATURES
@@ -491,10 +494,11 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
+    y_test = at[1][2]
+    at.clear()  # the cut-offs' frames live on in x_fit; one copy is enough
     f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
     (p_now,) = fit_predict([_model(cols, cfg, seed)], x_fit, y_fit, x_now, jobs)
     del x_fit, y_fit
-    y_test = at[1][2]
     base_rate = float(max(y_test.mean(), 1e-9))
 
     value, basis, p_alive = _value(ctx, data, f_now, tx, cfg)
