@@ -4,16 +4,20 @@ import datetime
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from tiewise.churn import communities
 from tiewise.churn.communities import communities_at
 from tiewise.churn.data import ChurnData, load_churn_data, transaction_days
-from tiewise.churn.features import weeks_before
+from tiewise.churn.features import tie_weeks, weeks_before
 from tiewise.churn.stage import Windows, _cut
 from tiewise.config import GraphConfig, load_config
-from tiewise.graph.centrality import community_leaders
+from tiewise.graph.centrality import community_leaders, pagerank
+from tiewise.graph.network import graph_from_edges
 from tiewise.pipeline import RunResult
 from tiewise.store import RunContext, Workspace
 
@@ -152,3 +156,48 @@ def test_stage_features_at_a_cut_ignore_the_future(
     assert (frames[0]["leader_churned"] > 0).any()
     assert (frames[0]["community_churn_rate"] > 0).any()
     pd.testing.assert_frame_equal(frames[0], frames[1])
+
+
+def _leaders_with_pagerank(data: ChurnData, cut: float, graph: GraphConfig) -> np.ndarray:
+    """The leader rule at the cut with PageRank always computed (what communities_at skips)."""
+    weeks = tie_weeks(data, weeks_before(data, cut)).astype(np.float64)
+    linked = weeks > 0
+    u, v, w = data.u[linked], data.v[linked], np.log1p(weeks[linked])
+    wdeg = np.bincount(u, w, minlength=data.n) + np.bincount(v, w, minlength=data.n)
+    labels = communities_at(data, cut, graph, seed=1).community
+    pr = pagerank(graph_from_edges(data.n, u, v, w), damping=graph.pagerank_damping)
+    on = data.is_customer & (wdeg > 0)
+    return community_leaders(labels, on, wdeg, pr, graph.leaders_per_community)
+
+
+def test_pagerank_only_when_a_tie_decides_who_leads(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = communities.pagerank
+
+    def counting(*args: Any, **kwargs: Any) -> np.ndarray:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    data = two_groups()
+    # one leader a community: 0 and 4 have the most weighted degree, nobody ties with them
+    monkeypatch.setattr(communities, "pagerank", counting)
+    at = communities_at(data, CUT, GRAPH, seed=1)
+    assert calls == [] and np.flatnonzero(at.is_leader).tolist() == [0, 4]
+    # three a community: the third place ties (1 and 2 in one group, 5 and 6 in the other)
+    three = GRAPH.model_copy(update={"leaders_per_community": 3})
+    at = communities_at(data, CUT, three, seed=1)
+    assert calls == [1]
+    np.testing.assert_array_equal(at.is_leader, _leaders_with_pagerank(data, CUT, three))
+    assert at.is_leader.sum() == 6
+
+
+def test_leaders_at_every_cut_as_with_pagerank_always(contagious: tuple[Path, RunResult]) -> None:
+    root, _ = contagious
+    cfg = load_config(root / "tiewise.toml")
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        data = load_churn_data(RunContext(ws.con, 0))
+    graph = cfg.graph.model_copy(update={"threads": 1})
+    for cut in (-60.0, -30.0, 0.0):
+        at = communities_at(data, cut, graph, seed=1)
+        assert at.is_leader.sum() > 20
+        np.testing.assert_array_equal(at.is_leader, _leaders_with_pagerank(data, cut, graph))

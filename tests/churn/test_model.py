@@ -1,9 +1,23 @@
+from __future__ import annotations
+
+import threading
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from tiewise.churn.model import ChurnModel, evaluate, lift_curve, top_decile_lift
+from tiewise.churn.model import (
+    ChurnModel,
+    _Limited,
+    evaluate,
+    fit_predict,
+    lift_curve,
+    top_decile_lift,
+)
 
 
 def test_top_decile_lift_by_hand() -> None:
@@ -62,3 +76,64 @@ def test_model_is_deterministic() -> None:
     # the calibration folds fitted at once, on threads: the same model
     c = ChurnModel(features=["x", "plan"], categorical=["plan"], seed=4, jobs=3).fit(frame, y)
     np.testing.assert_array_equal(a.predict_proba(frame), c.predict_proba(frame))
+
+
+def _planted(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "z": rng.normal(size=n), "plan": rng.integers(0, 2, n)}
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(2 - frame["x"] - frame["z"]))).astype(float)
+    return frame, y
+
+
+def test_fit_predict_gives_each_model_its_own_probabilities_whatever_the_jobs() -> None:
+    frame, y = _planted()
+    test, _ = _planted(seed=1)
+    sets = [["x", "plan"], ["x", "z", "plan"], ["z"]]
+
+    def models() -> list[ChurnModel]:
+        return [ChurnModel(features=s, categorical=["plan"], seed=4) for s in sets]
+
+    alone = [
+        ChurnModel(features=s, categorical=["plan"], seed=4).fit(frame, y).predict_proba(test)[:, 1]
+        for s in sets
+    ]
+    for jobs in (1, 2, 3):
+        together = fit_predict(models(), frame, y, test, jobs)
+        assert len(together) == len(sets)
+        for a, b in zip(alone, together, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the models are different ones (the order is kept)
+    assert not np.array_equal(together[0], together[2])
+
+
+def _on_a_fresh_thread(task: Any) -> None:
+    thread = threading.Thread(target=task)
+    thread.start()
+    thread.join()
+
+
+def test_calibration_folds_on_threads_keep_the_thread_limit() -> None:
+    # threadpoolctl limits OpenMP for the calling thread only: a fold fitted on another thread
+    # must set the limit there itself, or it starts one OpenMP thread per core
+    fresh: list[int] = []
+    _on_a_fresh_thread(lambda: fresh.append(_openmp_effective_n_threads()))
+    if fresh[0] == 1:
+        pytest.skip("one OpenMP thread by default here (one core, or OMP_NUM_THREADS=1)")
+    seen: list[int] = []
+
+    class Spy(HistGradientBoostingClassifier):
+        def fit(self, x: Any, y: Any, sample_weight: Any = None) -> Spy:
+            seen.append(_openmp_effective_n_threads())
+            return super().fit(x, y)
+
+    x, y = np.arange(40.0).reshape(-1, 1), np.arange(40) % 2
+    _on_a_fresh_thread(lambda: _Limited(Spy(max_iter=2), threads=1).fit(x, y))
+    assert seen == [1]
+    # and through the calibration folds that ChurnModel fits at once on threads
+    frame, target = _planted()
+    model = ChurnModel(features=["x", "z"], categorical=[], seed=4, jobs=3)
+    model.set_params(threads=1).fit(frame, target)
+    limited = [c.estimator for c in model.model_.calibrated_classifiers_]
+    assert all(isinstance(e, _Limited) and e.threads == 1 for e in limited)

@@ -25,7 +25,7 @@ from tiewise.graph.centrality import community_leaders, pagerank
 from tiewise.graph.communities import leiden, leiden_cpm
 from tiewise.graph.network import graph_from_edges
 
-__all__ = ["CutCommunities", "communities_at"]
+__all__ = ["CutCommunities", "communities_at", "tied_at"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,29 @@ class CutCommunities:
 
     community: IntArray
     is_leader: BoolArray
+
+
+def tied_at(labels: IntArray, on_network: BoolArray, weighted_degree: FloatArray, k: int) -> bool:
+    """Whether some community's k-th and (k+1)-th on-network members tie on weighted degree.
+
+    Only then does the leader rule's second key (PageRank) decide who is among the first ``k``.
+
+    Examples
+    --------
+    >>> labels, on = np.array([1, 1, 1, 2, 2]), np.ones(5, dtype=bool)
+    >>> tied_at(labels, on, np.array([3.0, 2.0, 2.0, 1.0, 0.5]), 1)
+    False
+    >>> tied_at(labels, on, np.array([3.0, 2.0, 2.0, 1.0, 0.5]), 2)
+    True
+    """
+    group = np.where(on_network, labels, -1)
+    order = np.lexsort((-weighted_degree, group))
+    group, degree = group[order], weighted_degree[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    position = np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+    at_k = np.flatnonzero((position == k - 1) & (group >= 0))
+    at_k = at_k[at_k + 1 < len(group)]
+    return bool(np.any((group[at_k + 1] == group[at_k]) & (degree[at_k + 1] == degree[at_k])))
 
 
 def communities_at(
@@ -89,10 +112,13 @@ def communities_at(
     wdeg = (np.bincount(u, weight, minlength=n) + np.bincount(v, weight, minlength=n)).astype(
         np.float64
     )
-    pr = pagerank(g, damping=graph.pagerank_damping, workers=workers)
     has_tie = wdeg > 0
+    on = data.is_customer & has_tie
+    k = graph.leaders_per_community
+    # PageRank only breaks ties of weighted degree: without a tie at the k-th place it cannot
+    # change who leads, and is not computed
+    needed = tied_at(found.labels_, on, wdeg, k)
+    pr = pagerank(g, damping=graph.pagerank_damping, workers=workers) if needed else np.zeros(n)
     labels = np.where(has_tie, found.labels_, -1)
-    leaders = community_leaders(
-        found.labels_, data.is_customer & has_tie, wdeg, pr, graph.leaders_per_community
-    )
+    leaders = community_leaders(found.labels_, on, wdeg, pr, k)
     return CutCommunities(community=labels.astype(np.int64), is_leader=leaders)

@@ -56,7 +56,7 @@ from tiewise.churn.features import (
     social,
     weeks_before,
 )
-from tiewise.churn.model import ChurnModel, evaluate, lift_curve
+from tiewise.churn.model import ChurnModel, evaluate, fit_predict, lift_curve
 from tiewise.churn.triggers import find_triggers
 from tiewise.config import ChurnConfig, Config
 from tiewise.shared import DAYS_PER_MONTH
@@ -186,6 +186,7 @@ def social_gate(
     cfg: ChurnConfig,
     seed: int,
     jobs: int = 1,
+    held_out: dict[tuple[str, ...], FloatArray] | None = None,
 ) -> tuple[bool, float]:
     """Whether the social features lower held-out log-loss significantly (paired z > 1.645).
 
@@ -193,7 +194,9 @@ def social_gate(
     and one without the social features; on the other half, ``z`` is the mean per-row log-loss
     difference over its standard error.
     """
-    return feature_gate(frame, y, who, cfg, seed, BEHAVIOUR_FEATURES, SOCIAL_FEATURES, jobs)
+    return feature_gate(
+        frame, y, who, cfg, seed, BEHAVIOUR_FEATURES, SOCIAL_FEATURES, jobs, held_out
+    )
 
 
 def feature_gate(
@@ -205,23 +208,32 @@ def feature_gate(
     base: list[str],
     extra: list[str],
     jobs: int = 1,
+    held_out: dict[tuple[str, ...], FloatArray] | None = None,
 ) -> tuple[bool, float]:
     """Whether adding ``extra`` to ``base`` lowers held-out log-loss significantly (z > 1.645).
 
     As :func:`social_gate`, for any set of features (the conversation features use it).
+    ``held_out`` keeps the held-out probabilities of each feature set across calls on the same
+    rows and seed: the conversations' gate starts from the model the social gate kept, already
+    fitted on the same half.
     """
     rng = np.random.default_rng(seed)
     side = rng.random(int(who.max()) + 1 if len(who) else 0) < 0.5
     held = side[who]
     if y[~held].sum() < 5 or y[held].sum() < 5:
         return False, 0.0
+    known = {} if held_out is None else held_out
+    sets = [tuple(base), tuple(base + extra)]
+    todo = [cols for cols in sets if cols not in known]
+    fitted = fit_predict(
+        [_model(list(cols), cfg, seed) for cols in todo], frame[~held], y[~held], frame[held], jobs
+    )
+    known.update(zip(todo, fitted, strict=True))
     eps = 1e-6
+    yh = y[held]
     losses = []
-    for cols in (base, base + extra):
-        model = _model(cols, cfg, seed, jobs).fit(frame[~held], y[~held])
-        p = model.predict_proba(frame[held])[:, 1]
-        p = np.clip(p, eps, 1 - eps)
-        yh = y[held]
+    for cols in sets:
+        p = np.clip(known[cols], eps, 1 - eps)
         losses.append(-(yh * np.log(p) + (1 - yh) * np.log(1 - p)))
     diff = losses[0] - losses[1]
     se = diff.std(ddof=1) / np.sqrt(len(diff))
@@ -439,12 +451,13 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
     pooled["spreading activation alone"] = []
     labels = []
+    gate = stack(2)  # the first evaluation's training rows, and the gates'
     for j in range(1, min(cfg.eval_cuts, k_max - 1) + 1):
-        x_train, y_train, _ = stack(j + 1)
+        x_train, y_train, _ = gate if j == 1 else stack(j + 1)
         _, x_test, y_test = at[j]
-        for name, cols in sets.items():
-            model = _model(cols, cfg, seed, jobs).fit(x_train, y_train)
-            pooled[name].append(model.predict_proba(x_test)[:, 1])
+        models = [_model(cols, cfg, seed) for cols in sets.values()]
+        for name, p in zip(sets, fit_predict(models, x_train, y_train, x_test, jobs), strict=True):
+            pooled[name].append(p)
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
     # each test cut-off is judged on its own (their churn rates differ), then averaged
@@ -461,14 +474,18 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         curve = pd.concat([lift_curve(y, p) for y, p in zip(labels, parts, strict=True)])
         curves.append(curve.groupby("targeted_share", as_index=False).mean().assign(model=name))
     y_eval = np.concatenate(labels)
-    x_gate, y_gate, g_gate = stack(2)
-    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed, jobs)
+    del x_train, y_train, x_test
+    x_gate, y_gate, g_gate = gate
+    del gate
+    held_out: dict[tuple[str, ...], FloatArray] = {}
+    social_used, z = social_gate(x_gate, y_gate, g_gate, cfg, seed, jobs, held_out)
     cols = both if social_used else BEHAVIOUR_FEATURES
     talk_used, talk_z = False, None
     if talk is not None:
         talk_used, talk_z = feature_gate(
-            x_gate, y_gate, g_gate, cfg, seed, cols, CONVERSATION_FEATURES, jobs
+            x_gate, y_gate, g_gate, cfg, seed, cols, CONVERSATION_FEATURES, jobs, held_out
         )
+    del x_gate, y_gate, g_gate, held_out
     chosen = ("behaviour + social" if social_used else "behaviour") + (
         " + conversations" if talk_used else ""
     )
@@ -477,9 +494,11 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
     x_fit, y_fit, _ = stack(1)
-    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
-    p_now = _model(cols, cfg, seed, jobs).fit(x_fit, y_fit).predict_proba(x_now)[:, 1]
     y_test = at[1][2]
+    at.clear()  # the cut-offs' frames live on in x_fit; one copy is enough
+    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
+    (p_now,) = fit_predict([_model(cols, cfg, seed)], x_fit, y_fit, x_now, jobs)
+    del x_fit, y_fit
     base_rate = float(max(y_test.mean(), 1e-9))
 
     value, basis, p_alive = _value(ctx, data, f_now, tx, cfg)
