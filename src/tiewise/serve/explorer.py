@@ -68,7 +68,7 @@ PROFILE_TABLES = (
     "retention_priority",
 )
 #: Per-customer tables not worth a section on the customer page (the profile says it already).
-_HIDDEN_ON_CUSTOMER = {"nodes"}
+_HIDDEN_ON_CUSTOMER = {"nodes", "network_nodes"}
 #: Columns most worth seeing first in a table of customers.
 _ID = "customer_id"
 _ROWS_PER_SECTION = 20
@@ -764,14 +764,6 @@ class Explorer:
             cols = self.columns(info.name)
             if _ID not in cols:
                 continue
-            count = int(
-                self._value(
-                    f"SELECT count(*) FROM {sql_identifier(info.name)} WHERE customer_id = ?",
-                    [customer_id],
-                )
-            )
-            if not count:
-                continue
             order = next(
                 (
                     f"{sql_identifier(c)} DESC"
@@ -780,12 +772,17 @@ class Explorer:
                 ),
                 next((sql_identifier(c) for c in ("rank", "level") if c in cols), None),
             )
+            # the first rows and how many there are in one scan (a window over the matches)
             rows = self._records(
-                f"SELECT * FROM {sql_identifier(info.name)} WHERE customer_id = ? "
-                + (f"ORDER BY {order} " if order else "")
-                + "LIMIT ?",
+                f"SELECT *, count(*) OVER () AS _tiewise_total FROM {sql_identifier(info.name)} "
+                "WHERE customer_id = ? " + (f"ORDER BY {order} " if order else "") + "LIMIT ?",
                 [customer_id, _ROWS_PER_SECTION],
             )
+            if not rows:
+                continue
+            count = int(rows[0]["_tiewise_total"])
+            for row in rows:
+                del row["_tiewise_total"]
             found.append((info, count, rows))
         return found
 
