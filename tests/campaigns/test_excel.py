@@ -19,7 +19,7 @@ def test_every_type_reads_back_and_text_is_never_a_formula() -> None:
     when = dt.datetime(2026, 3, 1, 12, 30, 5)
     table = pa.table(
         {
-            "customer_id": ["=HYPERLINK(\"http://x\",\"y\")", "0041790000000", "+cmd|' /c calc'!A0"],
+            "customer_id": ['=HYPERLINK("http://x","y")', "0041790000000", "+cmd|' /c calc'!A0"],
             "url": ["http://example.org/a", "mailto:a@b.c", None],
             "n": pa.array([1, None, -3], pa.int64()),
             "x": [0.5, math.nan, 2.25],
