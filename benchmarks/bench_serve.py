@@ -137,6 +137,13 @@ def main() -> None:
             r["community"]
             for r in ex._records("SELECT community FROM communities ORDER BY size DESC LIMIT 1")
         ]
+        (hub,) = [
+            r["customer_id"]
+            for r in ex._records(
+                "SELECT customer_id FROM customer_scores WHERE NOT is_service "
+                "ORDER BY contacts DESC, customer_id LIMIT 1"
+            )
+        ]
         results["parties"] = len(people)
         results["links"] = ex._records("SELECT count(*) AS n FROM link_state")[0]["n"]
         client.get("/")  # warm up the caches (registry, counts) once
@@ -150,6 +157,10 @@ def main() -> None:
                 lambda c: client.get(f"/api/network/{c}"),
                 lambda c: ex.ego_network(c, limit=60),
             ),
+            "network (JSON, the customer with the most contacts)": (
+                lambda _: client.get(f"/api/network/{hub}"),
+                lambda _: ex.ego_network(hub, limit=60),
+            ),
             "community page (largest)": (
                 lambda _: client.get(f"/community/{biggest}"),
                 lambda _: ex.community(biggest),
@@ -157,6 +168,10 @@ def main() -> None:
             "customer list (first page)": (
                 lambda _: client.get("/customers"),
                 lambda _: ex.customer_list(parse_selection({})),
+            ),
+            "customer list (page 200, by churn risk)": (
+                lambda _: client.get("/customers?sort=p_churn&page_number=200"),
+                lambda _: ex.customer_list(parse_selection({"sort": "p_churn"}), page=200),
             ),
             "customer list (segment + risk band)": (
                 lambda _: client.get("/customers?segment=Ambassador&churn_band=high"),

@@ -54,6 +54,27 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
     score = nmi(people["community_x"].to_numpy(), people["community_y"].to_numpy())
     assert score >= 0.8, f"NMI {score:.3f} against the true communities"
     assert service == set(truth.loc[truth["is_service"], "pseudonym"])
+    with Workspace.open(load_config(config_path).workspace_path, read_only=True) as ws:
+        # the sorted adjacency is every analysed link (service numbers' left out) from both ends
+        adjacency = ws.con.execute(
+            "SELECT na.customer_id AS one, nb.customer_id AS other, a.strength "
+            "FROM network_adjacency a JOIN network_nodes na ON na.node = a.node "
+            "JOIN network_nodes nb ON nb.node = a.contact"
+        ).df()
+        links = ws.con.execute(
+            "SELECT a, b, strength FROM links WHERE strength > 0 AND a NOT IN "
+            "(SELECT customer_id FROM service_numbers) AND b NOT IN "
+            "(SELECT customer_id FROM service_numbers)"
+        ).df()
+        nodes = ws.con.execute("SELECT customer_id FROM network_nodes ORDER BY node").df()
+        stored = ws.con.execute("SELECT node FROM network_adjacency").df()["node"]
+    assert nodes["customer_id"].tolist() == sorted(scores["customer_id"])
+    assert stored.is_monotonic_increasing and len(adjacency) == 2 * len(links) > 0
+    both = pd.concat([links, links.rename(columns={"a": "b", "b": "a"})], ignore_index=True).merge(
+        adjacency, left_on=["a", "b"], right_on=["one", "other"], how="outer"
+    )
+    assert both["strength_x"].notna().all() and both["strength_y"].notna().all()
+    np.testing.assert_allclose(both["strength_y"], both["strength_x"], rtol=1e-12)
     assert result.report_path.is_file()
     html = result.report_path.read_text()
     assert "Community 1 " in html and "<svg" in html

@@ -888,6 +888,31 @@ TABLES: tuple[Table, ...] = (
         """),
     ),
     Table(
+        "network_nodes",
+        "graph",
+        "party",
+        "Each party's node number in the network the graph stage analysed.",
+        _columns("""
+        node         BIGINT   The party's node number (0, 1, ... in customer_id order).
+        customer_id  VARCHAR  The customer's (or contact's) identifier, pseudonymised at ingest.
+        """),
+    ),
+    Table(
+        "network_adjacency",
+        "graph",
+        "link x end (each link twice)",
+        (
+            "The network the graph stage analysed, each link from both ends, sorted by node: a "
+            "party's contacts are one run of rows (links to service numbers are left out with "
+            "`links.exclude_service_numbers`)."
+        ),
+        _columns("""
+        node      BIGINT  One end's node number (network_nodes.node).
+        contact   BIGINT  The other end's node number.
+        strength  DOUBLE  The link's strength (links.strength).
+        """),
+    ),
+    Table(
         "influence_scores",
         "influence",
         "customer x category (and 'all')",

@@ -71,6 +71,17 @@ def _listed(client: TestClient, query: str) -> tuple[list[dict[str, Any]], dict[
             "(SELECT count(*) FROM churn_scores x WHERE x.p_churn < c.p_churn) "
             ">= 0.9 * (SELECT count(p_churn) - 1 FROM churn_scores)",
         ),
+        (
+            "churn_band=medium",
+            "(SELECT count(*) FROM churn_scores x WHERE x.p_churn < c.p_churn) "
+            "BETWEEN 0.7 * (SELECT count(p_churn) - 1 FROM churn_scores) "
+            "AND 0.9 * (SELECT count(p_churn) - 1 FROM churn_scores) - 1e-9",
+        ),
+        (
+            "churn_band=low&sort=p_churn",
+            "(SELECT count(*) FROM churn_scores x WHERE x.p_churn < c.p_churn) "
+            "< 0.7 * (SELECT count(p_churn) - 1 FROM churn_scores)",
+        ),
     ],
 )
 def test_a_filter_returns_exactly_the_rows_it_names(
@@ -81,6 +92,20 @@ def test_a_filter_returns_exactly_the_rows_it_names(
     assert want, "the fixture must hold rows for this filter"
     assert {r["customer_id"] for r in rows} == want
     assert body["total"] == len(want)
+    if "churn_band=" in query:  # every row says the band it was picked for
+        assert {r["churn_band"] for r in rows} == {query.split("=")[1].split("&")[0]}
+
+
+def test_pages_follow_one_another_in_the_downloads_order(client: TestClient) -> None:
+    for query in ("sort=clv", "sort=p_churn&order=asc", "segment=Other&sort=contacts"):
+        rows, body = _listed(client, query)
+        download = pd.read_csv(
+            io.BytesIO(client.get(f"/customers.csv?{query}").content), dtype={"customer_id": str}
+        )
+        assert len(rows) == body["total"] == len(download) > 50  # more than one page
+        assert [r["customer_id"] for r in rows] == download["customer_id"].tolist()
+        bands = [r.get("churn_band") for r in rows]
+        assert bands == download["churn_band"].where(download["churn_band"].notna(), None).tolist()
 
 
 def test_a_community_filter_and_the_sort_order(hostile: Project, client: TestClient) -> None:

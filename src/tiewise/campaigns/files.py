@@ -9,22 +9,34 @@ straight into the CRM.  The raw identifiers are joined in memory and written onl
 file; the workspace never sees them.
 
 Formats by suffix: ``.csv``, ``.parquet`` (``.pq``) and ``.xlsx`` (a real Excel workbook,
-openpyxl); any other suffix is refused.
+written row by row with XlsxWriter in constant memory, read with openpyxl); any other suffix is
+refused.  Text is always written as text: a cell starting with ``=`` (a customer list's name
+field, a raw identifier) never becomes a formula, nor an address a link.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import xlsxwriter
 
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import hmac_sql
 from tiewise.store import sql_identifier
 
-__all__ = ["FORMATS", "CampaignFiles", "read_frame", "write_campaign_files", "write_frame"]
+__all__ = [
+    "FORMATS",
+    "CampaignFiles",
+    "read_frame",
+    "write_campaign_files",
+    "write_frame",
+    "write_xlsx",
+]
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 # and ".csv.gz" (gzipped CSV)
@@ -55,6 +67,49 @@ def file_format(path: Path, what: str = "output file") -> str:
     return fmt
 
 
+_EXCEL_OPTIONS = {
+    "constant_memory": True,  # each row is written out as soon as the next one starts
+    "in_memory": True,  # no temporary files (they would hold personal data on disk)
+    "strings_to_formulas": False,  # "=HYPERLINK(...)" in a name field stays text
+    "strings_to_urls": False,
+    "strings_to_numbers": False,  # "0041..." ids keep their zeros
+    "nan_inf_to_errors": True,  # NaN shows as #NUM!, not an error while writing
+    "remove_timezone": True,  # Excel has no time zones: times are written as stored (UTC)
+    "default_date_format": "yyyy-mm-dd hh:mm:ss",
+}
+
+
+def _excel_value(value: Any) -> Any:
+    """A cell's value: numbers, text, booleans and times as they are; anything else as text."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if hasattr(value, "isoformat") or hasattr(value, "as_integer_ratio"):
+        return value  # datetime, date, time, timedelta, Decimal: XlsxWriter writes them
+    return str(value)
+
+
+def write_xlsx(table: pa.Table, target: str | Path | IO[bytes], sheet: str) -> None:
+    """Write ``table`` as one sheet of an Excel workbook: header, then a row per record.
+
+    Raises :class:`ValueError` when the rows do not fit in a sheet.
+    """
+    if table.num_rows > EXCEL_MAX_ROWS:
+        raise ValueError(
+            f"{table.num_rows:,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS:,} at most)"
+        )
+    workbook = xlsxwriter.Workbook(target, _EXCEL_OPTIONS)
+    try:
+        worksheet = workbook.add_worksheet(sheet)
+        worksheet.write_row(0, 0, table.column_names)
+        row = 1
+        for batch in table.to_batches(max_chunksize=16_384):
+            for values in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                worksheet.write_row(row, 0, [_excel_value(v) for v in values])
+                row += 1
+    finally:
+        workbook.close()
+
+
 def write_frame(frame: pd.DataFrame, path: Path, fmt: str | None = None) -> Path:
     """Write ``frame`` as CSV, Parquet or a real Excel workbook (atomically).
 
@@ -71,12 +126,10 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str | None = None) -> Path
     elif fmt == "parquet":
         frame.to_parquet(tmp, index=False)
     else:
-        if len(frame) > EXCEL_MAX_ROWS:
-            raise InputError(
-                f"{path}: {len(frame):,} rows do not fit in an Excel sheet "
-                f"({EXCEL_MAX_ROWS:,} at most); write .csv or .parquet instead."
-            )
-        frame.to_excel(tmp, index=False, engine="openpyxl", sheet_name="list")
+        try:
+            write_xlsx(pa.Table.from_pandas(frame, preserve_index=False), tmp, "list")
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}; write .csv or .parquet instead.") from None
     tmp.replace(path)
     return path
 

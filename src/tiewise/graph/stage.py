@@ -19,6 +19,10 @@ Tables written:
 ``community_changes``
     How the communities of this run relate to the previous run's: kept, split, merged, new,
     dissolved (see :mod:`tiewise.graph.stable`).
+``network_nodes``, ``network_adjacency``
+    The network this stage analysed, for lookups by party: each party's node number (the order
+    of ``customer_id``), and each link twice (once from each end) sorted by node, so one
+    party's contacts are a contiguous run of rows (what the explorer draws).
 """
 
 from __future__ import annotations
@@ -264,6 +268,42 @@ def _community_extras(ctx: RunContext) -> tuple[str, str]:
     return "".join(", " + c for c in columns), " ".join(joins)
 
 
+def _write_adjacency(ctx: RunContext, net: Network, *, log_weight: bool) -> None:
+    """``network_nodes`` and ``network_adjacency``: the analysed network, sorted by party.
+
+    Each link appears from both ends; the rows are in node order (a stable sort keeps each
+    node's contacts in contact order), so DuckDB's per-block minimum and maximum skip every
+    block but the one or two holding a party's contacts.  Strength is the links' own
+    (``exp(weight) - 1`` when the stage weighs by ``ln(1 + strength)``).
+    """
+    ctx.write_table(
+        "network_nodes",
+        pa.table(
+            {
+                "node": pa.array(np.arange(net.n, dtype=np.int64)),
+                "customer_id": pa.array(net.ids.tolist(), pa.string()),
+            }
+        ),
+        stage="graph",
+        description="Each party's node number in the analysed network (in customer_id order).",
+    )
+    node = np.concatenate([net.u, net.v])
+    order = np.argsort(node, kind="stable")
+    strength = np.expm1(net.weight) if log_weight else net.weight
+    ctx.write_table(
+        "network_adjacency",
+        pa.table(
+            {
+                "node": pa.array(node[order]),
+                "contact": pa.array(np.concatenate([net.v, net.u])[order]),
+                "strength": pa.array(np.concatenate([strength, strength])[order]),
+            }
+        ),
+        stage="graph",
+        description="Each link of the analysed network from both ends, sorted by node.",
+    )
+
+
 def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     """Find communities, centrality, roles and leaders; write the graph stage's tables."""
     net = load_network(
@@ -345,6 +385,7 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     )
     con.unregister("_scores")
     con.unregister("_communities")
+    _write_adjacency(ctx, net, log_weight=config.graph.edge_weight == "log_strength")
     return GraphSummary(
         nodes=net.n,
         links=len(net.u),

@@ -48,6 +48,7 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from tiewise.campaigns.files import write_xlsx
 from tiewise.config import Config
 from tiewise.ingest.pseudonym import load_key, pseudonymise
 from tiewise.serve.explorer import Explorer
@@ -198,7 +199,6 @@ DOWNLOADS = {
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet holds the header
 
 
 def _encode(table: Any, fmt: str) -> bytes:
@@ -212,12 +212,10 @@ def _encode(table: Any, fmt: str) -> bytes:
     elif fmt == "parquet":
         pq.write_table(table, sink)
     else:
-        if table.num_rows > EXCEL_MAX_ROWS:
-            raise ValueError(
-                f"{table.num_rows:,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS:,} at "
-                "most): download CSV or Parquet, or narrow the selection."
-            )
-        table.to_pandas().to_excel(sink, index=False, engine="openpyxl", sheet_name="customers")
+        try:
+            write_xlsx(table, sink, "customers")
+        except ValueError as exc:
+            raise ValueError(f"{exc}: download CSV or Parquet, or narrow the selection.") from None
     return sink.getvalue()
 
 

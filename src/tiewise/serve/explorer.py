@@ -44,10 +44,13 @@ import pyarrow.csv as pacsv
 
 from tiewise.serve.selection import (
     BANDS,
+    RiskCuts,
     Selection,
     SelectionError,
     available_columns,
     influencer_condition,
+    risk_cuts_sql,
+    selection_query,
     selection_sql,
 )
 from tiewise.store import TableInfo, Workspace, sql_identifier
@@ -193,6 +196,7 @@ class Explorer:
         # While the workspace is open read-only no process can write it (DuckDB's file lock),
         # so the registry and the columns are read once; the row counts when first asked for.
         self._tables: list[TableInfo] | None = None
+        self._risk_cuts: RiskCuts | None = None
         self._columns: dict[str, list[str]] = {}
         for row in self._records(
             "SELECT t.name, c.column_name FROM _tiewise_tables t JOIN duckdb_columns() c "
@@ -665,24 +669,41 @@ class Explorer:
         ]
         return options
 
+    def risk_cuts(self) -> RiskCuts:
+        """The lowest churn probability of each risk band, computed once (see ``BANDS``)."""
+        if self._risk_cuts is None:
+            cuts: dict[str, float | None] = dict.fromkeys(BANDS)
+            if "p_churn" in self.columns("churn_scores"):
+                rows = self._records(risk_cuts_sql())
+                cuts.update(rows[0] if rows else {})
+            self._risk_cuts = cuts
+        return self._risk_cuts
+
     def customer_list(
         self, selection: Selection, *, page: int = 1, page_size: int = 50
     ) -> CustomerList:
-        """One page of the customers the selection picks, and how many it picks in all."""
+        """One page of the customers the selection picks, and how many it picks in all.
+
+        The page's ids first (joining only the tables the filters and the sort read), then
+        every column of those rows alone: on a million customers the reasons of one page are
+        read, not of all.
+        """
         note = self._influence_note(selection)
         if note:
             return CustomerList(available_columns(self._columns, selection), [], 0, note)
-        sql, params, columns = selection_sql(self._columns, selection)
-        total = int(self._value(f"SELECT count(*) FROM ({sql})", params))
-        rows = self._records(
-            f"{sql} LIMIT ? OFFSET ?", [*params, page_size, (max(page, 1) - 1) * page_size]
+        query = selection_query(self._columns, selection, self.risk_cuts())
+        total = int(self._value(query.count_sql(), query.params))
+        keys = self._records(
+            query.keys_sql(), [*query.params, page_size, (max(page, 1) - 1) * page_size]
         )
-        return CustomerList(columns, rows, total)
+        ids = [k[_ID] for k in keys]
+        rows = self._records(query.rows_sql(), [*query.params, ids]) if ids else []
+        return CustomerList(query.columns, rows, total)
 
     def selection_table(self, selection: Selection) -> tuple[pa.Table, str]:
         """Every row the selection picks, as Arrow (for the downloads), and any note."""
         note = self._influence_note(selection)
-        sql, params, _ = selection_sql(self._columns, selection)
+        sql, params, _ = selection_sql(self._columns, selection, self.risk_cuts())
         with self.cursor() as cur:
             table = cur.sql(f"{sql} LIMIT 0" if note else sql, params=params).to_arrow_table()
         return table, note
@@ -822,18 +843,75 @@ class Explorer:
         """Every ``reason`` in a customer's profile, with the table it explains."""
         return [(table, str(row["reason"])) for table, row in profile.items() if row.get("reason")]
 
-    def ego_network(self, customer_id: str, *, limit: int = 60) -> EgoNetwork:
-        """The customer, their ``limit`` strongest contacts and the links among all of them."""
-        ego = EgoNetwork(center=customer_id)
-        names = self._names()
-        if "links" not in names:
-            return ego
-        neighbours = self._records(
+    def _adjacency(self) -> bool:
+        """Whether the graph stage's sorted adjacency is here (older workspaces lack it)."""
+        return self.has("network_adjacency") and self.has("network_nodes")
+
+    def _node(self, customer_id: str) -> int | None:
+        node = self._value("SELECT node FROM network_nodes WHERE customer_id = ?", [customer_id])
+        return None if node is None else int(node)
+
+    def _neighbours(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        """The customer's ``limit`` strongest contacts: other, strength, total (contacts)."""
+        if self._adjacency():
+            # Constants, not a join: DuckDB skips every block whose node range misses them.
+            node = self._node(customer_id)
+            if node is None:
+                return []
+            return self._records(
+                "SELECT n.customer_id AS other, a.strength, count(*) OVER () AS total "
+                "FROM network_adjacency a JOIN network_nodes n ON n.node = a.contact "
+                "WHERE a.node = ? ORDER BY a.strength DESC, other LIMIT ?",
+                [node, limit],
+            )
+        return self._records(
             "SELECT CASE WHEN a = ? THEN b ELSE a END AS other, strength, "
             "count(*) OVER () AS total FROM links WHERE a = ? OR b = ? "
             "ORDER BY strength DESC, other LIMIT ?",
             [customer_id, customer_id, customer_id, limit],
         )
+
+    def _links_among(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The links between the parties ``ids`` (each once, ``source`` < ``target``)."""
+        if not ids:
+            return []
+        if self._adjacency():
+            nodes = [
+                int(r["node"])
+                for r in self._records(
+                    "SELECT node FROM network_nodes WHERE customer_id IN (SELECT unnest(?))",
+                    [ids],
+                )
+            ]
+            if not nodes:
+                return []
+            marks = ", ".join("?" * len(nodes))
+            return self._records(
+                "SELECT na.customer_id AS source, nb.customer_id AS target, a.strength "
+                "FROM network_adjacency a JOIN network_nodes na ON na.node = a.node "
+                "JOIN network_nodes nb ON nb.node = a.contact "
+                f"WHERE a.node IN ({marks}) AND a.contact IN ({marks}) AND a.node < a.contact "
+                "ORDER BY source, target",
+                [*nodes, *nodes],
+            )
+        return self._records(
+            "SELECT a AS source, b AS target, strength FROM links "
+            "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
+            [ids, ids],
+        )
+
+    def ego_network(self, customer_id: str, *, limit: int = 60) -> EgoNetwork:
+        """The customer, their ``limit`` strongest contacts and the links among all of them.
+
+        Read from the network the graph stage analysed (``network_adjacency``; links to
+        service numbers are left out when the configuration excludes them), or from ``links``
+        in a workspace written before that table existed.
+        """
+        ego = EgoNetwork(center=customer_id)
+        names = self._names()
+        if "links" not in names and not self._adjacency():
+            return ego
+        neighbours = self._neighbours(customer_id, limit)
         ego.contacts_total = int(neighbours[0]["total"]) if neighbours else 0
         ids = [customer_id] + [n["other"] for n in neighbours]
         attributes: dict[str, dict[str, Any]] = {i: {} for i in ids}
@@ -868,11 +946,7 @@ class Explorer:
                 attributes[row.pop(_ID)].update(row)
         for i in ids:
             ego.nodes.append({"id": i, "center": i == customer_id, **attributes[i]})
-        ego.edges = self._records(
-            "SELECT a AS source, b AS target, strength, records FROM links "
-            "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
-            [ids, ids],
-        )
+        ego.edges = self._links_among(ids)
         return ego
 
     # -- communities -----------------------------------------------------------------------
@@ -947,15 +1021,7 @@ class Explorer:
             self._value("SELECT count(*) FROM customer_scores WHERE community = ?", [community])
         )
         ids = [n["id"] for n in nodes]
-        edges = (
-            self._records(
-                "SELECT a AS source, b AS target, strength FROM links "
-                "WHERE a IN (SELECT unnest(?)) AND b IN (SELECT unnest(?)) ORDER BY a, b",
-                [ids, ids],
-            )
-            if self.has("links")
-            else []
-        )
+        edges = self._links_among(ids) if self.has("links") or self._adjacency() else []
         return {
             "community": community,
             "members": members,

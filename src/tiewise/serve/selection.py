@@ -34,11 +34,15 @@ __all__ = [
     "BANDS",
     "COLUMNS",
     "RANGE_COLUMNS",
+    "RiskCuts",
     "Selection",
     "SelectionError",
+    "SelectionQuery",
     "available_columns",
     "influencer_condition",
     "parse_selection",
+    "risk_cuts_sql",
+    "selection_query",
     "selection_sql",
 ]
 
@@ -240,14 +244,105 @@ def influencer_condition(columns: list[str], alias: str = "i") -> str:
     return f"{alias}.influence_score > 0"
 
 
+#: The lowest churn probability in each band (``risk_cuts``): see :func:`risk_cuts_sql`.
+RiskCuts = Mapping[str, float | None]
+
+
+def risk_cuts_sql() -> str:
+    """SQL for each band's lowest ``p_churn`` (one row, a column per band; NULL: band empty).
+
+    The percent rank only grows with ``p_churn``, so "percent rank >= low" is exactly
+    "``p_churn`` >= the lowest ``p_churn`` ranked at least ``low``": one pass over the scores
+    while the workspace is open instead of a window over every customer on every page.
+    """
+    cuts = ", ".join(
+        f"min(p_churn) FILTER (WHERE r >= {low}) AS {band}" for band, (low, _) in BANDS.items()
+    )
+    return (
+        f"SELECT {cuts} FROM (SELECT p_churn, percent_rank() OVER (ORDER BY p_churn) AS r "
+        "FROM churn_scores WHERE p_churn IS NOT NULL)"
+    )
+
+
+def _at_least(cut: float | None) -> str:
+    # a string cast reads back the very double (a bare literal would go through DECIMAL)
+    return "FALSE" if cut is None else f"c.p_churn >= '{float(cut)!r}'::DOUBLE"
+
+
+def _band_condition(band: str, cuts: RiskCuts) -> str:
+    high = BANDS[band][1]
+    above = next((b for b, (lo, _) in BANDS.items() if lo == high), None)
+    condition = _at_least(cuts.get(band))
+    if above is not None and cuts.get(above) is not None:
+        condition += f" AND NOT {_at_least(cuts[above])}"
+    return condition
+
+
+@dataclass(frozen=True)
+class SelectionQuery:
+    """A selection as SQL pieces: every row (:attr:`sql`), one page's keys, and the count.
+
+    Parameters bind in order: ``params`` serve every query here.
+    """
+
+    select: list[str]
+    joins: dict[str, str]  # alias -> JOIN clause, in join order
+    filter_aliases: set[str]  # the joins a filter needs (the count and the keys need only them)
+    where: list[str]
+    order: str
+    sort_alias: str | None
+    sort_select: str | None  # the sort column as the keys query selects it
+    params: list[Any]
+    columns: list[str]
+
+    def _from(self, aliases: set[str] | None = None) -> str:
+        joins = [j for a, j in self.joins.items() if aliases is None or a in aliases]
+        return f"FROM customer_scores s {' '.join(joins)} WHERE {' AND '.join(self.where)}"
+
+    @property
+    def sql(self) -> str:
+        """Every row of the selection, every column, sorted."""
+        return f"SELECT {', '.join(self.select)} {self._from()} ORDER BY {self.order}"
+
+    def count_sql(self) -> str:
+        """How many rows the selection picks (joining only what a filter needs)."""
+        return f"SELECT count(*) {self._from(self.filter_aliases)}"
+
+    def keys_sql(self) -> str:
+        """The ids of one page (``LIMIT ? OFFSET ?`` follow the params), in the list's order.
+
+        Joins only what the filters and the sort need: the wide columns (the reasons) are read
+        for the page's rows alone (:meth:`rows_sql`).
+        """
+        needed = self.filter_aliases | ({self.sort_alias} if self.sort_alias else set())
+        head = ", ".join(["s.customer_id", *([self.sort_select] if self.sort_select else [])])
+        return f"SELECT {head} {self._from(needed)} ORDER BY {self.order} LIMIT ? OFFSET ?"
+
+    def rows_sql(self) -> str:
+        """Every column of the rows whose ids are bound last (a list), in the list's order."""
+        return (
+            f"SELECT {', '.join(self.select)} {self._from()} "
+            f"AND s.customer_id IN (SELECT unnest(?)) ORDER BY {self.order}"
+        )
+
+
 def selection_sql(
-    columns: Mapping[str, list[str]], selection: Selection
+    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts | None = None
 ) -> tuple[str, list[Any], list[str]]:
     """SQL for every row of the selection, sorted: (sql, parameters, column names).
 
     ``columns`` maps each workspace table to its columns.  Needs ``customer_scores``; a filter
-    on a table the workspace does not hold is a :class:`SelectionError`.
+    on a table the workspace does not hold is a :class:`SelectionError`.  ``risk_cuts`` (from
+    :func:`risk_cuts_sql`) places the churn bands without a window over every customer.
     """
+    query = selection_query(columns, selection, risk_cuts)
+    return query.sql, query.params, query.columns
+
+
+def selection_query(
+    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts | None = None
+) -> SelectionQuery:
+    """The selection as a :class:`SelectionQuery` (see :func:`selection_sql`)."""
     if "customer_id" not in columns.get("customer_scores", []):
         raise SelectionError("this workspace has no customer scores yet: run `tiewise run`")
     shown = available_columns(columns, selection)
@@ -257,6 +352,11 @@ def selection_sql(
         if column not in columns.get(table, []):
             raise SelectionError(f"{what}: this workspace has no {table}.{column}")
 
+    def band(name: str) -> str:
+        if risk_cuts is None:
+            return f"c._risk_rank >= {BANDS[name][0]} AND c._risk_rank < {BANDS[name][1]}"
+        return _band_condition(name, risk_cuts)
+
     select = []
     for name in shown:
         table, source = spec[name]
@@ -264,22 +364,20 @@ def selection_sql(
         if name == "churn_band":
             select.append(
                 "CASE WHEN c.p_churn IS NULL THEN NULL "
-                + " ".join(
-                    f"WHEN c._risk_rank >= {low} THEN '{band}'" for band, (low, _) in BANDS.items()
-                )
+                + " ".join(f"WHEN {band(b)} THEN '{b}'" for b in BANDS)
                 + " END AS churn_band"
             )
         else:
             select.append(f"{alias}.{sql_identifier(source)} AS {sql_identifier(name)}")
-    joins = []
     used = {_ALIAS[spec[n][0]] for n in shown}
+    filters: set[str] = set()
     where = ["s.on_network", "NOT s.is_service"]
     params: list[Any] = []
     if selection.segment is not None:
         need("customer_value", "segment", "segment")
         where.append("v.segment = ?")
         params.append(selection.segment)
-        used.add("v")
+        filters.add("v")
     if selection.role is not None:
         need("customer_scores", "business_role", "role")
         where.append("s.business_role = ?")
@@ -289,41 +387,45 @@ def selection_sql(
         params.append(selection.community)
     if selection.churn_band is not None:
         need("churn_scores", "p_churn", "churn_band")
-        low, high = BANDS[selection.churn_band]
-        where.append("c._risk_rank >= ? AND c._risk_rank < ?")
-        params += [low, high]
-        used.add("c")
+        where.append(band(selection.churn_band))
+        filters.add("c")
     for column, (low_value, high_value) in selection.ranges.items():
         table, source = spec[column]
         need(table, source, f"min_{column}/max_{column}")
         alias = _ALIAS[table]
-        used.add(alias)
+        filters.add(alias)
         if low_value is not None:
             where.append(f"{alias}.{sql_identifier(source)} >= ?")
             params.append(low_value)
         if high_value is not None:
             where.append(f"{alias}.{sql_identifier(source)} <= ?")
             params.append(high_value)
+    used |= filters
+    joins: dict[str, str] = {}
     if "v" in used:
-        joins.append("LEFT JOIN customer_value v ON v.customer_id = s.customer_id")
+        joins["v"] = "LEFT JOIN customer_value v ON v.customer_id = s.customer_id"
     if "c" in used:
-        joins.append(
-            "LEFT JOIN (SELECT *, percent_rank() OVER (PARTITION BY p_churn IS NULL "
-            "ORDER BY p_churn) AS _risk_rank "
-            "FROM churn_scores) c ON c.customer_id = s.customer_id"
+        scores = (
+            "churn_scores"
+            if risk_cuts is not None
+            else "(SELECT *, percent_rank() OVER (PARTITION BY p_churn IS NULL "
+            "ORDER BY p_churn) AS _risk_rank FROM churn_scores)"
         )
+        joins["c"] = f"LEFT JOIN {scores} c ON c.customer_id = s.customer_id"
     influence_params: list[Any] = []
     if selection.influence is not None:
         need("influence_scores", "category", "influence")
-        joins.append(
+        joins["i"] = (
             "JOIN influence_scores i ON i.customer_id = s.customer_id AND i.category = ? "
             f"AND {influencer_condition(columns['influence_scores'])}"
         )
+        filters.add("i")
         influence_params.append(selection.influence)
     elif "i" in used:
         raise SelectionError("influence_score: choose an influence category first")
     default = next((c for c in ("true_value", "tie_strength") if c in shown), None)
     sort = selection.sort or ("influence_score" if selection.influence else default)
+    sort_alias = sort_select = None
     if sort is not None and sort != "customer_id":
         table, source = spec[sort]
         if table == "influence_scores" and selection.influence is None:
@@ -332,10 +434,18 @@ def selection_sql(
             raise SelectionError(f"sort: this workspace has no {table}.{source}")
         direction = "DESC" if selection.descending else "ASC"
         order = f"{sql_identifier(sort)} {direction} NULLS LAST, customer_id"
+        sort_alias = _ALIAS[table]
+        sort_select = f"{sort_alias}.{sql_identifier(source)} AS {sql_identifier(sort)}"
     else:
         order = "customer_id" + ("" if sort is None or not selection.descending else " DESC")
-    sql = (
-        f"SELECT {', '.join(select)} FROM customer_scores s {' '.join(joins)} "
-        f"WHERE {' AND '.join(where)} ORDER BY {order}"
+    return SelectionQuery(
+        select=select,
+        joins={a: joins[a] for a in ("v", "c", "i") if a in joins},
+        filter_aliases=filters,
+        where=where,
+        order=order,
+        sort_alias=sort_alias,
+        sort_select=sort_select,
+        params=influence_params + params,
+        columns=shown,
     )
-    return sql, influence_params + params, shown
