@@ -25,8 +25,9 @@ For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
    100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
    seconds, AUC and top-decile lift for both feature sets.
 
-Peak memory is ``ru_maxrss`` of each child (``os.wait4``).  Timings are wall-clock on a shared
-machine: the load average before and after is recorded.
+Peak memory is ``ru_maxrss`` of each child (``os.wait4``), CPU seconds its user and system
+time.  Timings are wall-clock on a shared machine: the load average before and after is
+recorded.
 
 Usage::
 
@@ -51,12 +52,19 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results" / "churn.json"
+OPENMP_DEFAULT = False  # --openmp-default: OMP_NUM_THREADS left unset in the children
 KEY = "3c" * 32
 
 
 def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
-    """Run python code in a child; returns its JSON answer (last stdout line) and peak GB."""
+    """Run python code in a child; returns its JSON answer (last stdout line) and peak GB.
+
+    The answer gains ``cpu_seconds``: the child's user and system time (on a shared machine
+    steadier than the wall-clock seconds).
+    """
     env = {**os.environ, "TIEWISE_KEY": KEY, "OMP_NUM_THREADS": "1"}
+    if OPENMP_DEFAULT:  # as `tiewise run` is usually started: one OpenMP thread per core
+        env.pop("OMP_NUM_THREADS")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env, text=True
     )
@@ -66,7 +74,9 @@ def _child(code: str, *args: str) -> tuple[dict[str, Any], float]:
     if status != 0:
         raise RuntimeError(f"child failed ({status}): {out[-2000:]}")
     answer = out[out.rindex("RESULT ") + len("RESULT ") :]  # past any progress bars
-    return json.loads(answer.strip()), usage.ru_maxrss / 1024**2
+    result = json.loads(answer.strip())
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    return result, usage.ru_maxrss / 1024**2
 
 
 GENERATE = """
@@ -261,13 +271,22 @@ def main() -> None:
         help="run the influence stage in the pipeline too (off by default: at 1M its seed "
         "selection grew past 13 GB, and churn does not need it)",
     )
+    parser.add_argument(
+        "--openmp-default",
+        action="store_true",
+        help="leave OMP_NUM_THREADS unset in the children, as a user's run usually is (by "
+        "default it is set to 1)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    global OPENMP_DEFAULT
+    OPENMP_DEFAULT = args.openmp_default
     results: dict[str, Any] = {
         "customers": args.customers,
         "seed": args.seed,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "load_before": os.getloadavg(),
+        "omp_num_threads": "unset" if args.openmp_default else "1",
         "runs": {},
     }
     missed: list[str] = []
