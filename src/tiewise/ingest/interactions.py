@@ -129,7 +129,7 @@ def _newest(
     return row[0][0] if row else None
 
 
-def _records_sql(config: Config, rows: str) -> str:
+def _records_sql(config: Config, rows: str, *, isolated_first: bool = True) -> str:
     """SQL of the distinct records among ``rows`` (validated, normalised interaction rows).
 
     Copies are looked for among records of the same parties, direction and channel, in time
@@ -146,6 +146,15 @@ def _records_sql(config: Config, rows: str) -> str:
        caller's k-th record and the receiver's k-th record are one call, as each phone logs each
        call once, unless their durations differ by more than the duration tolerance.  Redials
        logged by both phones thus stay separate calls, each matched with its own copy.
+
+    A record with no other record of its parties and channel (either side, either direction of
+    time) within ``duplicate_tolerance_s`` cannot take part in any of the three steps: it
+    starts a run and a burst of its own and comes out as it went in.  One window finds those
+    (most records), and only the others go through the steps -- the same result in a fraction
+    of the time (each step is a window over its records).  Rows without a time always take the
+    steps (their copies are exact).  Without ``isolated_first`` every record takes them
+    (Spark's optimiser runs out of memory on the split plan; the equality tests of the two
+    engines thereby also check that both forms agree).
     """
     if not config.ingest.deduplicate:
         return f"""
@@ -162,11 +171,29 @@ def _records_sql(config: Config, rows: str) -> str:
     continues = f"""coalesce({gap} <= {skew} AND {gap} < lag({length}) OVER w
                    AND abs({length} - lag({length}) OVER w) <= {spread}, false)"""
     running = "ROWS UNBOUNDED PRECEDING"
+    split = f"""timestamp IS NULL
+               OR coalesce(epoch(timestamp) - epoch(lag(timestamp) OVER w) <= {skew}, false)
+               OR coalesce(epoch(lead(timestamp) OVER w) - epoch(timestamp) <= {skew}, false)"""
+    near = split if isolated_first else "true"
+    window = f"WINDOW w AS (PARTITION BY {key} ORDER BY timestamp)" if isolated_first else ""
+    isolated = (
+        """
+        UNION ALL
+        SELECT _rule, from_id, to_id, channel, duration_s, timestamp, CAST(1 AS BIGINT) AS copies,
+               _in AS seen_in, NOT _in AS seen_out, _missed AS missed
+        FROM marked WHERE NOT near"""
+        if isolated_first
+        else ""
+    )
     return f"""
-        WITH exact AS (
+        WITH marked AS (
+            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, _in, _missed,
+                   {near} AS near
+            FROM {rows} {window}
+        ), exact AS (
             SELECT _rule, from_id, to_id, channel, duration_s, timestamp, _in,
                    count(*) AS copies, bool_or(_missed) AS missed
-            FROM {rows}
+            FROM marked WHERE near
             GROUP BY _rule, from_id, to_id, channel, duration_s, timestamp, _in
         ), same_side AS (
             SELECT *, {continues} AS continues
@@ -200,7 +227,7 @@ def _records_sql(config: Config, rows: str) -> str:
                CAST(sum(copies) AS BIGINT) AS copies,
                bool_or(_in) AS seen_in, bool_or(NOT _in) AS seen_out, bool_or(missed) AS missed
         FROM checked
-        GROUP BY {key}, burst, k, CASE WHEN differ THEN _in END
+        GROUP BY {key}, burst, k, CASE WHEN differ THEN _in END{isolated}
     """
 
 

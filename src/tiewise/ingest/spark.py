@@ -441,7 +441,7 @@ def records_on_spark(spark: SparkSession, config: Config, key: bytes | None) -> 
     for source, rows, columns in registered:
         validated = validated_select(source, columns, config, row_numbers=False)
         name = f"_tiewise_records_{source.index}"
-        records = _records_sql(config, f"({validated.sql})")
+        records = _records_sql(config, f"({validated.sql})", isolated_first=False)
         spark.sql(to_spark_sql(records)).persist().createOrReplaceTempView(name)
         parts.append(name)
         by_rule = spark.sql(
