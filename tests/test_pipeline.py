@@ -67,7 +67,7 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
             "(SELECT customer_id FROM service_numbers)"
         ).df()
         nodes = ws.con.execute("SELECT customer_id FROM network_nodes ORDER BY node").df()
-        stored = ws.con.execute("SELECT node FROM network_adjacency").df()["node"]
+        stored = ws.con.execute("SELECT node FROM network_adjacency ORDER BY rowid").df()["node"]
     assert nodes["customer_id"].tolist() == sorted(scores["customer_id"])
     assert stored.is_monotonic_increasing and len(adjacency) == 2 * len(links) > 0
     both = pd.concat([links, links.rename(columns={"a": "b", "b": "a"})], ignore_index=True).merge(

@@ -1,9 +1,13 @@
-"""The Network's degrees and its NetworKit graph, against NetworkX on the same edges."""
+"""The Network's degrees and its NetworKit graph against NetworkX; the stored adjacency."""
+
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
 from tiewise.graph.network import Network, graph_from_edges
+from tiewise.graph.stage import _write_adjacency
+from tiewise.store import Workspace
 
 
 def test_degrees_per_channel_and_the_graph_match_networkx() -> None:
@@ -40,3 +44,30 @@ def test_degrees_per_channel_and_the_graph_match_networkx() -> None:
 def test_an_edge_given_either_way_round_is_the_same_edge() -> None:
     g = graph_from_edges(3, np.array([1, 2]), np.array([0, 1]), np.array([2.0, 5.0]))
     assert (g.weight(0, 1), g.weight(1, 2), g.numberOfEdges()) == (2.0, 5.0, 2)
+
+
+def test_the_adjacency_is_stored_in_node_order(tmp_path: Path) -> None:
+    """Many row groups written on several threads still land sorted (the explorer's lookups)."""
+    rng = np.random.default_rng(3)
+    n, m = 200_000, 600_000
+    u = rng.integers(0, n - 1, m)
+    v = u + rng.integers(1, n - u)
+    net = Network(
+        ids=np.array([f"p{i:07d}" for i in range(n)], dtype=object),
+        on_network=np.ones(n, dtype=bool),
+        u=u,
+        v=v,
+        weight=np.log1p(rng.uniform(0.1, 9.0, m)),
+        channels={},
+    )
+    with Workspace.open(tmp_path / "ws", create=True, threads=4) as ws, ws.run(command="t") as run:
+        _write_adjacency(run, net, log_weight=True)
+    with Workspace.open(tmp_path / "ws", read_only=True) as ws:
+        stored = ws.con.execute("SELECT node, contact FROM network_adjacency ORDER BY rowid").df()
+        ids = ws.con.execute("SELECT node FROM network_nodes ORDER BY rowid").df()["node"]
+    assert len(stored) == 2 * m and stored["node"].is_monotonic_increasing
+    assert ids.tolist() == list(range(n))
+    assert (
+        sorted(zip(stored["node"], stored["contact"], strict=True))[:5]
+        == sorted([*zip(u, v, strict=True), *zip(v, u, strict=True)])[:5]
+    )

@@ -53,7 +53,7 @@ from tiewise.graph.roles import (
     within_module_z,
 )
 from tiewise.graph.stable import stable_ids
-from tiewise.store import RunContext, exact_sum
+from tiewise.store import RunContext, exact_sum, file_order
 
 __all__ = ["GraphSummary", "analyse_network"]
 
@@ -271,37 +271,40 @@ def _community_extras(ctx: RunContext) -> tuple[str, str]:
 def _write_adjacency(ctx: RunContext, net: Network, *, log_weight: bool) -> None:
     """``network_nodes`` and ``network_adjacency``: the analysed network, sorted by party.
 
-    Each link appears from both ends; the rows are in node order (a stable sort keeps each
-    node's contacts in contact order), so DuckDB's per-block minimum and maximum skip every
+    Each link appears from both ends; the rows are stored in node order (a stable sort keeps
+    each node's contacts in contact order), so DuckDB's per-block minimum and maximum skip every
     block but the one or two holding a party's contacts.  Strength is the links' own
     (``exp(weight) - 1`` when the stage weighs by ``ln(1 + strength)``).
     """
-    ctx.write_table(
-        "network_nodes",
-        pa.table(
-            {
-                "node": pa.array(np.arange(net.n, dtype=np.int64)),
-                "customer_id": pa.array(net.ids.tolist(), pa.string()),
-            }
-        ),
-        stage="graph",
-        description="Each party's node number in the analysed network (in customer_id order).",
-    )
     node = np.concatenate([net.u, net.v])
     order = np.argsort(node, kind="stable")
     strength = np.expm1(net.weight) if log_weight else net.weight
-    ctx.write_table(
-        "network_adjacency",
-        pa.table(
-            {
-                "node": pa.array(node[order]),
-                "contact": pa.array(np.concatenate([net.v, net.u])[order]),
-                "strength": pa.array(np.concatenate([strength, strength])[order]),
-            }
-        ),
-        stage="graph",
-        description="Each link of the analysed network from both ends, sorted by node.",
+    nodes = pa.table(
+        {
+            "node": pa.array(np.arange(net.n, dtype=np.int64)),
+            "customer_id": pa.array(net.ids.tolist(), pa.string()),
+        }
     )
+    adjacency = pa.table(
+        {
+            "node": pa.array(node[order]),
+            "contact": pa.array(np.concatenate([net.v, net.u])[order]),
+            "strength": pa.array(np.concatenate([strength, strength])[order]),
+        }
+    )
+    with file_order(ctx.con):  # stored in this order (the workspace otherwise need not keep it)
+        ctx.write_table(
+            "network_nodes",
+            nodes,
+            stage="graph",
+            description="Each party's node number in the analysed network (in customer_id order).",
+        )
+        ctx.write_table(
+            "network_adjacency",
+            adjacency,
+            stage="graph",
+            description="Each link of the analysed network from both ends, sorted by node.",
+        )
 
 
 def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
