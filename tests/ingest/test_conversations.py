@@ -190,3 +190,12 @@ def test_replies_and_mentions_become_links_with_their_own_weight(tmp_path: Path)
     assert heavier[("1", "2")][1] == pytest.approx(plain[("1", "2")][1])  # a reply, not a mention
     none = strengths("[conversations]\nmention_weight = 0.0\nreply_weight = 0.0")
     assert none[("1", "2")][0] == 1 and none[("3", "9")][0] == 1
+
+
+def test_a_repeated_text_gets_the_score_it_gets_alone() -> None:
+    from tiewise.ingest.sentiment import SentimentScorer
+
+    texts = ["Worst service ever!!", "love it", "Worst service ever!!", "meh", "love it"]
+    scorer = SentimentScorer()
+    assert scorer.score(texts) == [scorer.score([t])[0] for t in texts]
+    assert scorer.score(texts)[0] < -0.5 < 0.5 < scorer.score(texts)[1]

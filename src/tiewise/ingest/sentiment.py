@@ -47,6 +47,14 @@ class SentimentScorer:
         self._analyzer = SentimentIntensityAnalyzer()
 
     def score(self, texts: Sequence[str]) -> list[float]:
-        """The compound score, -1 to 1, of every text."""
+        """The compound score, -1 to 1, of every text.
+
+        VADER reads a text alone, so a text that comes again (a retweet, a template, "thanks")
+        is scored once.
+        """
         polarity = self._analyzer.polarity_scores
-        return [float(polarity(t)["compound"]) for t in texts]
+        scores: dict[str, float] = {}
+        for text in texts:
+            if text not in scores:
+                scores[text] = float(polarity(text)["compound"])
+        return [scores[t] for t in texts]
