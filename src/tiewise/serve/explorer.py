@@ -48,6 +48,7 @@ from tiewise.serve.selection import (
     Selection,
     SelectionError,
     available_columns,
+    band_case,
     influencer_condition,
     risk_cuts_sql,
     selection_query,
@@ -514,13 +515,10 @@ class Explorer:
             loss = "sum(expected_loss)" if "expected_loss" in churn else "NULL"
             bands = {
                 r["band"]: r
-                for r in self._records(
-                    "SELECT CASE "
-                    + " ".join(f"WHEN r >= {low} THEN '{band}'" for band, (low, _) in BANDS.items())
-                    + f" END AS band, count(*) AS customers, {loss} AS loss, "
-                    "min(p_churn) AS low, max(p_churn) AS high FROM ("
-                    "SELECT *, percent_rank() OVER (ORDER BY p_churn) AS r FROM churn_scores "
-                    "WHERE p_churn IS NOT NULL) GROUP BY band"
+                for r in self._records(  # the customer list's bands (one definition)
+                    f"SELECT {band_case(self.risk_cuts())} AS band, count(*) AS customers, "
+                    f"{loss} AS loss, min(p_churn) AS low, max(p_churn) AS high "
+                    "FROM churn_scores c WHERE p_churn IS NOT NULL GROUP BY band"
                 )
             }
             for band in BANDS:

@@ -39,6 +39,7 @@ __all__ = [
     "SelectionError",
     "SelectionQuery",
     "available_columns",
+    "band_case",
     "influencer_condition",
     "parse_selection",
     "risk_cuts_sql",
@@ -278,6 +279,12 @@ def _band_condition(band: str, cuts: RiskCuts) -> str:
     return condition
 
 
+def band_case(cuts: RiskCuts) -> str:
+    """SQL naming the risk band of ``c.p_churn`` (NULL without a probability)."""
+    whens = " ".join(f"WHEN {_band_condition(b, cuts)} THEN '{b}'" for b in BANDS)
+    return f"CASE WHEN c.p_churn IS NULL THEN NULL {whens} END"
+
+
 @dataclass(frozen=True)
 class SelectionQuery:
     """A selection as SQL pieces: every row (:attr:`sql`), one page's keys, and the count.
@@ -327,20 +334,20 @@ class SelectionQuery:
 
 
 def selection_sql(
-    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts | None = None
+    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts
 ) -> tuple[str, list[Any], list[str]]:
     """SQL for every row of the selection, sorted: (sql, parameters, column names).
 
     ``columns`` maps each workspace table to its columns.  Needs ``customer_scores``; a filter
     on a table the workspace does not hold is a :class:`SelectionError`.  ``risk_cuts`` (from
-    :func:`risk_cuts_sql`) places the churn bands without a window over every customer.
+    :func:`risk_cuts_sql`) places the churn bands.
     """
     query = selection_query(columns, selection, risk_cuts)
     return query.sql, query.params, query.columns
 
 
 def selection_query(
-    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts | None = None
+    columns: Mapping[str, list[str]], selection: Selection, risk_cuts: RiskCuts
 ) -> SelectionQuery:
     """The selection as a :class:`SelectionQuery` (see :func:`selection_sql`)."""
     if "customer_id" not in columns.get("customer_scores", []):
@@ -352,21 +359,12 @@ def selection_query(
         if column not in columns.get(table, []):
             raise SelectionError(f"{what}: this workspace has no {table}.{column}")
 
-    def band(name: str) -> str:
-        if risk_cuts is None:
-            return f"c._risk_rank >= {BANDS[name][0]} AND c._risk_rank < {BANDS[name][1]}"
-        return _band_condition(name, risk_cuts)
-
     select = []
     for name in shown:
         table, source = spec[name]
         alias = _ALIAS[table]
         if name == "churn_band":
-            select.append(
-                "CASE WHEN c.p_churn IS NULL THEN NULL "
-                + " ".join(f"WHEN {band(b)} THEN '{b}'" for b in BANDS)
-                + " END AS churn_band"
-            )
+            select.append(f"{band_case(risk_cuts)} AS churn_band")
         else:
             select.append(f"{alias}.{sql_identifier(source)} AS {sql_identifier(name)}")
     used = {_ALIAS[spec[n][0]] for n in shown}
@@ -387,7 +385,7 @@ def selection_query(
         params.append(selection.community)
     if selection.churn_band is not None:
         need("churn_scores", "p_churn", "churn_band")
-        where.append(band(selection.churn_band))
+        where.append(_band_condition(selection.churn_band, risk_cuts))
         filters.add("c")
     for column, (low_value, high_value) in selection.ranges.items():
         table, source = spec[column]
@@ -405,13 +403,7 @@ def selection_query(
     if "v" in used:
         joins["v"] = "LEFT JOIN customer_value v ON v.customer_id = s.customer_id"
     if "c" in used:
-        scores = (
-            "churn_scores"
-            if risk_cuts is not None
-            else "(SELECT *, percent_rank() OVER (PARTITION BY p_churn IS NULL "
-            "ORDER BY p_churn) AS _risk_rank FROM churn_scores)"
-        )
-        joins["c"] = f"LEFT JOIN {scores} c ON c.customer_id = s.customer_id"
+        joins["c"] = "LEFT JOIN churn_scores c ON c.customer_id = s.customer_id"
     influence_params: list[Any] = []
     if selection.influence is not None:
         need("influence_scores", "category", "influence")
