@@ -41,8 +41,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The tests run on TEST_WORKERS processes (pytest-xdist); tests/conftest.py keeps together the
+# tests that share a costly fixture.  `make test TEST_WORKERS=0` runs them in this process.
+TEST_WORKERS ?= 2
+
 test: lint browser
-	$(PYTEST) -m "not slow"
+	$(PYTEST) -m "not slow" -n $(TEST_WORKERS) --dist loadgroup
 
 # Regenerates docs/tables.md from the table registry, then checks every link of README.md and
 # docs/*.md and that every `tiewise ...` example parses (tests/test_docs.py checks the same).

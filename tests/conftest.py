@@ -185,3 +185,24 @@ def contagious(
     root = tmp_path_factory.mktemp("contagious")
     with pytest.MonkeyPatch.context() as mp:
         return root, run_telco(root, 1.0, mp)
+
+
+# --- running the tests on several processes (pytest-xdist, `make test`) ---
+
+# Session fixtures that run a whole pipeline: the files whose tests use one of them run in one
+# process, so that it is built once; every other file runs in one process too (its module
+# fixtures are built once).
+_SHARED = {"contagious": "churn", "hostile": "serve", "plain": "serve", "spark_settings": "spark"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``--dist loadgroup``: the costly session fixture a file uses, else the file."""
+    group: dict[str, str] = {}
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        names = set(getattr(item, "fixturenames", ()))
+        shared = [name for name in _SHARED if name in names]
+        if shared or file not in group:
+            group[file] = _SHARED[shared[0]] if shared else group.get(file, file)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.nodeid.split("::", 1)[0]]))
