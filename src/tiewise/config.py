@@ -590,12 +590,12 @@ class InfluenceConfig(_Strict):
     )
     seeds: int = Field(default=50, ge=1, description="Seeds chosen per category (and overall).")
     epsilon: float = Field(
-        default=0.1, gt=0, lt=1, description="IMM's approximation slack: (1 - 1/e - epsilon)."
+        default=0.1, gt=0, lt=1, description="The seeds' approximation slack: (1 - 1/e - epsilon)."
     )
     max_rr_sets: int = Field(
         default=10_000_000,
         ge=10_000,
-        description="Most RR sets IMM draws per seed set (memory: roughly 20-100 bytes each); "
+        description="Most RR sets drawn per seed set (memory: roughly 20-100 bytes each); "
         "when it binds, the seeds' guarantee is for a larger epsilon, which seed_sets reports.",
     )
     exclude_where: str | None = Field(

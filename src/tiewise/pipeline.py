@@ -135,17 +135,17 @@ def skipped_stages(
 
 
 def imm_shortfall(config: Config, shortfall: dict[str, tuple[float, int]]) -> SkippedStage:
-    """The seeds' IMM guarantee is weaker than configured: by how much, and the cap to raise.
+    """The seeds' guarantee is weaker than configured: by how much, and the cap to raise.
 
-    IMM needs a number of RR sets that grows as 1/epsilon^2; the sets drawn under the cap
-    suffice for the epsilon reached, so the cap that keeps the configured epsilon is about
-    ``sets x (reached / epsilon)^2``.
+    The RR sets a guarantee needs grow about as 1/epsilon^2 (the bounds' slack shrinks as the
+    square root of the sets); the sets drawn under the cap certified the epsilon reached, so the
+    cap that keeps the configured epsilon is about ``sets x (reached / epsilon)^2``.
     """
     eps = config.influence.epsilon
     reached = ", ".join(f"{r:.2f} ({c})" for c, (r, _) in shortfall.items())
     needed = max(sets * (r / eps) ** 2 for r, sets in shortfall.values())
     return SkippedStage(
-        f"IMM's guarantee at the configured epsilon {eps:g} for the seeds",
+        f"the guarantee at the configured epsilon {eps:g} for the seeds",
         f"the cap of {config.influence.max_rr_sets:,} reverse-reachable sets bound, so the "
         f"seeds are within 1 - 1/e - epsilon of the best for epsilon {reached} only",
         f"raise [influence] max_rr_sets to about {math.ceil(needed / 1e6):,} million (memory: "

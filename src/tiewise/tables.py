@@ -1053,9 +1053,10 @@ TABLES: tuple[Table, ...] = (
         expected_reach   DOUBLE   model_reach x its out-of-sample check (NULL for a fallback).
         reach_low        DOUBLE   Low end of the reach (sampling and out-of-sample intervals).
         reach_high       DOUBLE   High end of the reach.
-        rr_sets          BIGINT   Reverse-reachable sets sampled by IMM.
-        epsilon          DOUBLE   IMM's approximation guarantee for these sets: reach >= (1 - 1/e -
-                                  epsilon) x optimum.
+        rr_sets          BIGINT   Reverse-reachable sets sampled to choose and certify the seeds
+                                  (OPIM-C's two samples; IMM's with a budget).
+        epsilon          DOUBLE   The approximation guarantee certified for these seeds: reach >=
+                                  (1 - 1/e - epsilon) x optimum (0: better than 1 - 1/e).
         reason           VARCHAR  Why: the figures behind this row, in plain words.
         """),
         when="when `influence.enabled`",
@@ -1489,9 +1490,10 @@ TABLES: tuple[Table, ...] = (
         reach_low                DOUBLE   Low end of the reach (crosssell). [only crosssell lists]
         reach_high               DOUBLE   High end of the reach (crosssell). [only crosssell
                                           lists]
-        rr_sets                  BIGINT   IMM's reverse-reachable sets (crosssell). [only crosssell
-                                          lists]
-        epsilon                  DOUBLE   IMM's guarantee (crosssell). [only crosssell lists]
+        rr_sets                  BIGINT   The seeds' reverse-reachable sets (crosssell). [only
+                                          crosssell lists]
+        epsilon                  DOUBLE   The seeds' certified guarantee (crosssell). [only
+                                          crosssell lists]
         offnet_contacts          BIGINT   Off-network contacts of the customer (referral). [only
                                           referral lists]
         offnet_tie_strength      DOUBLE   Strength of the ties to them (referral). [only referral

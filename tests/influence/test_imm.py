@@ -11,7 +11,10 @@ import pytest
 
 from tiewise.exceptions import InputError
 from tiewise.influence.imm import (
+    _certified_ratio,
+    _greedy,
     celf_greedy,
+    certified_epsilon,
     greedy_coverage,
     imm,
     in_graph,
@@ -178,3 +181,43 @@ def test_a_cap_on_rr_sets_weakens_the_guarantee_and_says_by_how_much() -> None:
     assert capped.rr_sets == 20_000
     # λ* / θ grows as 1/ε²: the ε those sets suffice for
     assert capped.epsilon == pytest.approx(0.1 * math.sqrt(free.rr_sets / 20_000), rel=0.05)
+
+
+def test_the_greedys_bound_is_never_below_the_best_coverage() -> None:
+    # every pair of nodes on small samples: the best coverage of 2 by brute force
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        n = 12
+        g = in_graph(n, *_graph("gnm", n, seed=trial), rng.uniform(0, 0.5, 6 * n))
+        sets = sample_rr_sets(g, 60, seed=trial)
+        members = [set(sets.nodes[sets.offsets[i] : sets.offsets[i + 1]]) for i in range(60)]
+        eligible = rng.random(n) < 0.7
+        best = max(
+            (sum(1 for m in members if a in m or b in m) for a in range(n) for b in range(n)
+             if a < b and eligible[a] and eligible[b]),
+            default=0,
+        )  # fmt: skip
+        _, gains, bound = _greedy(sets.nodes, sets.offsets, eligible, np.ones(n), np.inf, 2)
+        assert gains.sum() <= best <= bound, (trial, gains.sum(), best, bound)
+
+
+def test_the_check_sample_certifies_what_a_capped_imm_could_not() -> None:
+    n, k = 3000, 10
+    src, dst = _graph("ba", n, 3)
+    g = in_graph(n, src, dst, weighted_cascade(n, src, dst))
+    capped = imm(g, k, epsilon=0.1, seed=2, max_sets=20_000)
+    assert capped.epsilon > 0.1
+    check = sample_rr_sets(g, 200_000, seed=9)
+    certified = certified_epsilon(capped, check, n)
+    assert certified < capped.epsilon
+    # the bounds are honest: the seeds' spread at least the lower one, the best (CELF's, by
+    # forward simulation) at most the upper one
+    ratio = _certified_ratio(capped, check, n)
+    assert 1 - 1 / math.e - ratio == pytest.approx(certified) or certified == 0.0
+    spread = monte_carlo_spread(g, capped.seeds, runs=20_000, seed=4)
+    best = monte_carlo_spread(g, celf_greedy(g, k, runs=200, seed=5), runs=20_000, seed=4)
+    assert ratio * capped.best_upper <= spread
+    assert best <= capped.best_upper
+    # with costs there is no bound on the best: nothing is certified
+    costly = imm(g, k, seed=2, costs=np.ones(n), budget=5.0)
+    assert math.isnan(certified_epsilon(costly, check, n))

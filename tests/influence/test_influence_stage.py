@@ -407,7 +407,7 @@ def test_a_binding_rr_set_cap_is_reported_with_the_epsilon_reached(
     # last in this module: it rewrites the workspace's seed sets with a small cap
     _, config, result = project
     assert result.influence is not None and not result.influence.imm_shortfall
-    assert not [s for s in result.skipped if "IMM" in s.stage]
+    assert not [s for s in result.skipped if "guarantee" in s.stage]
     tight = config.influence.model_copy(update={"max_rr_sets": 10_000, "epsilon": 0.02})
     capped = config.model_copy(update={"influence": tight})
     monkeypatch.setenv("TIEWISE_KEY", KEY_HEX)
@@ -419,7 +419,7 @@ def test_a_binding_rr_set_cap_is_reported_with_the_epsilon_reached(
         reached, drawn = summary.imm_shortfall[category]
         assert drawn == group["rr_sets"].max() <= 10_000
         assert reached == pytest.approx(group["epsilon"].max()) and reached > 0.02
-    (line,) = [s for s in skipped_stages(capped, summary, None, None) if "IMM" in s.stage]
+    (line,) = [s for s in skipped_stages(capped, summary, None, None) if "guarantee" in s.stage]
     sentence = line.sentence()
     assert "max_rr_sets" in sentence and "epsilon 0.02" in sentence
     assert f"{max(r for r, _ in summary.imm_shortfall.values()):.2f}" in sentence

@@ -36,11 +36,13 @@ __all__ = [
     "RRSets",
     "SeedSet",
     "celf_greedy",
+    "certified_epsilon",
     "greedy_coverage",
     "imm",
     "in_graph",
     "monte_carlo_spread",
     "network_value",
+    "reach_of_prefixes",
     "sample_rr_sets",
     "scaled",
     "top_degree",
@@ -309,6 +311,22 @@ def _coverage_index(
     return ptr, sets
 
 
+@nb.njit(cache=True, inline="always", nogil=True)
+def _sift_down(heap: IntArray, size: int, i: int) -> None:
+    """Restore a min-heap of ``size`` values below position ``i``."""
+    while True:
+        low = i
+        left = 2 * i + 1
+        if left < size and heap[left] < heap[low]:
+            low = left
+        if left + 1 < size and heap[left + 1] < heap[low]:
+            low = left + 1
+        if low == i:
+            return
+        heap[i], heap[low] = heap[low], heap[i]
+        i = low
+
+
 @nb.njit(cache=True, nogil=True)
 def _greedy(
     nodes: npt.NDArray[np.int32],
@@ -317,7 +335,14 @@ def _greedy(
     cost: FloatArray,
     budget: float,
     k: int,
-) -> tuple[IntArray, IntArray]:
+) -> tuple[IntArray, IntArray, int]:
+    """Greedy coverage; also an upper bound on the coverage of the best ``k`` eligible nodes.
+
+    The bound is the least, over the greedy's steps ``i``, of the sets ``S_i`` covers plus the
+    ``k`` largest marginal coverages of eligible nodes given ``S_i`` (submodularity; Tang, Tang,
+    Xiao & Yuan 2018, section 4.2), kept in a heap during each step's scan.  It holds for unit
+    costs (with other costs it is not used).
+    """
     n = eligible.shape[0]
     ptr, sets = _coverage_index(n, nodes, offsets)
     count = np.empty(n, dtype=np.int64)
@@ -327,21 +352,42 @@ def _greedy(
     free = eligible.copy()
     chosen = np.empty(k, dtype=np.int64)
     gains = np.empty(k, dtype=np.int64)
+    heap = np.empty(max(k, 1), dtype=np.int64)
+    bound = -1
     spent = 0.0
+    total = 0
     m = 0
-    for _ in range(k):
+    for _ in range(k + 1):
         best = -1
         value = -1.0
+        size = 0
         for v in range(n):
+            if not eligible[v]:
+                continue
+            c = count[v]
+            if size < k:  # the k largest marginal coverages so far, smallest on top
+                heap[size] = c
+                size += 1
+                j = size - 1
+                while j > 0 and heap[(j - 1) // 2] > heap[j]:
+                    heap[(j - 1) // 2], heap[j] = heap[j], heap[(j - 1) // 2]
+                    j = (j - 1) // 2
+            elif c > heap[0]:
+                heap[0] = c
+                _sift_down(heap, size, 0)
             if free[v] and spent + cost[v] <= budget:
-                r = count[v] / cost[v]
+                r = c / cost[v]
                 if r > value:
                     value = r
                     best = v
-        if best < 0:
+        step = total + int(heap[:size].sum())
+        if bound < 0 or step < bound:
+            bound = step
+        if m == k or best < 0:
             break
         chosen[m] = best
         gains[m] = count[best]
+        total += count[best]
         m += 1
         spent += cost[best]
         free[best] = False
@@ -351,7 +397,7 @@ def _greedy(
                 covered[s] = True
                 for q in range(offsets[s], offsets[s + 1]):
                     count[nodes[q]] -= 1
-    return chosen[:m], gains[:m]
+    return chosen[:m], gains[:m], bound
 
 
 @nb.njit(cache=True, nogil=True)
@@ -546,11 +592,11 @@ def greedy_coverage(
     ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
     cost = np.ones(n) if costs is None else np.asarray(costs, dtype=np.float64)
     limit = math.inf if budget is None else float(budget)
-    seeds, gains = _greedy(sets.nodes, sets.offsets, ok, cost, limit, k)
+    seeds, gains, _ = _greedy(sets.nodes, sets.offsets, ok, cost, limit, k)
     if budget is not None and len(seeds):
         single = _greedy(sets.nodes, sets.offsets, ok & (cost <= limit), np.ones(n), math.inf, 1)
         if len(single[0]) and single[1][0] > gains.sum():
-            return single
+            return single[0], single[1]
     return seeds, gains
 
 
@@ -578,6 +624,10 @@ class SeedSet:
     epsilon
         The approximation slack the final number of RR sets gives: the ``epsilon`` asked for,
         or larger when ``max_sets`` cut the sample (IMM's bound solved for ε at that count).
+    best_upper
+        Upper confidence bound on the best ``k`` seeds' spread (probability ``1 − 1/(2n)``):
+        the greedy's bound on the best coverage of the sets (:func:`certified_epsilon` sets
+        it against the seeds' spread on an independent sample); NaN with costs.
     """
 
     seeds: IntArray
@@ -587,6 +637,7 @@ class SeedSet:
     targets: int
     cost: FloatArray = field(default_factory=lambda: np.zeros(0))
     epsilon: float = 0.0
+    best_upper: float = math.nan
 
 
 def _log_binom(n: int, k: int) -> float:
@@ -697,12 +748,75 @@ def imm(
     lam_star = 2.0 * size * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon**2
     theta = min(max_sets, math.ceil(lam_star / max(lower, 1.0)))
     sets = _grow(sets, graph, theta, seed, roots)
-    seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+    upper = math.nan
+    if costs is None:
+        seeds, gains, best = _greedy(sets.nodes, sets.offsets, ok, np.ones(n), math.inf, k)
+        a = math.log(2.0 * size)  # the bound holds with probability 1 - 1/(2n)
+        upper = (math.sqrt(best + a / 2) + math.sqrt(a / 2)) ** 2 * nt / sets.count
+    else:
+        seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
     gain = nt * gains / sets.count
     cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]
     # λ* grows as 1/ε²: the ε that the sets drawn suffice for
     reached = epsilon * math.sqrt(max(1.0, lam_star / max(lower, 1.0) / max(sets.count, 1)))
-    return SeedSet(seeds, np.cumsum(gain), gain, sets.count, nt, cost, epsilon=reached)
+    return SeedSet(
+        seeds, np.cumsum(gain), gain, sets.count, nt, cost, epsilon=reached, best_upper=upper
+    )
+
+
+def certified_epsilon(chosen: SeedSet, check: RRSets, n: int) -> float:
+    """The approximation slack the seeds are certified for, from a sample that did not pick them.
+
+    A lower confidence bound on the seeds' spread from the independent ``check`` sets, over
+    :attr:`SeedSet.best_upper` (the best spread's upper bound): their ratio ``α`` certifies
+    the seeds within ``α`` of the best with probability at least ``1 − 1/n`` (both bounds at
+    ``1 − 1/(2n)``; Tang, Tang, Xiao & Yuan, "Online processing algorithms for influence
+    maximization", SIGMOD 2018, OPIM's bounds).  Returns ``ε = 1 − 1/e − α`` (0 when the seeds
+    are certified above ``1 − 1/e``), or NaN where there is no bound (costs, no sets).
+    It holds for the sets as drawn, whatever IMM's worst-case count said, so a sample that
+    ``max_sets`` cut short can still be shown to be good enough.
+    """
+    ratio = _certified_ratio(chosen, check, n)
+    return max(0.0, 1.0 - 1.0 / math.e - ratio) if math.isfinite(ratio) else math.nan
+
+
+def _certified_ratio(chosen: SeedSet, check: RRSets, n: int) -> float:
+    """The seeds' spread's lower confidence bound on ``check`` over the best's upper bound."""
+    upper = chosen.best_upper
+    if not math.isfinite(upper) or upper <= 0 or check.count == 0 or len(chosen.seeds) == 0:
+        return math.nan
+    a = math.log(2.0 * max(chosen.targets, 2))
+    hits = _covered(check, chosen.seeds, n)
+    lower = max(0.0, (math.sqrt(hits + 2 * a / 9) - math.sqrt(a / 2)) ** 2 - a / 18)
+    return lower * chosen.targets / check.count / upper
+
+
+def _covered(sets: RRSets, seeds: IntArray, n: int) -> int:
+    """Number of ``sets`` that contain one of ``seeds`` at least."""
+    if sets.count == 0 or len(seeds) == 0:
+        return 0
+    hit = np.zeros(n, dtype=bool)
+    hit[seeds] = True
+    per_set = np.add.reduceat(hit[sets.nodes].astype(np.int64), sets.offsets[:-1])
+    return int(np.count_nonzero(per_set[np.diff(sets.offsets) > 0]))
+
+
+def reach_of_prefixes(
+    sets: RRSets, order: IntArray, n: int, targets: int
+) -> tuple[FloatArray, FloatArray]:
+    """Expected reach of the first 1, 2, ... nodes of ``order`` on ``sets``, and its std. error."""
+    if sets.count == 0 or len(order) == 0:
+        return np.zeros(len(order)), np.zeros(len(order))
+    rank = np.full(n, len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    per_node = rank[sets.nodes]
+    lengths = np.diff(sets.offsets)
+    first = np.full(sets.count, len(order), dtype=np.int64)
+    nonempty = lengths > 0
+    first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
+    hits = np.bincount(first[first < len(order)], minlength=len(order))
+    share = np.cumsum(hits) / sets.count
+    return targets * share, targets * np.sqrt(share * (1 - share) / sets.count)
 
 
 def network_value(

@@ -4,7 +4,8 @@ The learned link probabilities (:mod:`tiewise.influence.linkprob`) give each lin
 their scale per category is set from what the category's adoptions caused, chains of
 credited follows included (:attr:`tiewise.influence.measure.Measured.population_descendants`,
 what network value counts too): the scale at which the cascade model makes the adopters reach,
-on average, as many others as they caused in the data.  Seeds are chosen by IMM on that cascade.
+on average, as many others as they caused in the data.  Seeds are chosen on that cascade by
+OPIM-C (with a budget, by IMM).
 
 Only a category whose tests show influence gets a cascade.  Elsewhere the seed list is a
 *structural fallback* — the customers with the highest structural spreading score — labelled as
@@ -39,9 +40,10 @@ from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions
 from tiewise.influence.imm import (
     InGraph,
-    RRSets,
+    certified_epsilon,
     imm,
     in_graph,
+    reach_of_prefixes,
     sample_rr_sets,
     scaled,
     top_degree,
@@ -59,7 +61,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
-_CHECK_SETS = 100_000  # RR sets to estimate the reach of a seed set
+_CHECK_SETS = 100_000  # RR sets at least to estimate the reach of a seed set ...
+_CHECK_HITS = 2_000  # ... and as many as give the seeds about this many sets they reach
 _Z90 = 1.6448536269514722  # two-sided 90%
 
 
@@ -291,24 +294,6 @@ def reach_check(
     return ReachCheck(ratio, low, high)
 
 
-def _prefix_reach(
-    sets: RRSets, order: IntArray, n: int, targets: int
-) -> tuple[FloatArray, FloatArray]:
-    """Expected reach of the first 1, 2, ... nodes of ``order`` on ``sets``, and its std. error."""
-    if sets.count == 0 or len(order) == 0:
-        return np.zeros(len(order)), np.zeros(len(order))
-    rank = np.full(n, len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    per_node = rank[sets.nodes]
-    lengths = np.diff(sets.offsets)
-    first = np.full(sets.count, len(order), dtype=np.int64)
-    nonempty = lengths > 0
-    first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
-    hits = np.bincount(first[first < len(order)], minlength=len(order))
-    share = np.cumsum(hits) / sets.count
-    return targets * share, targets * np.sqrt(share * (1 - share) / sets.count)
-
-
 @dataclass
 class SeedInputs:
     """What choosing seeds needs beyond the configuration."""
@@ -352,21 +337,35 @@ def seed_rows(
         max_sets=cfg.max_rr_sets,
     )  # fmt: skip
     net = state.net
-    check = sample_rr_sets(graph, _CHECK_SETS, seed=config.seed + 1, roots=np.flatnonzero(targets))
     nt = int(targets.sum())
-    reach, se = _prefix_reach(check, chosen.seeds, net.n, nt)
+    # enough sets that the seeds meet about _CHECK_HITS of them (IMM's estimate of their
+    # spread): the reach to about 2% and a certificate not far below what the seeds achieve
+    wanted = _CHECK_HITS * nt / max(float(chosen.spread[-1]) if len(chosen.spread) else 0.0, 1.0)
+    count = int(min(max(_CHECK_SETS, math.ceil(wanted)), max(cfg.max_rr_sets, _CHECK_SETS)))
+    check = sample_rr_sets(graph, count, seed=config.seed + 1, roots=np.flatnonzero(targets))
+    # the sets that check the reach also bound how far from the best the seeds can be
+    certified = certified_epsilon(chosen, check, net.n)
+    epsilon = min(chosen.epsilon, certified) if np.isfinite(certified) else chosen.epsilon
+    reach, se = reach_of_prefixes(check, chosen.seeds, net.n, nt)
     degree_order = top_degree(graph, len(chosen.seeds), eligible)
-    degree_reach, _ = _prefix_reach(check, degree_order, net.n, nt)
+    degree_reach, _ = reach_of_prefixes(check, degree_order, net.n, nt)
     factor, f_low, f_high = _factor(state.check, category)
     seeds = chosen.seeds
     cum_cost = np.cumsum(state.cost[seeds])
     what = "any item" if category == ALL else f"a {category} item"
     capped = (
-        f"; IMM guarantee (1 - 1/e - {chosen.epsilon:.2f}) with {chosen.rr_sets:,} RR sets "
+        f"; guarantee (1 - 1/e - {epsilon:.2f}) with {chosen.rr_sets:,} RR sets "
         f"(max_rr_sets), not epsilon {cfg.epsilon:g}"
-        if chosen.epsilon > cfg.epsilon * (1 + 1e-9)
+        if epsilon > cfg.epsilon * (1 + 1e-9)
         else ""
     )
+    if chosen.epsilon > cfg.epsilon * (1 + 1e-9) >= epsilon:
+        capped = (
+            f"; max_rr_sets cut IMM's sample at {chosen.rr_sets:,} RR sets, and the check's sets "
+            "certify the seeds "
+            + (f"within 1 - 1/e - {epsilon:.2f}" if epsilon > 0 else "at least 1 - 1/e")
+            + " of the best"
+        )
     held = (
         f"; out of sample the cascade's reach held at x{factor:.2f} ({f_low:.2f}-{f_high:.2f})"
         if np.isfinite(factor)
@@ -399,7 +398,7 @@ def seed_rows(
             "reach_low": low,
             "reach_high": high,
             "rr_sets": chosen.rr_sets,
-            "epsilon": chosen.epsilon,
+            "epsilon": epsilon,
             "reason": reasons,
         }
     )

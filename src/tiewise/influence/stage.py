@@ -92,7 +92,7 @@ class InfluenceSummary:
     warnings: list[str] = field(default_factory=list)
     skipped: str | None = None
     imm_shortfall: dict[str, tuple[float, int]] = field(default_factory=dict)
-    """Categories whose seeds hold IMM's guarantee only for a larger epsilon than configured
+    """Categories whose seeds hold the guarantee only for a larger epsilon than configured
     (the RR-set cap bound): category -> (epsilon reached, RR sets drawn)."""
 
 
