@@ -596,7 +596,8 @@ class InfluenceConfig(_Strict):
         default=10_000_000,
         ge=10_000,
         description="Most RR sets drawn per seed set (memory: roughly 20-100 bytes each); "
-        "when it binds, the seeds' guarantee is for a larger epsilon, which seed_sets reports.",
+        "when it binds and the check's sets cannot certify epsilon, seed_sets reports the larger "
+        "epsilon certified.",
     )
     exclude_where: str | None = Field(
         default=None,
