@@ -1053,10 +1053,10 @@ TABLES: tuple[Table, ...] = (
         expected_reach   DOUBLE   model_reach x its out-of-sample check (NULL for a fallback).
         reach_low        DOUBLE   Low end of the reach (sampling and out-of-sample intervals).
         reach_high       DOUBLE   High end of the reach.
-        rr_sets          BIGINT   Reverse-reachable sets sampled to choose and certify the seeds
-                                  (OPIM-C's two samples; IMM's with a budget).
-        epsilon          DOUBLE   The approximation guarantee certified for these seeds: reach >=
-                                  (1 - 1/e - epsilon) x optimum (0: better than 1 - 1/e).
+        rr_sets          BIGINT   Reverse-reachable sets IMM sampled to choose the seeds.
+        epsilon          DOUBLE   The approximation guarantee for these seeds, IMM's or the one a
+                                  fresh sample certifies if smaller: reach >= (1 - 1/e - epsilon)
+                                  x optimum (0: certified above 1 - 1/e).
         reason           VARCHAR  Why: the figures behind this row, in plain words.
         """),
         when="when `influence.enabled`",

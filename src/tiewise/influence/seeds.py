@@ -4,8 +4,8 @@ The learned link probabilities (:mod:`tiewise.influence.linkprob`) give each lin
 their scale per category is set from what the category's adoptions caused, chains of
 credited follows included (:attr:`tiewise.influence.measure.Measured.population_descendants`,
 what network value counts too): the scale at which the cascade model makes the adopters reach,
-on average, as many others as they caused in the data.  Seeds are chosen on that cascade by
-OPIM-C (with a budget, by IMM).
+on average, as many others as they caused in the data.  Seeds are chosen on that cascade by IMM;
+a fresh sample checks their reach and certifies how close to the best they are.
 
 Only a category whose tests show influence gets a cascade.  Elsewhere the seed list is a
 *structural fallback* — the customers with the highest structural spreading score — labelled as
