@@ -40,6 +40,7 @@ from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions
 from tiewise.influence.imm import (
     InGraph,
+    RRSets,
     certified_epsilon,
     imm,
     in_graph,
@@ -62,7 +63,8 @@ BoolArray = npt.NDArray[np.bool_]
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
 _CHECK_SETS = 100_000  # RR sets at least to estimate the reach of a seed set ...
-_CHECK_HITS = 2_000  # ... and as many as give the seeds about this many sets they reach
+_CHECK_FIRST_HITS = 300  # ... and as many as the first seed is in about this many of ...
+_CHECK_GROWTH = 20  # ... up to this many times more
 _Z90 = 1.6448536269514722  # two-sided 90%
 
 
@@ -294,6 +296,31 @@ def reach_check(
     return ReachCheck(ratio, low, high)
 
 
+def _check_sets(
+    graph: InGraph, seeds: IntArray, roots: IntArray, max_sets: int, seed: int
+) -> RRSets:
+    """A fresh sample to estimate the seeds' reach and certify them.
+
+    At least ``_CHECK_SETS``; more when the first seed is in fewer than ``_CHECK_FIRST_HITS``
+    of those (the reach of all the seeds to a few per cent, and a certificate close to what
+    they achieve), up to ``_CHECK_GROWTH`` times more and ``max_sets``.  The count depends on
+    the first seed only, so the first ``k`` seeds of a longer list get the same estimate.
+    """
+    check = sample_rr_sets(graph, _CHECK_SETS, seed=seed + 1, roots=roots)
+    if len(seeds) == 0 or check.count == 0:
+        return check
+    first = int(np.add.reduceat(check.nodes == seeds[0], check.offsets[:-1]).astype(bool).sum())
+    if first >= _CHECK_FIRST_HITS:
+        return check
+    factor = min(float(_CHECK_GROWTH), _CHECK_FIRST_HITS / max(first, 1))
+    count = min(math.ceil(_CHECK_SETS * factor), max(max_sets, _CHECK_SETS))
+    more = sample_rr_sets(
+        graph, count - _CHECK_SETS, seed=seed + 1, first=_CHECK_SETS, roots=roots,
+        mean_size=len(check.nodes) / check.count,
+    )  # fmt: skip
+    return check.extend(more)
+
+
 @dataclass
 class SeedInputs:
     """What choosing seeds needs beyond the configuration."""
@@ -338,11 +365,7 @@ def seed_rows(
     )  # fmt: skip
     net = state.net
     nt = int(targets.sum())
-    # enough sets that the seeds meet about _CHECK_HITS of them (IMM's estimate of their
-    # spread): the reach to about 2% and a certificate not far below what the seeds achieve
-    wanted = _CHECK_HITS * nt / max(float(chosen.spread[-1]) if len(chosen.spread) else 0.0, 1.0)
-    count = int(min(max(_CHECK_SETS, math.ceil(wanted)), max(cfg.max_rr_sets, _CHECK_SETS)))
-    check = sample_rr_sets(graph, count, seed=config.seed + 1, roots=np.flatnonzero(targets))
+    check = _check_sets(graph, chosen.seeds, np.flatnonzero(targets), cfg.max_rr_sets, config.seed)
     # the sets that check the reach also bound how far from the best the seeds can be
     certified = certified_epsilon(chosen, check, net.n)
     epsilon = min(chosen.epsilon, certified) if np.isfinite(certified) else chosen.epsilon
