@@ -446,6 +446,7 @@ def rerun_stage(
     """
     step = reporter or _quiet
     seconds: dict[str, float] = {}
+    peaks: dict[str, int | None] = {}
     path = config.workspace_path
     with Workspace.open(
         path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
@@ -459,12 +460,13 @@ def rerun_stage(
             for table in needs:
                 if not run.has_table(table):
                     raise NotRunError(f"workspace {path} has no {table} table")
-            with _timed(seconds, description, step):
+            with _timed(seconds, description, step, peaks):
                 summary = analyse(run)
         report_path = None
         if report:
-            with _timed(seconds, "Writing the report", step):
+            with _timed(seconds, "Writing the report", step, peaks):
                 report_path = write_report(ws, config.resolve(config.report.path), config)
+        ws.record_stages(run.run_id, seconds, peaks)
         return StageRun(run.run_id, ws.path, summary, report_path, seconds, warning)
 
 

@@ -28,6 +28,10 @@ def test_run_tables_export_and_runs(project: Path, cli, monkeypatch: pytest.Monk
     assert cli("export", "no_such_table", "x.csv").code == 2
     runs = cli("runs")
     assert runs.code == 0 and "ok" in runs.out
+    # and where the run spent its time, step by step
+    assert "spent its time" in runs.out
+    for step in ("Loading and validating inputs", "Finding communities", "Writing the report"):
+        assert step in runs.out
 
 
 def test_bad_config_exits_2_without_traceback(

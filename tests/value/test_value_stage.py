@@ -1,5 +1,6 @@
 """The value stage end to end on both generated scenarios, against the generator's hidden truth."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -147,6 +148,20 @@ def test_value_command_reruns_deterministically_and_reads_network_value(
     config = load_config(config_path)
     first = run_value(config)
     before = _tables(config_path)["customer_value"]
+    # a rerun is a run: where it spent its time and memory is in the runs table too
+    with Workspace.open(config.workspace_path) as ws:
+        newest = ws.runs()[0]
+    assert newest["run_id"] == first.run_id
+    stages = json.loads(newest["stages"])
+    assert (
+        [s["stage"] for s in stages]
+        == list(first.seconds)
+        == [
+            "Valuing customers: lifetime, social, segments",
+            "Writing the report",
+        ]
+    )
+    assert all(s["seconds"] > 0 for s in stages)
     run_value(config)
     again = _tables(config_path)["customer_value"]
     pd.testing.assert_frame_equal(before, again)

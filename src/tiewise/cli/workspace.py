@@ -39,14 +39,17 @@ def tables(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOpti
 
 
 def runs(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption = None) -> None:
-    """List the runs recorded in the workspace, newest first."""
+    """List the runs in the workspace, newest first, and where the last timed one spent its time."""
+    import json
+
     from tiewise.store import Workspace
 
     with Workspace.open(workspace_path(config, workspace), read_only=True) as ws:
         table = Table(title=f"Runs in {ws.path}")
         for column in ("run", "command", "started", "ended", "status", "error"):
             table.add_column(column, overflow="fold")
-        for r in ws.runs():
+        recorded = ws.runs()
+        for r in recorded:
             table.add_row(
                 str(r["run_id"]),
                 r["command"],
@@ -56,6 +59,23 @@ def runs(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption
                 r["error"] or "",
             )
         out.print(table)
+        timed = next((r for r in recorded if r.get("stages")), None)
+        if timed is None:
+            return
+        steps = json.loads(timed["stages"])
+        total = sum(s["seconds"] for s in steps) or 1.0
+        spent = Table(title=f"Where run {timed['run_id']} spent its time (runs.stages)")
+        for column in ("step", "seconds", "share", "peak memory"):
+            spent.add_column(column, justify="left" if column == "step" else "right")
+        for s in steps:
+            peak = s.get("peak_rss_bytes")
+            spent.add_row(
+                s["stage"],
+                f"{s['seconds']:,.1f}",
+                f"{s['seconds'] / total:.0%}",
+                f"{peak / 2**30:.2f} GiB" if peak else "",
+            )
+        out.print(spent)
 
 
 def export(
