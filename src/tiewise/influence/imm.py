@@ -624,10 +624,6 @@ class SeedSet:
     epsilon
         The approximation slack the final number of RR sets gives: the ``epsilon`` asked for,
         or larger when ``max_sets`` cut the sample (IMM's bound solved for ε at that count).
-    best_upper
-        Upper confidence bound on the best ``k`` seeds' spread (probability ``1 − 1/(2n)``):
-        the greedy's bound on the best coverage of the sets (:func:`certified_epsilon` sets
-        it against the seeds' spread on an independent sample); NaN with costs.
     """
 
     seeds: IntArray
@@ -637,7 +633,6 @@ class SeedSet:
     targets: int
     cost: FloatArray = field(default_factory=lambda: np.zeros(0))
     epsilon: float = 0.0
-    best_upper: float = math.nan
 
 
 def _log_binom(n: int, k: int) -> float:
@@ -748,47 +743,49 @@ def imm(
     lam_star = 2.0 * size * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon**2
     theta = min(max_sets, math.ceil(lam_star / max(lower, 1.0)))
     sets = _grow(sets, graph, theta, seed, roots)
-    upper = math.nan
-    if costs is None:
-        seeds, gains, best = _greedy(sets.nodes, sets.offsets, ok, np.ones(n), math.inf, k)
-        a = math.log(2.0 * size)  # the bound holds with probability 1 - 1/(2n)
-        upper = (math.sqrt(best + a / 2) + math.sqrt(a / 2)) ** 2 * nt / sets.count
-    else:
-        seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+    seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
     gain = nt * gains / sets.count
     cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]
     # λ* grows as 1/ε²: the ε that the sets drawn suffice for
     reached = epsilon * math.sqrt(max(1.0, lam_star / max(lower, 1.0) / max(sets.count, 1)))
-    return SeedSet(
-        seeds, np.cumsum(gain), gain, sets.count, nt, cost, epsilon=reached, best_upper=upper
-    )
+    return SeedSet(seeds, np.cumsum(gain), gain, sets.count, nt, cost, epsilon=reached)
 
 
-def certified_epsilon(chosen: SeedSet, check: RRSets, n: int) -> float:
-    """The approximation slack the seeds are certified for, from a sample that did not pick them.
+def certified_epsilon(
+    seeds: IntArray, check: RRSets, targets: int, eligible: BoolArray, *, sizes: int = 1
+) -> float:
+    """The approximation slack ``seeds`` are certified for, on a sample that did not pick them.
 
-    A lower confidence bound on the seeds' spread from the independent ``check`` sets, over
-    :attr:`SeedSet.best_upper` (the best spread's upper bound): their ratio ``α`` certifies
-    the seeds within ``α`` of the best with probability at least ``1 − 1/n`` (both bounds at
-    ``1 − 1/(2n)``; Tang, Tang, Xiao & Yuan, "Online processing algorithms for influence
-    maximization", SIGMOD 2018, OPIM's bounds).  Returns ``ε = 1 − 1/e − α`` (0 when the seeds
-    are certified above ``1 − 1/e``), or NaN where there is no bound (costs, no sets).
-    It holds for the sets as drawn, whatever IMM's worst-case count said, so a sample that
-    ``max_sets`` cut short can still be shown to be good enough.
+    Two bounds on the independent ``check`` sets: a lower confidence bound on the seeds' spread,
+    and an upper confidence bound on the best spread of as many ``eligible`` nodes (the greedy's
+    bound on their best coverage: at each of its steps, what is covered plus the largest
+    marginal coverages).  Their ratio ``α`` certifies the seeds within ``α`` of the best with
+    probability at least ``1 − 1/targets``: each bound at ``1 − 1/(2 · targets · sizes)``, where
+    ``sizes`` is how many sizes the check sample could have taken (a union bound, when its size
+    was chosen from its own first sets).  OPIM's bounds: Tang, Tang, Xiao & Yuan, "Online
+    processing algorithms for influence maximization", SIGMOD 2018.
+
+    Returns ``ε = 1 − 1/e − α`` (0 when the seeds are certified above ``1 − 1/e``), or NaN
+    without seeds or sets.  It holds for the seeds as chosen, whatever sample chose them, so
+    seeds from a sample that ``max_sets`` cut short can still be shown to be good enough.
     """
-    ratio = _certified_ratio(chosen, check, n)
+    ratio = _certified_ratio(seeds, check, targets, eligible, sizes)
     return max(0.0, 1.0 - 1.0 / math.e - ratio) if math.isfinite(ratio) else math.nan
 
 
-def _certified_ratio(chosen: SeedSet, check: RRSets, n: int) -> float:
-    """The seeds' spread's lower confidence bound on ``check`` over the best's upper bound."""
-    upper = chosen.best_upper
-    if not math.isfinite(upper) or upper <= 0 or check.count == 0 or len(chosen.seeds) == 0:
+def _certified_ratio(
+    seeds: IntArray, check: RRSets, targets: int, eligible: BoolArray, sizes: int
+) -> float:
+    """The seeds' spread's lower confidence bound over the best spread's upper one."""
+    if check.count == 0 or len(seeds) == 0:
         return math.nan
-    a = math.log(2.0 * max(chosen.targets, 2))
-    hits = _covered(check, chosen.seeds, n)
+    n = len(eligible)
+    a = math.log(2.0 * max(targets, 2) * max(sizes, 1))
+    _, _, best = _greedy(check.nodes, check.offsets, eligible, np.ones(n), math.inf, len(seeds))
+    upper = (math.sqrt(best + a / 2) + math.sqrt(a / 2)) ** 2
+    hits = _covered(check, seeds, n)
     lower = max(0.0, (math.sqrt(hits + 2 * a / 9) - math.sqrt(a / 2)) ** 2 - a / 18)
-    return lower * chosen.targets / check.count / upper
+    return lower / upper
 
 
 def _covered(sets: RRSets, seeds: IntArray, n: int) -> int:

@@ -63,8 +63,8 @@ BoolArray = npt.NDArray[np.bool_]
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
 _CHECK_SETS = 100_000  # RR sets at least to estimate the reach of a seed set ...
-_CHECK_FIRST_HITS = 300  # ... and as many as the first seed is in about this many of ...
-_CHECK_GROWTH = 20  # ... up to this many times more
+_CHECK_FIRST_HITS = 300  # ... doubled while the first seed is in fewer of them (estimated) ...
+_CHECK_DOUBLINGS = 4  # ... up to this many times
 _Z90 = 1.6448536269514722  # two-sided 90%
 
 
@@ -298,27 +298,31 @@ def reach_check(
 
 def _check_sets(
     graph: InGraph, seeds: IntArray, roots: IntArray, max_sets: int, seed: int
-) -> RRSets:
-    """A fresh sample to estimate the seeds' reach and certify them.
+) -> tuple[RRSets, int]:
+    """A fresh sample to estimate the seeds' reach and certify them, and how many sizes it had.
 
-    At least ``_CHECK_SETS``; more when the first seed is in fewer than ``_CHECK_FIRST_HITS``
-    of those (the reach of all the seeds to a few per cent, and a certificate close to what
-    they achieve), up to ``_CHECK_GROWTH`` times more and ``max_sets``.  The count depends on
-    the first seed only, so the first ``k`` seeds of a longer list get the same estimate.
+    ``_CHECK_SETS``, doubled up to ``_CHECK_DOUBLINGS`` times (and at most ``max_sets``) while
+    the first seed is in fewer than ``_CHECK_FIRST_HITS`` of the first ``_CHECK_SETS``: the reach
+    of all the seeds to a few per cent, and a certificate close to what they achieve.  The size
+    depends on the first seed only, so the first ``k`` seeds of a longer list get the same
+    estimate; it takes one of a few sizes (the second value), which the certificate accounts for.
     """
     check = sample_rr_sets(graph, _CHECK_SETS, seed=seed + 1, roots=roots)
+    sizes = _CHECK_DOUBLINGS + 2  # each doubling, or max_sets
     if len(seeds) == 0 or check.count == 0:
-        return check
+        return check, sizes
     first = int(np.add.reduceat(check.nodes == seeds[0], check.offsets[:-1]).astype(bool).sum())
-    if first >= _CHECK_FIRST_HITS:
-        return check
-    factor = min(float(_CHECK_GROWTH), _CHECK_FIRST_HITS / max(first, 1))
-    count = min(math.ceil(_CHECK_SETS * factor), max(max_sets, _CHECK_SETS))
-    more = sample_rr_sets(
-        graph, count - _CHECK_SETS, seed=seed + 1, first=_CHECK_SETS, roots=roots,
-        mean_size=len(check.nodes) / check.count,
-    )  # fmt: skip
-    return check.extend(more)
+    doublings = 0
+    while doublings < _CHECK_DOUBLINGS and first << doublings < _CHECK_FIRST_HITS:
+        doublings += 1
+    count = min(_CHECK_SETS << doublings, max(max_sets, _CHECK_SETS))
+    if count > _CHECK_SETS:
+        more = sample_rr_sets(
+            graph, count - _CHECK_SETS, seed=seed + 1, first=_CHECK_SETS, roots=roots,
+            mean_size=len(check.nodes) / check.count,
+        )  # fmt: skip
+        check = check.extend(more)
+    return check, sizes
 
 
 @dataclass
@@ -365,9 +369,16 @@ def seed_rows(
     )  # fmt: skip
     net = state.net
     nt = int(targets.sum())
-    check = _check_sets(graph, chosen.seeds, np.flatnonzero(targets), cfg.max_rr_sets, config.seed)
-    # the sets that check the reach also bound how far from the best the seeds can be
-    certified = certified_epsilon(chosen, check, net.n)
+    check, sizes = _check_sets(
+        graph, chosen.seeds, np.flatnonzero(targets), cfg.max_rr_sets, config.seed
+    )
+    # the sets that check the reach also bound how far from the best the seeds can be (not
+    # with a budget: the budgeted greedy has no such bound)
+    certified = (
+        certified_epsilon(chosen.seeds, check, nt, eligible, sizes=sizes)
+        if budget is None
+        else math.nan
+    )
     epsilon = min(chosen.epsilon, certified) if np.isfinite(certified) else chosen.epsilon
     reach, se = reach_of_prefixes(check, chosen.seeds, net.n, nt)
     degree_order = top_degree(graph, len(chosen.seeds), eligible)
