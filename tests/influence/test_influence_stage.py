@@ -402,10 +402,12 @@ def test_network_value_is_near_zero_where_friends_adopt_alike_without_influence(
 
 
 def test_a_binding_rr_set_cap_is_reported_with_the_epsilon_reached(
-    project: tuple[Path, Config, RunResult], monkeypatch: pytest.MonkeyPatch
+    project: tuple[Path, Config, RunResult],
+    cli: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # last in this module: it rewrites the workspace's seed sets with a small cap
-    _, config, result = project
+    folder, config, result = project
     assert result.influence is not None and not result.influence.imm_shortfall
     assert not [s for s in result.skipped if "guarantee" in s.stage]
     tight = config.influence.model_copy(update={"max_rr_sets": 10_000, "epsilon": 0.02})
@@ -423,3 +425,12 @@ def test_a_binding_rr_set_cap_is_reported_with_the_epsilon_reached(
     sentence = line.sentence()
     assert "max_rr_sets" in sentence and "epsilon 0.02" in sentence
     assert f"{max(r for r, _ in summary.imm_shortfall.values()):.2f}" in sentence
+    # `tiewise influence` says so too, as `tiewise run` does
+    text = (folder / "tiewise.toml").read_text()
+    assert "max_rr_sets = 10000000" in text and "epsilon = 0.1 " in text
+    text = text.replace("max_rr_sets = 10000000", "max_rr_sets = 10000")
+    (folder / "capped.toml").write_text(text.replace("epsilon = 0.1 ", "epsilon = 0.02 "))
+    r = cli("influence", "--config", str(folder / "capped.toml"))
+    assert r.code == 0, r.err  # type: ignore[attr-defined]
+    err = " ".join(r.err.split())  # type: ignore[attr-defined]
+    assert "Warning:" in err and "max_rr_sets" in err and "epsilon 0.02" in err, err

@@ -92,12 +92,15 @@ def churn(config: ConfigOption = Path("tiewise.toml")) -> None:
 
 def influence(config: ConfigOption = Path("tiewise.toml")) -> None:
     """Rerun the influence stage on the workspace: scores, tests, link probabilities, seeds."""
-    from tiewise.pipeline import run_influence
+    from tiewise.pipeline import imm_shortfall, run_influence
 
     cfg = load(config)
     with progress() as shown:
         summary = run_influence(cfg, reporter=step_reporter(shown), command=command_line())
     print_influence(summary)
+    if summary.imm_shortfall:  # as `tiewise run` warns
+        line = imm_shortfall(cfg, summary.imm_shortfall)
+        err.print(f"[yellow]Warning:[/] {escape(line.sentence())}", soft_wrap=True)
     out.print(
         "Tables: influence_scores, influence_tests, influence_links, influence_validation, "
         "seed_sets, spread_curve, network_value, network_value_categories."
