@@ -20,6 +20,7 @@ from tiewise.influence.imm import (
     in_graph,
     monte_carlo_spread,
     network_value,
+    prefix_hits,
     sample_rr_sets,
     top_degree,
     weighted_cascade,
@@ -218,6 +219,7 @@ def test_the_check_sample_certifies_what_a_capped_imm_could_not() -> None:
     spread = monte_carlo_spread(g, capped.seeds, runs=20_000, seed=4)
     best = monte_carlo_spread(g, celf_greedy(g, k, runs=200, seed=5), runs=20_000, seed=4)
     hits = np.add.reduceat(np.isin(check.nodes, capped.seeds), check.offsets[:-1]).astype(bool)
+    assert prefix_hits(check, capped.seeds, n)[-1] == hits.sum()
     lower = ratio * _upper(check, everyone, k, n)
     assert lower <= n * hits.mean() and lower <= spread
     assert best <= _upper(check, everyone, k, n)

@@ -42,6 +42,7 @@ __all__ = [
     "in_graph",
     "monte_carlo_spread",
     "network_value",
+    "prefix_hits",
     "reach_of_prefixes",
     "sample_rr_sets",
     "scaled",
@@ -783,19 +784,23 @@ def _certified_ratio(
     a = math.log(2.0 * max(targets, 2) * max(sizes, 1))
     _, _, best = _greedy(check.nodes, check.offsets, eligible, np.ones(n), math.inf, len(seeds))
     upper = (math.sqrt(best + a / 2) + math.sqrt(a / 2)) ** 2
-    hits = _covered(check, seeds, n)
+    hits = int(prefix_hits(check, seeds, n)[-1])
     lower = max(0.0, (math.sqrt(hits + 2 * a / 9) - math.sqrt(a / 2)) ** 2 - a / 18)
     return lower / upper
 
 
-def _covered(sets: RRSets, seeds: IntArray, n: int) -> int:
-    """Number of ``sets`` that contain one of ``seeds`` at least."""
-    if sets.count == 0 or len(seeds) == 0:
-        return 0
-    hit = np.zeros(n, dtype=bool)
-    hit[seeds] = True
-    per_set = np.add.reduceat(hit[sets.nodes].astype(np.int64), sets.offsets[:-1])
-    return int(np.count_nonzero(per_set[np.diff(sets.offsets) > 0]))
+def prefix_hits(sets: RRSets, order: IntArray, n: int) -> IntArray:
+    """How many of ``sets`` the first 1, 2, ... nodes of ``order`` meet."""
+    if sets.count == 0 or len(order) == 0:
+        return np.zeros(len(order), dtype=np.int64)
+    rank = np.full(n, len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    per_node = rank[sets.nodes]
+    lengths = np.diff(sets.offsets)
+    first = np.full(sets.count, len(order), dtype=np.int64)
+    nonempty = lengths > 0
+    first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
+    return np.cumsum(np.bincount(first[first < len(order)], minlength=len(order)))
 
 
 def reach_of_prefixes(
@@ -804,15 +809,7 @@ def reach_of_prefixes(
     """Expected reach of the first 1, 2, ... nodes of ``order`` on ``sets``, and its std. error."""
     if sets.count == 0 or len(order) == 0:
         return np.zeros(len(order)), np.zeros(len(order))
-    rank = np.full(n, len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    per_node = rank[sets.nodes]
-    lengths = np.diff(sets.offsets)
-    first = np.full(sets.count, len(order), dtype=np.int64)
-    nonempty = lengths > 0
-    first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
-    hits = np.bincount(first[first < len(order)], minlength=len(order))
-    share = np.cumsum(hits) / sets.count
+    share = prefix_hits(sets, order, n) / sets.count
     return targets * share, targets * np.sqrt(share * (1 - share) / sets.count)
 
 

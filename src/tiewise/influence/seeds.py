@@ -44,6 +44,7 @@ from tiewise.influence.imm import (
     certified_epsilon,
     imm,
     in_graph,
+    prefix_hits,
     reach_of_prefixes,
     sample_rr_sets,
     scaled,
@@ -312,7 +313,7 @@ def _check_sets(
     sizes = _CHECK_DOUBLINGS + 2  # each doubling, or max_sets
     if len(seeds) == 0 or check.count == 0:
         return check, sizes
-    first = int(np.add.reduceat(check.nodes == seeds[0], check.offsets[:-1]).astype(bool).sum())
+    first = int(prefix_hits(check, seeds[:1], graph.n)[0])
     doublings = 0
     while doublings < _CHECK_DOUBLINGS and first << doublings < _CHECK_FIRST_HITS:
         doublings += 1
