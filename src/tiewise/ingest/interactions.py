@@ -116,17 +116,12 @@ def _plan(ctx: RunContext, sources: list[Source], digest: str, rebuild: str | No
 
 
 def newest_sql(source: Source, columns: dict[str, str], config: Config) -> str:
-    """SQL of the source's newest accepted record: a rejected row never moves the as-of time."""
+    """SQL of the source's newest accepted record: a rejected row never moves the as-of time.
+
+    Spark's query; on DuckDB :func:`_stage` finds it in the checked rows it stages.
+    """
     validated = validated_select(source, columns, config, row_numbers=False)
     return f"SELECT max(timestamp) FROM ({validated.sql}) WHERE _rule IS NULL"
-
-
-def _newest(
-    ctx: RunContext, source: Source, columns: dict[str, str], config: Config
-) -> datetime.datetime | None:
-    """The source's newest accepted record (None when it has none)."""
-    row = ctx.con.execute(newest_sql(source, columns, config)).fetchall()
-    return row[0][0] if row else None
 
 
 def _records_sql(config: Config, rows: str, *, isolated_first: bool = True) -> str:
@@ -365,49 +360,71 @@ class _Tally:
     duplicates: int = 0
     two_sided: int = 0
     missed: int = 0
+    newest: datetime.datetime | None = None  # the newest valid record
 
 
-def _stage(ctx: RunContext, config: Config, key: bytes | None, records: str, tally: _Tally) -> None:
-    """Deduplicated ``records`` (:func:`_records_sql`): counted, the valid ones staged.
+_CHECKED_COLUMNS = "_rule, from_id, to_id, channel, duration_s, timestamp, _in, _missed"
 
-    Each new party gets its pseudonym once (``_ids``); the valid records go to
-    ``pending_interactions`` (and ``interactions`` when kept) with pseudonyms for ids.
+
+def _stage(ctx: RunContext, config: Config, key: bytes | None, rows: str, tally: _Tally) -> None:
+    """The checked ``rows``: counted, and the valid ones deduplicated and staged.
+
+    The rows are read once, into ``_checked``; the counts per rule, the newest valid record,
+    the new parties and the deduplication (:func:`_records_sql`) all read that table.  A rule
+    is counted on the rows that break it (duplicates among them are not looked for: nothing
+    else needs them).  Each new party gets its pseudonym once (``_ids``); the distinct valid
+    records go to ``pending_interactions`` (and ``interactions`` when kept) with pseudonyms
+    for ids, and what they came to is read from what was added.
     """
     con = ctx.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _records AS {records}")
-    for rule, rows in con.execute(
-        "SELECT _rule, sum(copies) FROM _records GROUP BY _rule"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT {_CHECKED_COLUMNS} FROM {rows}")
+    for rule, n, newest in con.execute(
+        "SELECT _rule, count(*), max(timestamp) FROM _checked GROUP BY _rule"
     ).fetchall():
-        tally.total += int(rows)
+        tally.total += int(n)
         if rule is not None:
-            tally.by_rule[int(rule)] = tally.by_rule.get(int(rule), 0) + int(rows)
-    valid, duplicates, two_sided, missed = con.execute(
-        "SELECT count(*), coalesce(sum(copies - 1), 0), count(*) FILTER (WHERE seen_in AND "
-        "seen_out), count(*) FILTER (WHERE missed) FROM _records WHERE _rule IS NULL"
-    ).fetchall()[0]
-    tally.valid += int(valid)
-    tally.duplicates += int(duplicates)
-    tally.two_sided += int(two_sided)
-    tally.missed += int(missed)
+            tally.by_rule[int(rule)] = tally.by_rule.get(int(rule), 0) + int(n)
+        elif newest is not None and (tally.newest is None or newest > tally.newest):
+            tally.newest = newest
     pseudonym = "id" if key is None else hmac_sql("id", key)
     con.execute(
         f"INSERT INTO _ids SELECT id, {pseudonym} AS p FROM ("
-        "SELECT from_id AS id FROM _records WHERE _rule IS NULL "
-        "UNION SELECT to_id FROM _records WHERE _rule IS NULL EXCEPT SELECT id FROM _ids)"
+        "SELECT from_id AS id FROM _checked WHERE _rule IS NULL "
+        "UNION SELECT to_id FROM _checked WHERE _rule IS NULL EXCEPT SELECT id FROM _ids)"
     )
+    valid = "(SELECT * FROM _checked WHERE _rule IS NULL)"
     clean = (
         "SELECT f.p AS from_id, t.p AS to_id, r.channel, r.duration_s, r.timestamp, "
         "CAST(r.copies AS BIGINT) AS copies, r.seen_in AND r.seen_out AS two_sided, r.missed "
-        "FROM _records r JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id "
-        "WHERE r._rule IS NULL"
+        f"FROM ({_records_sql(config, valid)}) r "
+        "JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id"
     )
+    if config.ingest.keep_interactions:  # read twice: computed once
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _clean AS {clean}")
+        clean = "SELECT * FROM _clean"
+    before = _staged_counts(ctx)
     con.execute(f"INSERT INTO pending_interactions ({STAGED_COLUMNS}) {clean}")
+    added = [a - b for a, b in zip(_staged_counts(ctx), before, strict=True)]
+    tally.valid += added[0]
+    tally.duplicates += added[1]
+    tally.two_sided += added[2]
+    tally.missed += added[3]
     if config.ingest.keep_interactions:
         con.execute(
             "INSERT INTO interactions SELECT from_id, to_id, timestamp, channel, duration_s "
-            f"FROM ({clean})"
+            "FROM _clean"
         )
-    con.execute("DROP TABLE _records")
+        con.execute("DROP TABLE _clean")
+    con.execute("DROP TABLE _checked")
+
+
+def _staged_counts(ctx: RunContext) -> tuple[int, int, int, int]:
+    """Records, duplicates dropped, calls logged by both phones and missed calls staged so far."""
+    row = ctx.con.execute(
+        "SELECT count(*), coalesce(sum(copies - 1), 0), count(*) FILTER (WHERE two_sided), "
+        "count(*) FILTER (WHERE missed) FROM pending_interactions"
+    ).fetchall()[0]
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
 def _stage_in_slices(
@@ -429,7 +446,7 @@ def _stage_in_slices(
         part = folder / f"_slice={i}"
         if part.exists():
             rows = f"read_parquet({sql_path(str(part / '*.parquet'))}, hive_partitioning = false)"
-            _stage(ctx, config, key, _records_sql(config, rows), tally)
+            _stage(ctx, config, key, rows, tally)
 
 
 def _load_source(
@@ -438,8 +455,11 @@ def _load_source(
     key: bytes | None,
     prepared: tuple[Source, dict[str, str], str],
     summary: IngestSummary,
-) -> tuple[int, int, int]:
-    """Check, deduplicate and stage one source; report its rules.  (valid, rejected, total)."""
+) -> tuple[int, int, int, _Time]:
+    """Check, deduplicate and stage one source; report its rules.
+
+    Returns (valid, rejected, total, newest valid record).
+    """
     con = ctx.con
     source, columns, rejects = prepared
     n = slices(ctx, config, source)
@@ -450,7 +470,7 @@ def _load_source(
     tally = _Tally()
     try:
         if folder is None:
-            _stage(ctx, config, key, _records_sql(config, f"({validated.sql})"), tally)
+            _stage(ctx, config, key, f"({validated.sql})", tally)
         else:
             _stage_in_slices(ctx, config, key, validated.sql, folder, n, tally)
         total = tally.total
@@ -486,7 +506,7 @@ def _load_source(
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
     add_record_counts(summary, source, total, tally.duplicates, tally.two_sided, tally.missed)
-    return tally.valid, bad + malformed, total + malformed
+    return tally.valid, bad + malformed, total + malformed, tally.newest
 
 
 def add_record_counts(
@@ -533,16 +553,15 @@ def _record_files(ctx: RunContext, source: Source) -> None:
 
 
 def _profile(
-    ctx: RunContext, config: Config, prepared: tuple[Source, dict[str, str], str], full: bool
+    ctx: RunContext, prepared: tuple[Source, dict[str, str], str], full: bool, newest: _Time
 ) -> LoadRow:
     """The source's row of ``pending_loads``: its newest accepted record; on a full load its span.
 
-    The newest record is the as-of time the links stage decays weights to (a rejected row never
-    moves it); the span (oldest record, rows, distinct pairs) is what it chooses a half-life
-    from.
+    The newest record (found while staging) is the as-of time the links stage decays weights to
+    (a rejected row never moves it); the span (oldest record, rows, distinct pairs) is what it
+    chooses a half-life from.
     """
     source, columns, _ = prepared
-    newest = _newest(ctx, source, columns, config)
     oldest, rows, pairs = None, 0, 0
     if full:
         oldest, n, m = ctx.con.execute(span_sql(source, columns)).fetchall()[0]
@@ -598,11 +617,13 @@ def load_interactions(
         only_new = replace(source, files=tuple(files))
         _record_files(ctx, only_new)
         prepared.append(prepare(ctx, only_new, summary))
-    stage_loads(ctx, [_profile(ctx, config, one, full) for one in prepared], full=full)
     valid = rejected = total = 0
+    profiles = []
     for one in prepared:
-        n_valid, n_rejected, n_total = _load_source(ctx, config, key, one, summary)
+        n_valid, n_rejected, n_total, newest = _load_source(ctx, config, key, one, summary)
         valid, rejected, total = valid + n_valid, rejected + n_rejected, total + n_total
+        profiles.append(_profile(ctx, one, full, newest))
+    stage_loads(ctx, profiles, full=full)
     if total == 0 and full:
         raise InputError(
             f"inputs.interactions: the file(s) {', '.join(s.spec.path for s in sources)} hold no "
