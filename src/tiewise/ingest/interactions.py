@@ -144,12 +144,16 @@ def _records_sql(config: Config, rows: str, *, isolated_first: bool = True) -> s
 
     A record with no other record of its parties and channel (either side, either direction of
     time) within ``duplicate_tolerance_s`` cannot take part in any of the three steps: it
-    starts a run and a burst of its own and comes out as it went in.  One window finds those
-    (most records), and only the others go through the steps -- the same result in a fraction
-    of the time (each step is a window over its records).  Rows without a time always take the
-    steps (their copies are exact).  Without ``isolated_first`` every record takes them
-    (Spark's optimiser runs out of memory on the split plan; the equality tests of the two
-    engines thereby also check that both forms agree).
+    starts a run and a burst of its own and comes out as it went in.  So the steps (each a
+    window over its records) run only on the records of a key -- parties, channel and rule,
+    hashed -- whose times, sorted, have two within the tolerance, or a row without a time
+    (their copies are exact); every other record is out as it came in.  A window over the
+    keys' hashes and times alone (16 bytes a record) finds those keys, cheaper than sorting
+    the records; a hash shared by two keys only sends more records through the steps, whose
+    windows are by key: the same result.  ``rows`` is read three times: give a table.
+    Without ``isolated_first`` every record takes the steps (Spark's optimiser runs out of
+    memory on the split plan; the equality tests of the two engines thereby also check that
+    both forms agree).
     """
     if not config.ingest.deduplicate:
         return f"""
@@ -166,29 +170,33 @@ def _records_sql(config: Config, rows: str, *, isolated_first: bool = True) -> s
     continues = f"""coalesce({gap} <= {skew} AND {gap} < lag({length}) OVER w
                    AND abs({length} - lag({length}) OVER w) <= {spread}, false)"""
     running = "ROWS UNBOUNDED PRECEDING"
-    split = f"""timestamp IS NULL
-               OR coalesce(epoch(timestamp) - epoch(lag(timestamp) OVER w) <= {skew}, false)
-               OR coalesce(epoch(lead(timestamp) OVER w) - epoch(timestamp) <= {skew}, false)"""
-    near = split if isolated_first else "true"
-    window = f"WINDOW w AS (PARTITION BY {key} ORDER BY timestamp)" if isolated_first else ""
-    isolated = (
-        """
+    columns = "_rule, from_id, to_id, channel, duration_s, timestamp, _in, _missed"
+    if isolated_first:
+        near_keys = f"""
+        near_keys AS (
+            SELECT DISTINCT _key FROM (
+                SELECT _key, t, t - lag(t) OVER (PARTITION BY _key ORDER BY t) AS gap
+                FROM (SELECT hash({key}) AS _key, epoch(timestamp) AS t FROM {rows})
+            ) WHERE t IS NULL OR gap <= {skew}
+        ),"""
+        marked = f"""
+            SELECT {columns} FROM {rows} r
+            SEMI JOIN near_keys n ON hash({_prefixed(key, "r")}) = n._key"""
+        isolated = f"""
         UNION ALL
         SELECT _rule, from_id, to_id, channel, duration_s, timestamp, CAST(1 AS BIGINT) AS copies,
                _in AS seen_in, NOT _in AS seen_out, _missed AS missed
-        FROM marked WHERE NOT near"""
-        if isolated_first
-        else ""
-    )
+        FROM {rows} r ANTI JOIN near_keys n ON hash({_prefixed(key, "r")}) = n._key"""
+    else:
+        near_keys = ""
+        marked = f"SELECT {columns} FROM {rows}"
+        isolated = ""
     return f"""
-        WITH marked AS (
-            SELECT _rule, from_id, to_id, channel, duration_s, timestamp, _in, _missed,
-                   {near} AS near
-            FROM {rows} {window}
+        WITH {near_keys} marked AS ({marked}
         ), exact AS (
             SELECT _rule, from_id, to_id, channel, duration_s, timestamp, _in,
                    count(*) AS copies, bool_or(_missed) AS missed
-            FROM marked WHERE near
+            FROM marked
             GROUP BY _rule, from_id, to_id, channel, duration_s, timestamp, _in
         ), same_side AS (
             SELECT *, {continues} AS continues
@@ -224,6 +232,11 @@ def _records_sql(config: Config, rows: str, *, isolated_first: bool = True) -> s
         FROM checked
         GROUP BY {key}, burst, k, CASE WHEN differ THEN _in END{isolated}
     """
+
+
+def _prefixed(columns: str, alias: str) -> str:
+    """``columns`` ("a, b") with a table alias ("r.a, r.b")."""
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 def slices(ctx: RunContext, config: Config, source: Source) -> int:
