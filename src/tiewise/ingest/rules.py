@@ -137,6 +137,9 @@ def _generic_rules(
         raw = f"_raw_{c.name}"
         text = types[c.name] == "VARCHAR"  # typed columns (Parquet) cannot hold blank text
         empty = f"({raw} IS NULL OR trim({raw}) = '')" if text else f"{raw} IS NULL"
+        if text and c.kind in ("id", "ids", "text"):
+            # the typed value is the trimmed text, NULL when blank: the same test, trimmed once
+            empty = f"{c.name} IS NULL"
         if c.required:
             rules.append(
                 Rule(
