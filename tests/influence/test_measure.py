@@ -9,7 +9,7 @@ from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions
 from tiewise.influence.evidence import lag_edges, timing_evidence
 from tiewise.influence.measure import measure, time_scale
-from tiewise.influence.timing import linked_pairs
+from tiewise.influence.timing import _shuffle_within_items, linked_pairs
 
 
 def _world(
@@ -144,6 +144,36 @@ def test_order_statistic_matches_a_brute_force_risk_set() -> None:
             risk = [q for q in rows if ad.time[q] >= t]
             total += exposure(r, t) - np.mean([exposure(q, t) for q in risk])
     assert ev.order_observed[0] == pytest.approx(total)
+
+
+def test_shuffled_statistics_are_those_of_the_shuffled_times() -> None:
+    """The shuffles order rows without sorting (an inverse permutation): their mean statistics
+    equal the observed statistics of each shuffled time column, computed one by one."""
+    net, ad = _world(True, 30.0, seed=3, n=200)
+    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    group = np.zeros(len(ad.node), dtype=np.int64)
+    edges = lag_edges(28.0, 0.0)
+
+    def evidence(time: np.ndarray, shuffles: int) -> object:
+        return timing_evidence(ad.item, time, a, b, unit=ad.category, group=group, window=14.0,
+                               edges=edges, min_shuffles=shuffles, max_shuffles=shuffles,
+                               seed=4)  # fmt: skip
+
+    ev = evidence(ad.time, 9)
+    _, first = np.unique(ad.item, return_index=True)
+    starts = np.append(first, len(ad.item)).astype(np.int64)
+    order, follows, lags = [], [], []
+    for r in range(9):
+        t = np.empty_like(ad.time)
+        _shuffle_within_items(ad.time, starts, np.uint64(4), r, t)
+        one = evidence(t, 1)
+        order.append(one.order_observed)
+        follows.append(one.follows_observed)
+        lags.append(one.lag_observed)
+    assert np.abs(ev.order_expected).max() > 0
+    np.testing.assert_allclose(ev.order_expected, np.mean(order, axis=0), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ev.follows_expected, np.mean(follows, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(ev.lag_expected, np.mean(lags, axis=0), rtol=1e-12)
 
 
 def test_homophily_alone_is_rarely_called_influence() -> None:

@@ -42,7 +42,7 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-from tiewise.influence.timing import _shuffle_within_items as _shuffle
+from tiewise.influence.timing import _shuffle_rows
 
 __all__ = ["TimingEvidence", "lag_edges", "timing_evidence"]
 
@@ -165,13 +165,17 @@ def _pairs(
 @nb.njit(cache=True, nogil=True)
 def _order(
     t: FloatArray,
+    order: IntArray,
     item_start: IntArray,
     nbr_ptr: IntArray,
     nbr: IntArray,
     unit_of_item: IntArray,
     out: FloatArray,
 ) -> None:
-    """The risk-set statistic per unit (see the module docstring)."""
+    """The risk-set statistic per unit (see the module docstring).
+
+    ``order`` holds each item's rows by ``t`` (within the item's range of rows).
+    """
     n = t.shape[0]
     exposure = np.zeros(n)
     at_risk = np.zeros(n, dtype=np.bool_)
@@ -180,17 +184,16 @@ def _order(
         hi = item_start[i + 1]
         if hi - lo < 2:
             continue
-        order = lo + np.argsort(t[lo:hi], kind="mergesort")
         for j in range(lo, hi):
             exposure[j] = 0.0
             at_risk[j] = True
         total = 0.0  # exposure summed over those at risk
         left = hi - lo
         s = 0.0
-        g = 0
-        while g < hi - lo:
+        g = lo
+        while g < hi:
             e = g
-            while e + 1 < hi - lo and t[order[e + 1]] == t[order[g]]:
+            while e + 1 < hi and t[order[e + 1]] == t[order[g]]:
                 e += 1
             mean = total / left
             for q in range(g, e + 1):
@@ -215,6 +218,7 @@ def _order(
 def _batch(
     time: FloatArray,
     item_start: IntArray,
+    by_time: IntArray,
     item: IntArray,
     unit: IntArray,
     unit_of_item: IntArray,
@@ -253,17 +257,25 @@ def _batch(
     size = (stop - first + _CHUNKS - 1) // _CHUNKS
     for c in nb.prange(_CHUNKS):
         t = time.copy()
+        perm = np.empty(time.shape[0], dtype=np.int64)
+        inv = np.empty_like(perm)
+        order = np.empty_like(perm)
         fol = np.zeros(units)
         grp = np.zeros(groups)
         od = np.zeros(units)
         for r in range(first + c * size, min(stop, first + (c + 1) * size)):
-            _shuffle(time, item_start, seed, r, t)
+            _shuffle_rows(item_start, seed, r, perm)
+            for j in range(perm.shape[0]):
+                t[j] = time[perm[j]]
+                inv[perm[j]] = j
+            for q in range(order.shape[0]):  # the rows by shuffled time, without sorting
+                order[q] = inv[by_time[q]]
             fol[:] = 0.0
             grp[:] = 0.0
             od[:] = 0.0
             _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges,
                    lags_part[c], fol, grp)  # fmt: skip
-            _order(t, item_start, nbr_ptr, nbr, unit_of_item, od)
+            _order(t, order, item_start, nbr_ptr, nbr, unit_of_item, od)
             for x in range(groups):
                 grp_part[c, 0, x] += grp[x]
                 if grp[x] >= grp_obs[x]:
@@ -286,6 +298,7 @@ class _Inputs(NamedTuple):
 
     time: FloatArray
     item_start: IntArray
+    by_time: IntArray  # each item's rows by time
     item: IntArray
     unit: IntArray
     unit_of_item: IntArray
@@ -319,7 +332,7 @@ def _run(
     ord_obs = np.zeros(units)
     _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.group, x.group2,
            x.window, x.edges, lags_obs, fol_obs, grp_obs)  # fmt: skip
-    _order(x.time, x.item_start, x.nbr_ptr, x.nbr, x.unit_of_item, ord_obs)
+    _order(x.time, x.by_time, x.item_start, x.nbr_ptr, x.nbr, x.unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
@@ -451,8 +464,10 @@ def timing_evidence(
     if pair_class.ndim == 1:
         pair_class = np.column_stack([pair_class, pair_class])
     classes = int(pair_class.max()) + 1 if len(pair_class) else 1
+    time = np.asarray(time, np.float64)
+    by_time = np.lexsort((time, item)).astype(np.int64)  # rows are sorted by item already
     inputs = _Inputs(
-        np.asarray(time, np.float64), item_start, codes[item], np.asarray(unit, np.int64),
+        time, item_start, by_time, codes[item], np.asarray(unit, np.int64),
         unit_of_item, group, second, a, b, pair_class, classes, ptr, nbr, float(window), edges,
     )  # fmt: skip
     lags_obs, lags_sum, u, g, done = _run(

@@ -101,6 +101,26 @@ def _shuffle_within_items(
 
 
 @nb.njit(cache=True, nogil=True)
+def _shuffle_rows(item_start: IntArray, seed: np.uint64, r: int, perm: IntArray) -> None:
+    """Shuffle number ``r`` as row numbers: row ``j`` takes the time of row ``perm[j]``.
+
+    The same draws as :func:`_shuffle_within_items`, so ``time[perm]`` is its shuffle.
+    """
+    state = _start(seed, r)
+    for j in range(perm.shape[0]):
+        perm[j] = j
+    for i in range(item_start.shape[0] - 1):
+        lo = item_start[i]
+        hi = item_start[i + 1]
+        for j in range(hi - 1, lo, -1):  # Fisher-Yates
+            state, u = _uniform(state)
+            k = lo + min(np.int64(u * (j - lo + 1)), j - lo)
+            x = perm[j]
+            perm[j] = perm[k]
+            perm[k] = x
+
+
+@nb.njit(cache=True, nogil=True)
 def _shuffles(
     time: FloatArray,
     item_start: IntArray,
