@@ -730,12 +730,13 @@ def imm(
     )
     sets = RRSets(np.zeros(0, np.int32), np.zeros(1, np.int64))
     lower = 1.0
+    chosen = None  # the greedy's answer on ``sets`` as they are
     for i in range(1, max(2, math.ceil(math.log2(size)))):
         x = size / 2.0**i
         theta = min(max_sets, math.ceil(lam1 / x))
         sets = _grow(sets, graph, theta, seed, roots)
-        _, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
-        estimate = nt * gains.sum() / sets.count
+        chosen = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+        estimate = nt * chosen[1].sum() / sets.count
         if estimate >= (1.0 + eps1) * x or theta >= max_sets:
             lower = estimate / (1.0 + eps1)
             break
@@ -743,8 +744,10 @@ def imm(
     beta = math.sqrt((1 - 1 / math.e) * (logc + ell * math.log(size) + math.log(2)))
     lam_star = 2.0 * size * ((1 - 1 / math.e) * alpha + beta) ** 2 / epsilon**2
     theta = min(max_sets, math.ceil(lam_star / max(lower, 1.0)))
-    sets = _grow(sets, graph, theta, seed, roots)
-    seeds, gains = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+    if chosen is None or theta > sets.count:  # else the sets are those the last step chose from
+        sets = _grow(sets, graph, theta, seed, roots)
+        chosen = greedy_coverage(sets, n, k, eligible=ok, costs=costs, budget=budget)
+    seeds, gains = chosen
     gain = nt * gains / sets.count
     cost = np.ones(len(seeds)) if costs is None else np.asarray(costs, np.float64)[seeds]
     # λ* grows as 1/ε²: the ε that the sets drawn suffice for
