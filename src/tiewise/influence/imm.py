@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -82,6 +83,16 @@ class InGraph:
     def links(self) -> int:
         """Number of links with a positive probability."""
         return len(self.src)
+
+    @cached_property
+    def survival(self) -> tuple[FloatArray, FloatArray]:
+        """What sampling with ``singles`` needs, computed once per graph.
+
+        Per in-link, the log-probability that it and every in-link before it at its node stay
+        dead (``-inf`` from a link of probability 1 on); per node, the probability that some
+        in-link is live (its RR set is more than the root).
+        """
+        return _survival(self.indptr, self.prob)
 
 
 def in_graph(n: int, src: IntArray, dst: IntArray, prob: FloatArray) -> InGraph:
@@ -185,8 +196,40 @@ def _start(seed: np.uint64, index: int) -> np.uint64:
 
 
 @nb.njit(cache=True, nogil=True)
+def _survival(indptr: IntArray, prob: FloatArray) -> tuple[FloatArray, FloatArray]:
+    dead = np.empty(prob.shape[0])
+    live = np.zeros(indptr.shape[0] - 1)
+    for w in range(indptr.shape[0] - 1):
+        run = 0.0
+        for i in range(indptr[w], indptr[w + 1]):
+            run += math.log1p(-prob[i]) if prob[i] < 1.0 else -math.inf
+            dead[i] = run
+        if indptr[w + 1] > indptr[w]:
+            live[w] = -math.expm1(run)
+    return dead, live
+
+
+@nb.njit(cache=True, inline="always", nogil=True)
+def _first_live(dead: FloatArray, lo: int, hi: int, u: float) -> int:
+    """The first live in-link among ``lo .. hi - 1`` by inverse CDF, given ``u <= P(any live)``.
+
+    ``P(first live <= i) = 1 - exp(dead[i])``: the first ``i`` with ``dead[i] <= log(1 - u)``.
+    """
+    t = math.log1p(-u) if u < 1.0 else -math.inf
+    a, b = lo, hi - 1  # rounding aside, dead[hi - 1] <= t when u <= P(any live)
+    while a < b:
+        m = (a + b) // 2
+        if dead[m] <= t:
+            b = m
+        else:
+            a = m + 1
+    return a
+
+
+@nb.njit(cache=True, nogil=True)
 def _one_set(
     root: int,
+    first: int,
     indptr: IntArray,
     src: npt.NDArray[np.int32],
     prob: FloatArray,
@@ -197,17 +240,31 @@ def _one_set(
     cap: int,
     state: np.uint64,
 ) -> tuple[int, np.uint64]:
-    """Reverse BFS from ``root`` into ``out[pos:]``; new end position, or -1 on overflow."""
+    """Reverse BFS from ``root`` into ``out[pos:]``; new end position, or -1 on overflow.
+
+    ``first`` (unless -1) is an in-link of the root already known to be live, the first one:
+    the root's other in-links are drawn after it.
+    """
     if pos >= cap:
         return -1, state
     out[pos] = root
     visited[root] = stamp
     head = pos
     pos += 1
+    root_from = indptr[root]
+    if first >= 0:
+        root_from = first + 1
+        v = src[first]
+        if visited[v] != stamp:
+            visited[v] = stamp
+            if pos >= cap:
+                return -1, state
+            out[pos] = v
+            pos += 1
     while head < pos:
         w = out[head]
+        i = root_from if w == root else indptr[w]
         head += 1
-        i = indptr[w]
         hi = indptr[w + 1]
         while i < hi:
             q = prob[i]
@@ -236,6 +293,8 @@ def _sample(
     indptr: IntArray,
     src: npt.NDArray[np.int32],
     prob: FloatArray,
+    dead: FloatArray,
+    live: FloatArray,
     roots: IntArray,
     cdf: FloatArray,
     seed: np.uint64,
@@ -243,15 +302,21 @@ def _sample(
     counts: IntArray,
     bounds: IntArray,
     lanes: int,
-) -> tuple[npt.NDArray[np.int32], IntArray, IntArray, IntArray]:
+) -> tuple[npt.NDArray[np.int32], IntArray, IntArray, IntArray, IntArray, IntArray]:
     """Chunk ``c``: ``counts[c]`` sets from number ``starts[c]``, into its slice of ``out``.
 
     ``lanes`` workers take the chunks in turn (lane ``l``: chunks ``l, l + lanes, ...``), each
     with one ``visited`` array for all its chunks: memory and zeroing grow with the lanes, not
     the chunks.  A chunk that fills its buffer stops there; ``done[c]`` says how many of its sets
     are complete (the caller samples the rest).  Set ``k`` depends only on ``(seed, k)``.
-    Chunk ``c``'s slice of the buffer is ``bounds[c]:bounds[c + 1]``.  Returns the buffer, each
-    set's length (chunk by chunk), and per chunk the nodes used and the sets completed.
+    Chunk ``c``'s slice of the buffer is ``bounds[c]:bounds[c + 1]``.
+
+    With ``live`` (:attr:`InGraph.survival`; empty: every set stored) one number decides
+    whether any in-link of the root is live: if none, the set is the root alone and only
+    counted (``singles``, per lane and node); else it gives the first live in-link as well.
+
+    Returns the buffer, each stored set's length (chunk by chunk), per chunk the nodes used,
+    the sets completed and the sets stored, and the singles.
     """
     n = indptr.shape[0] - 1
     chunks = starts.shape[0]
@@ -262,6 +327,9 @@ def _sample(
     lengths = np.zeros(first_length[-1], dtype=np.int64)
     used = np.zeros(chunks, dtype=np.int64)
     done = np.zeros(chunks, dtype=np.int64)
+    kept = np.zeros(chunks, dtype=np.int64)
+    compress = live.shape[0] > 0
+    singles = np.zeros((lanes, n if compress else 0), dtype=np.int64)
     total = cdf[-1] if cdf.shape[0] else 0.0
     for lane in nb.prange(lanes):
         visited = np.zeros(n, dtype=np.int32)
@@ -269,6 +337,7 @@ def _sample(
         for c in range(lane, chunks, lanes):
             pos: int = bounds[c]
             end = bounds[c + 1]
+            m = 0
             for i in range(counts[c]):
                 state = _start(seed, starts[c] + i)
                 state, u = _uniform(state)
@@ -276,20 +345,30 @@ def _sample(
                     r = roots[min(np.searchsorted(cdf, u * total), roots.shape[0] - 1)]
                 else:
                     r = roots[min(np.int64(u * roots.shape[0]), roots.shape[0] - 1)]
+                first = -1
+                if compress:
+                    state, u = _uniform(state)
+                    if u > live[r]:
+                        singles[lane, r] += 1
+                        done[c] += 1
+                        continue
+                    first = _first_live(dead, indptr[r], indptr[r + 1], u)
                 if stamp == 2_147_483_647:  # int32 stamps would wrap: start afresh
                     visited[:] = 0
                     stamp = 0
                 stamp += 1
                 new, state = _one_set(
-                    r, indptr, src, prob, visited, np.int32(stamp), out, pos, end, state
+                    r, first, indptr, src, prob, visited, np.int32(stamp), out, pos, end, state
                 )
                 if new < 0:
                     break
-                lengths[first_length[c] + i] = new - pos
+                lengths[first_length[c] + m] = new - pos
+                m += 1
                 pos = int(new)
                 done[c] += 1
             used[c] = pos - bounds[c]
-    return out, lengths, used, done
+            kept[c] = m
+    return out, lengths, used, done, kept, singles.sum(axis=0)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -332,6 +411,7 @@ def _sift_down(heap: IntArray, size: int, i: int) -> None:
 def _greedy(
     nodes: npt.NDArray[np.int32],
     offsets: IntArray,
+    singles: IntArray,
     eligible: BoolArray,
     cost: FloatArray,
     budget: float,
@@ -342,13 +422,16 @@ def _greedy(
     The bound is the least, over the greedy's steps ``i``, of the sets ``S_i`` covers plus the
     ``k`` largest marginal coverages of eligible nodes given ``S_i`` (submodularity; Tang, Tang,
     Xiao & Yuan 2018, section 4.2), kept in a heap during each step's scan.  It holds for unit
-    costs (with other costs it is not used).
+    costs (with other costs it is not used).  ``singles`` (or empty) counts per node the sets
+    that are that node alone.
     """
     n = eligible.shape[0]
     ptr, sets = _coverage_index(n, nodes, offsets)
     count = np.empty(n, dtype=np.int64)
     for v in range(n):
         count[v] = ptr[v + 1] - ptr[v]
+        if singles.shape[0]:
+            count[v] += singles[v]
     covered = np.zeros(offsets.shape[0] - 1, dtype=np.bool_)
     free = eligible.copy()
     chosen = np.empty(k, dtype=np.int64)
@@ -392,6 +475,8 @@ def _greedy(
         m += 1
         spent += cost[best]
         free[best] = False
+        if singles.shape[0]:
+            count[best] -= singles[best]
         for p in range(ptr[best], ptr[best + 1]):
             s = sets[p]
             if not covered[s]:
@@ -452,21 +537,31 @@ def _forward(
 
 @dataclass
 class RRSets:
-    """Sampled RR sets: set ``s`` is ``nodes[offsets[s]:offsets[s+1]]``, its root first."""
+    """Sampled RR sets: stored set ``s`` is ``nodes[offsets[s]:offsets[s+1]]``, its root first.
+
+    Sets that are their root alone can be counted per node instead (``singles``; empty: none):
+    on sparse cascades they are most sets, and a seed covers only those of its own.
+    """
 
     nodes: npt.NDArray[np.int32]
     offsets: IntArray
+    singles: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def count(self) -> int:
-        """Number of sets."""
-        return len(self.offsets) - 1
+        """Number of sets, stored and counted."""
+        return len(self.offsets) - 1 + int(self.singles.sum())
 
     def extend(self, other: RRSets) -> RRSets:
         """These sets followed by ``other``'s."""
+        if len(self.singles) and len(other.singles):
+            singles = self.singles + other.singles
+        else:
+            singles = self.singles if len(self.singles) else other.singles
         return RRSets(
             np.concatenate([self.nodes, other.nodes]),
             np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
+            singles,
         )
 
 
@@ -479,6 +574,7 @@ def sample_rr_sets(
     roots: IntArray | None = None,
     weights: FloatArray | None = None,
     mean_size: float | None = None,
+    singles: bool = False,
 ) -> RRSets:
     """Sample RR sets number ``first`` to ``first + count - 1``.
 
@@ -498,6 +594,10 @@ def sample_rr_sets(
         Root probabilities proportional to these (default: uniform over ``roots``).
     mean_size
         Expected set size, to size the buffers (default: measured on a first batch).
+    singles
+        Count the sets that are their root alone per node (:attr:`RRSets.singles`) instead of
+        storing them: the same sets in distribution, drawn from other random numbers, at a
+        fraction of the time and memory where most sets are the root alone.
 
     Returns
     -------
@@ -510,17 +610,22 @@ def sample_rr_sets(
     cdf = np.zeros(0) if weights is None else np.cumsum(np.asarray(weights, dtype=np.float64))
     pilot = 2048
     if count > 2 * pilot and mean_size is None:  # a first batch tells how large sets are
-        head = sample_rr_sets(graph, pilot, seed=seed, first=first, roots=roots, weights=weights)
+        head = sample_rr_sets(
+            graph, pilot, seed=seed, first=first, roots=roots, weights=weights, singles=singles
+        )
         tail = sample_rr_sets(
             graph, count - pilot, seed=seed, first=first + pilot, roots=roots, weights=weights,
-            mean_size=len(head.nodes) / pilot,
+            mean_size=len(head.nodes) / pilot, singles=singles,
         )  # fmt: skip
         return head.extend(tail)
-    return _sample_batch(graph, root_nodes, cdf, seed, first, count, mean_size or 8.0)
+    dead, live = graph.survival if singles else (np.zeros(0), np.zeros(0))
+    return _sample_batch(graph, dead, live, root_nodes, cdf, seed, first, count, mean_size or 8.0)
 
 
 def _sample_batch(
     graph: InGraph,
+    dead: FloatArray,
+    live: FloatArray,
     roots: IntArray,
     cdf: FloatArray,
     seed: int,
@@ -541,6 +646,7 @@ def _sample_batch(
     pending = [(edges[c], edges[c + 1] - edges[c], 3.0) for c in range(chunks)]
     pieces: list[tuple[int, npt.NDArray[np.int32], IntArray]] = []
     mean, finished, drawn = mean_size, 0, 0
+    singles = np.zeros(graph.n if len(live) else 0, dtype=np.int64)
     while pending:
         starts = np.array([p[0] for p in pending], dtype=np.int64)
         counts = np.array([p[1] for p in pending], dtype=np.int64)
@@ -548,10 +654,11 @@ def _sample_batch(
         bounds = np.zeros(len(pending) + 1, dtype=np.int64)
         np.cumsum(caps, out=bounds[1:])
         lanes = max(1, min(nb.get_num_threads(), len(pending)))
-        out, lengths, used, done = _sample(
-            graph.indptr, graph.src, graph.prob, roots, cdf, np.uint64(seed), starts, counts,
-            bounds, lanes,
+        out, lengths, used, done, kept, alone = _sample(
+            graph.indptr, graph.src, graph.prob, dead, live, roots, cdf, np.uint64(seed), starts,
+            counts, bounds, lanes,
         )  # fmt: skip
+        singles += alone
         finished += int(done.sum())
         drawn += int(used.sum())
         mean = max(mean, drawn / finished if finished else 4.0 * mean)
@@ -560,7 +667,7 @@ def _sample_batch(
         for c, (start, size, room) in enumerate(pending):
             k = int(done[c])
             nodes = out[bounds[c] : bounds[c] + used[c]]
-            pieces.append((int(start), nodes, lengths[position[c] : position[c] + k]))
+            pieces.append((int(start), nodes, lengths[position[c] : position[c] + kept[c]]))
             if k < size:  # the rest of this chunk, in the next round
                 again.append((int(start) + k, int(size) - k, room if k else 4.0 * room))
         pending = again
@@ -568,7 +675,7 @@ def _sample_batch(
     sizes = np.concatenate([piece[2] for piece in pieces])
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=offsets[1:])
-    return RRSets(np.concatenate([piece[1] for piece in pieces]), offsets)
+    return RRSets(np.concatenate([piece[1] for piece in pieces]), offsets, singles)
 
 
 def greedy_coverage(
@@ -593,9 +700,11 @@ def greedy_coverage(
     ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
     cost = np.ones(n) if costs is None else np.asarray(costs, dtype=np.float64)
     limit = math.inf if budget is None else float(budget)
-    seeds, gains, _ = _greedy(sets.nodes, sets.offsets, ok, cost, limit, k)
+    seeds, gains, _ = _greedy(sets.nodes, sets.offsets, sets.singles, ok, cost, limit, k)
     if budget is not None and len(seeds):
-        single = _greedy(sets.nodes, sets.offsets, ok & (cost <= limit), np.ones(n), math.inf, 1)
+        single = _greedy(
+            sets.nodes, sets.offsets, sets.singles, ok & (cost <= limit), np.ones(n), math.inf, 1
+        )
         if len(single[0]) and single[1][0] > gains.sum():
             return single[0], single[1]
     return seeds, gains
@@ -646,7 +755,7 @@ def _grow(sets: RRSets, graph: InGraph, theta: int, seed: int, roots: IntArray) 
         return sets
     more = sample_rr_sets(
         graph, theta - sets.count, seed=seed, first=sets.count, roots=roots,
-        mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None,
+        mean_size=len(sets.nodes) / sets.count if sets.count > 1000 else None, singles=True,
     )  # fmt: skip
     return sets.extend(more)
 
@@ -785,7 +894,9 @@ def _certified_ratio(
         return math.nan
     n = len(eligible)
     a = math.log(2.0 * max(targets, 2) * max(sizes, 1))
-    _, _, best = _greedy(check.nodes, check.offsets, eligible, np.ones(n), math.inf, len(seeds))
+    _, _, best = _greedy(
+        check.nodes, check.offsets, check.singles, eligible, np.ones(n), math.inf, len(seeds)
+    )
     upper = (math.sqrt(best + a / 2) + math.sqrt(a / 2)) ** 2
     hits = int(prefix_hits(check, seeds, n)[-1])
     lower = max(0.0, (math.sqrt(hits + 2 * a / 9) - math.sqrt(a / 2)) ** 2 - a / 18)
@@ -800,10 +911,14 @@ def prefix_hits(sets: RRSets, order: IntArray, n: int) -> IntArray:
     rank[order] = np.arange(len(order))
     per_node = rank[sets.nodes]
     lengths = np.diff(sets.offsets)
-    first = np.full(sets.count, len(order), dtype=np.int64)
+    first = np.full(len(lengths), len(order), dtype=np.int64)
     nonempty = lengths > 0
-    first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
-    return np.cumsum(np.bincount(first[first < len(order)], minlength=len(order)))
+    if nonempty.any():
+        first[nonempty] = np.minimum.reduceat(per_node, sets.offsets[:-1][nonempty])
+    hits = np.bincount(first[first < len(order)], minlength=len(order))
+    if len(sets.singles):
+        hits = hits + sets.singles[order]
+    return np.cumsum(hits)
 
 
 def reach_of_prefixes(
@@ -836,7 +951,9 @@ def network_value(
     if total <= 0 or samples <= 0:
         return np.zeros(graph.n), np.zeros(graph.n)
     roots = np.flatnonzero(value > 0)
-    sets = sample_rr_sets(graph, samples, seed=seed, roots=roots, weights=value[roots])
+    sets = sample_rr_sets(
+        graph, samples, seed=seed, roots=roots, weights=value[roots], singles=True
+    )  # the root alone credits no one
     share = _credit(sets.nodes, sets.offsets, graph.n) / sets.count
     return total * share, total * np.sqrt(share * (1 - share) / sets.count)
 

@@ -28,7 +28,7 @@ as conservative.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -309,7 +309,7 @@ def _check_sets(
     depends on the first seed only, so the first ``k`` seeds of a longer list get the same
     estimate; it takes one of a few sizes (the second value), which the certificate accounts for.
     """
-    check = sample_rr_sets(graph, _CHECK_SETS, seed=seed + 1, roots=roots)
+    check = sample_rr_sets(graph, _CHECK_SETS, seed=seed + 1, roots=roots, singles=True)
     sizes = _CHECK_DOUBLINGS + 2  # each doubling, or max_sets
     if len(seeds) == 0 or check.count == 0:
         return check, sizes
@@ -321,7 +321,7 @@ def _check_sets(
     if count > _CHECK_SETS:
         more = sample_rr_sets(
             graph, count - _CHECK_SETS, seed=seed + 1, first=_CHECK_SETS, roots=roots,
-            mean_size=len(check.nodes) / check.count,
+            mean_size=len(check.nodes) / check.count, singles=True,
         )  # fmt: skip
         check = check.extend(more)
     return check, sizes
@@ -364,11 +364,20 @@ def seed_rows(
     if graph is None:
         return _structural_rows(state, category, k, budget, eligible), pd.DataFrame()
     cfg = config.influence
+    # without a budget, fewer seeds than the stage chooses are the first of the stage's list:
+    # chosen from the sample IMM sizes for the stage's number (sized for k, a near tie between
+    # two customers could come out the other way)
+    plan = max(k, cfg.seeds) if budget is None else k
     chosen = imm(
-        graph, k, epsilon=cfg.epsilon, seed=config.seed, targets=targets, eligible=eligible,
+        graph, plan, epsilon=cfg.epsilon, seed=config.seed, targets=targets, eligible=eligible,
         costs=state.cost if budget is not None else None, budget=budget,
         max_sets=cfg.max_rr_sets,
     )  # fmt: skip
+    if plan > k:
+        chosen = replace(
+            chosen, seeds=chosen.seeds[:k], spread=chosen.spread[:k], gain=chosen.gain[:k],
+            cost=chosen.cost[:k], epsilon=math.nan,  # IMM's guarantee is for the whole list
+        )  # fmt: skip
     net = state.net
     nt = int(targets.sum())
     check, sizes = _check_sets(
@@ -381,7 +390,10 @@ def seed_rows(
         if budget is None
         else math.nan
     )
-    epsilon = min(chosen.epsilon, certified) if np.isfinite(certified) else chosen.epsilon
+    if np.isfinite(certified):
+        epsilon = min(chosen.epsilon, certified) if np.isfinite(chosen.epsilon) else certified
+    else:
+        epsilon = chosen.epsilon
     reach, se = reach_of_prefixes(check, chosen.seeds, net.n, nt)
     degree_order = top_degree(graph, len(chosen.seeds), eligible)
     degree_reach, _ = reach_of_prefixes(check, degree_order, net.n, nt)
