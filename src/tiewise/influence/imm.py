@@ -288,7 +288,6 @@ def _one_set(
     return pos, state
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
 def _sample(
     indptr: IntArray,
     src: npt.NDArray[np.int32],
@@ -369,6 +368,13 @@ def _sample(
             used[c] = pos - bounds[c]
             kept[c] = m
     return out, lengths, used, done, kept, singles.sum(axis=0)
+
+
+# Small batches (a calibration probe draws 2,000 sets at a time) run on one thread: starting
+# numba's threads costs more than they save there, and milliseconds on a busy machine.
+_sample_parallel = nb.njit(cache=True, parallel=True, nogil=True)(_sample)
+_sample_serial = nb.njit(cache=True, nogil=True)(_sample)
+_PARALLEL_SETS = 20_000
 
 
 @nb.njit(cache=True, nogil=True)
@@ -653,8 +659,10 @@ def _sample_batch(
         caps = [max(4096, int(c * mean * room) + 1024) for _, c, room in pending]
         bounds = np.zeros(len(pending) + 1, dtype=np.int64)
         np.cumsum(caps, out=bounds[1:])
-        lanes = max(1, min(nb.get_num_threads(), len(pending)))
-        out, lengths, used, done, kept, alone = _sample(
+        small = int(counts.sum()) < _PARALLEL_SETS
+        lanes = 1 if small else max(1, min(nb.get_num_threads(), len(pending)))
+        kernel = _sample_serial if small else _sample_parallel
+        out, lengths, used, done, kept, alone = kernel(
             graph.indptr, graph.src, graph.prob, dead, live, roots, cdf, np.uint64(seed), starts,
             counts, bounds, lanes,
         )  # fmt: skip
