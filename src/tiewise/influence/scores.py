@@ -10,6 +10,7 @@ are ranked by the structural score and say so (``basis = 'structural fallback'``
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,9 @@ def reasons(grid: pd.DataFrame, window: float, method: str) -> pd.Series:
     out = np.asarray(text, dtype=object)
     rest = np.flatnonzero(~simple)
     if len(rest):
-        rows = grid.iloc[rest].itertuples(index=False)
+        sub = grid.iloc[rest]
+        row = namedtuple("row", sub.columns)  # type: ignore[misc]  # itertuples, 10x cheaper
+        rows = map(row._make, zip(*(sub[c].tolist() for c in sub.columns), strict=True))
         out[rest] = np.array([_reason(r, window, method) for r in rows] + [None], object)[:-1]
     return pd.Series(out, index=grid.index)
 
