@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tiewise.influence import scores
 from tiewise.influence.scores import ALL, BASIS, _reason, reasons
 
 
@@ -41,7 +42,11 @@ def _grid(n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("window", "method"), [(14.0, "collective_influence"), (0.0, "pagerank")])
-def test_reasons_match_the_row_by_row_wording(window: float, method: str) -> None:
+@pytest.mark.parametrize("at_once", [100_000, 97])
+def test_reasons_match_the_row_by_row_wording(
+    window: float, method: str, at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scores, "_ROWS_AT_ONCE", at_once)
     grid = _grid(3000, seed=int(window))
     expected = [_reason(r, window, method) for r in grid.itertuples(index=False)]
     got = reasons(grid, window, method)

@@ -164,6 +164,9 @@ def score_frame(
     return grid[columns].reset_index(drop=True)
 
 
+_ROWS_AT_ONCE = 100_000
+
+
 def reasons(grid: pd.DataFrame, window: float, method: str) -> pd.Series:
     """Every row's reason, as :func:`_reason` words it, built column-wise where it can be.
 
@@ -200,11 +203,12 @@ def reasons(grid: pd.DataFrame, window: float, method: str) -> pd.Series:
     simple = fallback | (shown & ~adopted)
     out = np.asarray(text, dtype=object)
     rest = np.flatnonzero(~simple)
-    if len(rest):
-        sub = grid.iloc[rest]
-        row = namedtuple("row", sub.columns)  # type: ignore[misc]  # itertuples, 10x cheaper
+    row = namedtuple("row", grid.columns)  # type: ignore[misc]  # itertuples, 10x cheaper
+    for start in range(0, len(rest), _ROWS_AT_ONCE):  # the columns' values as Python objects
+        at = rest[start : start + _ROWS_AT_ONCE]
+        sub = grid.iloc[at]
         rows = map(row._make, zip(*(sub[c].tolist() for c in sub.columns), strict=True))
-        out[rest] = np.array([_reason(r, window, method) for r in rows] + [None], object)[:-1]
+        out[at] = np.array([_reason(r, window, method) for r in rows] + [None], object)[:-1]
     return pd.Series(out, index=grid.index)
 
 

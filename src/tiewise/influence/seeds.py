@@ -64,8 +64,8 @@ BoolArray = npt.NDArray[np.bool_]
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
 _CHECK_SETS = 100_000  # RR sets at least to estimate the reach of a seed set ...
-_CHECK_FIRST_HITS = 300  # ... doubled while the first seed is in fewer of them (estimated) ...
-_CHECK_DOUBLINGS = 4  # ... up to this many times
+_CHECK_FIRST_HITS = 1_000  # ... doubled while the first seed is in fewer of them (estimated) ...
+_CHECK_DOUBLINGS = 6  # ... up to this many times (sets that are their root alone cost little)
 _Z90 = 1.6448536269514722  # two-sided 90%
 
 
