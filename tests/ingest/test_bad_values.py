@@ -257,3 +257,40 @@ def test_an_unclosed_quote_over_lines_that_are_not_utf8_counts_every_line(tmp_pa
     ws, summary = run(calls_config(tmp_path))
     ws.close()
     assert (summary.loaded["interactions"], summary.rejected["interactions"]) == (80, 4)
+
+
+def test_rows_after_a_quote_left_open_are_listed_as_they_were_counted(tmp_path: Path) -> None:
+    # found by the property test (KeyError in record_rules): a quote opened on the first data
+    # line and closed by a quoted "1,5" three lines on is one malformed record (lines 2-4); the
+    # rows after it are read, and the pass that lists the rule breakers must read them as the
+    # pass that counted them did (DuckDB's ignore_errors skipped them, storing rejects did not)
+    body = (
+        HEADER
+        + '1,"2,2026-01-05T11:00:00,voice,5\n'
+        + "1,2,2026-01-05T11:01:00,voice,5\n"
+        + '3,4,2026-01-05T11:02:00,voice,"1,5"\n'
+        + "3,4,2026-01-05T11:03:00,voice,abc\n"
+        + ",4,2026-01-05T11:04:00,voice,5\n"
+        + "3,4,garbage,voice,5\n"
+        + good_lines(200, start=10)
+    )
+    (tmp_path / "calls.csv").write_text(body)
+    ws, summary = run(calls_config(tmp_path))
+    with ws:
+        rejected = ws.con.execute(
+            "SELECT rule, row, column_name, value FROM rejected_rows ORDER BY rule, row"
+        ).fetchall()
+        assert rejected == [
+            ("bad_number", 1, "duration_s", "abc"),
+            ("bad_timestamp", 3, "timestamp", "garbage"),
+            ("malformed_line", 2, None, None),
+            ("malformed_line", 3, None, None),
+            ("malformed_line", 4, None, None),
+            ("missing_value", 2, "from_id", None),
+        ]
+        assert report(ws)["bad_number"][:2] == (
+            1,
+            f"{tmp_path / 'calls.csv'}, data row 1, column duration_s",
+        )
+        assert report(ws)["malformed_line"][:2] == (3, f"{tmp_path / 'calls.csv'}, line 2")
+    assert (summary.loaded["interactions"], summary.rejected["interactions"]) == (200, 6)

@@ -335,13 +335,19 @@ def record_rules(
         f"CREATE OR REPLACE TEMP TABLE _bad_rows AS SELECT * FROM ({rows_sql}) "
         "WHERE _rule IS NOT NULL"
     )
-    examples: dict[int, tuple[Any, ...]] = {
-        int(code): (file, row)
-        for code, file, row in con.execute(
-            "SELECT _rule, arg_min(_file, (_file, _row)), arg_min(_row, (_file, _row)) "
-            "FROM _bad_rows GROUP BY _rule"
-        ).fetchall()
-    }
+    found = con.execute(
+        "SELECT _rule, count(*), arg_min(_file, (_file, _row)), arg_min(_row, (_file, _row)) "
+        "FROM _bad_rows GROUP BY _rule"
+    ).fetchall()
+    listed = {int(code): int(n) for code, n, _, _ in found}
+    if listed != counts:
+        # The rows were counted by one read and are listed by another: they must agree, or
+        # rejected_rows would not hold the rows rejected.  A bug, not a property of the input.
+        raise RuntimeError(
+            f"{source.label}: rows breaking each rule counted {counts}, listed {listed}: "
+            f"two reads of {source.files[0].path} disagree. Please report it with the file."
+        )
+    examples: dict[int, tuple[Any, ...]] = {int(code): (file, row) for code, _, file, row in found}
     if config.ingest.policy == "strict":
         code = min(examples, key=lambda k: (examples[k][0], examples[k][1]))
         rule = validated.rules[code]
@@ -367,7 +373,7 @@ def record_rules(
                 rule.expected,
             )
         )
-    worst = max(counts, key=lambda k: counts[k])
+    worst = max(sorted(counts), key=lambda k: counts[k])  # a tie: the first rule, every run
     rule = validated.rules[worst]
     file, row = examples[worst]
     example = (

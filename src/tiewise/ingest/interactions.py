@@ -502,7 +502,12 @@ def _load_source(
                 ctx, source, validated, counts, total, config, summary, rows_sql, malformed
             )
         else:
-            detailed = validated_select(source, columns, config, row_numbers=True)
+            # Read again, with row numbers, exactly as the first pass read: storing the
+            # malformed lines (in a table of their own, dropped: they are reported above; a
+            # failed run's rollback drops it). DuckDB's ignore_errors recovers differently
+            # after an unclosed quote: a pass with it can miss rows the first pass counted.
+            again = f"{rejects}_again"
+            detailed = validated_select(source, columns, config, row_numbers=True, rejects=again)
             with file_order(con):
                 bad = record_rules(
                     ctx,
@@ -515,6 +520,8 @@ def _load_source(
                     detailed.raw_sql,
                     malformed,
                 )
+            con.execute(f"DROP TABLE IF EXISTS {again}")
+            con.execute(f"DROP TABLE IF EXISTS {again}_scan")
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -72,6 +72,11 @@ class Source:
         goes to the DuckDB table ``rejects`` with its line number, or with no ``rejects`` is
         skipped (the pass that stores the rejects counts it), instead of failing the read or
         changing how the other lines are split.
+
+        The two ways do not give the same rows: after an unclosed quote that a later quote
+        closes, DuckDB's ``ignore_errors`` may skip rows that storing the rejects reads.  Reads
+        whose rows must match another's (counting, then listing the rule breakers) all store
+        rejects, each in a table of its own.
         """
         chosen = files if files is not None else list(self.files)
         paths = "[" + ", ".join(sql_path(f.path) for f in chosen) + "]"
