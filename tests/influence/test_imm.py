@@ -86,25 +86,28 @@ def test_network_value_on_a_path_is_exact() -> None:
 
 
 @pytest.mark.parametrize("singles", [False, True])
-def test_sampling_does_not_depend_on_threads_or_batches(singles: bool) -> None:
+@pytest.mark.parametrize(("count", "cut"), [(5000, 1234), (50_000, 21_000)])  # one thread, many
+def test_sampling_does_not_depend_on_threads_or_batches(
+    singles: bool, count: int, cut: int
+) -> None:
     n = 2000
     src, dst = _graph("ba", n, seed=3)
     g = in_graph(n, src, dst, weighted_cascade(n, src, dst))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = sample_rr_sets(g, 5000, seed=9, singles=singles)
+        one = sample_rr_sets(g, count, seed=9, singles=singles)
     finally:
         numba.set_num_threads(before)
-    many = sample_rr_sets(g, 5000, seed=9, singles=singles)
-    split = sample_rr_sets(g, 1234, seed=9, singles=singles).extend(
-        sample_rr_sets(g, 3766, seed=9, first=1234, singles=singles)
+    many = sample_rr_sets(g, count, seed=9, singles=singles)
+    split = sample_rr_sets(g, cut, seed=9, singles=singles).extend(
+        sample_rr_sets(g, count - cut, seed=9, first=cut, singles=singles)
     )
     for other in (many, split):
         np.testing.assert_array_equal(one.nodes, other.nodes)
         np.testing.assert_array_equal(one.offsets, other.offsets)
         np.testing.assert_array_equal(one.singles, other.singles)
-    assert one.count == 5000 and (one.singles.sum() > 0) == singles
+    assert one.count == count and (one.singles.sum() > 0) == singles
     assert (one.nodes[one.offsets[:-1]] >= 0).all()
 
 
