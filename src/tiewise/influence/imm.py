@@ -254,13 +254,9 @@ def _one_set(
     root_from = indptr[root]
     if first >= 0:
         root_from = first + 1
-        v = src[first]
-        if visited[v] != stamp:
-            visited[v] = stamp
-            if pos >= cap:
-                return -1, state
-            out[pos] = v
-            pos += 1
+        pos = _add(src[first], visited, stamp, out, pos, cap)
+        if pos < 0:
+            return -1, state
     while head < pos:
         w = out[head]
         i = root_from if w == root else indptr[w]
@@ -277,15 +273,30 @@ def _one_set(
                 j = i + np.int64(skip)
             state, u = _uniform(state)
             if u * q <= prob[j]:
-                v = src[j]
-                if visited[v] != stamp:
-                    visited[v] = stamp
-                    if pos >= cap:
-                        return -1, state
-                    out[pos] = v
-                    pos += 1
+                pos = _add(src[j], visited, stamp, out, pos, cap)
+                if pos < 0:
+                    return -1, state
             i = j + 1
     return pos, state
+
+
+@nb.njit(cache=True, inline="always", nogil=True)
+def _add(
+    v: int,
+    visited: npt.NDArray[np.int32],
+    stamp: np.int32,
+    out: npt.NDArray[np.int32],
+    pos: int,
+    cap: int,
+) -> int:
+    """``v`` added to the set in ``out`` unless it is there: the new end, or -1 when full."""
+    if visited[v] == stamp:
+        return pos
+    visited[v] = stamp
+    if pos >= cap:
+        return -1
+    out[pos] = v
+    return pos + 1
 
 
 def _sample(

@@ -87,24 +87,17 @@ def _shuffle_within_items(
     time: FloatArray, item_start: IntArray, seed: np.uint64, r: int, out: FloatArray
 ) -> None:
     """Shuffle number ``r``: ``time`` permuted within each item's adopters, into ``out``."""
-    state = _start(seed, r)
-    out[:] = time
-    for i in range(item_start.shape[0] - 1):
-        lo = item_start[i]
-        hi = item_start[i + 1]
-        for j in range(hi - 1, lo, -1):  # Fisher-Yates
-            state, u = _uniform(state)
-            k = lo + min(np.int64(u * (j - lo + 1)), j - lo)
-            x = out[j]
-            out[j] = out[k]
-            out[k] = x
+    perm = np.empty(time.shape[0], dtype=np.int64)
+    _shuffle_rows(item_start, seed, r, perm)
+    for j in range(perm.shape[0]):
+        out[j] = time[perm[j]]
 
 
 @nb.njit(cache=True, nogil=True)
 def _shuffle_rows(item_start: IntArray, seed: np.uint64, r: int, perm: IntArray) -> None:
     """Shuffle number ``r`` as row numbers: row ``j`` takes the time of row ``perm[j]``.
 
-    The same draws as :func:`_shuffle_within_items`, so ``time[perm]`` is its shuffle.
+    Fisher-Yates within each item's rows (rows sorted by item), from ``(seed, r)`` alone.
     """
     state = _start(seed, r)
     for j in range(perm.shape[0]):
