@@ -203,7 +203,7 @@ def reasons(grid: pd.DataFrame, window: float, method: str) -> pd.Series:
     simple = fallback | (shown & ~adopted)
     out = np.asarray(text, dtype=object)
     rest = np.flatnonzero(~simple)
-    row = namedtuple("row", grid.columns)  # type: ignore[misc]  # itertuples, 10x cheaper
+    row = namedtuple("row", grid.columns)  # type: ignore[misc]  # cheaper than itertuples
     for start in range(0, len(rest), _ROWS_AT_ONCE):  # the columns' values as Python objects
         at = rest[start : start + _ROWS_AT_ONCE]
         sub = grid.iloc[at]
