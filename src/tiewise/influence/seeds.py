@@ -305,9 +305,9 @@ def _check_sets(
     ``_CHECK_SETS``, doubled up to ``_CHECK_DOUBLINGS`` times (and at most ``max_sets``) while
     the first seed would be in fewer than ``_CHECK_FIRST_HITS`` of them (as estimated on the
     first ``_CHECK_SETS``): the reach of all the seeds to a few per cent, and a certificate
-    close to what they achieve.  The size
-    depends on the first seed only, so the first ``k`` seeds of a longer list get the same
-    estimate; it takes one of a few sizes (the second value), which the certificate accounts for.
+    close to what they achieve.  The size depends on the first seed only, so the first ``k``
+    seeds of a longer list get the same estimate; it takes one of a few sizes (the second
+    value), which the certificate accounts for.
     """
     check = sample_rr_sets(graph, _CHECK_SETS, seed=seed + 1, roots=roots, singles=True)
     sizes = _CHECK_DOUBLINGS + 2  # each doubling, or max_sets
