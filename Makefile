@@ -18,12 +18,13 @@ VENDOR := src/tiewise/serve/static/vendor
 all: test
 
 # The demo needs the package alone; the tests add the development tools and Spark (the Spark
-# tests run in CI), the benchmarks LightGBM and pynetim.  See the README (Install) for the sizes.
+# tests run in CI), the benchmarks pynetim.  See the README (Install) for the sizes.
 $(CORE): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tiewise needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	@$(BIN)/python -c 'import lightgbm' 2>/dev/null || { echo "LightGBM (the churn model) cannot load the OpenMP runtime: install it (Debian/Ubuntu: apt-get install libgomp1; Fedora: dnf install libgomp; macOS: brew install libomp), then run make again" >&2; exit 2; }
 	touch $(CORE)
 
 $(STAMP): $(CORE)
@@ -96,7 +97,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet '.[dev,spark]' 'lightgbm>=4.5'  # bench's, but for pynetim
+	.lockenv/bin/python -m pip install --quiet '.[dev,spark]'  # not bench: pynetim builds from source
 	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^tiewise' > constraints.txt
 	rm -rf .lockenv
 

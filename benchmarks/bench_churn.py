@@ -17,13 +17,14 @@ For each contagion setting (the generator's ``churn_contagion``, 1.0 and 0.0):
    the held-out gate;
 5. ``seeds`` (``--seeds N``): the evaluation's two models (behaviour, behaviour + social; train
    at -2H, test at -H) refitted with the config's seed and boosting seeds 0..N-1 (the seed
-   changes the rows scikit-learn bins from at this size): the top-decile lift gain of each and
-   their mean and spread, i.e. how much of a single run's gain is the model's own noise;
+   changes the 200,000 rows the booster bins from at this size): the top-decile lift gain of
+   each and their mean and spread, i.e. how much of a single run's gain is the model's own noise;
 6. ``engines``: on the stage's own training and test cut-offs (features at -2H and -H), the
-   same calibrated model fitted with scikit-learn's ``HistGradientBoostingClassifier`` (what the
-   stage uses) and with LightGBM (``LGBMClassifier``, the same trees: 4 leaves, 400 rows a leaf,
-   100 rounds at 0.1, monotone social features, 1 thread, 3-fold sigmoid calibration): fit
-   seconds, AUC and top-decile lift for both feature sets.
+   stage's calibrated model (LightGBM's ``LGBMClassifier``) and the same trees fitted with
+   scikit-learn's ``HistGradientBoostingClassifier`` (the stage's model until issue 19: 4 leaves,
+   400 rows a leaf, 100 rounds at 0.1, category columns as categories, monotone social features,
+   1 thread, 3-fold sigmoid calibration): fit seconds, AUC, top-decile lift and Brier score for
+   both feature sets.
 
 Peak memory is ``ru_maxrss`` of each child (``os.wait4``), CPU seconds its user and system
 time.  Timings are wall-clock on a shared machine: the load average before and after is
@@ -159,31 +160,38 @@ _, x_test, y_test = _cut(data, tx, -h, windows, cfg)
 ENGINES = (
     EVALUATION_CUTS
     + """
-from lightgbm import LGBMClassifier
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
 out = {"train_rows": len(y_train), "test_rows": len(y_test),
        "train_churners": int(y_train.sum()), "test_churners": int(y_test.sum())}
 for name, cols in (("behaviour", BEHAVIOUR_FEATURES),
                    ("behaviour + social", BEHAVIOUR_FEATURES + SOCIAL_FEATURES)):
+    # the stage's model: LightGBM, category columns as categories
     t = time.perf_counter()
     p = ChurnModel(features=cols, categorical=CATEGORICAL, increasing=SOCIAL_FEATURES,
                    max_iter=c.max_iter, learning_rate=c.learning_rate).fit(x_train, y_train)
     fit = time.perf_counter() - t
     s = evaluate(y_test, p.predict_proba(x_test)[:, 1])
-    out[f"sklearn {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
-                              "brier": s.brier}
-    x = x_train[cols].to_numpy(np.float64)
-    xt = x_test[cols].to_numpy(np.float64)
-    lgbm = LGBMClassifier(n_estimators=c.max_iter, learning_rate=c.learning_rate, num_leaves=4,
-                          min_child_samples=400, reg_lambda=1.0, n_jobs=1, verbose=-1,
-                          random_state=0,
-                          monotone_constraints=[int(f in SOCIAL_FEATURES) for f in cols])
-    t = time.perf_counter()
-    model = CalibratedClassifierCV(lgbm, method="sigmoid", cv=3).fit(x, y_train)
-    fit = time.perf_counter() - t
-    s = evaluate(y_test, model.predict_proba(xt)[:, 1])
     out[f"lightgbm {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
                                "brier": s.brier}
+    # scikit-learn's histogram boosting with the same trees (the stage's model until #19)
+    x = x_train[cols].to_numpy(np.float64)
+    xt = x_test[cols].to_numpy(np.float64)
+    for j, f in enumerate(cols):
+        if f in CATEGORICAL:
+            x[x[:, j] < 0, j] = np.nan
+            xt[xt[:, j] < 0, j] = np.nan
+    hgb = HistGradientBoostingClassifier(
+        max_iter=c.max_iter, learning_rate=c.learning_rate, max_leaf_nodes=4,
+        min_samples_leaf=400, l2_regularization=1.0, early_stopping=False, random_state=0,
+        categorical_features=[f in CATEGORICAL for f in cols],
+        monotonic_cst=[int(f in SOCIAL_FEATURES) for f in cols])
+    t = time.perf_counter()
+    model = CalibratedClassifierCV(hgb, method="sigmoid", cv=3).fit(x, y_train)
+    fit = time.perf_counter() - t
+    s = evaluate(y_test, model.predict_proba(xt)[:, 1])
+    out[f"sklearn {name}"] = {"fit_seconds": fit, "auc": s.auc, "lift": s.lift,
+                              "brier": s.brier}
 print("RESULT " + json.dumps(out, default=float))
 """
 )

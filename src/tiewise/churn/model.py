@@ -1,10 +1,11 @@
 """The churn model: calibrated gradient boosting, and the measures it is judged by.
 
-scikit-learn's ``HistGradientBoostingClassifier`` (native categorical splits, missing values
-handled, deterministic with a seed) wrapped in ``CalibratedClassifierCV`` (3-fold isotonic or
-sigmoid), so that ``p_churn`` is a probability that expected losses can be computed from.
-LightGBM was measured against it (``benchmarks/bench_churn.py``): see the README for the figures
-and why the choice fell on scikit-learn.
+LightGBM's ``LGBMClassifier`` (native categorical splits, missing values handled, deterministic
+with a seed) wrapped in scikit-learn's ``CalibratedClassifierCV`` (3-fold isotonic or sigmoid),
+so that ``p_churn`` is a probability that expected losses can be computed from.  scikit-learn's
+``HistGradientBoostingClassifier`` with the same trees ranks and calibrates as well and was the
+model until issue 19; LightGBM fits and predicts faster (``benchmarks/bench_churn.py``; the
+figures are in docs/churn.md).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from joblib import parallel_config
+from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from tiewise.churn.data import FloatArray
 
@@ -98,32 +99,34 @@ def _pools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-class _Limited(ClassifierMixin, BaseEstimator):
-    """A classifier whose OpenMP threads are limited in whichever thread fits or runs it.
+class _Booster(ClassifierMixin, BaseEstimator):
+    """LightGBM's classifier, told which columns are category codes and with its own threads.
 
-    ``threadpool_limits`` sets OpenMP's thread count for the calling thread only: a calibration
-    fold fitted on one of joblib's threads would otherwise start as many OpenMP threads as the
-    machine has cores (four busy threads on two cores with two folds at once).
+    LightGBM takes the categorical columns as an argument of ``fit``, which the calibration does
+    not pass on to its folds; this wrapper holds them.  The booster's ``n_jobs`` sets OpenMP's
+    thread count in whichever thread fits or predicts, so that a calibration fold fitted on one
+    of joblib's threads does not start one OpenMP thread per core.
     """
 
-    def __init__(self, estimator: HistGradientBoostingClassifier, threads: int = 1) -> None:
+    def __init__(self, estimator: LGBMClassifier, categorical: tuple[int, ...] = ()) -> None:
         self.estimator = estimator
-        self.threads = threads
+        self.categorical = categorical
 
-    def fit(self, x: FloatArray, y: npt.NDArray[np.int64]) -> _Limited:
-        with _pools().limit(limits=self.threads):
-            self.estimator_ = clone(self.estimator).fit(x, y)
+    def fit(self, x: FloatArray, y: npt.NDArray[np.int64]) -> _Booster:
+        self.estimator_ = clone(self.estimator).fit(
+            x, y, categorical_feature=list(self.categorical)
+        )
         self.classes_ = self.estimator_.classes_
         return self
 
     def decision_function(self, x: FloatArray) -> FloatArray:
+        """The boosted log-odds, which the sigmoid or isotonic calibration maps to P(churn)."""
         check_is_fitted(self, "estimator_")
-        with _pools().limit(limits=self.threads):
-            return np.asarray(self.estimator_.decision_function(x), dtype=np.float64)
+        return np.asarray(self.estimator_.predict(x, raw_score=True), dtype=np.float64)
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
-    """Calibrated histogram gradient boosting over a fixed list of features.
+    """Calibrated gradient boosting (LightGBM) over a fixed list of features.
 
     A scikit-learn classifier: ``get_params``/``set_params``, ``clone``, ``predict_proba``
     (the calibrated probabilities of ``classes_``, no churn then churn), ``predict`` (the more
@@ -145,12 +148,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     seed
         Random seed.
     threads
-        OpenMP threads for boosting (1 by default: on a busy machine more threads spin and are
-        many times slower).
+        OpenMP threads for boosting (LightGBM's ``n_jobs``; 1 by default: on a busy machine more
+        threads spin and are many times slower).
     jobs
-        Calibration folds fitted at once, each on its own Python thread (the boosting code
-        releases the GIL; threads wait without spinning).  The folds are independent and
-        seeded, so the model is the same whatever the number.
+        Calibration folds fitted at once, each on its own Python thread (LightGBM releases the
+        GIL; threads wait without spinning).  The folds are independent and seeded, so the
+        model is the same whatever the number.
     """
 
     def __init__(
@@ -202,24 +205,27 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         # one column at a time, so that the matrix copied is only that of the features used
         self.used_ = np.array([self._informative(frame, name) for name in self.features], bool)
         used = self._used()
-        booster = HistGradientBoostingClassifier(
-            max_iter=self.max_iter,
+        booster = LGBMClassifier(
+            n_estimators=self.max_iter,
             learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=1.0,
-            categorical_features=[name in self.categorical for name in used],
-            monotonic_cst=[int(name in (self.increasing or ())) for name in used],
-            early_stopping=False,
+            num_leaves=self.max_leaf_nodes,
+            min_child_samples=self.min_samples_leaf,
+            reg_lambda=1.0,
+            monotone_constraints=[int(name in (self.increasing or ())) for name in used],
+            n_jobs=self.threads,
             random_state=self.seed,
+            deterministic=True,
+            force_col_wise=True,
+            verbose=-1,
         )
+        categorical = tuple(j for j, name in enumerate(used) if name in self.categorical)
         positives = int(np.sum(y))
         folds = 3 if positives >= 6 and len(y) - positives >= 6 else 2
         jobs = max(1, min(self.jobs, folds))
         self.model_ = CalibratedClassifierCV(
-            _Limited(booster, self.threads), method=self.calibration, cv=folds, n_jobs=jobs
+            _Booster(booster, categorical), method=self.calibration, cv=folds, n_jobs=jobs
         )
-        with threadpool_limits(limits=self.threads), parallel_config(backend="threading"):
+        with _pools().limit(limits=self.threads), parallel_config(backend="threading"):
             self.model_.fit(self._matrix(frame, used), np.asarray(y, dtype=np.int64))
         self.classes_ = self.model_.classes_
         return self
@@ -227,7 +233,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, frame: pd.DataFrame) -> FloatArray:
         """Calibrated probabilities of ``classes_`` (column 1: churn within the horizon)."""
         check_is_fitted(self, "model_")
-        with threadpool_limits(limits=self.threads):
+        with _pools().limit(limits=self.threads):
             p = self.model_.predict_proba(self._matrix(frame, self._used()))
         return np.asarray(p, dtype=np.float64)
 
