@@ -62,6 +62,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 _PROBE_SETS = 10_000  # RR sets per probe of a scale
+_FIRST_PART = 64  # RR sets a probe draws first, doubling up to the batch (see _mean_reach)
 _PROBE_STEPS = 5  # bisection steps after bracketing within a factor 2: scale to 2%
 _CHECK_SETS = 100_000  # RR sets at least to estimate the reach of a seed set ...
 _CHECK_FIRST_HITS = 1_000  # ... doubled while the first seed is in fewer of them (estimated) ...
@@ -92,16 +93,27 @@ def _mean_reach(
     """Mean over ``adopters`` of the expected number of other customers each reaches.
 
     ``N / |A| · E[|RR ∩ A| − 1{root ∈ A}]`` over RR sets rooted uniformly at the ``N`` customers;
-    sampled in batches, it stops once above ``stop`` (a supercritical probe is costly).
+    sampled in batches, it stops once above ``stop`` (a supercritical probe is costly) and then
+    returns an estimate above ``stop``, which the calibration only compares with a lower target.
     """
     hits, done, batch = 0.0, 0, 2_000
     scale = len(roots) / max(int(adopters.sum()), 1)
     while done < _PROBE_SETS:
-        sets = sample_rr_sets(graph, batch, seed=seed, first=done, roots=roots)
-        hits += float(adopters[sets.nodes].sum() - adopters[sets.nodes[sets.offsets[:-1]]].sum())
-        done += batch
-        if scale * hits / done > stop:
-            break
+        end = done + batch
+        # the batch in growing parts: a supercritical probe's sets each cover much of the
+        # network, and a few of them already show it.  Stopping once the part's hits are above
+        # ``stop`` over the whole batch decides as the whole batch would (hits only grow), and
+        # set k depends on (seed, k) alone, so a probe that does not stop draws the same sets.
+        part = _FIRST_PART if math.isfinite(stop) else batch
+        while done < end:
+            take = min(part, end - done)
+            sets = sample_rr_sets(graph, take, seed=seed, first=done, roots=roots)
+            starts = sets.nodes[sets.offsets[:-1]]
+            hits += float(adopters[sets.nodes].sum() - adopters[starts].sum())
+            done += take
+            part *= 2
+            if scale * hits / end > stop:
+                return scale * hits / done
     return scale * hits / done
 
 
