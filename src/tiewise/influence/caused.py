@@ -134,6 +134,22 @@ def _logsumexp(x: FloatArray) -> FloatArray:
     return (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
 
 
+def _best_shape(loglik: FloatArray) -> float:
+    """The gamma shape of :data:`_SHAPES` under which ``loglik`` (groups × grid) is likeliest.
+
+    Each group's marginal likelihood is ``Σ_θ L(θ) · prior(θ)``: with the likelihoods scaled
+    by each group's largest, one matrix product gives every shape's at once.  The first of
+    equally likely shapes wins.
+    """
+    if len(loglik) == 0:
+        return _SHAPES[0]
+    top = loglik.max(axis=1, keepdims=True)
+    mass = np.stack([_prior_mass(a) for a in _SHAPES], axis=1)  # grid × shapes
+    with np.errstate(divide="ignore"):
+        ll = (top + np.log(np.exp(loglik - top) @ mass)).sum(axis=0)
+    return float(_SHAPES[int(np.argmax(np.nan_to_num(ll, nan=-np.inf)))])
+
+
 def estimate_caused(
     group: IntArray,
     credit: FloatArray,
@@ -180,16 +196,9 @@ def estimate_caused(
         np.asarray(weight, np.float64), _THETA, groups,
     )  # fmt: skip
     loglik -= np.outer(k, _THETA)
-    best, best_ll, post = _SHAPES[0], -np.inf, None
-    active = k > 0
-    for a in _SHAPES if shape is None else (shape,):
-        joint = loglik + np.log(_prior_mass(a))[None, :]
-        marginal = _logsumexp(joint)
-        ll = float(marginal[active].sum())
-        if ll > best_ll:
-            best, best_ll = a, ll
-            post = np.exp(joint - marginal[:, None])
-    assert post is not None
+    best = shape if shape is not None else _best_shape(loglik[k > 0])
+    joint = loglik + np.log(_prior_mass(best))[None, :]
+    post = np.exp(joint - _logsumexp(joint)[:, None])
     mean = (post * caused).sum(axis=1)
     cdf = np.cumsum(post, axis=1)
     lo_idx = np.minimum((cdf < 0.05).sum(axis=1), len(_THETA) - 1)
