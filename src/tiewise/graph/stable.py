@@ -112,36 +112,36 @@ def stable_ids(
         next_id += 1
     overlap["community_id"] = overlap["new"].map(mapping)
     parts = overlap[(overlap["share_of_previous"] >= share) | (overlap["share_of_new"] >= share)]
-    rows: list[tuple[Any, ...]] = []
-    inherited = set(keep["community"])
-    for old, group in parts.groupby("community"):
-        successors = group[group["share_of_previous"] >= share]
-        if len(successors) >= 2:
-            for _, r in successors.iterrows():
-                rows.append(
-                    ("split", r.community_id, old, r.shared, r.share_of_previous, r.share_of_new)
-                )
-        elif old in inherited:
-            r = keep[keep["community"] == old].iloc[0]
-            rows.append(
-                ("kept", mapping[r.new], old, r.shared, r.share_of_previous, r.share_of_new)
-            )
-    for new, group in parts.groupby("new"):
-        predecessors = group[group["share_of_new"] >= share]
-        if len(predecessors) >= 2:
-            for _, r in predecessors.iterrows():
-                rows.append(
-                    (
-                        "merged",
-                        mapping[int(new)],  # type: ignore[arg-type]
-                        r.community,
-                        r.shared,
-                        r.share_of_previous,
-                        r.share_of_new,
-                    )
-                )
-    described_new = {r[1] for r in rows}
-    described_old = {r[2] for r in rows}
+    columns = ["community_id", "community", "shared", "share_of_previous", "share_of_new"]
+    # an old community with two or more successors split; otherwise, if a new one inherited
+    # its id, it was kept (rows in order of the old community, then as ``parts`` lists them)
+    successors = parts[parts["share_of_previous"] >= share]
+    split = successors["community"].map(successors["community"].value_counts()) >= 2
+    splits = successors[split][columns].assign(event="split")
+    kept = keep[
+        keep["community"].isin(parts["community"])
+        & ~keep["community"].isin(successors.loc[split, "community"])
+    ]
+    kept = kept.assign(community_id=kept["new"].map(mapping))[columns].assign(event="kept")
+    by_old = pd.concat([splits, kept]).sort_values("community", kind="stable")
+    # a new community with two or more predecessors is a merge (in order of the new community)
+    predecessors = parts[parts["share_of_new"] >= share]
+    merged = predecessors["new"].map(predecessors["new"].value_counts()) >= 2
+    merges = predecessors[merged].sort_values("new", kind="stable")[columns].assign(event="merged")
+    described = pd.concat([by_old, merges])
+    rows: list[tuple[Any, ...]] = list(
+        zip(
+            described["event"],
+            described["community_id"],
+            described["community"],
+            described["shared"],
+            described["share_of_previous"],
+            described["share_of_new"],
+            strict=True,
+        )
+    )
+    described_new = set(described["community_id"].tolist())
+    described_old = set(described["community"].tolist())
     for c in communities:
         if mapping[c] not in described_new:
             rows.append(("new", mapping[c], pd.NA, int(new_size[c]), np.nan, 1.0))
