@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tiewise import store
 from tiewise.exceptions import InputError, WorkspaceError
-from tiewise.store import Workspace, sql_identifier, sql_string
+from tiewise.store import Workspace, scalar, sql_identifier, sql_string
 
 
 def first_value(ws: Workspace, table: str) -> list[tuple[int]]:
@@ -89,7 +90,7 @@ from pathlib import Path
 from tiewise.store import Workspace
 with Workspace.open(sys.argv[1]) as ws, ws.run(command="doomed") as run:
     run.write_table(
-        "numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x", check=False
+        "numbers", "SELECT range AS n FROM range(2000000)", stage="t", description="x", check=False
     )
     scratch = Path(sys.argv[1]) / "tmp" / f"tiewise-slices-{run.run_id}-0"
     scratch.mkdir(parents=True)
@@ -192,3 +193,55 @@ def test_tables_counts_views_only_when_asked(tmp_path: Path) -> None:
     assert counted == {"numbers": 3, "evens": 2}
     assert listed == {"numbers": 3, "evens": None}
     assert names == {"numbers", "evens"}
+
+
+def duckdb_memory(ws: Workspace) -> tuple[int, int]:
+    """Bytes DuckDB holds in memory and in its temporary files."""
+    held, spilled = ws.con.execute(
+        "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM duckdb_memory()"
+    ).fetchall()[0]
+    return int(held), int(spilled)
+
+
+def test_releasing_buffers_empties_the_pool_and_keeps_the_run(tmp_path: Path) -> None:
+    rows = "SELECT hash(range) AS n, hash(range + 1) AS s FROM range(6000000)"  # 96 MB
+    digest = "SELECT count(*), sum(hash(n, s)) FROM {}"
+    commit_numbers(tmp_path, 3)
+    with Workspace.open(tmp_path, memory_limit="1GB") as ws:
+        with ws.run(command="release") as run:
+            run.write_table("big", rows, stage="t", description="uncommitted", check=False)
+            before = ws.con.execute(digest.format("big")).fetchall()
+            held, _ = duckdb_memory(ws)
+            assert held > 100e6
+            run.release_buffers()
+            held, _ = duckdb_memory(ws)
+            assert held <= 64e6
+            assert scalar(ws.con, "SELECT current_setting('memory_limit')") == "953.6 MiB"
+            assert ws.con.execute(digest.format("big")).fetchall() == before
+            run.write_table("after", "SELECT 1 AS x", stage="t", description="x", check=False)
+        assert ws.runs()[0]["status"] == "ok"
+    with Workspace.open(tmp_path) as ws:
+        assert ws.con.execute(digest.format("big")).fetchall() == before
+        assert first_value(ws, "numbers") == [(0,), (1,), (2,)]
+
+
+def test_the_limit_comes_back_when_duckdb_cannot_free_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "RELEASE_LIMIT", "1kB")  # below what DuckDB can ever free to
+    with duckdb.connect() as fresh:
+        default = scalar(fresh, "SELECT current_setting('memory_limit')")
+    ws = Workspace.open(tmp_path, create=True, memory_limit="1GB")
+    with ws, ws.run(command="x") as run:
+        run.write_table("kept", "SELECT 1 AS x", stage="t", description="x", check=False)
+        run.release_buffers()  # the failure stays on the helper's own cursor: the run goes on
+        assert scalar(ws.con, "SELECT current_setting('memory_limit')") == "953.6 MiB"
+        run.memory_limit = None  # no limit was set: DuckDB's own default comes back
+        run.release_buffers()
+        assert scalar(ws.con, "SELECT current_setting('memory_limit')") == default
+        run.memory_limit = "1GB"
+        monkeypatch.setattr(store, "RELEASE_LIMIT", "plenty")  # any other error propagates...
+        with pytest.raises(duckdb.Error):
+            run.release_buffers()
+        assert scalar(ws.con, "SELECT current_setting('memory_limit')") == "953.6 MiB"  # ...after
+        assert scalar(ws.con, "SELECT count(*) FROM kept") == 1

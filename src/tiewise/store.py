@@ -51,6 +51,7 @@ __all__ = [
     "export_format",
     "file_order",
     "memory_advice",
+    "release_buffers",
     "scalar",
     "sql_identifier",
     "sql_path",
@@ -295,6 +296,48 @@ def memory_advice(error: str, limit: object, threads: object) -> str:
     )
 
 
+RELEASE_LIMIT = "64MB"
+"""DuckDB's memory limit for the moment :func:`release_buffers` hands its buffers back."""
+
+
+def release_buffers(con: duckdb.DuckDBPyConnection, limit: str | None) -> None:
+    """Hand DuckDB's buffer pool back to the system, then allow it ``limit`` again.
+
+    DuckDB keeps the pages a query read (the network's links and nodes: gigabytes at a million
+    customers) until it needs the room, so a stage that has read what it needs and goes on with
+    numpy would hold them beside its own arrays.  Lowering the memory limit evicts them at once;
+    the pool fills again only as later queries read.  Pages of the database file are dropped;
+    what the run wrote and has not committed is dropped too when already in the file, or else
+    written to the workspace's ``tmp/`` folder, and read back when needed (a cost measured in
+    docs/scale.md).
+
+    The limit is changed on a cursor of its own: were DuckDB unable to free enough, the error
+    would end that cursor's statement, not the run's transaction, and the limit is set back
+    whatever happens.  ``limit`` is the workspace's ``SET memory_limit`` value (None: DuckDB's
+    default, restored with ``RESET``).
+
+    Examples
+    --------
+    >>> con = duckdb.connect()
+    >>> con.execute("SET memory_limit = '1GB'") and None
+    >>> release_buffers(con, "1GB")
+    >>> scalar(con, "SELECT current_setting('memory_limit')")
+    '953.6 MiB'
+    """
+    spare = con.cursor()
+    try:
+        with suppress(duckdb.OutOfMemoryException):  # it evicted what it could all the same
+            spare.execute(f"SET memory_limit = {sql_string(RELEASE_LIMIT)}")
+    finally:
+        try:
+            if limit:
+                spare.execute(f"SET memory_limit = {sql_string(limit)}")
+            else:
+                spare.execute("RESET memory_limit")
+        finally:
+            spare.close()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -323,10 +366,17 @@ class TableInfo:
 class RunContext:
     """What a stage sees during a run: the connection and a way to write tables."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, run_id: int, memory_limit: str | None = None
+    ) -> None:
         self.con = con
         self.run_id = run_id
+        self.memory_limit = memory_limit  # DuckDB's limit as set (None: DuckDB's default)
         self.written: list[str] = []
+
+    def release_buffers(self) -> None:
+        """Hand DuckDB's buffer pool back before work outside DuckDB (:func:`release_buffers`)."""
+        release_buffers(self.con, self.memory_limit)
 
     def write_table(
         self,
@@ -432,6 +482,7 @@ class Workspace:
         self.read_only = read_only
         self._settings: list[str] = []  # the SET statements a reconnection repeats
         self.memory_limit = memory_limit  # as configured ([engine] memory_limit), or None
+        self.duckdb_memory_limit: str | None = None  # as set: configured or default, or None
 
     @classmethod
     def open(
@@ -479,10 +530,9 @@ class Workspace:
         # Results never rely on the order rows are stored in (queries sort where it matters);
         # not keeping it lets big loads stream and spill instead of running out of memory.
         settings.append("SET preserve_insertion_order = false")
-        if memory_limit:
-            settings.append(f"SET memory_limit = {sql_string(memory_limit)}")
-        elif not read_only and (default := default_memory_limit()):
-            settings.append(f"SET memory_limit = {sql_string(default)}")
+        limit = memory_limit or (None if read_only else default_memory_limit())
+        if limit:
+            settings.append(f"SET memory_limit = {sql_string(limit)}")
         if threads:
             settings.append(f"SET threads = {int(threads)}")
         for setting in settings:
@@ -492,6 +542,7 @@ class Workspace:
             (folder / _REWRITING).unlink(missing_ok=True)  # a rewrite that was interrupted
         ws = cls(folder, con, read_only=read_only, memory_limit=memory_limit)
         ws._settings = settings
+        ws.duckdb_memory_limit = limit
         return ws
 
     def __enter__(self) -> Workspace:
@@ -726,7 +777,7 @@ class Workspace:
         )
         spare = self.con.cursor()  # for the watchdog, while this connection is busy
         self.con.execute("BEGIN TRANSACTION")
-        ctx = RunContext(self.con, run_id)
+        ctx = RunContext(self.con, run_id, self.duckdb_memory_limit)
         committed = False
         try:
             with interrupts.watch_run(spare, run_id):
