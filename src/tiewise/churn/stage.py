@@ -418,6 +418,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     data = load_churn_data(ctx)
     tx = transaction_days(ctx, data)
     talk = conversation_days(ctx, data, config.conversations.negative_threshold)
+    ctx.release_buffers()  # what the models learn from is in numpy now
     h = float(cfg.horizon_days)
     # cut-offs -H, -2H, ..., -KH: the earliest needs _MIN_WEEKS of history, the others 4
     k_max = 1

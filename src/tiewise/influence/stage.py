@@ -172,13 +172,14 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     if ad is None:
         return _Prepared(net, None, None, None, "weighted_cascade", None, structural)
     earlier = _earlier_tests(ctx, ad) if reuse_tests else None
+    directed = _directed(ctx, net) if earlier is None and cfg.link_direction else None
+    ctx.release_buffers()  # the network is in numpy now; DuckDB's copy of its pages can go
     m, check = None, None
     if earlier is None:
         m = measure(
             net, ad, window=cfg.window_days, significance=cfg.significance,
             min_shuffles=cfg.min_shuffles, max_shuffles=cfg.shuffles, seed=config.seed,
-            prior_shape=cfg.prior_shape,
-            directed=_directed(ctx, net) if cfg.link_direction else None,
+            prior_shape=cfg.prior_shape, directed=directed,
         )  # fmt: skip
         a, b = m.pairs
         window = m.scale.window
@@ -422,6 +423,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     rows = scores[scores["category"] == ALL]
     followers[index.loc[rows["customer_id"].astype(object)].to_numpy()] = rows["followers"]
     state = _seed_inputs(ctx, p, casc, followers, config)
+    ctx.release_buffers()  # the pages the links were joined and sorted in, before the RR sets
     seed_frames, curves = [], []
     for category in [*summary.categories, ALL] if summary.categories else [ALL]:
         s, c = seed_rows(state, config, category, cfg.seeds, cfg.budget)
