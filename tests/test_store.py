@@ -90,7 +90,7 @@ from pathlib import Path
 from tiewise.store import Workspace
 with Workspace.open(sys.argv[1]) as ws, ws.run(command="doomed") as run:
     run.write_table(
-        "numbers", "SELECT range AS n FROM range(2000000)", stage="t", description="x", check=False
+        "numbers", "SELECT range AS n FROM range(1000000)", stage="t", description="x", check=False
     )
     scratch = Path(sys.argv[1]) / "tmp" / f"tiewise-slices-{run.run_id}-0"
     scratch.mkdir(parents=True)
