@@ -388,6 +388,9 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         description="Per customer and category: adoptions caused beyond homophily, evidence, "
         "reason.",
     )
+    # what the rest of the stage reads: the evidence and the reasons (most of the frame's
+    # memory, a row per customer and category) are in the table now
+    scores = scores[["customer_id", "category", "followers", "influence_score"]]
     casc, prob = _cascades(p, config)
     if ad is not None and m is not None:
         tests = test_frame(ad, m, cfg.significance)
