@@ -24,7 +24,7 @@ $(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
-	@$(BIN)/python -c 'import lightgbm' 2>/dev/null || { echo "LightGBM (the churn model) cannot load the OpenMP runtime: install it (Debian/Ubuntu: apt-get install libgomp1; Fedora: dnf install libgomp; macOS: brew install libomp), then run make again" >&2; exit 2; }
+	@$(BIN)/python -c 'import lightgbm' || { echo "LightGBM (the churn model) cannot be imported (the error above); when it names libgomp or OpenMP, install that runtime (Debian/Ubuntu: apt-get install libgomp1; Fedora: dnf install libgomp; macOS: brew install libomp), then run make again" >&2; exit 2; }
 	touch $(CORE)
 
 $(STAMP): $(CORE)
