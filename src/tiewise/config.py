@@ -104,6 +104,9 @@ class InputSpec(_Strict):
 
 
 TIMESTAMP_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms", "relative_s")
+# graph.compare_levels = "auto" compares nested levels with direct runs up to this many links: a
+# direct Leiden run there takes about 4 s on one core, and the comparison is a diagnostic
+COMPARE_LEVELS_UP_TO = 2_000_000
 Sources = InputSpec | list[InputSpec] | None
 
 
@@ -331,6 +334,12 @@ class GraphConfig(_Strict):
     )
     stable_ids: bool = Field(
         default=True, description="Keep community ids across runs by matching members."
+    )
+    compare_levels: bool | Literal["auto"] = Field(
+        default="auto",
+        description="Also run Leiden directly at each further level's resolution, to report "
+        "what nesting trades (community_level_quality); each costs a Leiden run on the whole "
+        f"network. 'auto': on networks of at most {COMPARE_LEVELS_UP_TO:,} links.",
     )
     betweenness_samples: int = Field(
         default=16,

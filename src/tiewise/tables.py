@@ -867,6 +867,8 @@ TABLES: tuple[Table, ...] = (
                                      when not compared).
         direct_modularity   DOUBLE   That run's modularity (NULL when not compared).
         modularity_traded   DOUBLE   direct_modularity - modularity: what nesting costs.
+        comparison          VARCHAR  Whether the level is a direct run, was compared with one,
+                                     or why not (`graph.compare_levels`).
         """),
     ),
     Table(

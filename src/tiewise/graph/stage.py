@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from tiewise.config import Config
+from tiewise.config import COMPARE_LEVELS_UP_TO, Config
 from tiewise.graph.centrality import (
     approximate_betweenness,
     core_number,
@@ -75,6 +75,20 @@ def _percentile(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return 100.0 * np.searchsorted(order, values, side="left") / max(1, len(values))
 
 
+def _comparison(net: Network, config: Config) -> str | None:
+    """Why the further levels are not compared with direct runs; None when they are."""
+    setting = config.graph.compare_levels
+    if setting is False:
+        return "not run (graph.compare_levels = false)"
+    links = len(net.u)
+    if setting == "auto" and links > COMPARE_LEVELS_UP_TO:
+        return (
+            f"not run: {links:,} links, above the {COMPARE_LEVELS_UP_TO:,} up to which "
+            'graph.compare_levels = "auto" compares (set it to true to compare)'
+        )
+    return None
+
+
 def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Communities]:
     cfg = config.graph
     if cfg.objective == "cpm":
@@ -92,6 +106,7 @@ def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Comm
         iterations=cfg.leiden_iterations,
         seed=config.seed,
         threads=cfg.threads,
+        compare=_comparison(net, config) is None,
     )
 
 
@@ -110,6 +125,7 @@ def _levels(
     """
     resolutions = [config.graph.resolution, *config.graph.levels]
     previous = _previous_levels(ctx) if config.graph.stable_ids else None
+    skipped = _comparison(net, config)
     labels, changes, quality = [], [], []
     modularity = 0.0
     for level, (resolution, found) in enumerate(
@@ -118,6 +134,12 @@ def _levels(
         if level == 0:
             modularity = found.modularity_
         direct = found.direct_modularity_
+        if found.built == "direct":
+            comparison = "a direct run"
+        elif direct is not None:
+            comparison = "with a direct run at the same resolution"
+        else:
+            comparison = skipped
         quality.append(
             {
                 "level": level,
@@ -128,6 +150,7 @@ def _levels(
                 "direct_communities": found.direct_communities_,
                 "direct_modularity": direct,
                 "modularity_traded": None if direct is None else direct - found.modularity_,
+                "comparison": comparison,
             }
         )
         before = None
