@@ -134,12 +134,11 @@ def _levels(
         if level == 0:
             modularity = found.modularity_
         direct = found.direct_modularity_
+        comparison: str | None = skipped
         if found.built == "direct":
             comparison = "a direct run"
         elif direct is not None:
             comparison = "with a direct run at the same resolution"
-        else:
-            comparison = skipped
         quality.append(
             {
                 "level": level,
