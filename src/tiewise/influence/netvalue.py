@@ -71,7 +71,10 @@ def network_values(
 
     The category's level comes from ``measured.population_descendants``, each customer's pull
     from ``measured.descendants`` (see :class:`tiewise.influence.measure.Measured`);
-    ``scores`` is ``influence_scores`` with a ``node`` column.
+    ``scores`` holds ``node``, ``category`` and ``influence_score`` of ``influence_scores``.
+    The rows name customers by node number (``node``), in node order within each category:
+    a million customers' ids as Python strings, three times over, were the stage's largest
+    frame.
     """
     on = np.flatnonzero(net.on_network)
     span = max(float(ad.time.max() - ad.time.min()), 1.0)
@@ -98,7 +101,7 @@ def network_values(
         parts.append(
             pd.DataFrame(
                 {
-                    "customer_id": pd.Series(net.ids[on], dtype="string"),
+                    "node": on,
                     "category": name,
                     "adoptions": past[on].astype(np.int64),
                     "adoptions_caused": headline[on],

@@ -316,21 +316,29 @@ def _write_network_values(
     ad = p.adoptions
     assert ad is not None
     values, basis = adoption_values(ctx, ad)
-    index = pd.Series(np.arange(p.net.n), index=p.net.ids)
-    with_node = scores.assign(node=index.loc[scores["customer_id"].astype(object)].to_numpy())
     assert p.measured is not None
     by_category = network_values(
-        p.net, ad, p.measured, with_node, values,
-        config.value.horizon_months * DAYS_PER_MONTH,
+        p.net, ad, p.measured, scores, values, config.value.horizon_months * DAYS_PER_MONTH,
     )  # fmt: skip
     summary.network_value_total = float(by_category["network_value"].sum())
     summary.value_basis = basis
-    ctx.write_table(
-        "network_value_categories",
-        by_category.sort_values(["customer_id", "category"]),
-        stage="influence",
-        description="Per customer and category: expected adoptions, adoptions each causes, value.",
-    )
+    columns = ", ".join(c for c in by_category.columns if c != "node")
+    ctx.con.register("_network_value_rows", by_category)
+    try:  # the ids joined in by DuckDB, not held as Python strings
+        ctx.write_table(
+            "network_value_categories",
+            f"""
+            SELECT n.customer_id, {columns}
+            FROM _network_value_rows r JOIN _node_index n ON n.idx = r.node
+            ORDER BY n.customer_id, r.category
+            """,
+            stage="influence",
+            description="Per customer and category: expected adoptions, adoptions each causes, "
+            "value.",
+        )
+    finally:
+        ctx.con.unregister("_network_value_rows")
+    del by_category
     months = config.value.horizon_months
     ctx.write_table(
         "network_value",
@@ -388,9 +396,18 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
         description="Per customer and category: adoptions caused beyond homophily, evidence, "
         "reason.",
     )
-    # what the rest of the stage reads: the evidence and the reasons (most of the frame's
-    # memory, a row per customer and category) are in the table now
-    scores = scores[["customer_id", "category", "followers", "influence_score"]]
+    # what the rest of the stage reads, by node number: the ids, the evidence and the reasons
+    # (most of the frame's memory, a row per customer and category) are in the table now
+    index = pd.Series(np.arange(net.n), index=net.ids)
+    scores = pd.DataFrame(
+        {
+            "node": index.loc[scores["customer_id"].astype(object)].to_numpy(),
+            "category": scores["category"].to_numpy(),
+            "followers": scores["followers"].to_numpy(),
+            "influence_score": scores["influence_score"].to_numpy(),
+        }
+    )
+    del index
     casc, prob = _cascades(p, config)
     if ad is not None and m is not None:
         tests = test_frame(ad, m, cfg.significance)
@@ -421,10 +438,9 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
             stage="influence",
             description="ROC AUC of the link models on the period after training.",
         )
-    index = pd.Series(np.arange(net.n), index=net.ids)
     followers = np.zeros(net.n)
     rows = scores[scores["category"] == ALL]
-    followers[index.loc[rows["customer_id"].astype(object)].to_numpy()] = rows["followers"]
+    followers[rows["node"].to_numpy()] = rows["followers"].to_numpy()
     state = _seed_inputs(ctx, p, casc, followers, config)
     ctx.release_buffers()  # the pages the links were joined and sorted in, before the RR sets
     seed_frames, curves = [], []
