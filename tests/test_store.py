@@ -245,3 +245,29 @@ def test_the_limit_comes_back_when_duckdb_cannot_free_enough(
             run.release_buffers()
         assert scalar(ws.con, "SELECT current_setting('memory_limit')") == "953.6 MiB"  # ...after
         assert scalar(ws.con, "SELECT count(*) FROM kept") == 1
+
+
+def test_a_frame_is_stored_and_exported_in_its_own_order(tmp_path: Path) -> None:
+    """Frames are written sorted (a ranking, a priority list): a rerun exports the same file.
+
+    The workspace does not keep insertion order by default (big loads stream and spill), and
+    a frame scanned on several threads then lands in another order on every run.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"key": rng.permutation(600_000), "text": "x"})
+    with Workspace.open(tmp_path / "ws", create=True, threads=4) as ws, ws.run(command="t") as run:
+        run.write_table("scratch", frame, stage="test", description="", check=False)
+        with store.file_order(run.con):  # nested: the setting comes back as it was
+            run.write_table("scratch2", frame, stage="test", description="", check=False)
+            assert scalar(run.con, "SELECT current_setting('preserve_insertion_order')")
+        assert not scalar(run.con, "SELECT current_setting('preserve_insertion_order')")
+    with Workspace.open(tmp_path / "ws", read_only=True) as ws:
+        for name in ("scratch", "scratch2"):
+            stored = ws.con.execute(f"SELECT key FROM {name} ORDER BY rowid").fetchnumpy()["key"]
+            np.testing.assert_array_equal(stored, frame["key"].to_numpy())
+        ws.export("scratch", tmp_path / "out.csv")
+    exported = pd.read_csv(tmp_path / "out.csv")["key"].to_numpy()
+    np.testing.assert_array_equal(exported, frame["key"].to_numpy())

@@ -192,12 +192,16 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 
 @contextmanager
 def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Read files in their order (for row numbers within a file), then stop keeping order."""
+    """Keep rows in the order they are read (files, for row numbers within a file; frames).
+
+    The setting comes back as it was, so blocks nest.
+    """
+    before = bool(scalar(con, "SELECT current_setting('preserve_insertion_order')"))
     con.execute("SET preserve_insertion_order = true")
     try:
         yield
     finally:
-        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
 
 
 def export_format(out: str | Path, fmt: str | None = None) -> Literal["csv", "parquet"]:
@@ -410,11 +414,14 @@ class RunContext:
             finally:
                 self.con.execute("DROP VIEW IF EXISTS _tiewise_relation")
         else:
+            # a frame is stored in its own order (a ranking, a priority list), so that a rerun
+            # stores and exports the same rows in the same order (SQL sorts with ORDER BY)
             self.con.register("_tiewise_frame", source)
             try:
-                self.con.execute(
-                    f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_frame'
-                )
+                with file_order(self.con):
+                    self.con.execute(
+                        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_frame'
+                    )
             finally:
                 self.con.unregister("_tiewise_frame")
         if check:
@@ -683,7 +690,8 @@ class Workspace:
             option = f"FORMAT CSV, HEADER, COMPRESSION {'GZIP' if gzip else 'NONE'}"
         tmp = target.with_name(f".tiewise-export-{os.getpid()}.tmp")
         try:
-            self.con.execute(f'COPY "{name}" TO {sql_path(tmp)} ({option})')
+            with file_order(self.con):  # the rows as stored: the same file on every rerun
+                self.con.execute(f'COPY "{name}" TO {sql_path(tmp)} ({option})')
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
