@@ -375,7 +375,9 @@ def community_levels(
     resolutions = [config.graph.resolution, *config.graph.levels]
     steps: list[Row] = []
     t0 = time.perf_counter()
-    found = timed(steps, "Leiden levels (all)", lambda: _detect(net, config, resolutions))
+    found = timed(
+        steps, "Leiden levels (all)", lambda: _detect(net, config, resolutions, compare=True)
+    )
     leidens = [c for c in between(calls, t0, time.perf_counter()) if c.label == "leiden"]
     main = resolutions[0]
     coarser = sorted(

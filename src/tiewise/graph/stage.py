@@ -89,7 +89,9 @@ def _comparison(net: Network, config: Config) -> str | None:
     return None
 
 
-def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Communities]:
+def _detect(
+    net: Network, config: Config, resolutions: list[float], *, compare: bool
+) -> list[Communities]:
     cfg = config.graph
     if cfg.objective == "cpm":
         return [
@@ -106,7 +108,7 @@ def _detect(net: Network, config: Config, resolutions: list[float]) -> list[Comm
         iterations=cfg.leiden_iterations,
         seed=config.seed,
         threads=cfg.threads,
-        compare=_comparison(net, config) is None,
+        compare=compare,
     )
 
 
@@ -129,7 +131,7 @@ def _levels(
     labels, changes, quality = [], [], []
     modularity = 0.0
     for level, (resolution, found) in enumerate(
-        zip(resolutions, _detect(net, config, resolutions), strict=True)
+        zip(resolutions, _detect(net, config, resolutions, compare=skipped is None), strict=True)
     ):
         if level == 0:
             modularity = found.modularity_
