@@ -130,15 +130,29 @@ def _pairs(
     group2: IntArray,
     window: float,
     edges: FloatArray,
+    rank: IntArray,
     lags: FloatArray,
     follows: FloatArray,
     per_group: FloatArray,
+    covered: IntArray,
+    distinct: FloatArray,
 ) -> None:
+    """Count each pair into its lag bin, the window test and the risk sets' pair counts.
+
+    ``rank`` is each row's tie group (:func:`_tie_groups`); ``covered`` and ``distinct`` are
+    what :func:`_risk_sets` reads.
+    """
     horizon = edges[-1]
     for p in range(a.shape[0]):
         x, y = a[p], b[p]
         d = t[y] - t[x]
         gap = abs(d)
+        if d != 0.0:
+            first = min(rank[x], rank[y])
+            last = max(rank[x], rank[y])
+            covered[first + 1] += 1
+            covered[last + 1] -= 1
+            distinct[item[x]] += 1.0
         if gap <= horizon:
             k = 0
             if gap > 0.0:
@@ -163,55 +177,61 @@ def _pairs(
 
 
 @nb.njit(cache=True, nogil=True)
-def _order(
-    t: FloatArray,
-    order: IntArray,
+def _tie_groups(t: FloatArray, order: IntArray, item_start: IntArray, rank: IntArray,
+                start: IntArray) -> int:  # fmt: skip
+    """Number the tie groups (an item's rows of one time) by time within item, item after item.
+
+    ``order`` holds each item's rows by ``t`` (within the item's range of rows).  Writes each
+    row's group into ``rank`` and where each group begins in ``order`` into ``start`` (then the
+    number of rows after the last); returns the number of groups.
+    """
+    g = 0
+    for i in range(item_start.shape[0] - 1):
+        q = item_start[i]
+        hi = item_start[i + 1]
+        while q < hi:
+            start[g] = q
+            now = t[order[q]]
+            while q < hi and t[order[q]] == now:
+                rank[order[q]] = g
+                q += 1
+            g += 1
+    start[g] = item_start[-1]
+    return g
+
+
+@nb.njit(cache=True, nogil=True)
+def _risk_sets(
     item_start: IntArray,
-    nbr_ptr: IntArray,
-    nbr: IntArray,
+    start: IntArray,
+    groups: int,
+    covered: IntArray,
+    distinct: FloatArray,
     unit_of_item: IntArray,
     out: FloatArray,
 ) -> None:
-    """The risk-set statistic per unit (see the module docstring).
+    """The risk-set statistic per unit (see the module docstring), from counts of pairs.
 
-    ``order`` holds each item's rows by ``t`` (within the item's range of rows).
+    At each adoption the adopter's exposure counts its linked adopters who adopted strictly
+    earlier, so the exposures of all adopters add up to the pairs that adopted at different
+    times (``distinct``, per item).  The mean exposure of those still at risk when tie group
+    ``g`` adopts is the number of pairs with one side before ``g`` and the other at ``g`` or
+    later, over the rows left: the first sum is ``covered``'s running sum (``+1`` after a
+    pair's first group, ``-1`` after its last: an item's pairs cancel by its end, so one
+    running sum serves every item).  The statistic is ``distinct`` minus, over the groups,
+    the group's size times that mean: a pass over the pairs instead of over each adopter's
+    linked adopters.
     """
-    n = t.shape[0]
-    exposure = np.zeros(n)
-    at_risk = np.zeros(n, dtype=np.bool_)
+    g = 0
+    running = 0
     for i in range(item_start.shape[0] - 1):
-        lo = item_start[i]
         hi = item_start[i + 1]
-        if hi - lo < 2:
-            continue
-        for j in range(lo, hi):
-            exposure[j] = 0.0
-            at_risk[j] = True
-        total = 0.0  # exposure summed over those at risk
-        left = hi - lo
         s = 0.0
-        g = lo
-        while g < hi:
-            e = g
-            while e + 1 < hi and t[order[e + 1]] == t[order[g]]:
-                e += 1
-            mean = total / left
-            for q in range(g, e + 1):
-                s += exposure[order[q]] - mean
-            for q in range(g, e + 1):
-                v = order[q]
-                at_risk[v] = False
-                total -= exposure[v]
-                left -= 1
-            for q in range(g, e + 1):
-                v = order[q]
-                for z in range(nbr_ptr[v], nbr_ptr[v + 1]):
-                    w = nbr[z]
-                    if at_risk[w]:
-                        exposure[w] += 1.0
-                        total += 1.0
-            g = e + 1
-        out[unit_of_item[i]] += s
+        while g < groups and start[g] < hi:
+            running += covered[g]
+            s += (start[g + 1] - start[g]) * running / (hi - start[g])
+            g += 1
+        out[unit_of_item[i]] += distinct[i] - s
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
@@ -228,8 +248,6 @@ def _batch(
     b: IntArray,
     pair_class: IntArray,
     classes: int,
-    nbr_ptr: IntArray,
-    nbr: IntArray,
     window: float,
     edges: FloatArray,
     fol_obs: FloatArray,
@@ -257,9 +275,13 @@ def _batch(
     size = (stop - first + _CHUNKS - 1) // _CHUNKS
     for c in nb.prange(_CHUNKS):
         t = time.copy()
-        perm = np.empty(time.shape[0], dtype=np.int64)
+        perm = np.empty_like(by_time)
         inv = np.empty_like(perm)
         order = np.empty_like(perm)
+        rank = np.empty_like(perm)
+        start = np.empty(time.shape[0] + 1, dtype=perm.dtype)
+        covered = np.zeros(time.shape[0] + 2, dtype=np.int64)
+        distinct = np.zeros(n_items)
         fol = np.zeros(units)
         grp = np.zeros(groups)
         od = np.zeros(units)
@@ -273,9 +295,12 @@ def _batch(
             fol[:] = 0.0
             grp[:] = 0.0
             od[:] = 0.0
-            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges,
-                   lags_part[c], fol, grp)  # fmt: skip
-            _order(t, order, item_start, nbr_ptr, nbr, unit_of_item, od)
+            groups_in_time = _tie_groups(t, order, item_start, rank, start)
+            covered[: groups_in_time + 2] = 0
+            distinct[:] = 0.0
+            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges, rank,
+                   lags_part[c], fol, grp, covered, distinct)  # fmt: skip
+            _risk_sets(item_start, start, groups_in_time, covered, distinct, unit_of_item, od)
             for x in range(groups):
                 grp_part[c, 0, x] += grp[x]
                 if grp[x] >= grp_obs[x]:
@@ -308,8 +333,6 @@ class _Inputs(NamedTuple):
     b: IntArray
     pair_class: IntArray
     classes: int
-    nbr_ptr: IntArray
-    nbr: IntArray
     window: float
     edges: FloatArray
 
@@ -330,9 +353,15 @@ def _run(
     fol_obs = np.zeros(units)
     grp_obs = np.zeros(groups)
     ord_obs = np.zeros(units)
+    rows = x.time.shape[0]
+    rank = np.empty_like(x.by_time)
+    start = np.empty(rows + 1, dtype=x.by_time.dtype)
+    covered = np.zeros(rows + 2, dtype=np.int64)
+    distinct = np.zeros(n_items)
+    groups_in_time = _tie_groups(x.time, x.by_time, x.item_start, rank, start)
     _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.group, x.group2,
-           x.window, x.edges, lags_obs, fol_obs, grp_obs)  # fmt: skip
-    _order(x.time, x.by_time, x.item_start, x.nbr_ptr, x.nbr, x.unit_of_item, ord_obs)
+           x.window, x.edges, rank, lags_obs, fol_obs, grp_obs, covered, distinct)  # fmt: skip
+    _risk_sets(x.item_start, start, groups_in_time, covered, distinct, x.unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
@@ -352,16 +381,6 @@ def _run(
                     unit_stats[3]])  # fmt: skip
     grp_out = np.stack([grp_obs, grp_stats[0], grp_stats[1]])
     return lags_obs, lags_sum, out, grp_out, done
-
-
-def _neighbours(rows: int, a: IntArray, b: IntArray) -> tuple[IntArray, IntArray]:
-    """CSR lists of linked adopters of the same item, per adoption row."""
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    order = np.argsort(src, kind="stable")
-    ptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=rows), out=ptr[1:])
-    return ptr, dst[order].astype(np.int64)
 
 
 def _p_values(ge: FloatArray, done: int, max_shuffles: int, stop_after: int) -> FloatArray:
@@ -440,6 +459,7 @@ def timing_evidence(
     _, first = np.unique(item, return_index=True)
     item_start = np.append(first, len(item)).astype(np.int64)
     n_items = int(item.max()) + 1 if len(item) else 0
+    unit = np.asarray(unit, np.int64)
     units = int(unit.max()) + 1 if len(unit) else 0
     group = np.asarray(group, np.int64)
     groups = int(group.max()) + 1 if len(group) else 0
@@ -451,12 +471,11 @@ def timing_evidence(
         total_groups = groups + (int(group2.max()) + 1 if len(group2) else 0)
     unit_of_item = np.zeros(max(len(item_start) - 1, 0), dtype=np.int64)
     unit_of_item[:] = np.asarray(unit, np.int64)[item_start[:-1]] if len(item) else 0
-    # _order numbers items by position; _pairs by item code: make codes positions
+    # _risk_sets numbers items by position; _pairs by item code: make codes positions
     codes = np.zeros(n_items, dtype=np.int64)
     codes[item[item_start[:-1]]] = np.arange(len(item_start) - 1) if len(item) else 0
     a = np.asarray(pair_a, np.int64)
     b = np.asarray(pair_b, np.int64)
-    ptr, nbr = _neighbours(len(item), a, b)
     edges = np.asarray(edges, np.float64)
     if pair_class is None:
         pair_class = np.zeros(len(a), dtype=np.int64)
@@ -465,10 +484,13 @@ def timing_evidence(
         pair_class = np.column_stack([pair_class, pair_class])
     classes = int(pair_class.max()) + 1 if len(pair_class) else 1
     time = np.asarray(time, np.float64)
-    by_time = np.lexsort((time, item)).astype(np.int64)  # rows are sorted by item already
+    by_time = np.lexsort((time, item))  # rows are sorted by item already
+    # every shuffle streams these arrays: half the bytes where the numbers allow
+    ix = np.int32 if max(len(item) + 2, n_items, units, total_groups) < 2**31 else np.int64
     inputs = _Inputs(
-        time, item_start, by_time, codes[item], np.asarray(unit, np.int64),
-        unit_of_item, group, second, a, b, pair_class, classes, ptr, nbr, float(window), edges,
+        time, item_start, by_time.astype(ix), codes[item].astype(ix), unit.astype(ix),
+        unit_of_item, group.astype(ix), second.astype(ix), a.astype(ix), b.astype(ix),
+        pair_class.astype(ix), classes, float(window), edges,
     )  # fmt: skip
     lags_obs, lags_sum, u, g, done = _run(
         inputs, len(item_start) - 1, units, total_groups, min_shuffles, max_shuffles,
