@@ -74,6 +74,8 @@ class Network:
     v: npt.NDArray[np.int64]
     weight: npt.NDArray[np.float64]
     channels: dict[str, npt.NDArray[np.bool_]]  # per edge: any voice / sms / other records
+    # per edge: records from u to v and from v to u (loaded on request, when links have them)
+    records: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     @property
     def n(self) -> int:
@@ -114,13 +116,19 @@ class Network:
 
 
 def load_network(
-    ctx: RunContext, *, exclude_service: bool = True, log_weight: bool = True
+    ctx: RunContext,
+    *,
+    exclude_service: bool = True,
+    log_weight: bool = True,
+    directed: bool = False,
 ) -> Network:
     """Read ``nodes`` and ``links`` from the workspace into a :class:`Network`.
 
     Service numbers stay as nodes (so every party has a row) but lose their links when
     ``exclude_service`` is set.  The edge weight is ``ln(1 + strength)`` with ``log_weight``,
-    else the strength itself.
+    else the strength itself.  With ``directed``, each edge's records in either direction come
+    along (``Network.records``) when ``links`` has them (``n_ab``, ``n_ba``): one join of the
+    links on the ids, not two.
     """
     con = ctx.con
     con.execute(
@@ -130,11 +138,14 @@ def load_network(
     )
     nodes = con.execute("SELECT customer_id, on_network FROM _node_index ORDER BY idx").fetchnumpy()
     service = "AND NOT na.is_service AND NOT nb.is_service" if exclude_service else ""
+    columns = {r[0] for r in con.execute("DESCRIBE links").fetchall()}
+    with_records = directed and {"n_ab", "n_ba"} <= columns
+    records = ", l.n_ab AS ab, l.n_ba AS ba" if with_records else ""
     edges = con.execute(
         f"""
         SELECT na.idx AS u, nb.idx AS v,
                {"ln(1 + l.strength)" if log_weight else "l.strength"} AS w,
-               l.n_voice > 0 AS voice, l.n_sms > 0 AS sms, l.n_other > 0 AS other
+               l.n_voice > 0 AS voice, l.n_sms > 0 AS sms, l.n_other > 0 AS other{records}
         FROM links l JOIN _node_index na ON na.customer_id = l.a
                      JOIN _node_index nb ON nb.customer_id = l.b
         WHERE l.strength > 0 {service}
@@ -148,4 +159,9 @@ def load_network(
         v=np.asarray(edges["v"], dtype=np.int64),
         weight=np.asarray(edges["w"], dtype=np.float64),
         channels={c: np.asarray(edges[c], dtype=bool) for c in ("voice", "sms", "other")},
+        records=(
+            (np.asarray(edges["ab"], dtype=np.int64), np.asarray(edges["ba"], dtype=np.int64))
+            if with_records
+            else None
+        ),
     )

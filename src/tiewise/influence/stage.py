@@ -166,13 +166,14 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         ctx,
         exclude_service=config.links.exclude_service_numbers,
         log_weight=config.graph.edge_weight == "log_strength",
+        directed=cfg.link_direction,
     )
     ad = load_adoptions(ctx)
     structural = structural_score(net, cfg.structural)
     if ad is None:
         return _Prepared(net, None, None, None, "weighted_cascade", None, structural)
     earlier = _earlier_tests(ctx, ad) if reuse_tests else None
-    directed = _directed(ctx, net) if earlier is None and cfg.link_direction else None
+    directed = _directed(net) if earlier is None and cfg.link_direction else None
     ctx.release_buffers()  # the network is in numpy now; DuckDB's copy of its pages can go
     m, check = None, None
     if earlier is None:
@@ -204,21 +205,14 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     )
 
 
-def _directed(ctx: RunContext, net: Network) -> sp.csr_matrix | None:
+def _directed(net: Network) -> sp.csr_matrix | None:
     """Records from each node to each other (``[i, j]``: i contacted j), when links say so."""
-    columns = {r[0] for r in ctx.con.execute("DESCRIBE links").fetchall()}
-    if not {"n_ab", "n_ba"} <= columns:
+    if net.records is None:
         return None
-    e = ctx.con.execute(
-        """
-        SELECT na.idx AS u, nb.idx AS v, l.n_ab AS ab, l.n_ba AS ba
-        FROM links l JOIN _node_index na ON na.customer_id = l.a
-                     JOIN _node_index nb ON nb.customer_id = l.b
-        """
-    ).fetchnumpy()
-    rows = np.concatenate([e["u"], e["v"]]).astype(np.int64)
-    cols = np.concatenate([e["v"], e["u"]]).astype(np.int64)
-    records = np.concatenate([e["ab"], e["ba"]]).astype(np.float64)
+    ab, ba = net.records
+    rows = np.concatenate([net.u, net.v])
+    cols = np.concatenate([net.v, net.u])
+    records = np.concatenate([ab, ba]).astype(np.float64)
     return sp.csr_matrix((records, (rows, cols)), shape=(net.n, net.n))
 
 
