@@ -4,13 +4,14 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tiewise.config import Config, LinksConfig, load_config
 from tiewise.ingest.load import ingest
-from tiewise.links.strength import LinkSummary, build_links
+from tiewise.links.strength import LinkSummary, build_links, link_state_sql
 from tiewise.store import Workspace
 
 
@@ -215,3 +216,44 @@ def test_a_multi_year_log_keeps_its_communities_with_the_chosen_half_life(tmp_pa
     # a 30-day half-life keeps a few months of three years; the chosen one keeps the structure
     assert scores["chosen"] >= 0.9, scores
     assert scores["chosen"] >= scores["fixed"] + 0.1, scores
+
+
+def test_replies_and_mentions_join_link_state_as_their_sum_per_pair() -> None:
+    """DuckDB matches ``conversation_links`` to ``link_state`` by a full outer join; Spark sums
+    their union per pair: the same rows and types, for pairs in both, in either alone."""
+    con = duckdb.connect()
+    t = "TIMESTAMP '2026-01-05 10:00:00'"
+    counts = ", ".join(
+        f"{n} AS {c}" for n, c in enumerate(
+            ["n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba",
+             "duplicates", "two_sided", "missed", "n_off_hours"], start=1)
+    )  # fmt: skip
+    con.execute(
+        f"""CREATE TABLE link_state AS
+        SELECT x AS a, 'z' AS b, {counts}, 12.5 AS voice_seconds_ab, 3.0 AS voice_seconds_ba,
+               CAST(4294967296 * 3 AS HUGEINT) AS weight_fp,
+               (CAST(1 AS HUGEINT) << 100) | 5 AS week_mask, {t} AS first_ts,
+               {t} + INTERVAL 3 DAY AS last_ts
+        FROM (VALUES ('p'), ('q')) v(x)"""
+    )
+    con.execute(
+        f"""CREATE TABLE conversation_links AS
+        SELECT x AS a, y AS b, 2 AS n_replies_ab, 0 AS n_replies_ba, 1 AS n_mentions_ab,
+               3 AS n_mentions_ba, CAST(4294967296 AS HUGEINT) AS weight_fp,
+               (CAST(1 AS HUGEINT) << 120) | 2 AS week_mask, {t} - INTERVAL 9 DAY AS first_ts,
+               {t} + INTERVAL 5 DAY AS last_ts, 1 AS n_off_hours
+        FROM (VALUES ('p', 'z'), ('r', 's')) v(x, y)"""
+    )
+    joined = f"SELECT * FROM {link_state_sql(True)} ORDER BY a, b"
+    summed = f"SELECT * FROM {link_state_sql(True, spark=True)} ORDER BY a, b"
+    rows = con.execute(joined).fetchall()
+    assert rows == con.execute(summed).fetchall()
+    assert (
+        con.execute(f"DESCRIBE {joined}").fetchall() == con.execute(f"DESCRIBE {summed}").fetchall()
+    )
+    assert [r[:2] for r in rows] == [("p", "z"), ("q", "z"), ("r", "s")]
+    both, alone, talk = rows
+    assert both[6] == 5 + 2 + 1 and both[7] == 6 + 0 + 3  # n_other: records, replies, mentions
+    assert both[15] == (1 << 120) | (1 << 100) | 7  # week masks or-ed
+    assert alone[6:8] == (5, 6) and talk[2:6] == (0, 0, 0, 0) and talk[12:14] == (0.0, 0.0)
+    assert both[16] < alone[16] and both[17] > alone[17]  # first and last contact of either

@@ -110,19 +110,45 @@ def strength_sql(weights: dict[str, float] | None) -> str:
     return f"round(volume * exp({terms}), 9)"
 
 
-def link_state_sql(with_conversations: bool) -> str:
+_STATE_COUNTS = [
+    "n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba",
+    "duplicates", "two_sided", "missed", "n_off_hours",
+]  # fmt: skip
+
+
+def link_state_sql(with_conversations: bool, *, spark: bool = False) -> str:
     """``link_state``, with the replies and mentions of ``conversation_links`` added per pair.
 
     A reply or mention counts as a record on an "other" channel, with its own weight
-    (``[conversations] reply_weight``, ``mention_weight``).
+    (``[conversations] reply_weight``, ``mention_weight``).  Each table has a row per pair, so
+    on DuckDB the two are matched by a full outer join (the few pairs of ``conversation_links``
+    looked up as each row of ``link_state`` streams by: ``links`` is a view, and this runs on
+    every read of it); on Spark, whose masks are decimals without a bitwise or, by summing
+    their union per pair.  The same rows either way.
     """
     if not with_conversations:
         return "link_state"
-    counts = [
-        "n_voice_ab", "n_voice_ba", "n_sms_ab", "n_sms_ba", "n_other_ab", "n_other_ba",
-        "duplicates", "two_sided", "missed", "n_off_hours",
-    ]  # fmt: skip
-    summed = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in counts)
+    if not spark:
+        talk = {
+            "n_other_ab": "c.n_replies_ab + c.n_mentions_ab",
+            "n_other_ba": "c.n_replies_ba + c.n_mentions_ba",
+            "n_off_hours": "c.n_off_hours",
+        }
+        counts = ", ".join(
+            f"CAST(coalesce(s.{c}, 0) + coalesce({talk[c]}, 0) AS BIGINT) AS {c}" if c in talk
+            else f"CAST(coalesce(s.{c}, 0) AS BIGINT) AS {c}"
+            for c in _STATE_COUNTS
+        )  # fmt: skip
+        return f"""(
+        SELECT coalesce(s.a, c.a) AS a, coalesce(s.b, c.b) AS b, {counts},
+               CAST(coalesce(s.voice_seconds_ab, 0.0) AS DOUBLE) AS voice_seconds_ab,
+               CAST(coalesce(s.voice_seconds_ba, 0.0) AS DOUBLE) AS voice_seconds_ba,
+               CAST(coalesce(s.weight_fp, 0) + coalesce(c.weight_fp, 0) AS HUGEINT) AS weight_fp,
+               CAST(coalesce(s.week_mask, 0) | coalesce(c.week_mask, 0) AS HUGEINT) AS week_mask,
+               least(s.first_ts, c.first_ts) AS first_ts, greatest(s.last_ts, c.last_ts) AS last_ts
+        FROM link_state s FULL OUTER JOIN conversation_links c ON c.a = s.a AND c.b = s.b
+    )"""
+    summed = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in _STATE_COUNTS)
     return f"""(
         SELECT a, b, {summed},
                CAST(sum(voice_seconds_ab) AS DOUBLE) AS voice_seconds_ab,
@@ -181,11 +207,16 @@ def structure_sql(config: Config) -> str:
         """
 
 
-def links_sql(weights: dict[str, float] | None = None, *, with_conversations: bool = False) -> str:
+def links_sql(
+    weights: dict[str, float] | None = None,
+    *,
+    with_conversations: bool = False,
+    spark: bool = False,
+) -> str:
     """SQL of the ``links`` rows from ``link_state``, ``link_meta`` and ``link_structure``.
 
     ``with_conversations``: the replies and mentions of ``conversation_links`` are added to the
-    pairs (:func:`link_state_sql`).
+    pairs (:func:`link_state_sql`; ``spark``: in the form Spark runs).
 
     The active weeks are the set bits of the week mask in the last ``weeks`` weeks up to the
     as-of week: the bits below ``as_of_week + 1`` minus the bits below ``as_of_week - weeks + 1``
@@ -212,7 +243,7 @@ def links_sql(weights: dict[str, float] | None = None, *, with_conversations: bo
                    CAST({active} AS BIGINT) AS active_weeks,
                    {weeks} AS weeks,
                    CAST(weight_fp AS DOUBLE) / {FIXED_POINT} AS volume
-            FROM {link_state_sql(with_conversations)} s CROSS JOIN link_meta m
+            FROM {link_state_sql(with_conversations, spark=spark)} s CROSS JOIN link_meta m
             LEFT JOIN link_structure t ON t.a = s.a AND t.b = s.b
         ), components AS (
             SELECT a, b, n_ab + n_ba AS records,
@@ -427,7 +458,11 @@ def link_tables(
 
     ``with_conversations``: replies and mentions (``conversation_links``) are links too.
     """
-    links = links_sql(config.links.strength_weights, with_conversations=with_conversations)
+    links = links_sql(
+        config.links.strength_weights,
+        with_conversations=with_conversations,
+        spark=config.engine.engine == "spark",
+    )
     return [
         ("link_structure", structure_sql(config), _DESCRIPTIONS["link_structure"]),
         ("links", links, _DESCRIPTIONS["links"]),
@@ -464,7 +499,11 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
     con = ctx.con
     meta = fold_interactions(ctx, config)
     write_conversation_links(ctx, config)
-    talk = ctx.has_table("conversation_links")
+    # replies and mentions join the links when there are any (an empty join is still a join
+    # on every read of the view)
+    talk = ctx.has_table("conversation_links") and bool(
+        scalar(con, "SELECT count(*) > 0 FROM conversation_links")
+    )
     tables = link_tables(config, ctx.has_table("customers"), talk)
     if config.engine.engine == "spark":
         from tiewise.links.spark import link_tables_on_spark  # PySpark is optional
