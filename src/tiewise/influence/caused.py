@@ -121,6 +121,58 @@ def _grid_sums(
     return loglik, caused
 
 
+@nb.njit(cache=True, nogil=True)
+def _less_expected(loglik: FloatArray, k: FloatArray, theta: FloatArray) -> None:
+    """``loglik -= K θ`` in place (the Poisson term of each group's likelihood)."""
+    for g in range(loglik.shape[0]):
+        for j in range(theta.shape[0]):
+            loglik[g, j] -= k[g] * theta[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _posterior(
+    loglik: FloatArray,
+    caused: FloatArray,
+    log_prior: FloatArray,
+    theta: FloatArray,
+    lower: float,
+    upper: float,
+    out: FloatArray,
+) -> None:
+    """Each group's posterior over the grid, summarised.
+
+    ``out`` gets, per group: the posterior mean of ``caused``; ``caused`` at the grid points
+    where the posterior's cdf first reaches ``lower`` and ``upper``; the posterior mean of
+    ``θ``.  Row by row, so that no group × grid array is made beyond the two it reads.
+    """
+    m = theta.shape[0]
+    weight = np.empty(m)
+    for g in range(loglik.shape[0]):
+        top = -np.inf
+        for j in range(m):
+            top = max(top, loglik[g, j] + log_prior[j])
+        total = 0.0
+        for j in range(m):
+            weight[j] = np.exp(loglik[g, j] + log_prior[j] - top)
+            total += weight[j]
+        mean = 0.0
+        multiplier = 0.0
+        cdf = 0.0
+        lo = 0
+        hi = 0
+        for j in range(m):
+            p = weight[j] / total
+            mean += p * caused[g, j]
+            multiplier += p * theta[j]
+            cdf += p
+            lo += cdf < lower
+            hi += cdf < upper
+        out[0, g] = mean
+        out[1, g] = caused[g, min(lo, m - 1)]
+        out[2, g] = caused[g, min(hi, m - 1)]
+        out[3, g] = multiplier
+
+
 def _prior_mass(shape: float) -> FloatArray:
     """Gamma(shape, rate = shape) mass of each grid cell (cells split at geometric midpoints)."""
     mids = np.sqrt(_THETA[1:] * _THETA[:-1])
@@ -129,24 +181,42 @@ def _prior_mass(shape: float) -> FloatArray:
     return np.maximum(np.diff(cdf), 1e-300)
 
 
-def _logsumexp(x: FloatArray) -> FloatArray:
-    top = x.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
+@nb.njit(cache=True, nogil=True)
+def _marginal(loglik: FloatArray, use: npt.NDArray[np.bool_], mass: FloatArray) -> FloatArray:
+    """The log marginal likelihood of the groups in ``use`` under each prior.
 
-
-def _best_shape(loglik: FloatArray) -> float:
-    """The gamma shape of :data:`_SHAPES` under which ``loglik`` (groups × grid) is likeliest.
-
-    Each group's marginal likelihood is ``Σ_θ L(θ) · prior(θ)``: with the likelihoods scaled
-    by each group's largest, one matrix product gives every shape's at once.  The first of
-    equally likely shapes wins.
+    ``mass`` holds a prior per column (grid × priors); per prior, ``Σ_g log Σ_θ L_g(θ)
+    prior(θ)``, each group's likelihoods scaled by its largest; row by row.
     """
-    if len(loglik) == 0:
+    m, priors = mass.shape
+    out = np.zeros(priors)
+    scaled = np.empty(m)
+    for g in range(loglik.shape[0]):
+        if not use[g]:
+            continue
+        top = -np.inf
+        for j in range(m):
+            top = max(top, loglik[g, j])
+        for j in range(m):
+            scaled[j] = np.exp(loglik[g, j] - top)
+        for a in range(priors):
+            s = 0.0
+            for j in range(m):
+                s += scaled[j] * mass[j, a]
+            out[a] += top + np.log(s)
+    return out
+
+
+def _best_shape(loglik: FloatArray, use: npt.NDArray[np.bool_]) -> float:
+    """The gamma shape of :data:`_SHAPES` under which the groups ``use`` are likeliest.
+
+    ``loglik`` is groups × grid.  Each group's marginal likelihood is ``Σ_θ L(θ) · prior(θ)``,
+    for every shape in one pass over the groups.  The first of equally likely shapes wins.
+    """
+    if not use.any():
         return _SHAPES[0]
-    top = loglik.max(axis=1, keepdims=True)
     mass = np.stack([_prior_mass(a) for a in _SHAPES], axis=1)  # grid × shapes
-    with np.errstate(divide="ignore"):
-        ll = (top + np.log(np.exp(loglik - top) @ mass)).sum(axis=0)
+    ll = _marginal(loglik, use, mass)
     return float(_SHAPES[int(np.argmax(np.nan_to_num(ll, nan=-np.inf)))])
 
 
@@ -195,22 +265,17 @@ def estimate_caused(
         np.asarray(group, np.int64), np.asarray(credit, np.float64),
         np.asarray(weight, np.float64), _THETA, groups,
     )  # fmt: skip
-    loglik -= np.outer(k, _THETA)
-    best = shape if shape is not None else _best_shape(loglik[k > 0])
-    joint = loglik + np.log(_prior_mass(best))[None, :]
-    post = np.exp(joint - _logsumexp(joint)[:, None])
-    mean = (post * caused).sum(axis=1)
-    cdf = np.cumsum(post, axis=1)
-    lo_idx = np.minimum((cdf < 0.05).sum(axis=1), len(_THETA) - 1)
-    hi_idx = np.minimum((cdf < 0.95).sum(axis=1), len(_THETA) - 1)
-    rows = np.arange(groups)
+    _less_expected(loglik, k, _THETA)
+    best = shape if shape is not None else _best_shape(loglik, k > 0)
+    post = np.empty((4, groups))
+    _posterior(loglik, caused, np.log(_prior_mass(best)), _THETA, 0.05, 0.95, post)
     at_one = int(np.searchsorted(_THETA, 1.0))
     return CausedEstimate(
-        caused=mean,
-        low=caused[rows, lo_idx],
-        high=caused[rows, hi_idx],
-        naive=caused[:, at_one],
-        multiplier=(post * _THETA[None, :]).sum(axis=1),
+        caused=post[0],
+        low=post[1],
+        high=post[2],
+        naive=caused[:, at_one].copy(),
+        multiplier=post[3],
         expected_causal=k,
         shape=float(best),
     )
