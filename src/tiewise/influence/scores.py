@@ -106,7 +106,11 @@ def _evidence(net: Network, ad: Adoptions, m: Measured) -> pd.DataFrame:
 def score_frame(
     net: Network, ad: Adoptions | None, m: Measured | None, structural: FloatArray, method: str
 ) -> pd.DataFrame:
-    """``influence_scores``: one row per on-network customer and category (and 'all')."""
+    """``influence_scores``: one row per on-network customer and category (and 'all').
+
+    The last column, ``node``, is each row's node number, for the stage's own use: it is not a
+    column of the table.
+    """
     customers = np.flatnonzero(net.on_network)
     cats = [] if ad is None else list(ad.categories)
     all_cats = [*cats, ALL]
@@ -159,7 +163,7 @@ def score_frame(
         "influence_multiplier", "conversion_rate", "influence_shown", "adoptions", "contacts",
         "customer_contacts", "followers", "followers_expected", "excess_followers", "p_value",
         "median_lead_days", "lead_days", "structural_score", "structural_top_pct", "basis",
-        "reason",
+        "reason", "node",
     ]  # fmt: skip
     return grid[columns].reset_index(drop=True)
 

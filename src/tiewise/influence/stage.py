@@ -372,6 +372,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     p = _prepare(ctx, config)
     net, ad, m = p.net, p.adoptions, p.measured
     scores = score_frame(net, ad, m, p.structural, cfg.structural)
+    node = scores.pop("node").to_numpy()
     summary = InfluenceSummary(
         customers=int(net.on_network.sum()),
         adoptions=0 if ad is None else len(ad.node),
@@ -392,16 +393,14 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     )
     # what the rest of the stage reads, by node number: the ids, the evidence and the reasons
     # (most of the frame's memory, a row per customer and category) are in the table now
-    index = pd.Series(np.arange(net.n), index=net.ids)
     scores = pd.DataFrame(
         {
-            "node": index.loc[scores["customer_id"].astype(object)].to_numpy(),
+            "node": node,
             "category": scores["category"].to_numpy(),
             "followers": scores["followers"].to_numpy(),
             "influence_score": scores["influence_score"].to_numpy(),
         }
     )
-    del index
     casc, prob = _cascades(p, config)
     if ad is not None and m is not None:
         tests = test_frame(ad, m, cfg.significance)
