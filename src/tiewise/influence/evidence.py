@@ -177,8 +177,9 @@ def _pairs(
 
 
 @nb.njit(cache=True, nogil=True)
-def _tie_groups(t: FloatArray, order: IntArray, item_start: IntArray, rank: IntArray,
-                start: IntArray) -> int:  # fmt: skip
+def _tie_groups(
+    t: FloatArray, order: IntArray, item_start: IntArray, rank: IntArray, start: IntArray
+) -> int:
     """Number the tie groups (an item's rows of one time) by time within item, item after item.
 
     ``order`` holds each item's rows by ``t`` (within the item's range of rows).  Writes each
