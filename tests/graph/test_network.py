@@ -71,3 +71,40 @@ def test_the_adjacency_is_stored_in_node_order(tmp_path: Path) -> None:
         sorted(zip(stored["node"], stored["contact"], strict=True))[:5]
         == sorted([*zip(u, v, strict=True), *zip(v, u, strict=True)])[:5]
     )
+
+
+def test_each_edge_brings_its_records_either_way_when_asked(tmp_path: Path) -> None:
+    """``load_network(directed=True)``: records a->b and b->a of each edge, on the edge's row."""
+    import pandas as pd
+
+    from tiewise.graph.network import load_network
+
+    rng = np.random.default_rng(11)
+    ids = [f"c{i:03d}" for i in range(40)]
+    pairs = sorted({tuple(sorted(rng.choice(40, 2, replace=False))) for _ in range(120)})
+    links = pd.DataFrame(
+        {
+            "a": [ids[x] for x, _ in pairs],
+            "b": [ids[y] for _, y in pairs],
+            "strength": rng.uniform(0.5, 3.0, len(pairs)),
+            "n_voice": 1,
+            "n_sms": 0,
+            "n_other": 0,
+            "n_ab": rng.integers(0, 9, len(pairs)),
+            "n_ba": rng.integers(0, 9, len(pairs)),
+        }
+    ).sample(frac=1.0, random_state=2)  # stored in no particular order
+    nodes = pd.DataFrame({"customer_id": ids[::-1], "on_network": True, "is_service": False})
+    with Workspace.open(tmp_path / "ws", create=True) as ws, ws.run(command="t") as run:
+        for name, frame in (("links", links), ("nodes", nodes)):
+            run.write_table(name, frame, stage="links", description="", check=False)
+        net = load_network(run, directed=True)
+        plain = load_network(run)
+    assert plain.records is None and net.records is not None
+    truth = {(r.a, r.b): (r.n_ab, r.n_ba) for r in links.itertuples()}
+    ab, ba = net.records
+    got = {
+        (net.ids[x], net.ids[y]): (int(p), int(q))
+        for x, y, p, q in zip(net.u, net.v, ab, ba, strict=True)
+    }
+    assert got == truth

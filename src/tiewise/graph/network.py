@@ -138,8 +138,9 @@ def load_network(
     )
     nodes = con.execute("SELECT customer_id, on_network FROM _node_index ORDER BY idx").fetchnumpy()
     service = "AND NOT na.is_service AND NOT nb.is_service" if exclude_service else ""
-    columns = {r[0] for r in con.execute("DESCRIBE links").fetchall()}
-    with_records = directed and {"n_ab", "n_ba"} <= columns
+    with_records = directed and {"n_ab", "n_ba"} <= {
+        r[0] for r in con.execute("DESCRIBE links").fetchall()
+    }
     records = ", l.n_ab AS ab, l.n_ba AS ba" if with_records else ""
     edges = con.execute(
         f"""

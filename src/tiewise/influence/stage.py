@@ -166,7 +166,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         ctx,
         exclude_service=config.links.exclude_service_numbers,
         log_weight=config.graph.edge_weight == "log_strength",
-        directed=cfg.link_direction,
+        directed=cfg.link_direction and not reuse_tests,  # reused tests need no directions
     )
     ad = load_adoptions(ctx)
     structural = structural_score(net, cfg.structural)
