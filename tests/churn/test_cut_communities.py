@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tiewise.churn import communities
-from tiewise.churn.communities import communities_at
+from tiewise.churn.communities import communities_at, communities_at_cuts
 from tiewise.churn.data import ChurnData, load_churn_data, transaction_days
 from tiewise.churn.features import tie_weeks, weeks_before
 from tiewise.churn.stage import Windows, _cut
@@ -151,7 +151,8 @@ def test_stage_features_at_a_cut_ignore_the_future(
             tx = transaction_days(ctx, data)
             h = float(cfg.churn.horizon_days)
             windows = Windows.at(data, -3 * h, cfg.churn)
-            _, x, _ = _cut(data, tx, -2 * h, windows, cfg)
+            groups = communities_at(data, -2 * h, cfg.graph, seed=cfg.seed)
+            _, x, _ = _cut(data, tx, -2 * h, windows, cfg, groups)
             frames.append(x)
     assert (frames[0]["leader_churned"] > 0).any()
     assert (frames[0]["community_churn_rate"] > 0).any()
@@ -201,3 +202,23 @@ def test_leaders_at_every_cut_as_with_pagerank_always(contagious: tuple[Path, Ru
         at = communities_at(data, cut, graph, seed=1)
         assert at.is_leader.sum() > 20
         np.testing.assert_array_equal(at.is_leader, _leaders_with_pagerank(data, cut, graph))
+
+
+def test_cut_offs_at_once_find_what_they_find_one_after_another(
+    contagious: tuple[Path, RunResult],
+) -> None:
+    """Leiden on two threads, a cut-off each, gives each cut-off its partition of a lone run."""
+    root, _ = contagious
+    cfg = load_config(root / "tiewise.toml")
+    with Workspace.open(cfg.workspace_path, read_only=True) as ws:
+        data = load_churn_data(RunContext(ws.con, 0))
+    graph = cfg.graph.model_copy(update={"threads": 1, "leaders_per_community": 3})
+    cuts = [-60.0, -30.0, -30.0, 0.0, -45.0]  # a cut-off twice: the same partition twice
+    alone = [communities_at(data, cut, graph, seed=5, workers=2) for cut in cuts]
+    together = communities_at_cuts(data, cuts, graph, seed=5, workers=2)
+    for one, other in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(one.community, other.community)
+        np.testing.assert_array_equal(one.is_leader, other.is_leader)
+    # the seed decides the partition here, so a generator carried on from one cut-off to the
+    # next would show
+    assert (communities_at(data, 0.0, graph, seed=6).community != alone[3].community).any()

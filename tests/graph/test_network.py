@@ -1,11 +1,13 @@
 """The Network's degrees and its NetworKit graph against NetworkX; the stored adjacency."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pytest
 
-from tiewise.graph.network import Network, graph_from_edges
+from tiewise.graph.network import Network, graph_from_edges, seeded_apart
 from tiewise.graph.stage import _write_adjacency
 from tiewise.store import Workspace
 
@@ -108,3 +110,17 @@ def test_each_edge_brings_its_records_either_way_when_asked(tmp_path: Path) -> N
         for x, y, p, q in zip(net.u, net.v, ab, ba, strict=True)
     }
     assert got == truth
+
+
+def test_tasks_apart_return_in_order_and_raise_the_first_error() -> None:
+    def task(i: int) -> Callable[[], int]:
+        def run() -> int:
+            if i in (3, 5):
+                raise ValueError(f"task {i}")
+            return i * i
+
+        return run
+
+    assert seeded_apart([task(i) for i in (0, 1, 2, 4)], seed=1, workers=2) == [0, 1, 4, 16]
+    with pytest.raises(ValueError, match="task 3"):
+        seeded_apart([task(i) for i in range(7)], seed=1, workers=3)

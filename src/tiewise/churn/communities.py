@@ -14,7 +14,9 @@ and the leaders (:func:`tiewise.graph.centrality.community_leaders`: the top
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -23,9 +25,9 @@ from tiewise.churn.features import tie_weeks, weeks_before
 from tiewise.config import GraphConfig
 from tiewise.graph.centrality import community_leaders, pagerank
 from tiewise.graph.communities import leiden, leiden_cpm
-from tiewise.graph.network import graph_from_edges
+from tiewise.graph.network import graph_from_edges, seeded_apart
 
-__all__ = ["CutCommunities", "communities_at", "tied_at"]
+__all__ = ["CutCommunities", "communities_at", "communities_at_cuts", "tied_at"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def tied_at(labels: IntArray, on_network: BoolArray, weighted_degree: FloatArray
 
 
 def communities_at(
-    data: ChurnData, cut: float, graph: GraphConfig, *, seed: int, workers: int | None = 1
+    data: ChurnData, cut: float, graph: GraphConfig, *, seed: int | None, workers: int | None = 1
 ) -> CutCommunities:
     """Communities and leaders from the ties of the complete weeks before ``cut``.
 
@@ -82,7 +84,7 @@ def communities_at(
         The graph stage's settings (objective, resolution, iterations, threads, PageRank
         damping, leaders per community).
     seed
-        Leiden's seed.
+        Leiden's seed (None: NetworKit's generator as the caller seeded it).
     workers
         Threads for PageRank.
 
@@ -100,7 +102,7 @@ def communities_at(
         return CutCommunities(np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool))
     g = graph_from_edges(n, u, v, weight)
     if graph.objective == "cpm":
-        found = leiden_cpm(n, u, v, weight, resolution=graph.resolution, seed=seed)
+        found = leiden_cpm(n, u, v, weight, resolution=graph.resolution, seed=seed or 0)
     else:
         found = leiden(
             g,
@@ -122,3 +124,22 @@ def communities_at(
     labels = np.where(has_tie, found.labels_, -1)
     leaders = community_leaders(found.labels_, on, wdeg, pr, k)
     return CutCommunities(community=labels.astype(np.int64), is_leader=leaders)
+
+
+def communities_at_cuts(
+    data: ChurnData, cuts: Sequence[float], graph: GraphConfig, *, seed: int, workers: int
+) -> list[CutCommunities]:
+    """:func:`communities_at` of every cut-off in ``cuts``, ``workers`` cut-offs at a time.
+
+    NetworKit's Leiden runs on one thread (``graph.threads = 1``, so that it is reproducible)
+    and releases the GIL, so on two cores two cut-offs take the time of one (the four of the 1M
+    benchmark: 64 s one after another).  The result is that of one cut-off after another:
+    :func:`tiewise.graph.network.seeded_apart` starts each Leiden from the seed, and PageRank
+    gives the same scores on one thread as on several (tests/churn/test_communities.py).
+    igraph's Leiden (``objective = "cpm"``) holds the GIL and its generator is global, and a
+    multi-threaded Leiden has the cores already: those run one cut-off after another.
+    """
+    if graph.objective == "cpm" or graph.threads > 1 or workers <= 1 or len(cuts) < 2:
+        return [communities_at(data, cut, graph, seed=seed, workers=workers) for cut in cuts]
+    tasks = [partial(communities_at, data, cut, graph, seed=None, workers=1) for cut in cuts]
+    return seeded_apart(tasks, seed=seed, workers=workers)

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tiewise.churn.communities import communities_at
+from tiewise.churn.communities import CutCommunities, communities_at_cuts
 from tiewise.churn.conversations import (
     CONVERSATION_FEATURES,
     conversation_days,
@@ -119,15 +119,13 @@ def _cut(
     cut: float,
     windows: Windows,
     config: Config,
+    groups: CutCommunities,
     talk: pd.DataFrame | None = None,
 ) -> tuple[CutFeatures, pd.DataFrame, FloatArray]:
-    """Features at ``cut`` (communities rebuilt from the weeks before it) and the churn after."""
+    """Features at ``cut`` (``groups``: the communities before it) and the churn after."""
     cfg = config.churn
     feats = behaviour(
         data, tx, cut, recent_weeks=cfg.recent_weeks, lookback_weeks=windows.lookback_weeks
-    )
-    groups = communities_at(
-        data, cut, config.graph, seed=config.seed, workers=config.engine.threads
     )
     soc = social(
         data,
@@ -437,7 +435,12 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
     jobs = config.engine.threads or os.cpu_count() or 1  # calibration folds fitted at once
-    at = {k: _cut(data, tx, -k * h, windows, config, talk) for k in range(1, k_max + 1)}
+    # the communities of every cut-off (k = 0: today) at once, Leiden on one thread each
+    ks = range(k_max + 1)
+    cuts = [-k * h if k else 0.0 for k in ks]
+    found = communities_at_cuts(data, cuts, config.graph, seed=seed, workers=jobs)
+    groups = dict(zip(ks, found, strict=True))
+    at = {k: _cut(data, tx, cuts[k], windows, config, groups[k], talk) for k in ks if k}
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
         return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
@@ -497,7 +500,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     x_fit, y_fit, _ = stack(1)
     y_test = at[1][2]
     at.clear()  # the cut-offs' frames live on in x_fit; one copy is enough
-    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, talk)
+    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, groups.pop(0), talk)
     (p_now,) = fit_predict([_model(cols, cfg, seed)], x_fit, y_fit, x_now, jobs)
     del x_fit, y_fit
     base_rate = float(max(y_test.mean(), 1e-9))

@@ -66,7 +66,7 @@ def leiden(
     *,
     resolution: float = 1.0,
     iterations: int = 3,
-    seed: int = 0,
+    seed: int | None = 0,
     threads: int = 1,
 ) -> Communities:
     """Leiden communities maximising modularity with a resolution parameter.
@@ -80,7 +80,8 @@ def leiden(
     iterations
         Leiden iterations.
     seed
-        Random seed; with ``threads=1`` the same seed gives the same partition.
+        Random seed; with ``threads=1`` the same seed gives the same partition.  None: NetworKit's
+        generator as the caller seeded it (:func:`tiewise.graph.network.seeded_apart`).
     threads
         Worker threads for NetworKit.
 
@@ -107,7 +108,8 @@ def leiden(
         graph, iterations=iterations, randomize=True, gamma=resolution
     )
     with nk_threads(threads):
-        nk.setSeed(seed, False)
+        if seed is not None:
+            nk.setSeed(seed, False)
         algo.run()
     partition = algo.getPartition()
     labels = np.asarray(partition.getVector(), dtype=np.int64)

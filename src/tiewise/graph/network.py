@@ -7,10 +7,12 @@ id), so the numbering is reproducible for the same data and key.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 import networkit as nk
 import numpy as np
@@ -19,7 +21,9 @@ import scipy.sparse as sp
 
 from tiewise.store import RunContext
 
-__all__ = ["Network", "graph_from_edges", "load_network", "nk_threads"]
+__all__ = ["Network", "graph_from_edges", "load_network", "nk_threads", "seeded_apart"]
+
+_T = TypeVar("_T")
 
 
 @contextmanager
@@ -35,6 +39,46 @@ def nk_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         nk.setNumberOfThreads(before)
+
+
+def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) -> list[_T]:
+    """Run NetworKit ``tasks`` ``workers`` at a time, each on a new thread; results in order.
+
+    NetworKit releases the GIL while an algorithm runs, so two single-threaded Leiden runs take
+    the time of one on two cores.  Its random numbers come from a generator per OS thread, seeded
+    from the global seed (``nk.setSeed``) when the thread first draws and reseeded whenever the
+    global seed is set again.  So the seed is set once, here, before any task starts (a task must
+    not set it: that would reseed the tasks running beside it), and each task runs on a thread of
+    its own, whose generator starts from the seed as a task run alone after ``nk.setSeed(seed)``
+    would (a pool's thread would carry its generator on from one task to the next).  Each task
+    gets the same result as run alone after ``nk.setSeed(seed, False)``, whatever ``workers`` is
+    (tests/graph/test_network.py).  A task's exception is raised here, the first in order.
+    """
+    results: list[_T | None] = [None] * len(tasks)
+    errors: list[BaseException | None] = [None] * len(tasks)
+    slots = threading.BoundedSemaphore(max(1, workers))
+
+    def run(i: int) -> None:
+        try:
+            results[i] = tasks[i]()
+        except BaseException as error:  # raised again in the caller's thread
+            errors[i] = error
+        finally:
+            slots.release()
+
+    nk.setSeed(seed, False)
+    threads = []
+    for i in range(len(tasks)):
+        slots.acquire()
+        thread = threading.Thread(target=run, args=(i,), name=f"tiewise-nk-{i}")
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results  # type: ignore[return-value]  # every task returned
 
 
 def graph_from_edges(
