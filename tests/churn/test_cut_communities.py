@@ -215,7 +215,7 @@ def test_cut_offs_at_once_find_what_they_find_one_after_another(
     graph = cfg.graph.model_copy(update={"threads": 1, "leaders_per_community": 3})
     cuts = [-60.0, -30.0, -30.0, 0.0, -45.0]  # a cut-off twice: the same partition twice
     alone = [communities_at(data, cut, graph, seed=5, workers=2) for cut in cuts]
-    together = communities_at_cuts(data, cuts, graph, seed=5, workers=2)
+    together = list(communities_at_cuts(data, cuts, graph, seed=5, workers=2))
     for one, other in zip(alone, together, strict=True):
         np.testing.assert_array_equal(one.community, other.community)
         np.testing.assert_array_equal(one.is_leader, other.is_leader)

@@ -121,6 +121,8 @@ def test_tasks_apart_return_in_order_and_raise_the_first_error() -> None:
 
         return run
 
-    assert seeded_apart([task(i) for i in (0, 1, 2, 4)], seed=1, workers=2) == [0, 1, 4, 16]
+    assert list(seeded_apart([task(i) for i in (0, 1, 2, 4)], seed=1, workers=2)) == [0, 1, 4, 16]
+    results = seeded_apart([task(i) for i in range(7)], seed=1, workers=3)
+    assert [next(results) for _ in range(3)] == [0, 1, 4]  # those before the error
     with pytest.raises(ValueError, match="task 3"):
-        seeded_apart([task(i) for i in range(7)], seed=1, workers=3)
+        next(results)

@@ -14,7 +14,7 @@ and the leaders (:func:`tiewise.graph.centrality.community_leaders`: the top
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -128,18 +128,19 @@ def communities_at(
 
 def communities_at_cuts(
     data: ChurnData, cuts: Sequence[float], graph: GraphConfig, *, seed: int, workers: int
-) -> list[CutCommunities]:
-    """:func:`communities_at` of every cut-off in ``cuts``, ``workers`` cut-offs at a time.
+) -> Iterator[CutCommunities]:
+    """:func:`communities_at` of each cut-off in ``cuts``, in order, ``workers`` found at once.
 
     NetworKit's Leiden runs on one thread (``graph.threads = 1``, so that it is reproducible)
-    and releases the GIL, so on two cores two cut-offs take the time of one (the four of the 1M
-    benchmark: 64 s one after another).  The result is that of one cut-off after another:
-    :func:`tiewise.graph.network.seeded_apart` starts each Leiden from the seed, and PageRank
-    gives the same scores on one thread as on several (tests/churn/test_communities.py).
-    igraph's Leiden (``objective = "cpm"``) holds the GIL and its generator is global, and a
-    multi-threaded Leiden has the cores already: those run one cut-off after another.
+    and releases the GIL, so the cut-offs are found ``workers`` at a time on threads of their own
+    (:func:`tiewise.graph.network.seeded_apart`), while the caller works on the ones already
+    found.  Each is what a lone run finds: every Leiden starts from the seed, and PageRank gives
+    the same scores on one thread as on several (tests/churn/test_cut_communities.py).  igraph's
+    Leiden (``objective = "cpm"``) holds the GIL and its generator is global, and a
+    multi-threaded Leiden has the cores already: those run one cut-off after another, each when
+    it is asked for.
     """
-    if graph.objective == "cpm" or graph.threads > 1 or workers <= 1 or len(cuts) < 2:
-        return [communities_at(data, cut, graph, seed=seed, workers=workers) for cut in cuts]
+    if graph.objective == "cpm" or graph.threads > 1 or workers <= 1:
+        return (communities_at(data, cut, graph, seed=seed, workers=workers) for cut in cuts)
     tasks = [partial(communities_at, data, cut, graph, seed=None, workers=1) for cut in cuts]
     return seeded_apart(tasks, seed=seed, workers=workers)

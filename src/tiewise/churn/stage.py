@@ -435,12 +435,13 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     windows = Windows.at(data, -k_max * h, cfg)
     seed = config.seed
     jobs = config.engine.threads or os.cpu_count() or 1  # calibration folds fitted at once
-    # the communities of every cut-off (k = 0: today) at once, Leiden on one thread each
-    ks = range(k_max + 1)
-    cuts = [-k * h if k else 0.0 for k in ks]
-    found = communities_at_cuts(data, cuts, config.graph, seed=seed, workers=jobs)
-    groups = dict(zip(ks, found, strict=True))
-    at = {k: _cut(data, tx, cuts[k], windows, config, groups[k], talk) for k in ks if k}
+    # every cut-off's communities (-H, -2H, ..., then today's), found on threads of their own
+    # while the features of those already found are computed
+    cuts = [-k * h for k in range(1, k_max + 1)] + [0.0]
+    groups = communities_at_cuts(data, cuts, config.graph, seed=seed, workers=jobs)
+    at = {
+        k: _cut(data, tx, -k * h, windows, config, next(groups), talk) for k in range(1, k_max + 1)
+    }
 
     def stack(first: int) -> tuple[pd.DataFrame, FloatArray, npt.NDArray[np.int64]]:
         return _stack([at[k] for k in range(first, min(k_max, first + cfg.train_cuts - 1) + 1)])
@@ -500,7 +501,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     x_fit, y_fit, _ = stack(1)
     y_test = at[1][2]
     at.clear()  # the cut-offs' frames live on in x_fit; one copy is enough
-    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, groups.pop(0), talk)
+    f_now, x_now, _ = _cut(data, tx, 0.0, windows, config, next(groups), talk)
     (p_now,) = fit_predict([_model(cols, cfg, seed)], x_fit, y_fit, x_now, jobs)
     del x_fit, y_fit
     base_rate = float(max(y_test.mean(), 1e-9))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import networkit as nk
 import numpy as np
@@ -41,21 +41,24 @@ def nk_threads(n: int | None) -> Iterator[None]:
         nk.setNumberOfThreads(before)
 
 
-def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) -> list[_T]:
-    """Run NetworKit ``tasks`` ``workers`` at a time, each on a new thread; results in order.
+def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) -> Iterator[_T]:
+    """Run NetworKit ``tasks``, ``workers`` at a time, each on a new thread; yield the results.
 
-    NetworKit releases the GIL while an algorithm runs, so two single-threaded Leiden runs take
-    the time of one on two cores.  Its random numbers come from a generator per OS thread, seeded
-    from the global seed (``nk.setSeed``) when the thread first draws and reseeded whenever the
-    global seed is set again.  So the seed is set once, here, before any task starts (a task must
-    not set it: that would reseed the tasks running beside it), and each task runs on a thread of
-    its own, whose generator starts from the seed as a task run alone after ``nk.setSeed(seed)``
-    would (a pool's thread would carry its generator on from one task to the next).  Each task
-    gets the same result as run alone after ``nk.setSeed(seed, False)``, whatever ``workers`` is
-    (tests/graph/test_network.py).  A task's exception is raised here, the first in order.
+    The tasks start at once and run while the caller works on the results already yielded, in
+    the order of ``tasks``.  NetworKit releases the GIL while an algorithm runs, so two
+    single-threaded Leiden runs take about the time of one on two cores.  Its random numbers come
+    from a generator per OS thread, seeded from the global seed (``nk.setSeed``) when the thread
+    first draws and reseeded whenever the global seed is set again.  So the seed is set once,
+    here, before any task starts (a task must not set it: that would reseed the tasks running
+    beside it), and each task runs on a thread of its own, whose generator starts from the seed
+    as a task run alone after ``nk.setSeed(seed, False)`` would (a pool's thread would carry its
+    generator on from one task to the next).  So each task's result is that of a lone run,
+    whatever ``workers`` is (tests/churn/test_cut_communities.py).  A task's exception is raised
+    where its result would have been yielded.
     """
     results: list[_T | None] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)
+    done = [threading.Event() for _ in tasks]
     slots = threading.BoundedSemaphore(max(1, workers))
 
     def run(i: int) -> None:
@@ -65,20 +68,25 @@ def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) 
             errors[i] = error
         finally:
             slots.release()
+            done[i].set()
+
+    def launch() -> None:
+        for i in range(len(tasks)):
+            slots.acquire()
+            threading.Thread(target=run, args=(i,), name=f"tiewise-nk-{i}").start()
+
+    def collect() -> Iterator[_T]:
+        for i in range(len(tasks)):
+            done[i].wait()
+            error, result = errors[i], results[i]
+            if error is not None:
+                raise error
+            results[i] = None  # the caller holds it now
+            yield cast(_T, result)
 
     nk.setSeed(seed, False)
-    threads = []
-    for i in range(len(tasks)):
-        slots.acquire()
-        thread = threading.Thread(target=run, args=(i,), name=f"tiewise-nk-{i}")
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join()
-    for error in errors:
-        if error is not None:
-            raise error
-    return results  # type: ignore[return-value]  # every task returned
+    threading.Thread(target=launch, name="tiewise-nk-launch").start()
+    return collect()
 
 
 def graph_from_edges(
