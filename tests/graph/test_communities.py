@@ -1,11 +1,14 @@
 import itertools
+from functools import partial
 
 import networkit as nk
 import networkx as nx
 import numpy as np
 import pytest
 
+from tiewise.graph.centrality import approximate_betweenness
 from tiewise.graph.communities import leiden, leiden_levels, modularity
+from tiewise.graph.network import seeded_apart
 from tiewise.graph.quality import nmi
 
 KARATE_OPTIMUM = 0.4198  # the proven maximum modularity of Zachary's karate club
@@ -157,3 +160,33 @@ def test_each_level_says_how_it_was_built_and_what_nesting_trades() -> None:
         assert level.direct_communities_ == direct.sizes.size
         # nesting trades little: within 3% of a direct run's modularity
         assert level.modularity_ >= 0.97 * direct.modularity_
+
+
+def test_levels_seeded_by_the_caller_are_the_seeded_levels_with_betweenness_beside() -> None:
+    """The graph stage's way: NetworKit seeded once, betweenness on a thread of its own while
+    the levels run; each finds what it finds alone from the same seed."""
+    graph, _ = lfr(0.5)
+    u, v, w = edge_list(graph)
+    hops = nk.graphtools.toUnweighted(graph)
+    resolutions = [2.0, 1.0, 4.0]
+    alone = leiden_levels(graph, u, v, w, resolutions, seed=3)
+    paths = approximate_betweenness(hops, samples=8, seed=3, workers=1)
+    beside = seeded_apart(
+        [partial(approximate_betweenness, hops, samples=8, seed=None, workers=1)],
+        seed=3,
+        workers=1,
+    )
+    levels = leiden_levels(graph, u, v, w, resolutions, seed=None)
+    np.testing.assert_array_equal(next(beside), paths)
+    for one, other in zip(alone, levels, strict=True):
+        np.testing.assert_array_equal(one.labels_, other.labels_)
+        assert (one.modularity_, one.direct_modularity_) == (
+            other.modularity_,
+            other.direct_modularity_,
+        )
+    # the seed decides every run here (the direct ones too), so a run not started from it
+    # would show
+    again = leiden_levels(graph, u, v, w, resolutions, seed=4)
+    pairs = zip(alone[1:], again[1:], strict=True)
+    assert all(a.direct_modularity_ != b.direct_modularity_ for a, b in pairs)
+    assert (approximate_betweenness(hops, samples=8, seed=4, workers=1) != paths).any()

@@ -117,7 +117,7 @@ def local_clustering(graph: nk.Graph, *, workers: int | None = None) -> npt.NDAr
 
 
 def approximate_betweenness(
-    graph: nk.Graph, *, samples: int = 16, seed: int = 0, workers: int | None = None
+    graph: nk.Graph, *, samples: int = 16, seed: int | None = 0, workers: int | None = None
 ) -> npt.NDArray[np.float64]:
     """Betweenness estimated from ``samples`` seeded source nodes (Geisberger et al. 2008).
 
@@ -126,11 +126,14 @@ def approximate_betweenness(
     the sources from the seed on the calling thread before the parallel part, so the same seed
     gives the same sources with any number of workers (the per-thread sums may differ in the
     last bit between different numbers of workers; with the same number, bit for bit).
+    ``seed=None``: NetworKit's generator as the caller seeded it
+    (:func:`tiewise.graph.network.seeded_apart`).
     """
     if graph.numberOfEdges() == 0:
         return np.zeros(graph.numberOfNodes())
     with _threads(workers):
-        nk.setSeed(seed, False)
+        if seed is not None:
+            nk.setSeed(seed, False)
         algo = nk.centrality.EstimateBetweenness(
             graph, samples, True, nk.getMaxNumberOfThreads() > 1
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import igraph as ig
 import networkit as nk
@@ -30,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from tiewise.graph.network import graph_from_edges, nk_threads
+from tiewise.graph.network import graph_from_edges, nk_threads, on_a_new_thread
 
 __all__ = ["Communities", "leiden", "leiden_cpm", "leiden_levels", "modularity"]
 
@@ -215,7 +216,7 @@ def leiden_levels(
     *,
     main: int = 0,
     iterations: int = 3,
-    seed: int = 0,
+    seed: int | None = 0,
     threads: int = 1,
     compare: bool = True,
 ) -> list[Communities]:
@@ -234,7 +235,9 @@ def leiden_levels(
     Nesting can cost modularity against a direct run at the same resolution; with ``compare``
     every other level is also run directly on ``graph`` and the difference is reported
     (``direct_modularity_``).  ``u``, ``v``, ``weight`` are ``graph``'s edge list.  Modularity is
-    at γ = 1 on the whole network for every level.
+    at γ = 1 on the whole network for every level.  Every Leiden run starts from ``seed``;
+    ``seed=None``: from NetworKit's seed as the caller set it, each run on a thread of its own
+    (:func:`tiewise.graph.network.seeded_apart`), so that other NetworKit work may run beside.
 
     Examples
     --------
@@ -250,8 +253,12 @@ def leiden_levels(
     """
     if not 0 <= main < len(resolutions):
         raise ValueError(f"main must index resolutions (0..{len(resolutions) - 1}), got {main}")
-    options = {"iterations": iterations, "seed": seed, "threads": threads}
-    top = leiden(graph, resolution=resolutions[main], **options)
+
+    def run(g: nk.Graph, resolution: float) -> Communities:
+        found = partial(leiden, g, resolution=resolution, iterations=iterations, threads=threads)
+        return found(seed=seed) if seed is not None else on_a_new_thread(partial(found, seed=None))
+
+    top = run(graph, resolutions[main])
     found: dict[int, Communities] = {main: top}
     coarser = sorted(
         (i for i in range(len(resolutions)) if resolutions[i] < resolutions[main]),
@@ -261,7 +268,7 @@ def leiden_levels(
     parent = resolutions[main]
     for i in coarser:  # each from the next finer level's communities
         k = int(labels.max())
-        grouped = leiden(graph_from_edges(k, *edges), resolution=resolutions[i], **options)
+        grouped = run(graph_from_edges(k, *edges), resolutions[i])
         merged = _renumber_by_size(grouped.labels_[labels - 1])
         # renumbered by size, the groups' labels map each finer community to its new one
         group_of = np.zeros(k + 1, dtype=np.int64)
@@ -281,7 +288,7 @@ def leiden_levels(
     for i in finer:  # each splits the next coarser level's communities
         inside = labels[u] == labels[v]
         cut = graph_from_edges(graph.numberOfNodes(), u[inside], v[inside], weight[inside])
-        split = leiden(cut, resolution=resolutions[i], **options).labels_
+        split = run(cut, resolutions[i]).labels_
         found[i] = Communities(
             split,
             modularity(split, u, v, weight),
@@ -291,7 +298,7 @@ def leiden_levels(
     for i, level in list(found.items()):
         if i == main or not compare:
             continue
-        direct = leiden(graph, resolution=resolutions[i], **options)
+        direct = run(graph, resolutions[i])
         found[i] = replace(
             level,
             direct_modularity_=direct.modularity_,

@@ -21,7 +21,14 @@ import scipy.sparse as sp
 
 from tiewise.store import RunContext
 
-__all__ = ["Network", "graph_from_edges", "load_network", "nk_threads", "seeded_apart"]
+__all__ = [
+    "Network",
+    "graph_from_edges",
+    "load_network",
+    "nk_threads",
+    "on_a_new_thread",
+    "seeded_apart",
+]
 
 _T = TypeVar("_T")
 
@@ -41,7 +48,9 @@ def nk_threads(n: int | None) -> Iterator[None]:
         nk.setNumberOfThreads(before)
 
 
-def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) -> Iterator[_T]:
+def seeded_apart(
+    tasks: Sequence[Callable[[], _T]], *, seed: int | None, workers: int
+) -> Iterator[_T]:
     """Run NetworKit ``tasks``, ``workers`` at a time, each on a new thread; yield the results.
 
     The tasks start at once and run while the caller works on the results already yielded, in
@@ -54,7 +63,8 @@ def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) 
     as a task run alone after ``nk.setSeed(seed, False)`` would (a pool's thread would carry its
     generator on from one task to the next).  So each task's result is that of a lone run,
     whatever ``workers`` is (tests/churn/test_cut_communities.py).  A task's exception is raised
-    where its result would have been yielded.
+    where its result would have been yielded.  ``seed=None``: the caller has set it, before
+    anything it still runs began.
     """
     results: list[_T | None] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)
@@ -84,9 +94,15 @@ def seeded_apart(tasks: Sequence[Callable[[], _T]], *, seed: int, workers: int) 
             results[i] = None  # the caller holds it now
             yield cast(_T, result)
 
-    nk.setSeed(seed, False)
+    if seed is not None:
+        nk.setSeed(seed, False)
     threading.Thread(target=launch, name="tiewise-nk-launch").start()
     return collect()
+
+
+def on_a_new_thread(task: Callable[[], _T]) -> _T:
+    """``task``'s result, run on a thread of its own: NetworKit draws from the seed as set."""
+    return next(seeded_apart([task], seed=None, workers=1))
 
 
 def graph_from_edges(

@@ -28,6 +28,8 @@ Tables written:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +46,7 @@ from tiewise.graph.centrality import (
     rank_within,
 )
 from tiewise.graph.communities import Communities, leiden_cpm, leiden_levels
-from tiewise.graph.network import Network, load_network
+from tiewise.graph.network import Network, load_network, seeded_apart
 from tiewise.graph.roles import (
     ROLE_NAMES,
     business_role,
@@ -90,8 +92,9 @@ def _comparison(net: Network, config: Config) -> str | None:
 
 
 def _detect(
-    net: Network, config: Config, resolutions: list[float], *, compare: bool
+    net: Network, config: Config, resolutions: list[float], *, compare: bool, seeded: bool
 ) -> list[Communities]:
+    """Leiden's communities at every resolution (``seeded``: NetworKit's seed is set already)."""
     cfg = config.graph
     if cfg.objective == "cpm":
         return [
@@ -106,7 +109,7 @@ def _detect(
         resolutions,
         main=0,
         iterations=cfg.leiden_iterations,
-        seed=config.seed,
+        seed=None if seeded else config.seed,
         threads=cfg.threads,
         compare=compare,
     )
@@ -119,7 +122,7 @@ def _previous_levels(ctx: RunContext) -> pd.DataFrame | None:
 
 
 def _levels(
-    ctx: RunContext, net: Network, config: Config
+    ctx: RunContext, net: Network, config: Config, *, seeded: bool = False
 ) -> tuple[list[npt.NDArray[np.int64]], float, pd.DataFrame, pd.DataFrame]:
     """Communities at every resolution, with stable ids; their changes since the last run.
 
@@ -131,7 +134,11 @@ def _levels(
     labels, changes, quality = [], [], []
     modularity = 0.0
     for level, (resolution, found) in enumerate(
-        zip(resolutions, _detect(net, config, resolutions, compare=skipped is None), strict=True)
+        zip(
+            resolutions,
+            _detect(net, config, resolutions, compare=skipped is None, seeded=seeded),
+            strict=True,
+        )
     ):
         if level == 0:
             modularity = found.modularity_
@@ -199,26 +206,33 @@ def _community_table(
     )
 
 
-def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.Table:
+def _centralities(net: Network, config: Config, seed: int | None) -> dict[str, Any]:
+    """The measures that need no communities, each node's (``seed``: betweenness' sources)."""
+    graph, workers = net.graph, config.engine.threads
+    samples = config.graph.betweenness_samples
+    return {
+        "pagerank": pagerank(graph, damping=config.graph.pagerank_damping, workers=workers),
+        "betweenness": (
+            approximate_betweenness(net.hops, samples=samples, seed=seed, workers=workers)
+            if samples
+            else np.zeros(net.n)
+        ),
+        "eigenvector": eigenvector(graph, workers=workers),
+        "core_number": core_number(graph, workers=workers),
+        "clustering": local_clustering(graph, workers=workers),
+    }
+
+
+def _scores(
+    net: Network, labels: npt.NDArray[np.int64], central: dict[str, Any], config: Config
+) -> pa.Table:
     cfg = config.graph
-    graph = net.graph
-    workers = config.engine.threads
     degree = net.degree()
     wdeg = net.weighted_degree()
-    pr = pagerank(graph, damping=cfg.pagerank_damping, workers=workers)
+    pr, betweenness = central["pagerank"], central["betweenness"]
     z = within_module_z(net.u, net.v, labels)
     p = participation_coefficient(net.u, net.v, labels)
     roles = role(z, p)
-    betweenness = (
-        approximate_betweenness(
-            net.hops,
-            samples=cfg.betweenness_samples,
-            seed=config.seed,
-            workers=workers,
-        )
-        if cfg.betweenness_samples
-        else np.zeros(net.n)
-    )
     threshold = np.percentile(degree, cfg.super_connector_percentile) if net.n else 0
     ranked = rank_within(np.where(net.on_network, labels, 0), wdeg, pr)
     return pa.table(
@@ -233,9 +247,9 @@ def _scores(net: Network, labels: npt.NDArray[np.int64], config: Config) -> pa.T
             "super_connector": (degree > threshold) & (degree >= 10),
             "weighted_degree": wdeg,
             "pagerank": pr,
-            "eigenvector": eigenvector(graph, workers=workers),
-            "core_number": core_number(graph, workers=workers),
-            "clustering": local_clustering(graph, workers=workers),
+            "eigenvector": central["eigenvector"],
+            "core_number": central["core_number"],
+            "clustering": central["clustering"],
             "betweenness": betweenness,
             "within_z": z,
             "participation": p,
@@ -338,10 +352,15 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         exclude_service=config.links.exclude_service_numbers,
         log_weight=config.graph.edge_weight == "log_strength",
     )
-    levels, modularity, changes, quality = _levels(ctx, net, config)
+    # The measures that need no communities run on a thread of their own while Leiden (one
+    # thread, for reproducibility) finds them: NetworKit seeded once, for both, before either
+    # starts (seeded_apart), so each draws what it would alone after nk.setSeed(config.seed).
+    _ = net.graph, net.hops  # built here, not by both threads at once
+    central = seeded_apart([partial(_centralities, net, config, None)], seed=config.seed, workers=1)
+    levels, modularity, changes, quality = _levels(ctx, net, config, seeded=True)
     labels = levels[0]
     con = ctx.con
-    con.register("_scores", _scores(net, labels, config))
+    con.register("_scores", _scores(net, labels, next(central), config))
     con.register("_communities", _community_table(net, labels, net.weighted_degree()))
     leaders = config.graph.leaders_per_community
     ctx.write_table(
