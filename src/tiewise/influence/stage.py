@@ -32,6 +32,7 @@ Tables written:
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,10 +169,14 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         log_weight=config.graph.edge_weight == "log_strength",
         directed=cfg.link_direction and not reuse_tests,  # reused tests need no directions
     )
+    # the structural score needs the network only: it runs on a thread of its own beside the
+    # tests (numba and SciPy's products release the GIL); the same scores as one after the other
+    beside = ThreadPoolExecutor(1, thread_name_prefix="tiewise-structural")
+    pending = beside.submit(structural_score, net, cfg.structural)
+    beside.shutdown(wait=False)  # the score still runs; the pool takes nothing more
     ad = load_adoptions(ctx)
-    structural = structural_score(net, cfg.structural)
     if ad is None:
-        return _Prepared(net, None, None, None, "weighted_cascade", None, structural)
+        return _Prepared(net, None, None, None, "weighted_cascade", None, pending.result())
     earlier = _earlier_tests(ctx, ad) if reuse_tests else None
     directed = _directed(net) if earlier is None and cfg.link_direction else None
     ctx.release_buffers()  # the network is in numpy now; DuckDB's copy of its pages can go
@@ -200,6 +205,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
     if m is not None:
         check = reach_check(net, ad, model, detected, m.population_follows, (a, b), window, config)
+    structural = pending.result()
     return _Prepared(
         net, ad, m, counts, model, val, structural, detected, (a, b), window, targets, check
     )
