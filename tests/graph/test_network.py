@@ -1,5 +1,7 @@
 """The Network's degrees and its NetworKit graph against NetworkX; the stored adjacency."""
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +128,24 @@ def test_tasks_apart_return_in_order_and_raise_the_first_error() -> None:
     assert [next(results) for _ in range(3)] == [0, 1, 4]  # those before the error
     with pytest.raises(ValueError, match="task 3"):
         next(results)
+
+
+def test_tasks_apart_stop_starting_once_the_results_are_dropped() -> None:
+    started: list[int] = []
+    gate = threading.Event()
+
+    def task(i: int) -> Callable[[], int]:
+        def run() -> int:
+            started.append(i)
+            if i == 1:
+                gate.wait(10)
+            return i
+
+        return run
+
+    results = seeded_apart([task(i) for i in range(5)], seed=1, workers=1)
+    assert next(results) == 0
+    results.close()  # as when the caller fails: the generator is closed
+    gate.set()
+    time.sleep(0.2)
+    assert started in ([0], [0, 1])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,7 +50,7 @@ def nk_threads(n: int | None) -> Iterator[None]:
 
 def seeded_apart(
     tasks: Sequence[Callable[[], _T]], *, seed: int | None, workers: int
-) -> Iterator[_T]:
+) -> Generator[_T, None, None]:
     """Run NetworKit ``tasks``, ``workers`` at a time, each on a new thread; yield the results.
 
     The tasks start at once and run while the caller works on the results already yielded, in
@@ -63,13 +63,15 @@ def seeded_apart(
     as a task run alone after ``nk.setSeed(seed, False)`` would (a pool's thread would carry its
     generator on from one task to the next).  So each task's result is that of a lone run,
     whatever ``workers`` is (tests/churn/test_cut_communities.py).  A task's exception is raised
-    where its result would have been yielded.  ``seed=None``: the caller has set it, before
+    where its result would have been yielded; once the caller drops the results (an error, or
+    an early return), no further task starts.  ``seed=None``: the caller has set it, before
     anything it still runs began.
     """
     results: list[_T | None] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)
     done = [threading.Event() for _ in tasks]
     slots = threading.BoundedSemaphore(max(1, workers))
+    dropped = threading.Event()  # the caller stopped asking: start no more tasks
 
     def run(i: int) -> None:
         try:
@@ -83,20 +85,26 @@ def seeded_apart(
     def launch() -> None:
         for i in range(len(tasks)):
             slots.acquire()
-            threading.Thread(target=run, args=(i,), name=f"tiewise-nk-{i}").start()
+            if dropped.is_set():
+                return
+            # daemon: a command that fails meanwhile exits without waiting for the task
+            threading.Thread(target=run, args=(i,), name=f"tiewise-nk-{i}", daemon=True).start()
 
-    def collect() -> Iterator[_T]:
-        for i in range(len(tasks)):
-            done[i].wait()
-            error, result = errors[i], results[i]
-            if error is not None:
-                raise error
-            results[i] = None  # the caller holds it now
-            yield cast(_T, result)
+    def collect() -> Generator[_T, None, None]:
+        try:
+            for i in range(len(tasks)):
+                done[i].wait()
+                error, result = errors[i], results[i]
+                if error is not None:
+                    raise error
+                results[i] = None  # the caller holds it now
+                yield cast(_T, result)
+        finally:
+            dropped.set()
 
     if seed is not None:
         nk.setSeed(seed, False)
-    threading.Thread(target=launch, name="tiewise-nk-launch").start()
+    threading.Thread(target=launch, name="tiewise-nk-launch", daemon=True).start()
     return collect()
 
 
