@@ -65,7 +65,7 @@ def seeded_apart(
     whatever ``workers`` is (tests/churn/test_cut_communities.py).  A task's exception is raised
     where its result would have been yielded; once the caller drops the results (an error, or
     an early return), no further task starts.  ``seed=None``: the caller has set it, before
-    anything it still runs began.
+    anything it still runs began (or the tasks draw no random numbers).
     """
     results: list[_T | None] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)

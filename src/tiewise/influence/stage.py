@@ -32,8 +32,8 @@ Tables written:
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from tiewise.config import Config
 from tiewise.exceptions import ConfigError
 from tiewise.graph.centrality import core_number, pagerank
-from tiewise.graph.network import Network, load_network
+from tiewise.graph.network import Network, load_network, seeded_apart
 from tiewise.influence.data import (
     Adoptions,
     adoption_values,
@@ -170,13 +170,11 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
         directed=cfg.link_direction and not reuse_tests,  # reused tests need no directions
     )
     # the structural score needs the network only: it runs on a thread of its own beside the
-    # tests (numba and SciPy's products release the GIL); the same scores as one after the other
-    beside = ThreadPoolExecutor(1, thread_name_prefix="tiewise-structural")
-    pending = beside.submit(structural_score, net, cfg.structural)
-    beside.shutdown(wait=False)  # the score still runs; the pool takes nothing more
+    # tests (numba and SciPy's products release the GIL; nothing in it draws random numbers)
+    pending = seeded_apart([partial(structural_score, net, cfg.structural)], seed=None, workers=1)
     ad = load_adoptions(ctx)
     if ad is None:
-        return _Prepared(net, None, None, None, "weighted_cascade", None, pending.result())
+        return _Prepared(net, None, None, None, "weighted_cascade", None, next(pending))
     earlier = _earlier_tests(ctx, ad) if reuse_tests else None
     directed = _directed(net) if earlier is None and cfg.link_direction else None
     ctx.release_buffers()  # the network is in numpy now; DuckDB's copy of its pages can go
@@ -205,7 +203,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
     if m is not None:
         check = reach_check(net, ad, model, detected, m.population_follows, (a, b), window, config)
-    structural = pending.result()
+    structural = next(pending)
     return _Prepared(
         net, ad, m, counts, model, val, structural, detected, (a, b), window, targets, check
     )
