@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
 
 from tiewise import interrupts
 from tiewise.exceptions import InputError, NotRunError, ResourceError, WorkspaceError
@@ -50,6 +51,8 @@ __all__ = [
     "exact_sum",
     "export_format",
     "file_order",
+    "frame_query",
+    "frame_table",
     "memory_advice",
     "release_buffers",
     "scalar",
@@ -202,6 +205,68 @@ def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
+
+
+def copy_frame(
+    con: duckdb.DuckDBPyConnection, name: str, frame: Any, *, temporary: bool = False
+) -> None:
+    """``CREATE OR REPLACE [TEMP] TABLE name`` from a pandas or arrow ``frame``, in its order.
+
+    Not through ``con.register``: DuckDB keeps a frame registered inside a transaction alive,
+    with a copy of it, until the transaction ends, unregistered or not, and a run is one
+    transaction.  At a million customers the frames the influence stage wrote (2.8 GB) stayed
+    in memory through the value and churn stages.  DuckDB's replacement scan finds the frame by
+    this function's local name and holds it only while the statement runs.  (A view over a
+    frame keeps it too; SQL that reads a frame goes through a relation, :func:`frame_query`.)
+    A temporary table dropped inside a transaction keeps its memory until the transaction
+    ends, in DuckDB's pool, where :func:`release_buffers` can spill it.
+    """
+    _tiewise_frame = frame  # read by DuckDB's replacement scan, by this name
+    kind = "TEMP TABLE" if temporary else "TABLE"
+    with file_order(con):
+        con.execute(f'CREATE OR REPLACE {kind} "{name}" AS SELECT * FROM _tiewise_frame')
+
+
+def frame_query(
+    con: duckdb.DuckDBPyConnection, name: str, frame: Any, sql: str
+) -> duckdb.DuckDBPyRelation:
+    """``sql``, in which ``name`` is the pandas or arrow ``frame``, as a relation.
+
+    Read it (``.df()``) or write it (:meth:`RunContext.write_table`); the frame is held by the
+    relation only, not until the run commits as with ``con.register`` (:func:`copy_frame`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> con = duckdb.connect()
+    >>> frame_query(con, "_f", pd.DataFrame({"x": [1, 2]}), "SELECT sum(x) AS s FROM _f").fetchall()
+    [(3,)]
+    """
+    source = con.from_arrow(frame) if isinstance(frame, pa.Table) else con.from_df(frame)
+    relation = source.query(name, sql)
+    assert relation is not None, "a query gives a relation"
+    return relation
+
+
+@contextmanager
+def frame_table(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterator[None]:
+    """``frame`` as the temporary table ``name`` while the block runs (copied: :func:`copy_frame`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> con = duckdb.connect()
+    >>> with frame_table(con, "_ids", pd.DataFrame({"id": [3, 1, 2]})):
+    ...     con.execute("SELECT list(id) FROM _ids").fetchall()
+    [([3, 1, 2],)]
+    >>> con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_ids'").fetchall()
+    [(0,)]
+    """
+    copy_frame(con, name, frame, temporary=True)
+    try:
+        yield
+    finally:
+        con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
 
 
 def export_format(out: str | Path, fmt: str | None = None) -> Literal["csv", "parquet"]:
@@ -406,24 +471,14 @@ class RunContext:
         if isinstance(source, str):
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {source}', params or [])
         elif isinstance(source, duckdb.DuckDBPyRelation):
-            source.create_view("_tiewise_relation", replace=True)
-            try:
-                self.con.execute(
-                    f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_relation'
-                )
-            finally:
-                self.con.execute("DROP VIEW IF EXISTS _tiewise_relation")
+            # not through a view: a view over a frame (``con.from_df(frame).query(...)``) keeps
+            # the frame in memory until the run commits, as ``con.register`` does (copy_frame)
+            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            source.create(name)
         else:
             # a frame is stored in its own order (a ranking, a priority list), so that a rerun
             # stores and exports the same rows in the same order (SQL sorts with ORDER BY)
-            self.con.register("_tiewise_frame", source)
-            try:
-                with file_order(self.con):
-                    self.con.execute(
-                        f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _tiewise_frame'
-                    )
-            finally:
-                self.con.unregister("_tiewise_frame")
+            copy_frame(self.con, name, source)
         if check:
             check_table(self.con, name, stage)
         self.con.execute(

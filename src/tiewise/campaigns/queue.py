@@ -42,7 +42,7 @@ import pandas as pd
 
 from tiewise.campaigns.lists import influencer_sql
 from tiewise.config import Config
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, frame_query, scalar
 
 __all__ = ["QueueSummary", "build_response_queue"]
 
@@ -94,30 +94,29 @@ def _followers(ctx: RunContext, config: Config, speakers: list[str]) -> pd.Serie
     if not (ctx.has_table("adoptions") and ctx.has_table("links")) or not speakers:
         return pd.Series(dtype=float)
     days = config.influence.window_days or 30.0
-    ctx.con.register("_queue_speakers", pd.DataFrame({"customer_id": speakers}))
-    try:
-        rows = ctx.con.execute(
-            f"""
-            WITH last AS (
-                SELECT customer_id, arg_max(item, timestamp) AS item, max(timestamp) AS ts
-                FROM adoptions WHERE customer_id IN (SELECT customer_id FROM _queue_speakers)
-                GROUP BY customer_id
-            ), contacts AS (
-                SELECT l.customer_id, k.b AS contact, l.item, l.ts FROM last l
-                JOIN links k ON k.a = l.customer_id
-                UNION ALL
-                SELECT l.customer_id, k.a, l.item, l.ts FROM last l
-                JOIN links k ON k.b = l.customer_id
-            )
-            SELECT c.customer_id, count(DISTINCT a.customer_id) AS followers
-            FROM contacts c JOIN adoptions a
-              ON a.customer_id = c.contact AND a.item = c.item AND a.timestamp > c.ts
-             AND a.timestamp <= c.ts + to_microseconds(CAST({days * 86400e6!r} AS BIGINT))
-            GROUP BY c.customer_id
-            """
-        ).df()
-    finally:
-        ctx.con.unregister("_queue_speakers")
+    rows = frame_query(
+        ctx.con,
+        "_queue_speakers",
+        pd.DataFrame({"customer_id": speakers}),
+        f"""
+        WITH last AS (
+            SELECT customer_id, arg_max(item, timestamp) AS item, max(timestamp) AS ts
+            FROM adoptions WHERE customer_id IN (SELECT customer_id FROM _queue_speakers)
+            GROUP BY customer_id
+        ), contacts AS (
+            SELECT l.customer_id, k.b AS contact, l.item, l.ts FROM last l
+            JOIN links k ON k.a = l.customer_id
+            UNION ALL
+            SELECT l.customer_id, k.a, l.item, l.ts FROM last l
+            JOIN links k ON k.b = l.customer_id
+        )
+        SELECT c.customer_id, count(DISTINCT a.customer_id) AS followers
+        FROM contacts c JOIN adoptions a
+          ON a.customer_id = c.contact AND a.item = c.item AND a.timestamp > c.ts
+         AND a.timestamp <= c.ts + to_microseconds(CAST({days * 86400e6!r} AS BIGINT))
+        GROUP BY c.customer_id
+        """,
+    ).df()
     return rows.set_index("customer_id")["followers"].astype(float)
 
 

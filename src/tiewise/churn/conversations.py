@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tiewise.churn.data import ChurnData, IntArray
-from tiewise.store import RunContext
+from tiewise.store import RunContext, frame_query
 
 __all__ = [
     "BURST",
@@ -57,19 +57,17 @@ def conversation_days(ctx: RunContext, data: ChurnData, threshold: float) -> pd.
         return None
     as_of = data.as_of.replace(tzinfo=datetime.UTC) if not data.as_of.tzinfo else data.as_of
     frame = pd.DataFrame({"customer_id": data.ids, "idx": np.arange(data.n, dtype=np.int64)})
-    ctx.con.register("_churn_talk_ids", frame)
-    try:
-        out = ctx.con.execute(
-            f"""
-            SELECT i.idx, (epoch(c.timestamp) - {as_of.timestamp()!r}) / {_DAY_S!r} AS day,
-                   c.sentiment, coalesce(c.sentiment <= {threshold!r}, false) AS negative
-            FROM conversations c JOIN _churn_talk_ids i USING (customer_id)
-            ORDER BY i.idx, day
-            """
-        ).df()
-    finally:
-        ctx.con.unregister("_churn_talk_ids")
-    return out
+    return frame_query(
+        ctx.con,
+        "_churn_talk_ids",
+        frame,
+        f"""
+        SELECT i.idx, (epoch(c.timestamp) - {as_of.timestamp()!r}) / {_DAY_S!r} AS day,
+               c.sentiment, coalesce(c.sentiment <= {threshold!r}, false) AS negative
+        FROM conversations c JOIN _churn_talk_ids i USING (customer_id)
+        ORDER BY i.idx, day
+        """,
+    ).df()
 
 
 def conversation_features(

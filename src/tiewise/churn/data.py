@@ -17,7 +17,7 @@ import pandas as pd
 
 from tiewise.links.strength import ACTIVITY_WEEKS
 from tiewise.shared import BoolArray, FloatArray, IntArray
-from tiewise.store import RunContext
+from tiewise.store import RunContext, frame_query
 
 __all__ = ["MAX_WEEKS", "ChurnData", "load_churn_data", "transaction_days"]
 
@@ -223,16 +223,14 @@ def transaction_days(ctx: RunContext, data: ChurnData) -> pd.DataFrame | None:
     con = ctx.con
     as_of = data.as_of.replace(tzinfo=datetime.UTC) if not data.as_of.tzinfo else data.as_of
     frame = pd.DataFrame({"customer_id": data.ids, "idx": np.arange(data.n, dtype=np.int64)})
-    con.register("_churn_ids", frame)
-    try:
-        out = con.execute(
-            f"""
-            SELECT i.idx, (epoch(t.timestamp) - {as_of.timestamp()!r}) / {_DAY_S!r} AS day,
-                   t.amount
-            FROM transactions t JOIN _churn_ids i USING (customer_id)
-            ORDER BY i.idx, day
-            """
-        ).df()
-    finally:
-        con.unregister("_churn_ids")
-    return out
+    return frame_query(
+        con,
+        "_churn_ids",
+        frame,
+        f"""
+        SELECT i.idx, (epoch(t.timestamp) - {as_of.timestamp()!r}) / {_DAY_S!r} AS day,
+               t.amount
+        FROM transactions t JOIN _churn_ids i USING (customer_id)
+        ORDER BY i.idx, day
+        """,
+    ).df()

@@ -55,7 +55,7 @@ from tiewise.graph.roles import (
     within_module_z,
 )
 from tiewise.graph.stable import stable_ids
-from tiewise.store import RunContext, exact_sum, file_order
+from tiewise.store import RunContext, copy_frame, exact_sum, file_order
 
 __all__ = ["GraphSummary", "analyse_network"]
 
@@ -360,8 +360,12 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     levels, modularity, changes, quality = _levels(ctx, net, config, seeded=True)
     labels = levels[0]
     con = ctx.con
-    con.register("_scores", _scores(net, labels, next(central), config))
-    con.register("_communities", _community_table(net, labels, net.weighted_degree()))
+    # copied in, not con.register (see tiewise.store.copy_frame); dropped at the stage's end,
+    # their memory DuckDB's until the run commits (spilled by release_buffers if need be)
+    copy_frame(con, "_scores", _scores(net, labels, next(central), config), temporary=True)
+    communities = _community_table(net, labels, net.weighted_degree())
+    copy_frame(con, "_communities", communities, temporary=True)
+    del communities
     leaders = config.graph.leaders_per_community
     ctx.write_table(
         "customer_scores",
@@ -429,8 +433,7 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         stage="graph",
         description="How this run's communities continue, split or merge the last's.",
     )
-    con.unregister("_scores")
-    con.unregister("_communities")
+    con.execute("DROP TABLE temp.main._scores; DROP TABLE temp.main._communities")
     _write_adjacency(ctx, net, log_weight=config.graph.edge_weight == "log_strength")
     return GraphSummary(
         nodes=net.n,

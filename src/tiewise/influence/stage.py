@@ -67,7 +67,7 @@ from tiewise.influence.seeds import (
 from tiewise.influence.structural import collective_influence, leaderrank
 from tiewise.influence.timing import linked_pairs
 from tiewise.shared import DAYS_PER_MONTH, FloatArray, IntArray
-from tiewise.store import RunContext
+from tiewise.store import RunContext, frame_query
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds", "structural_score"]
 
@@ -290,21 +290,23 @@ def _write_links(
         columns["mean_delay_days"] = counts.mean_delay[keep]
         for m in _STATIC:
             columns[f"p_{m}"] = counts.probability(m)[keep]
-    ctx.con.register("_influence_links", pa.table(columns))
-    try:
-        ctx.write_table(
-            "influence_links",
-            """
-            SELECT s.customer_id AS source, t.customer_id AS target, l.* EXCLUDE (src, dst)
-            FROM _influence_links l JOIN _node_index s ON s.idx = l.src
-                                    JOIN _node_index t ON t.idx = l.dst
-            ORDER BY source, target
-            """,
-            stage="influence",
-            description="Per directed link: propagations and learned influence probabilities.",
-        )
-    finally:
-        ctx.con.unregister("_influence_links")
+    rows = frame_query(
+        ctx.con,
+        "_influence_links",
+        pa.table(columns),
+        """
+        SELECT s.customer_id AS source, t.customer_id AS target, l.* EXCLUDE (src, dst)
+        FROM _influence_links l JOIN _node_index s ON s.idx = l.src
+                                JOIN _node_index t ON t.idx = l.dst
+        ORDER BY source, target
+        """,
+    )
+    ctx.write_table(
+        "influence_links",
+        rows,
+        stage="influence",
+        description="Per directed link: propagations and learned influence probabilities.",
+    )
 
 
 def _write_network_values(
@@ -321,22 +323,23 @@ def _write_network_values(
     summary.network_value_total = float(by_category["network_value"].sum())
     summary.value_basis = basis
     columns = ", ".join(c for c in by_category.columns if c != "node")
-    ctx.con.register("_network_value_rows", by_category)
-    try:  # the ids joined in by DuckDB, not held as Python strings
-        ctx.write_table(
-            "network_value_categories",
-            f"""
-            SELECT n.customer_id, {columns}
-            FROM _network_value_rows r JOIN _node_index n ON n.idx = r.node
-            ORDER BY n.customer_id, r.category
-            """,
-            stage="influence",
-            description="Per customer and category: expected adoptions, adoptions each causes, "
-            "value.",
-        )
-    finally:
-        ctx.con.unregister("_network_value_rows")
-    del by_category
+    rows = frame_query(  # the ids joined in by DuckDB, not held as Python strings
+        ctx.con,
+        "_network_value_rows",
+        by_category,
+        f"""
+        SELECT n.customer_id, {columns}
+        FROM _network_value_rows r JOIN _node_index n ON n.idx = r.node
+        ORDER BY n.customer_id, r.category
+        """,
+    )
+    ctx.write_table(
+        "network_value_categories",
+        rows,
+        stage="influence",
+        description="Per customer and category: expected adoptions, adoptions each causes, value.",
+    )
+    del by_category, rows
     months = config.value.horizon_months
     ctx.write_table(
         "network_value",

@@ -173,15 +173,13 @@ def _sentiment(ctx: RunContext, config: Config, summary: IngestSummary) -> None:
     frame = pd.DataFrame(
         {"_id": rows["_id"], "sentiment": sentiment, "sentiment_source": source.astype(str)}
     )
-    con.register("_sentiment_frame", frame)
-    try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _sentiment AS SELECT _id::BIGINT AS _id, "
-            "sentiment::DOUBLE AS sentiment, sentiment_source::VARCHAR AS sentiment_source "
-            "FROM _sentiment_frame"
-        )
-    finally:
-        con.unregister("_sentiment_frame")
+    # read by DuckDB's replacement scan, by name (not con.register: tiewise.store.copy_frame)
+    _sentiment_frame = frame
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sentiment AS SELECT _id::BIGINT AS _id, "
+        "sentiment::DOUBLE AS sentiment, sentiment_source::VARCHAR AS sentiment_source "
+        "FROM _sentiment_frame"
+    )
     uncovered = int((source == "not covered").sum())
     if uncovered:
         summary.add(

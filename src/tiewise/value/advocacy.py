@@ -19,7 +19,7 @@ import pandas as pd
 
 from tiewise.config import ValueConfig
 from tiewise.exceptions import InputError
-from tiewise.store import exact_sum
+from tiewise.store import exact_sum, frame_table
 
 __all__ = [
     "LearnedWeights",
@@ -56,13 +56,9 @@ def _decay(as_of: dt.datetime, half_life: float) -> str:
     )
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, mapping: dict[str, float]) -> None:
-    con.register(
-        name,
-        pd.DataFrame(
-            {"event_type": list(mapping), "x": np.asarray(list(mapping.values()), dtype=float)}
-        ),
-    )
+def _weights(mapping: dict[str, float]) -> pd.DataFrame:
+    values = np.asarray(list(mapping.values()), dtype=float)
+    return pd.DataFrame({"event_type": list(mapping), "x": values})
 
 
 def engagement_scores(
@@ -76,30 +72,30 @@ def engagement_scores(
     Returns ``customer_id``, ``engagement_points``, ``engagement_events`` and ``top_behaviour``
     (the event type that earned the most points, with its count).
     """
-    _register(con, "_eng_w", weights if weights is not None else cfg.engagement_weights)
-    _register(con, "_eng_scale", cfg.engagement_value_scale)
+    weighted = _weights(weights if weights is not None else cfg.engagement_weights)
+    scaled = _weights(cfg.engagement_value_scale)
     points = (
         "w.x * CASE WHEN s.x IS NOT NULL THEN coalesce(e.value, 0) / s.x ELSE 1 END * "
         + _decay(as_of, cfg.engagement_half_life_days)
     )
-    frame = con.execute(
-        f"""
-        WITH per_type AS (
-            SELECT e.customer_id, e.event_type, count(*) AS n,
-                   {exact_sum(points)} AS points
-            FROM engagement_events e JOIN _eng_w w USING (event_type)
-            LEFT JOIN _eng_scale s USING (event_type)
-            WHERE w.x <> 0
-            GROUP BY ALL
-        )
-        SELECT customer_id, {exact_sum("points")} AS engagement_points, sum(n) AS engagement_events,
-               arg_max(format('{{}} ({{}} events, {{}} points)', event_type, n, round(points, 1)),
-                       points) AS top_behaviour
-        FROM per_type GROUP BY customer_id ORDER BY customer_id
-        """
-    ).df()
-    con.unregister("_eng_w")
-    con.unregister("_eng_scale")
+    with frame_table(con, "_eng_w", weighted), frame_table(con, "_eng_scale", scaled):
+        frame = con.execute(
+            f"""
+            WITH per_type AS (
+                SELECT e.customer_id, e.event_type, count(*) AS n,
+                       {exact_sum(points)} AS points
+                FROM engagement_events e JOIN _eng_w w USING (event_type)
+                LEFT JOIN _eng_scale s USING (event_type)
+                WHERE w.x <> 0
+                GROUP BY ALL
+            )
+            SELECT customer_id, {exact_sum("points")} AS engagement_points,
+                   sum(n) AS engagement_events,
+                   arg_max(format('{{}} ({{}} events, {{}} points)', event_type, n,
+                                  round(points, 1)), points) AS top_behaviour
+            FROM per_type GROUP BY customer_id ORDER BY customer_id
+            """
+        ).df()
     return frame
 
 
