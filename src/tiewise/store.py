@@ -52,6 +52,7 @@ __all__ = [
     "export_format",
     "file_order",
     "frame_query",
+    "frame_rows",
     "frame_table",
     "memory_advice",
     "release_buffers",
@@ -60,6 +61,7 @@ __all__ = [
     "sql_path",
     "sql_read_path",
     "sql_string",
+    "temp_table",
     "versions",
 ]
 
@@ -207,24 +209,9 @@ def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
 
 
-def copy_frame(
-    con: duckdb.DuckDBPyConnection, name: str, frame: Any, *, temporary: bool = False
-) -> None:
-    """``CREATE OR REPLACE [TEMP] TABLE name`` from a pandas or arrow ``frame``, in its order.
-
-    Not through ``con.register``: DuckDB keeps a frame registered inside a transaction alive,
-    with a copy of it, until the transaction ends, unregistered or not, and a run is one
-    transaction.  At a million customers the frames the influence stage wrote (2.8 GB) stayed
-    in memory through the value and churn stages.  DuckDB's replacement scan finds the frame by
-    this function's local name and holds it only while the statement runs.  (A view over a
-    frame keeps it too; SQL that reads a frame goes through a relation, :func:`frame_query`.)
-    A temporary table dropped inside a transaction keeps its memory until the transaction
-    ends, in DuckDB's pool, where :func:`release_buffers` can spill it.
-    """
-    _tiewise_frame = frame  # read by DuckDB's replacement scan, by this name
-    kind = "TEMP TABLE" if temporary else "TABLE"
-    with file_order(con):
-        con.execute(f'CREATE OR REPLACE {kind} "{name}" AS SELECT * FROM _tiewise_frame')
+def frame_rows(con: duckdb.DuckDBPyConnection, frame: Any) -> duckdb.DuckDBPyRelation:
+    """A pandas or arrow ``frame`` as a relation (what :func:`frame_query` says about it holds)."""
+    return con.from_arrow(frame) if isinstance(frame, pa.Table) else con.from_df(frame)
 
 
 def frame_query(
@@ -232,8 +219,12 @@ def frame_query(
 ) -> duckdb.DuckDBPyRelation:
     """``sql``, in which ``name`` is the pandas or arrow ``frame``, as a relation.
 
-    Read it (``.df()``) or write it (:meth:`RunContext.write_table`); the frame is held by the
-    relation only, not until the run commits as with ``con.register`` (:func:`copy_frame`).
+    Read it (``.df()``), write it (:meth:`RunContext.write_table`) or copy it into a temporary
+    table (:func:`temp_table`).  Not ``con.register``: DuckDB keeps a frame registered inside a
+    transaction alive, with a copy of it, until the transaction ends, unregistered or not, and a
+    run is one transaction; at a million customers the frames the influence stage wrote (2.8 GB)
+    stayed in memory through the value and churn stages.  A view over a frame keeps it the same
+    way.  A relation holds the frame only as long as Python holds the relation.
 
     Examples
     --------
@@ -242,15 +233,27 @@ def frame_query(
     >>> frame_query(con, "_f", pd.DataFrame({"x": [1, 2]}), "SELECT sum(x) AS s FROM _f").fetchall()
     [(3,)]
     """
-    source = con.from_arrow(frame) if isinstance(frame, pa.Table) else con.from_df(frame)
-    relation = source.query(name, sql)
+    relation = frame_rows(con, frame).query(name, sql)
     assert relation is not None, "a query gives a relation"
     return relation
 
 
+def temp_table(con: duckdb.DuckDBPyConnection, name: str, rows: duckdb.DuckDBPyRelation) -> None:
+    """``rows`` copied, in their order, into the temporary table ``name`` (replaced if there).
+
+    A temporary table dropped inside a transaction keeps its memory until the transaction ends,
+    in DuckDB's pool (where :func:`release_buffers` can spill it), not in Python's heap.
+    """
+    typed = zip(rows.columns, rows.types, strict=True)
+    columns = ", ".join(f"{sql_identifier(c)} {t}" for c, t in typed)
+    with file_order(con):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {sql_identifier(name)} ({columns})")
+        rows.insert_into(name)
+
+
 @contextmanager
 def frame_table(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterator[None]:
-    """``frame`` as the temporary table ``name`` while the block runs (copied: :func:`copy_frame`).
+    """``frame`` as the temporary table ``name`` while the block runs (:func:`temp_table`).
 
     Examples
     --------
@@ -262,11 +265,11 @@ def frame_table(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterat
     >>> con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_ids'").fetchall()
     [(0,)]
     """
-    copy_frame(con, name, frame, temporary=True)
+    temp_table(con, name, frame_rows(con, frame))
     try:
         yield
     finally:
-        con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{sql_identifier(name)}")
 
 
 def export_format(out: str | Path, fmt: str | None = None) -> Literal["csv", "parquet"]:
@@ -471,14 +474,17 @@ class RunContext:
         if isinstance(source, str):
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {source}', params or [])
         elif isinstance(source, duckdb.DuckDBPyRelation):
-            # not through a view: a view over a frame (``con.from_df(frame).query(...)``) keeps
-            # the frame in memory until the run commits, as ``con.register`` does (copy_frame)
+            # not through a view: a view over a frame (a relation from frame_query) keeps the
+            # frame in memory until the run commits
             self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
             source.create(name)
         else:
             # a frame is stored in its own order (a ranking, a priority list), so that a rerun
             # stores and exports the same rows in the same order (SQL sorts with ORDER BY)
-            copy_frame(self.con, name, source)
+            rows = frame_rows(self.con, source)
+            with file_order(self.con):
+                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+                rows.create(name)
         if check:
             check_table(self.con, name, stage)
         self.con.execute(

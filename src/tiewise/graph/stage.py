@@ -55,7 +55,7 @@ from tiewise.graph.roles import (
     within_module_z,
 )
 from tiewise.graph.stable import stable_ids
-from tiewise.store import RunContext, copy_frame, exact_sum, file_order
+from tiewise.store import RunContext, exact_sum, file_order, frame_rows, temp_table
 
 __all__ = ["GraphSummary", "analyse_network"]
 
@@ -360,11 +360,10 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     levels, modularity, changes, quality = _levels(ctx, net, config, seeded=True)
     labels = levels[0]
     con = ctx.con
-    # copied in, not con.register (see tiewise.store.copy_frame); dropped at the stage's end,
-    # their memory DuckDB's until the run commits (spilled by release_buffers if need be)
-    copy_frame(con, "_scores", _scores(net, labels, next(central), config), temporary=True)
+    # copied into DuckDB, dropped at the stage's end (not con.register: store.frame_query)
+    temp_table(con, "_scores", frame_rows(con, _scores(net, labels, next(central), config)))
     communities = _community_table(net, labels, net.weighted_degree())
-    copy_frame(con, "_communities", communities, temporary=True)
+    temp_table(con, "_communities", frame_rows(con, communities))
     del communities
     leaders = config.graph.leaders_per_community
     ctx.write_table(

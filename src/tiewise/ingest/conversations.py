@@ -40,7 +40,7 @@ from tiewise.ingest.checks import IngestSummary, RuleCount
 from tiewise.ingest.schemas import SCHEMAS
 from tiewise.ingest.sentiment import MODEL, SentimentScorer, covered
 from tiewise.ingest.tables import load_table
-from tiewise.store import RunContext, scalar
+from tiewise.store import RunContext, frame_query, scalar, temp_table
 
 __all__ = ["CONVERSATION_TABLES", "load_conversations"]
 
@@ -173,13 +173,14 @@ def _sentiment(ctx: RunContext, config: Config, summary: IngestSummary) -> None:
     frame = pd.DataFrame(
         {"_id": rows["_id"], "sentiment": sentiment, "sentiment_source": source.astype(str)}
     )
-    # read by DuckDB's replacement scan, by name (not con.register: tiewise.store.copy_frame)
-    _sentiment_frame = frame
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _sentiment AS SELECT _id::BIGINT AS _id, "
-        "sentiment::DOUBLE AS sentiment, sentiment_source::VARCHAR AS sentiment_source "
-        "FROM _sentiment_frame"
+    typed = frame_query(
+        con,
+        "_sentiment_frame",
+        frame,
+        "SELECT _id::BIGINT AS _id, sentiment::DOUBLE AS sentiment, "
+        "sentiment_source::VARCHAR AS sentiment_source FROM _sentiment_frame",
     )
+    temp_table(con, "_sentiment", typed)
     uncovered = int((source == "not covered").sum())
     if uncovered:
         summary.add(
