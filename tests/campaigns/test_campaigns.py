@@ -113,6 +113,25 @@ def test_responses_with_raw_ids_give_the_planted_uplift(
     assert row[1] == pytest.approx(25.0 * u.control_rate)
 
 
+def test_responses_from_excel_match_the_same_rows_as_csv(
+    telco: tuple[Config, pd.DataFrame], tmp_path: Path
+) -> None:
+    config, truth = telco
+    campaign(config, "acquisition", name="sheet", size=500)
+    frame = listed(config, "sheet").merge(truth, left_on="customer_id", right_on="pseudonym")
+    replied = np.random.default_rng(4).random(len(frame)) < 0.2
+    rows = pd.DataFrame({"phone": frame.loc[replied, "id"], "answer": "yes", "spend": 12.5})
+    rows.to_csv(tmp_path / "replies.csv", index=False)
+    rows.to_excel(tmp_path / "replies.xlsx", index=False, engine="xlsxwriter")
+    read = [
+        responses(config, "sheet", tmp_path / f"replies.{suffix}", id_column="phone",
+                  response_column="answer", value_column="spend")
+        for suffix in ("csv", "xlsx")
+    ]  # fmt: skip
+    assert read[0].target_responders + read[0].control_responders == replied.sum() > 0
+    assert read[1] == read[0]
+
+
 def test_uplift_p_value_is_the_two_proportion_z_test() -> None:
     nt, kt, nc, kc = 900, 117, 1100, 110
     pt, pc, pooled = kt / nt, kc / nc, (kt + kc) / (nt + nc)

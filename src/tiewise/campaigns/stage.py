@@ -33,7 +33,7 @@ from tiewise.campaigns.lists import build_list
 from tiewise.config import Config
 from tiewise.exceptions import InputError
 from tiewise.ingest.pseudonym import hmac_sql
-from tiewise.store import RunContext, scalar, sql_read_path
+from tiewise.store import RunContext, frame_query, scalar, sql_read_path, temp_table
 
 __all__ = ["CampaignSummary", "Uplift", "create_campaign", "load_responses"]
 
@@ -189,16 +189,20 @@ def load_responses(
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
     suffix = path.suffix.lower()
-    if suffix == ".xlsx":
+    if suffix == ".xlsx":  # the sheet as a relation, not con.register (store.frame_query)
         from tiewise.campaigns.files import read_frame
 
-        con.register("_response_file", read_frame(path, "responses"))
+        sheet = read_frame(path, "responses")
         reader = "_response_file"
-    elif suffix in (".parquet", ".pq"):
-        reader = f"read_parquet({sql_read_path(path)})"
     else:
-        reader = f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
-    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+        sheet = None
+        reader = (
+            f"read_parquet({sql_read_path(path)})"
+            if suffix in (".parquet", ".pq")
+            else f"read_csv({sql_read_path(path)}, all_varchar = true, header = true)"
+        )
+    columns = con.sql(f"SELECT * FROM {reader}").columns if sheet is None else sheet.columns
+    present = {str(c) for c in columns}
     for column, option in (
         (id_column, "--id-column"),
         (response_column, "--response-column"),
@@ -209,13 +213,16 @@ def load_responses(
                 f"{path}: no column {column!r} (columns: {', '.join(sorted(present))}). Name the "
                 f"right one with {option}."
             )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _responses AS
+    rows = f"""
         SELECT row_number() OVER () AS _row, CAST("{id_column}" AS VARCHAR) AS raw_id,
                lower(trim(CAST("{response_column}" AS VARCHAR))) AS responded_text,
                {f'CAST("{value_column}" AS VARCHAR)' if value_column else "NULL"} AS value_text
         FROM {reader}"""
-    )
+    if sheet is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _responses AS {rows}")
+    else:
+        temp_table(con, "_responses", frame_query(con, reader, sheet, rows))
+        del sheet
     _check_responses(con, path, response_column, value_column)
     ids = "raw_id"
     if key is not None:  # hashed as ingest hashed the inputs' identifiers (trimmed)
@@ -258,8 +265,6 @@ def load_responses(
     _write_uplift(ctx, uplift, unmatched_responders)
     con.execute("DROP TABLE _responses")
     con.execute("DROP TABLE _answers")
-    if suffix == ".xlsx":
-        con.unregister("_response_file")
     return uplift
 
 
