@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 
@@ -85,15 +86,22 @@ def test_the_control_arm_is_a_stable_seeded_share_of_each_list(
     assert not other.equals(large)  # each campaign draws its own control arm
 
 
+def _replies(
+    telco: tuple[Config, pd.DataFrame], name: str, size: int, seed: int, rates: tuple[float, float]
+) -> tuple[pd.DataFrame, npt.NDArray[np.bool_]]:
+    """A new acquisition list joined to the raw ids; who replied, at ``rates`` (target, control)."""
+    config, truth = telco
+    campaign(config, "acquisition", name=name, size=size)
+    frame = listed(config, name).merge(truth, left_on="customer_id", right_on="pseudonym")
+    rate = np.where(frame["arm"] == "target", *rates)
+    return frame, np.random.default_rng(seed).random(len(frame)) < rate
+
+
 def test_responses_with_raw_ids_give_the_planted_uplift(
     telco: tuple[Config, pd.DataFrame], tmp_path: Path
 ) -> None:
-    config, truth = telco
-    campaign(config, "acquisition", name="trial", size=2000)
-    frame = listed(config, "trial").merge(truth, left_on="customer_id", right_on="pseudonym")
-    rng = np.random.default_rng(3)
-    rate = np.where(frame["arm"] == "target", 0.30, 0.10)
-    replied = rng.random(len(frame)) < rate
+    config = telco[0]
+    frame, replied = _replies(telco, "trial", 2000, 3, (0.30, 0.10))
     file = tmp_path / "replies.csv"
     pd.DataFrame({"phone": frame.loc[replied, "id"], "answer": "yes", "spend": 25.0}).to_csv(
         file, index=False
@@ -116,10 +124,8 @@ def test_responses_with_raw_ids_give_the_planted_uplift(
 def test_responses_from_excel_match_the_same_rows_as_csv(
     telco: tuple[Config, pd.DataFrame], tmp_path: Path
 ) -> None:
-    config, truth = telco
-    campaign(config, "acquisition", name="sheet", size=500)
-    frame = listed(config, "sheet").merge(truth, left_on="customer_id", right_on="pseudonym")
-    replied = np.random.default_rng(4).random(len(frame)) < 0.2
+    config = telco[0]
+    frame, replied = _replies(telco, "sheet", 500, 4, (0.2, 0.2))
     rows = pd.DataFrame({"phone": frame.loc[replied, "id"], "answer": "yes", "spend": 12.5})
     rows.to_csv(tmp_path / "replies.csv", index=False)
     rows.to_excel(tmp_path / "replies.xlsx", index=False, engine="xlsxwriter")
