@@ -329,7 +329,8 @@ def bench_size(size: int, args: argparse.Namespace, root: Path) -> dict[str, Any
     folder.mkdir(parents=True, exist_ok=True)
     synth = _child(
         [TIEWISE, "synth", "telco", "--out", str(data), "--customers", str(size),
-         "--days", str(args.days), "--seed", str(args.seed)]
+         "--days", str(args.days), "--seed", str(args.seed),
+         "--records-per-customer", str(args.records_per_customer)]
     )  # fmt: skip
     assert synth["exit_code"] == 0, synth["error"]
     config = _configure(data, folder, args.memory_limit, args.threads)
@@ -362,6 +363,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument(
+        "--records-per-customer", type=float, default=50.0,
+        help="call and SMS records a subscriber over the days (100 at 1M: 100M records)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-limit", default="6GB", help="[engine] memory_limit")
     parser.add_argument("--threads", type=int, default=None, help="[engine] threads")
@@ -385,10 +390,12 @@ def main() -> None:
     out = {
         "benchmark": "pipeline",
         "command": (
-            "tiewise synth telco --customers N --days D; tiewise init --data; tiewise run "
+            "tiewise synth telco --customers N --days D --records-per-customer R; tiewise init "
+            "--data; tiewise run "
             "(default configuration, [engine] memory_limit set)"
         ),
         "days": args.days,
+        "records_per_customer": args.records_per_customer,
         "memory_limit": args.memory_limit,
         "threads": args.threads,
         "sizes": results,

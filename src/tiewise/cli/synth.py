@@ -30,6 +30,9 @@ def telco(
     mixing: Annotated[float, typer.Option(help="Share of ties outside one's community.")] = 0.2,
     influence: Annotated[float, typer.Option(help="Adoption contagion scale (0 = none).")] = 1.0,
     churn_contagion: Annotated[float, typer.Option(help="Churn contagion scale (0 = none).")] = 1.0,
+    records_per_customer: Annotated[
+        float, typer.Option(help="Mean call and SMS records a subscriber over the days.")
+    ] = 50.0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
 ) -> None:
     """A mobile operator: calls and SMS, off-network contacts, service numbers, adoption, churn."""
@@ -42,6 +45,7 @@ def telco(
         mixing=mixing,
         influence=influence,
         churn_contagion=churn_contagion,
+        records_per_customer=records_per_customer,
     )
     generate(lambda p: generate_telco(params, out_dir, fmt=_fmt(fmt), progress=p))
 
