@@ -504,3 +504,15 @@ def test_bills_follow_plan_fee_and_activity(frames: dict[str, pd.DataFrame]) -> 
     assert set(cust["plan"]) == {"prepaid_s", "postpaid_m", "postpaid_l"}
     assert set(cust["segment"]) == {"consumer", "youth", "business"}
     assert (cust["signup_date"] < START).all()
+
+
+def test_the_cli_sets_records_per_customer(tmp_path: Path, cli: Any) -> None:
+    counts = {}
+    for per in ("20", "60"):
+        out = tmp_path / per
+        made = cli("synth", "telco", "--out", str(out), "--customers", "400",
+                   "--records-per-customer", per)  # fmt: skip
+        assert made.code == 0, made.err
+        counts[per] = pq.read_metadata(out / "interactions.parquet").num_rows
+    assert counts["20"] == pytest.approx(400 * 20, rel=0.25)
+    assert counts["60"] == pytest.approx(400 * 60, rel=0.25)
