@@ -243,8 +243,8 @@ class EngineConfig(_Strict):
         default=None,
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description='e.g. "6GB"; beyond it DuckDB spills to the workspace\'s tmp folder. '
-        "Default: half of the machine's memory (the rest of the process needs the other half "
-        "at scale).",
+        "Default: a quarter of the machine's memory (the rest of the process, which cannot "
+        "spill, needs the rest at scale).",
     )
     threads: int | None = Field(default=None, ge=1, description="Default: all cores.")
 
