@@ -222,8 +222,8 @@ def frame_query(
     Read it (``.df()``), write it (:meth:`RunContext.write_table`) or copy it into a temporary
     table (:func:`temp_table`).  Not ``con.register``: DuckDB keeps a frame registered inside a
     transaction alive, with a copy of it, until the transaction ends, unregistered or not, and a
-    run is one transaction; at a million customers the frames the influence stage wrote (2.8 GB)
-    stayed in memory through the value and churn stages.  A view over a frame keeps it the same
+    run is one transaction; at a million customers the frames kept that way held 2.7 GB after the
+    influence stage, through the value and churn stages.  A view over a frame keeps it the same
     way.  A relation holds the frame only as long as Python holds the relation.
 
     Examples

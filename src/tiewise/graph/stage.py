@@ -55,7 +55,7 @@ from tiewise.graph.roles import (
     within_module_z,
 )
 from tiewise.graph.stable import stable_ids
-from tiewise.store import RunContext, exact_sum, file_order, frame_rows, temp_table
+from tiewise.store import RunContext, exact_sum, file_order, frame_table
 
 __all__ = ["GraphSummary", "analyse_network"]
 
@@ -345,6 +345,55 @@ def _write_adjacency(ctx: RunContext, net: Network, *, log_weight: bool) -> None
         )
 
 
+def _write_scores(
+    ctx: RunContext, scores: pd.DataFrame, communities: pd.DataFrame, leaders: int
+) -> None:
+    """``customer_scores`` and ``communities`` from the stage's two frames, joined in DuckDB.
+
+    The frames are copied into temporary tables for the two statements (not con.register,
+    which would keep them until the run commits: tiewise.store.frame_query).
+    """
+    con = ctx.con
+    with frame_table(con, "_scores", scores), frame_table(con, "_communities", communities):
+        ctx.write_table(
+            "customer_scores",
+            f"""
+            SELECT s.customer_id, s.on_network, n.is_service, s.community,
+                   c.size AS community_size, s.* EXCLUDE (customer_id, on_network, community,
+                                                           rank_in_community),
+                   CASE WHEN s.rank_in_community > 0 THEN s.rank_in_community END
+                       AS rank_in_community,
+                   s.rank_in_community BETWEEN 1 AND {leaders} AND c.size >= 3 AS is_leader,
+                   {_REASON.format(leaders=leaders)} AS reason
+            FROM _scores s JOIN nodes n USING (customer_id)
+            JOIN _communities c ON c.community = s.community
+            ORDER BY s.community, s.rank_in_community NULLS LAST, s.customer_id
+            """,
+            stage="graph",
+            description="Per party: community, contacts, centralities, role, rank and the reason.",
+        )
+        extras, joins = _community_extras(ctx)
+        ctx.write_table(
+            "communities",
+            f"""
+            SELECT c.*, c.on_network_members * 1.0 / c.size AS on_network_share{extras},
+                   l.leaders, coalesce(br.bridges, 0) AS bridges
+            FROM _communities c
+            LEFT JOIN (SELECT community, string_agg(customer_id, ' ' ORDER BY rank_in_community)
+                       AS leaders FROM _scores WHERE rank_in_community BETWEEN 1 AND {leaders}
+                       GROUP BY community) l ON l.community = c.community
+            LEFT JOIN (SELECT community, count(*) AS bridges FROM _scores
+                       WHERE business_role = 'bridge' GROUP BY community) br
+                   ON br.community = c.community
+            {joins}
+            ORDER BY c.size DESC, c.community
+            """,
+            stage="graph",
+            description="Per community: size, links, density, conductance, churn, revenue, "
+            "leaders.",
+        )
+
+
 def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     """Find communities, centrality, roles and leaders; write the graph stage's tables."""
     net = load_network(
@@ -359,48 +408,11 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
     central = seeded_apart([partial(_centralities, net, config, None)], seed=config.seed, workers=1)
     levels, modularity, changes, quality = _levels(ctx, net, config, seeded=True)
     labels = levels[0]
-    con = ctx.con
-    # copied into DuckDB, dropped at the stage's end (not con.register: store.frame_query)
-    temp_table(con, "_scores", frame_rows(con, _scores(net, labels, next(central), config)))
-    communities = _community_table(net, labels, net.weighted_degree())
-    temp_table(con, "_communities", frame_rows(con, communities))
-    del communities
-    leaders = config.graph.leaders_per_community
-    ctx.write_table(
-        "customer_scores",
-        f"""
-        SELECT s.customer_id, s.on_network, n.is_service, s.community,
-               c.size AS community_size, s.* EXCLUDE (customer_id, on_network, community,
-                                                       rank_in_community),
-               CASE WHEN s.rank_in_community > 0 THEN s.rank_in_community END
-                   AS rank_in_community,
-               s.rank_in_community BETWEEN 1 AND {leaders} AND c.size >= 3 AS is_leader,
-               {_REASON.format(leaders=leaders)} AS reason
-        FROM _scores s JOIN nodes n USING (customer_id)
-        JOIN _communities c ON c.community = s.community
-        ORDER BY s.community, s.rank_in_community NULLS LAST, s.customer_id
-        """,
-        stage="graph",
-        description="Per party: community, contacts, centralities, role, rank and the reason.",
-    )
-    extras, joins = _community_extras(ctx)
-    ctx.write_table(
-        "communities",
-        f"""
-        SELECT c.*, c.on_network_members * 1.0 / c.size AS on_network_share{extras},
-               l.leaders, coalesce(br.bridges, 0) AS bridges
-        FROM _communities c
-        LEFT JOIN (SELECT community, string_agg(customer_id, ' ' ORDER BY rank_in_community)
-                   AS leaders FROM _scores WHERE rank_in_community BETWEEN 1 AND {leaders}
-                   GROUP BY community) l ON l.community = c.community
-        LEFT JOIN (SELECT community, count(*) AS bridges FROM _scores
-                   WHERE business_role = 'bridge' GROUP BY community) br
-               ON br.community = c.community
-        {joins}
-        ORDER BY c.size DESC, c.community
-        """,
-        stage="graph",
-        description="Per community: size, links, density, conductance, churn, revenue, leaders.",
+    _write_scores(
+        ctx,
+        _scores(net, labels, next(central), config),
+        _community_table(net, labels, net.weighted_degree()),
+        config.graph.leaders_per_community,
     )
     resolutions = [config.graph.resolution, *config.graph.levels]
     level_frame = pa.table(
@@ -432,7 +444,6 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         stage="graph",
         description="How this run's communities continue, split or merge the last's.",
     )
-    con.execute("DROP TABLE temp.main._scores; DROP TABLE temp.main._communities")
     _write_adjacency(ctx, net, log_weight=config.graph.edge_weight == "log_strength")
     return GraphSummary(
         nodes=net.n,
