@@ -706,8 +706,15 @@ class ChurnConfig(_Strict):
     learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
     calibration: Literal["isotonic", "sigmoid"] = Field(
         default="sigmoid",
-        description="Probability calibration (3-fold, scikit-learn): sigmoid keeps the "
+        description="Probability calibration (scikit-learn): sigmoid keeps the "
         "booster's ranking; isotonic makes steps (ties) when churners are few.",
+    )
+    calibration_rows: Literal["auto", "folds", "held_out"] = Field(
+        default="auto",
+        description="Rows the calibration learns from: 'folds' fits three boosters, each "
+        "calibrated on the third it did not see; 'held_out' one booster on four fifths, "
+        "calibrated on the fifth held out (2.5x fewer rows boosted); 'auto' holds a fifth out "
+        "when the training rows hold at least 10,000 churners.",
     )
     max_value_months: float = Field(
         default=36.0,

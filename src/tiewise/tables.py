@@ -1389,6 +1389,10 @@ TABLES: tuple[Table, ...] = (
         roc_auc          DOUBLE   Out-of-time ROC AUC, averaged over the test cut-offs.
         top_decile_lift  DOUBLE   Churn rate in the top 10% of scores / the average.
         brier            DOUBLE   Brier score of the probabilities.
+        calibration      VARCHAR  How the probabilities were calibrated: on 3 folds (three
+                                  boosters averaged) or, from 10,000 churners in the training
+                                  rows, on a held-out fifth (`churn.calibration_rows`); empty
+                                  for spreading activation.
         customers        BIGINT   Customers scored, summed over the test cut-offs.
         churners         BIGINT   Of which churned within the horizon.
         horizon_days     BIGINT   The horizon (`churn.horizon_days`).

@@ -34,8 +34,10 @@ def test_lift_curve_ends_at_one_and_captures_everyone() -> None:
     assert curve["churners_captured"].is_monotonic_increasing
 
 
-def test_model_learns_a_planted_risk_and_is_calibrated() -> None:
-    # churn probability rises with x (a logistic); plan 1 doubles the odds; noise is ignored
+@pytest.mark.parametrize("rows", ["folds", "held_out"])
+def test_model_learns_a_planted_risk_and_is_calibrated(rows: str) -> None:
+    # churn probability rises with x (a logistic); plan 1 doubles the odds; noise is ignored;
+    # calibrated on three folds or on a held-out fifth alike
     rng = np.random.default_rng(3)
     n = 20_000
     frame = pd.DataFrame(
@@ -49,8 +51,11 @@ def test_model_learns_a_planted_risk_and_is_calibrated() -> None:
     p = 1 / (1 + np.exp(-logit))
     y = (rng.random(n) < p).astype(float)
     train, test = slice(0, n // 2), slice(n // 2, n)
-    model = ChurnModel(features=["x", "plan", "noise"], categorical=["plan"], seed=1)
+    model = ChurnModel(
+        features=["x", "plan", "noise"], categorical=["plan"], seed=1, calibration_rows=rows
+    )
     pred = model.fit(frame[train], y[train]).predict_proba(frame[test])[:, 1]
+    assert len(model.model_.calibrated_classifiers_) == (3 if rows == "folds" else 1)
     truth_auc = roc_auc_score(y[test], p[test])
     assert roc_auc_score(y[test], pred) > truth_auc - 0.02
     # calibrated: mean prediction matches the churn rate per quintile of the prediction
@@ -72,6 +77,20 @@ def test_model_is_deterministic() -> None:
     # the calibration folds fitted at once, on threads: the same model
     c = ChurnModel(features=["x", "plan"], categorical=["plan"], seed=4, jobs=3).fit(frame, y)
     np.testing.assert_array_equal(a.predict_proba(frame), c.predict_proba(frame))
+
+
+def test_auto_calibration_holds_a_fifth_out_from_enough_churners(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame, y = _planted()
+    churners = int(y.sum())
+    model = ChurnModel(features=["x", "z", "plan"], categorical=["plan"], seed=4)
+    monkeypatch.setattr("tiewise.churn.model.HELD_OUT_CHURNERS", churners + 1)
+    assert len(model.fit(frame, y).model_.calibrated_classifiers_) == 3
+    assert model.calibrated_by_ == "sigmoid on 3 folds (3 boosters averaged)"
+    monkeypatch.setattr("tiewise.churn.model.HELD_OUT_CHURNERS", churners)
+    assert len(model.fit(frame, y).model_.calibrated_classifiers_) == 1
+    assert model.calibrated_by_ == "sigmoid on a held-out fifth (one booster fitted on the rest)"
 
 
 def _planted(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

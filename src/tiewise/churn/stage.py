@@ -161,6 +161,7 @@ def _model(features: list[str], cfg: ChurnConfig, seed: int, jobs: int = 1) -> C
         max_iter=cfg.max_iter,
         learning_rate=cfg.learning_rate,
         calibration=cfg.calibration,
+        calibration_rows=cfg.calibration_rows,
         seed=seed,
         threads=cfg.threads,
         increasing=SOCIAL_FEATURES,
@@ -455,14 +456,17 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         sets["behaviour + social + conversations"] = both + CONVERSATION_FEATURES
     pooled: dict[str, list[FloatArray]] = {name: [] for name in sets}
     pooled["spreading activation alone"] = []
+    calibrated: dict[str, set[str]] = {name: set() for name in sets}
     labels = []
     gate = stack(2)  # the first evaluation's training rows, and the gates'
     for j in range(1, min(cfg.eval_cuts, k_max - 1) + 1):
         x_train, y_train, _ = gate if j == 1 else stack(j + 1)
         _, x_test, y_test = at[j]
         models = [_model(cols, cfg, seed) for cols in sets.values()]
-        for name, p in zip(sets, fit_predict(models, x_train, y_train, x_test, jobs), strict=True):
+        predicted = fit_predict(models, x_train, y_train, x_test, jobs)
+        for name, model, p in zip(sets, models, predicted, strict=True):
             pooled[name].append(p)
+            calibrated[name].add(model.calibrated_by_)
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
     # each test cut-off is judged on its own (their churn rates differ), then averaged
@@ -495,6 +499,8 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         " + conversations" if talk_used else ""
     )
     evaluation["selected"] = evaluation[chosen]
+    calibration = {name: "; ".join(sorted(ways)) for name, ways in calibrated.items()}
+    calibration["selected"] = calibration[chosen]
     cols = cols + CONVERSATION_FEATURES if talk_used else cols
 
     # today's model: fit on the cuts from -H on, each with the churn that followed; score at 0
@@ -547,7 +553,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     scores = scores.drop(columns=["value_note"]).sort_values(
         ["expected_loss", "customer_id"], ascending=[False, True], ignore_index=True
     )
-    _write(ctx, scores, triggers, evaluation, curves, y_eval, cfg)
+    _write(ctx, scores, triggers, evaluation, calibration, curves, y_eval, cfg)
     return ChurnSummary(
         customers=len(scores),
         churn_rate=float(y_test.mean()),
@@ -566,6 +572,7 @@ def _write(
     scores: pd.DataFrame,
     triggers: pd.DataFrame,
     evaluation: dict[str, dict[str, float | None]],
+    calibration: dict[str, str],
     curves: list[pd.DataFrame],
     y_test: FloatArray,
     cfg: ChurnConfig,
@@ -608,6 +615,7 @@ def _write(
             "roc_auc": s["auc"],
             "top_decile_lift": s["lift"],
             "brier": s["brier"],
+            "calibration": calibration.get(name),
             "customers": len(y_test),
             "churners": int(y_test.sum()),
             "horizon_days": cfg.horizon_days,
