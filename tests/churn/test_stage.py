@@ -22,7 +22,9 @@ import pytest
 
 from tiewise.churn.data import load_churn_data
 from tiewise.churn.features import behaviour, social, weekly_usage_from_bits
-from tiewise.config import load_config
+from tiewise.churn.model import HELD_OUT_CHURNERS
+from tiewise.churn.stage import _calibration_rows
+from tiewise.config import ChurnConfig, load_config
 from tiewise.ingest.pseudonym import pseudonymise
 from tiewise.pipeline import RunResult, run_pipeline
 from tiewise.store import Workspace
@@ -101,6 +103,11 @@ def test_tables_scores_and_reasons(contagious: tuple[Path, RunResult]) -> None:
         churned = set(ws.table("churn_events").df()["customer_id"])
         value = ws.table("customer_value").df()[["customer_id", "clv", "network_value"]]
         as_of = ws.con.execute("SELECT as_of FROM link_meta").fetchall()[0][0]
+        evaluated = "SELECT model, calibration FROM churn_evaluation"
+        calibrated = dict(ws.con.execute(evaluated).fetchall())
+    # far fewer than 10,000 churners in the training rows: three folds, said for each model
+    assert calibrated.pop("spreading activation alone") is None
+    assert set(calibrated.values()) == {"sigmoid on 3 folds (3 boosters averaged)"}
     # every current customer once, nobody who already churned
     assert scores["customer_id"].is_unique
     assert not set(scores["customer_id"]) & churned
@@ -260,3 +267,15 @@ def test_exposure_points_at_the_generators_contagious_churners(
     assert exposure[pulled].mean() > 3 * exposure[stay].mean()
     assert exposure[pulled].mean() > 2 * exposure[alone].mean()
     assert (exposure[pulled] > 0).mean() > 0.5  # most of them have an observed tie to the one gone
+
+
+def test_calibration_rows_are_decided_once_from_the_evaluations_training_rows() -> None:
+    # today's model, trained on more rows, must be calibrated as the evaluation measured
+    cfg = ChurnConfig()
+    few, many = np.zeros(50_000), np.zeros(50_000)
+    few[: HELD_OUT_CHURNERS - 1] = 1
+    many[:HELD_OUT_CHURNERS] = 1
+    assert _calibration_rows(cfg, few).calibration_rows == "folds"
+    assert _calibration_rows(cfg, many).calibration_rows == "held_out"
+    chosen = cfg.model_copy(update={"calibration_rows": "folds"})
+    assert _calibration_rows(chosen, many).calibration_rows == "folds"

@@ -56,7 +56,13 @@ from tiewise.churn.features import (
     social,
     weeks_before,
 )
-from tiewise.churn.model import ChurnModel, evaluate, fit_predict, lift_curve
+from tiewise.churn.model import (
+    HELD_OUT_CHURNERS,
+    ChurnModel,
+    evaluate,
+    fit_predict,
+    lift_curve,
+)
 from tiewise.churn.triggers import find_triggers
 from tiewise.config import ChurnConfig, Config
 from tiewise.shared import DAYS_PER_MONTH
@@ -166,6 +172,19 @@ def _model(features: list[str], cfg: ChurnConfig, seed: int, jobs: int = 1) -> C
         threads=cfg.threads,
         increasing=SOCIAL_FEATURES,
     )
+
+
+def _calibration_rows(cfg: ChurnConfig, y: FloatArray) -> ChurnConfig:
+    """``cfg`` with ``calibration_rows`` decided once for every model of the run.
+
+    ``"auto"`` becomes ``"held_out"`` when the first evaluation's training rows ``y`` hold
+    :data:`~tiewise.churn.model.HELD_OUT_CHURNERS` churners, else ``"folds"``: today's model,
+    trained on more rows, is then calibrated as the evaluation measured.
+    """
+    if cfg.calibration_rows != "auto":
+        return cfg
+    rows = "held_out" if np.sum(y) >= HELD_OUT_CHURNERS else "folds"
+    return cfg.model_copy(update={"calibration_rows": rows})
 
 
 def _stack(
@@ -459,14 +478,15 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     calibrated: dict[str, set[str]] = {name: set() for name in sets}
     labels = []
     gate = stack(2)  # the first evaluation's training rows, and the gates'
+    cfg = _calibration_rows(cfg, gate[1])
     for j in range(1, min(cfg.eval_cuts, k_max - 1) + 1):
         x_train, y_train, _ = gate if j == 1 else stack(j + 1)
         _, x_test, y_test = at[j]
         models = [_model(cols, cfg, seed) for cols in sets.values()]
         predicted = fit_predict(models, x_train, y_train, x_test, jobs)
-        for name, model, p in zip(sets, models, predicted, strict=True):
+        for name, fitted, p in zip(sets, models, predicted, strict=True):
             pooled[name].append(p)
-            calibrated[name].add(model.calibrated_by_)
+            calibrated[name].add(fitted.calibrated_by_)
         pooled["spreading activation alone"].append(x_test["spreading_activation"].to_numpy())
         labels.append(y_test)
     # each test cut-off is judged on its own (their churn rates differ), then averaged
