@@ -222,3 +222,27 @@ def test_cut_offs_at_once_find_what_they_find_one_after_another(
     # the seed decides the partition here, so a generator carried on from one cut-off to the
     # next would show
     assert (communities_at(data, 0.0, graph, seed=6).community != alone[3].community).any()
+
+
+def test_the_cut_offs_leiden_runs_the_churn_stages_iterations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``churn.community_iterations`` reaches Leiden at every cut-off, threaded or not."""
+    asked: list[int] = []
+    real = communities.leiden
+
+    def counting(*args: Any, iterations: int, **kwargs: Any) -> Any:
+        asked.append(iterations)
+        return real(*args, iterations=iterations, **kwargs)
+
+    monkeypatch.setattr(communities, "leiden", counting)
+    data = two_groups()
+    communities_at(data, CUT, GRAPH, seed=1)
+    assert asked == [GRAPH.leiden_iterations]  # alone, the graph stage's
+    for workers in (1, 2):
+        asked.clear()
+        found = list(
+            communities_at_cuts(data, [CUT, 0.0], GRAPH, seed=1, workers=workers, iterations=1)
+        )
+        assert asked == [1, 1]
+        assert sorted(found[0].community.tolist()) == [1, 1, 1, 1, 2, 2, 2, 2]

@@ -7,9 +7,12 @@ Here the network is rebuilt for each cut-off from the per-pair week masks of ``l
 pair is linked when it was in contact in at least one complete week before the cut, with weight
 ``ln(1 + weeks in contact)`` (the graph stage's ``ln(1 + strength)`` with the number of active
 weeks as the strength that can be known at the cut).  The graph stage's own functions then find
-the communities (Leiden at ``graph.resolution``, NetworKit or igraph as ``graph.objective`` says)
-and the leaders (:func:`tiewise.graph.centrality.community_leaders`: the top
-``graph.leaders_per_community`` customers of each community by weighted degree, then PageRank).
+the communities (Leiden at ``graph.resolution``, NetworKit or igraph as ``graph.objective`` says;
+NetworKit's with ``churn.community_iterations`` iterations, one by default: a third of the time
+of the graph stage's three, with churn figures that move both ways, up to three times as much
+as another Leiden seed moves them: docs/churn.md) and the leaders
+(:func:`tiewise.graph.centrality.community_leaders`: the top ``graph.leaders_per_community``
+customers of each community by weighted degree, then PageRank).
 """
 
 from __future__ import annotations
@@ -70,7 +73,13 @@ def tied_at(labels: IntArray, on_network: BoolArray, weighted_degree: FloatArray
 
 
 def communities_at(
-    data: ChurnData, cut: float, graph: GraphConfig, *, seed: int | None, workers: int | None = 1
+    data: ChurnData,
+    cut: float,
+    graph: GraphConfig,
+    *,
+    seed: int | None,
+    workers: int | None = 1,
+    iterations: int | None = None,
 ) -> CutCommunities:
     """Communities and leaders from the ties of the complete weeks before ``cut``.
 
@@ -87,6 +96,8 @@ def communities_at(
         Leiden's seed (None: NetworKit's generator as the caller seeded it).
     workers
         Threads for PageRank.
+    iterations
+        Leiden iterations (NetworKit's; None: ``graph.leiden_iterations``).
 
     Returns
     -------
@@ -107,7 +118,7 @@ def communities_at(
         found = leiden(
             g,
             resolution=graph.resolution,
-            iterations=graph.leiden_iterations,
+            iterations=graph.leiden_iterations if iterations is None else iterations,
             seed=seed,
             threads=graph.threads,
         )
@@ -127,7 +138,13 @@ def communities_at(
 
 
 def communities_at_cuts(
-    data: ChurnData, cuts: Sequence[float], graph: GraphConfig, *, seed: int, workers: int
+    data: ChurnData,
+    cuts: Sequence[float],
+    graph: GraphConfig,
+    *,
+    seed: int,
+    workers: int,
+    iterations: int | None = None,
 ) -> Iterator[CutCommunities]:
     """:func:`communities_at` of each cut-off in ``cuts``, in order, ``workers`` found at once.
 
@@ -141,6 +158,12 @@ def communities_at_cuts(
     it is asked for.
     """
     if graph.objective == "cpm" or graph.threads > 1 or workers <= 1:
-        return (communities_at(data, cut, graph, seed=seed, workers=workers) for cut in cuts)
-    tasks = [partial(communities_at, data, cut, graph, seed=None, workers=1) for cut in cuts]
+        return (
+            communities_at(data, cut, graph, seed=seed, workers=workers, iterations=iterations)
+            for cut in cuts
+        )
+    tasks = [
+        partial(communities_at, data, cut, graph, seed=None, workers=1, iterations=iterations)
+        for cut in cuts
+    ]
     return seeded_apart(tasks, seed=seed, workers=workers)

@@ -458,7 +458,9 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
     # every cut-off's communities (-H, -2H, ..., then today's), found on threads of their own
     # while the features of those already found are computed
     cuts = [-k * h for k in range(1, k_max + 1)] + [0.0]
-    groups = communities_at_cuts(data, cuts, config.graph, seed=seed, workers=jobs)
+    groups = communities_at_cuts(
+        data, cuts, config.graph, seed=seed, workers=jobs, iterations=cfg.community_iterations
+    )
     at = {
         k: _cut(data, tx, -k * h, windows, config, next(groups), talk) for k in range(1, k_max + 1)
     }
