@@ -37,6 +37,7 @@ __all__ = [
     "HELD_OUT_CHURNERS",
     "ChurnModel",
     "Scores",
+    "calibration_rows",
     "evaluate",
     "fit_predict",
     "lift_curve",
@@ -53,6 +54,24 @@ on generated worlds the selected model's out-of-time AUC moved by -0.007 with 2,
 """
 HELD_OUT_SHARE = 0.2
 """The share of the training rows held out to calibrate when :data:`HELD_OUT_CHURNERS` is met."""
+
+
+def calibration_rows(
+    setting: Literal["auto", "folds", "held_out"], y: FloatArray
+) -> Literal["folds", "held_out"]:
+    """How a model of labels ``y`` is calibrated: ``setting``, or for ``"auto"`` the rule.
+
+    ``"held_out"`` when ``y`` holds at least :data:`HELD_OUT_CHURNERS` churners, else
+    ``"folds"``.
+
+    Examples
+    --------
+    >>> calibration_rows("auto", np.ones(10)), calibration_rows("held_out", np.ones(10))
+    ('folds', 'held_out')
+    """
+    if setting != "auto":
+        return setting
+    return "held_out" if np.sum(y) >= HELD_OUT_CHURNERS else "folds"
 
 
 def top_decile_lift(y: FloatArray, score: FloatArray, share: float = 0.1) -> float:
@@ -244,9 +263,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         categorical = tuple(j for j, name in enumerate(used) if name in self.categorical)
         positives = int(np.sum(y))
         folds: int | StratifiedShuffleSplit = 3 if min(positives, len(y) - positives) >= 6 else 2
-        held_out = self.calibration_rows == "held_out" or (
-            self.calibration_rows == "auto" and positives >= HELD_OUT_CHURNERS
-        )
+        held_out = calibration_rows(self.calibration_rows, y) == "held_out"
         if held_out and min(positives, len(y) - positives) >= 2:
             folds = StratifiedShuffleSplit(1, test_size=HELD_OUT_SHARE, random_state=self.seed)
         self.calibrated_by_ = f"{self.calibration} on " + (

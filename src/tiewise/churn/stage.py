@@ -57,8 +57,8 @@ from tiewise.churn.features import (
     weeks_before,
 )
 from tiewise.churn.model import (
-    HELD_OUT_CHURNERS,
     ChurnModel,
+    calibration_rows,
     evaluate,
     fit_predict,
     lift_curve,
@@ -177,13 +177,11 @@ def _model(features: list[str], cfg: ChurnConfig, seed: int, jobs: int = 1) -> C
 def _calibration_rows(cfg: ChurnConfig, y: FloatArray) -> ChurnConfig:
     """``cfg`` with ``calibration_rows`` decided once for every model of the run.
 
-    ``"auto"`` becomes ``"held_out"`` when the first evaluation's training rows ``y`` hold
-    :data:`~tiewise.churn.model.HELD_OUT_CHURNERS` churners, else ``"folds"``: today's model,
-    trained on more rows, is then calibrated as the evaluation measured.
+    ``"auto"`` is decided (:func:`~tiewise.churn.model.calibration_rows`) on the first
+    evaluation's training rows ``y``: today's model, trained on more rows, is then calibrated as
+    the evaluation measured.
     """
-    if cfg.calibration_rows != "auto":
-        return cfg
-    rows = "held_out" if np.sum(y) >= HELD_OUT_CHURNERS else "folds"
+    rows = calibration_rows(cfg.calibration_rows, y)
     return cfg.model_copy(update={"calibration_rows": rows})
 
 
