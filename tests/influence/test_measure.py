@@ -126,7 +126,7 @@ def test_order_statistic_matches_a_brute_force_risk_set() -> None:
     """At each adoption: exposure (linked adopters strictly earlier) minus the mean exposure of
     the item's adopters still at risk; summed."""
     net, ad = _world(True, 365.0, seed=2, n=160)
-    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    a, b, _ = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     ev = timing_evidence(ad.item, ad.time, a, b, unit=ad.category, group=np.zeros(len(ad.node),
                          dtype=np.int64), window=14.0, edges=lag_edges(28.0, 0.0),
                          min_shuffles=19, max_shuffles=19, seed=1)  # fmt: skip
@@ -150,7 +150,7 @@ def test_shuffled_statistics_are_those_of_the_shuffled_times() -> None:
     """The shuffles order rows without sorting (an inverse permutation): their mean statistics
     equal the observed statistics of each shuffled time column, computed one by one."""
     net, ad = _world(True, 30.0, seed=3, n=200)
-    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    a, b, _ = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     group = np.zeros(len(ad.node), dtype=np.int64)
     edges = lag_edges(28.0, 0.0)
 

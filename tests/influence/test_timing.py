@@ -27,7 +27,7 @@ def _random_log(seed: int, n: int = 120, items: int = 4):  # type: ignore[no-unt
 
 def test_linked_pairs_and_follows_match_brute_force() -> None:
     u, v, log = _random_log(1)
-    a, b = linked_pairs(120, u, v, log["node"].to_numpy(), log["item"].to_numpy())
+    a, b, link = linked_pairs(120, u, v, log["node"].to_numpy(), log["item"].to_numpy())
     links = {(int(x), int(y)) for x, y in zip(u, v, strict=True)}
     want = {
         (i, j)
@@ -38,6 +38,11 @@ def test_linked_pairs_and_follows_match_brute_force() -> None:
     }
     assert {tuple(sorted((int(x), int(y)))) for x, y in zip(a, b, strict=True)} == want
     node = log["node"].to_numpy()
+    # each pair's link joins the pair's two customers
+    np.testing.assert_array_equal(
+        np.sort(np.column_stack([u[link], v[link]]), axis=1),
+        np.sort(np.column_stack([node[a], node[b]]), axis=1),
+    )
     r = shuffle_test(
         log["item"].to_numpy(), log["t"].to_numpy(), a, b, window=7.0, group=node,
         unit=log["item"].to_numpy(), shuffles=99, seed=0,
@@ -60,7 +65,7 @@ def test_followers_that_always_come_soon_after_are_significant() -> None:
         [(x, i, 30.0 * i / items + 0.5 * x) for i in range(items) for x in range(n)],
         columns=["node", "item", "t"],
     ).sort_values(["item", "t"])
-    a, b = linked_pairs(n, u, v, rows["node"].to_numpy(), rows["item"].to_numpy())
+    a, b, _ = linked_pairs(n, u, v, rows["node"].to_numpy(), rows["item"].to_numpy())
     r = shuffle_test(
         rows["item"].to_numpy(), rows["t"].to_numpy(), a, b, window=1.0,
         group=rows["node"].to_numpy(), unit=np.zeros(len(rows), np.int64), shuffles=199, seed=3,
@@ -80,7 +85,7 @@ def _population_p_values(folder: Path, seed: int) -> dict[str, float]:
     item = pd.Index(sorted(log["item"].unique())).get_indexer(log["item"])
     cats = sorted(log["category"].unique())
     unit = pd.Index(cats).get_indexer(log["category"])
-    a, b = linked_pairs(
+    a, b, _ = linked_pairs(
         len(ids), ids.get_indexer(edges["a"]), ids.get_indexer(edges["b"]),
         log["node"].to_numpy(), item,
     )  # fmt: skip

@@ -23,6 +23,7 @@ from tiewise.store import RunContext
 
 __all__ = [
     "Network",
+    "adjacency",
     "graph_from_edges",
     "load_network",
     "nk_threads",
@@ -31,6 +32,25 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+
+
+def adjacency(
+    n: int, u: npt.NDArray[np.int64], v: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Undirected links as compressed rows: ``i``'s contacts are ``nbr[indptr[i]:indptr[i + 1]]``.
+
+    Examples
+    --------
+    >>> indptr, nbr = adjacency(3, np.array([0, 1]), np.array([1, 2]))
+    >>> indptr.tolist(), nbr.tolist()
+    ([0, 1, 3, 4], [1, 2, 0, 1])
+    """
+    src = np.concatenate([u, v])
+    dst = np.concatenate([v, u])
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, dst[order].astype(np.int64)
 
 
 @contextmanager

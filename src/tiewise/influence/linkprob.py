@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from tiewise.influence.timing import Pairs
 from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["LINK_MODELS", "LinkCounts", "Validation", "auc", "fit_links", "validate"]
@@ -96,25 +96,23 @@ class LinkCounts:
 
 
 def _propagations(
-    node: IntArray, item: IntArray, time: FloatArray, pair_a: IntArray, pair_b: IntArray,
-    window: float,
-) -> pd.DataFrame:  # fmt: skip
-    """One row per propagation: leader, follower, item, delay and the follower's credit."""
-    delay = time[pair_b] - time[pair_a]
+    u: IntArray, node: IntArray, time: FloatArray, pairs: Pairs, window: float
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Per propagation: its directed link (leader → follower), delay and the follower's credit.
+
+    Directed links are numbered as :class:`LinkCounts` holds them: link ``e`` from ``u[e]`` is
+    ``e``, from ``v[e]`` is ``e + len(u)``.
+    """
+    a, b, link = pairs
+    delay = time[b] - time[a]
     forward = (delay > 0) & (delay <= window)
     backward = (-delay > 0) & (-delay <= window)
-    lead = np.concatenate([pair_a[forward], pair_b[backward]])
-    follow = np.concatenate([pair_b[forward], pair_a[backward]])
-    frame = pd.DataFrame(
-        {
-            "src": node[lead],
-            "dst": node[follow],
-            "row": follow,
-            "delay": np.abs(time[follow] - time[lead]),
-        }
-    )
-    frame["credit"] = 1.0 / frame.groupby("row")["src"].transform("size")
-    return frame
+    lead = np.concatenate([a[forward], b[backward]])
+    follow = np.concatenate([b[forward], a[backward]])
+    link = np.concatenate([link[forward], link[backward]])
+    at = link + len(u) * (node[lead] != u[link])
+    credit = 1.0 / np.bincount(follow, minlength=len(node))[follow]
+    return at, np.abs(time[follow] - time[lead]), credit
 
 
 def fit_links(
@@ -124,8 +122,7 @@ def fit_links(
     node: IntArray,
     item: IntArray,
     time: FloatArray,
-    pair_a: IntArray,
-    pair_b: IntArray,
+    pairs: Pairs,
     *,
     window: float,
 ) -> LinkCounts:
@@ -139,44 +136,28 @@ def fit_links(
         Undirected links.
     node, item, time
         Adoption rows (one per node and item).
-    pair_a, pair_b
-        Rows of linked adopters of the same item (each unordered pair once).
+    pairs
+        Linked adopters of the same item (:func:`~tiewise.influence.timing.linked_pairs` on
+        the same ``u``, ``v``).
     window
         Longest delay that counts as a propagation.
     """
     src = np.concatenate([u, v]).astype(np.int64)
     dst = np.concatenate([v, u]).astype(np.int64)
     acts = np.bincount(node, minlength=n).astype(np.float64)
-    both = np.zeros(len(src))
-    key = src * n + dst
-    order = np.argsort(key)
-    sorted_key = key[order]
-
-    def lookup(s: IntArray, d: IntArray) -> IntArray:
-        pos = np.searchsorted(sorted_key, s * n + d)
-        return order[np.minimum(pos, len(order) - 1)]
-
-    if len(pair_a):
-        for a, b in ((pair_a, pair_b), (pair_b, pair_a)):
-            np.add.at(both, lookup(node[a], node[b]), 1.0)
-    prop = np.zeros(len(src))
-    credit = np.zeros(len(src))
-    delay = np.zeros(len(src))
-    frame = _propagations(node, item, time, pair_a, pair_b, window)
-    if len(frame):
-        at = lookup(frame["src"].to_numpy(), frame["dst"].to_numpy())
-        np.add.at(prop, at, 1.0)
-        np.add.at(credit, at, frame["credit"].to_numpy())
-        np.add.at(delay, at, frame["delay"].to_numpy())
+    # items both ends adopted: each pair counts once on its link, in both directions
+    shared = np.bincount(pairs.link, minlength=len(u)).astype(np.float64)
+    at, delay, credit = _propagations(u, node, time, pairs, window)
+    prop = np.bincount(at, minlength=len(src)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_delay = np.where(prop > 0, delay / prop, np.nan)
+        mean_delay = np.where(prop > 0, np.bincount(at, delay, minlength=len(src)) / prop, np.nan)
     return LinkCounts(
         src=src,
         dst=dst,
         actions_src=acts[src],
-        actions_either=acts[src] + acts[dst] - both,
+        actions_either=acts[src] + acts[dst] - np.concatenate([shared, shared]),
         propagations=prop,
-        credit=credit,
+        credit=np.bincount(at, credit, minlength=len(src)).astype(np.float64),
         mean_delay=mean_delay,
     )
 
@@ -227,8 +208,7 @@ def validate(
     node: IntArray,
     item: IntArray,
     time: FloatArray,
-    pair_a: IntArray,
-    pair_b: IntArray,
+    pairs: Pairs,
     *,
     window: float,
     cut: float,
@@ -243,13 +223,9 @@ def validate(
     """
     before = time < cut
     rows = np.flatnonzero(before)
-    remap = np.full(len(node), -1, dtype=np.int64)
-    remap[rows] = np.arange(len(rows))
-    keep = before[pair_a] & before[pair_b]
     counts = fit_links(
-        n, u, v, node[rows], item[rows], time[rows], remap[pair_a[keep]], remap[pair_b[keep]],
-        window=window,
-    )  # fmt: skip
+        n, u, v, node[rows], item[rows], time[rows], pairs.among(before), window=window
+    )
     items = int(item.max()) + 1 if len(item) else 1
     # exposures: every contact of every adopter before the cut
     src = counts.src

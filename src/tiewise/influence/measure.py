@@ -19,7 +19,7 @@ from tiewise.graph.network import Network
 from tiewise.influence.caused import CausedEstimate, causal_ratio, estimate_caused
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.evidence import TimingEvidence, lag_edges, timing_evidence
-from tiewise.influence.timing import linked_pairs
+from tiewise.influence.timing import Pairs, linked_pairs
 from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["Measured", "TimeScale", "measure", "time_scale"]
@@ -145,7 +145,7 @@ class Measured:
     """
 
     scale: TimeScale
-    pairs: tuple[IntArray, IntArray]
+    pairs: Pairs
     evidence: TimingEvidence
     groups: tuple[IntArray, IntArray]
     caused: CausedEstimate
@@ -236,7 +236,8 @@ def measure(
     """
     scale = time_scale(ad.time, window)
     n_cat = len(ad.categories)
-    a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    pairs = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    a, b = pairs.a, pairs.b
     codes, group = np.unique(ad.node * (n_cat + 1) + ad.category, return_inverse=True)
     nodes_all, group_all = np.unique(ad.node, return_inverse=True)
     edges = lag_edges(scale.horizon, scale.period)
@@ -292,7 +293,7 @@ def measure(
     population = chain_descendants(ad.time, rows, followers, at_most_one(followers, at_population))
     return Measured(
         scale=scale,
-        pairs=(a, b),
+        pairs=pairs,
         evidence=ev,
         groups=(
             np.concatenate([codes // (n_cat + 1), nodes_all]),

@@ -42,7 +42,7 @@ def _percent_rank(x: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
 def _lead_lists(ad: Adoptions, m: Measured) -> pd.DataFrame:
     """Per (node, cat) and per node ('all'): median and five shortest leads within the window."""
     n_cat = len(ad.categories)
-    a, b = m.pairs
+    a, b, _ = m.pairs
     lead = pd.DataFrame({"row_a": np.concatenate([a, b]), "row_b": np.concatenate([b, a])})
     lead["delay"] = ad.time[lead["row_b"]] - ad.time[lead["row_a"]]
     lead = lead[(lead["delay"] > 0) & (lead["delay"] <= m.scale.window)]

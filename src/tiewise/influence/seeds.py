@@ -54,6 +54,7 @@ from tiewise.influence.imm import (
 from tiewise.influence.linkprob import LinkCounts, fit_links
 from tiewise.influence.measure import at_most_one, chain_descendants
 from tiewise.influence.scores import ALL
+from tiewise.influence.timing import Pairs
 
 __all__ = ["Cascades", "ReachCheck", "cascades", "reach_check", "seed_rows"]
 
@@ -227,17 +228,13 @@ def _mean_se(x: FloatArray) -> tuple[float, float]:
 
 
 def _counts_before(
-    net: Network, ad: Adoptions, pairs: tuple[IntArray, IntArray], keep: BoolArray, window: float
+    net: Network, ad: Adoptions, pairs: Pairs, keep: BoolArray, window: float
 ) -> LinkCounts:
     """Link counts learned from the ``keep`` adoption rows only."""
     rows = np.flatnonzero(keep)
-    renumber = np.full(len(ad.node), -1, dtype=np.int64)
-    renumber[rows] = np.arange(len(rows))
-    a, b = pairs
-    both = keep[a] & keep[b]
     return fit_links(
-        net.n, net.u, net.v, ad.node[rows], ad.item[rows], ad.time[rows], renumber[a[both]],
-        renumber[b[both]], window=window,
+        net.n, net.u, net.v, ad.node[rows], ad.item[rows], ad.time[rows], pairs.among(keep),
+        window=window,
     )  # fmt: skip
 
 
@@ -247,7 +244,7 @@ def reach_check(
     model: str,
     detected: dict[str, bool],
     follows: tuple[IntArray, IntArray, FloatArray],
-    pairs: tuple[IntArray, IntArray],
+    pairs: Pairs,
     window: float,
     config: Config,
 ) -> ReachCheck:

@@ -65,8 +65,8 @@ from tiewise.influence.seeds import (
     seed_rows,
 )
 from tiewise.influence.structural import collective_influence, leaderrank
-from tiewise.influence.timing import linked_pairs
-from tiewise.shared import DAYS_PER_MONTH, FloatArray, IntArray
+from tiewise.influence.timing import Pairs, linked_pairs
+from tiewise.shared import DAYS_PER_MONTH, FloatArray
 from tiewise.store import RunContext, frame_query
 
 __all__ = ["InfluenceSummary", "analyse_influence", "select_seeds", "structural_score"]
@@ -124,7 +124,7 @@ class _Prepared:
     validation: Validation | None
     structural: FloatArray
     detected: dict[str, bool] = field(default_factory=lambda: {ALL: False})
-    pairs: tuple[IntArray, IntArray] | None = None
+    pairs: Pairs | None = None
     window: float = 0.0
     targets: dict[str, float] | None = None
     check: ReachCheck | None = None
@@ -185,27 +185,27 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
             min_shuffles=cfg.min_shuffles, max_shuffles=cfg.shuffles, seed=config.seed,
             prior_shape=cfg.prior_shape, directed=directed,
         )  # fmt: skip
-        a, b = m.pairs
+        pairs = m.pairs
         window = m.scale.window
         shown = {c: bool(d) for c, d in zip(ad.categories, m.detected, strict=True)}
         detected = {**shown, ALL: any(shown.values())}
         targets = _chain_targets(ad, m)
     else:
         detected, window, targets, check = earlier
-        a, b = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
-    counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, a, b, window=window)
+        pairs = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, pairs, window=window)
     lo, hi = float(ad.time.min()), float(ad.time.max())
     val = validate(
-        net.n, net.u, net.v, ad.node, ad.item, ad.time, a, b,
+        net.n, net.u, net.v, ad.node, ad.item, ad.time, pairs,
         window=window, cut=lo + cfg.train_share * (hi - lo), strength=cfg.link_prior,
     )  # fmt: skip
     scored = {k: val.auc[k] for k in _STATIC if not math.isnan(val.auc[k])}
     model = max(scored, key=lambda k: scored[k]) if scored else "bernoulli"
     if m is not None:
-        check = reach_check(net, ad, model, detected, m.population_follows, (a, b), window, config)
+        check = reach_check(net, ad, model, detected, m.population_follows, pairs, window, config)
     structural = next(pending)
     return _Prepared(
-        net, ad, m, counts, model, val, structural, detected, (a, b), window, targets, check
+        net, ad, m, counts, model, val, structural, detected, pairs, window, targets, check
     )
 
 

@@ -17,6 +17,7 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
+from tiewise.graph.network import adjacency
 from tiewise.shared import FloatArray, IntArray
 
 __all__ = ["STRUCTURAL_METHODS", "collective_influence", "leaderrank"]
@@ -24,15 +25,6 @@ __all__ = ["STRUCTURAL_METHODS", "collective_influence", "leaderrank"]
 
 STRUCTURAL_METHODS = ("k_shell", "collective_influence", "pagerank", "leaderrank", "contacts")
 """Names accepted by the ``[influence] structural`` setting."""
-
-
-def _csr(n: int, u: IntArray, v: IntArray) -> tuple[IntArray, IntArray]:
-    src = np.concatenate([u, v])
-    dst = np.concatenate([v, u])
-    order = np.argsort(src, kind="stable")
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, dst[order].astype(np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -78,7 +70,7 @@ def collective_influence(n: int, u: IntArray, v: IntArray, *, radius: int = 2) -
     >>> collective_influence(5, np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4])).tolist()
     [0.0, 1.0, 0.0, 1.0, 0.0]
     """
-    indptr, nbr = _csr(n, np.asarray(u, np.int64), np.asarray(v, np.int64))
+    indptr, nbr = adjacency(n, np.asarray(u, np.int64), np.asarray(v, np.int64))
     return _ci(indptr, nbr, radius)
 
 

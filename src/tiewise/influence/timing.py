@@ -17,14 +17,17 @@ shuffle distribution is as easy to get and which is the quantity shown to users.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+import numpy.typing as npt
 
 from tiewise.influence.imm import _start, _uniform
 from tiewise.shared import FloatArray, IntArray
 
 __all__ = [
+    "Pairs",
     "ShuffleTest",
     "linked_pairs",
     "shuffle_test",
@@ -223,9 +226,36 @@ def shuffle_test(
     )
 
 
-def linked_pairs(
-    n: int, u: IntArray, v: IntArray, node: IntArray, item: IntArray
-) -> tuple[IntArray, IntArray]:
+class Pairs(NamedTuple):
+    """Linked customers who adopted the same item (each unordered pair once).
+
+    Attributes
+    ----------
+    a, b
+        The pair's adoption rows.
+    link
+        The link joining them: its position in the network's undirected links ``u``, ``v``.
+    """
+
+    a: IntArray
+    b: IntArray
+    link: IntArray
+
+    def among(self, keep: npt.NDArray[np.bool_]) -> Pairs:
+        """The pairs whose rows are both kept, with rows numbered among the kept ones.
+
+        Examples
+        --------
+        >>> p = Pairs(np.array([0, 1]), np.array([2, 2]), np.array([7, 8]))
+        >>> [x.tolist() for x in p.among(np.array([False, True, True]))]
+        [[0], [1], [8]]
+        """
+        renumber = np.cumsum(keep) - 1
+        both = keep[self.a] & keep[self.b]
+        return Pairs(renumber[self.a[both]], renumber[self.b[both]], self.link[both])
+
+
+def linked_pairs(n: int, u: IntArray, v: IntArray, node: IntArray, item: IntArray) -> Pairs:
     """Rows of linked customers who adopted the same item (each unordered pair once).
 
     Parameters
@@ -239,30 +269,30 @@ def linked_pairs(
 
     Examples
     --------
-    >>> a, b = linked_pairs(3, np.array([0, 1]), np.array([1, 2]), np.array([0, 1, 2, 2]),
-    ...                     np.array([5, 5, 5, 6]))
-    >>> sorted(zip(a.tolist(), b.tolist()))
-    [(0, 1), (1, 2)]
+    >>> a, b, link = linked_pairs(3, np.array([0, 1]), np.array([1, 2]), np.array([0, 1, 2, 2]),
+    ...                           np.array([5, 5, 5, 6]))
+    >>> sorted(zip(a.tolist(), b.tolist(), link.tolist()))
+    [(0, 1, 0), (1, 2, 1)]
     """
     node = np.asarray(node, np.int64)
     item = np.asarray(item, np.int64)
     if len(node) == 0 or len(u) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     items = int(item.max()) + 1
     lo = np.minimum(u, v).astype(np.int64)
     hi = np.maximum(u, v).astype(np.int64)
-    order = np.argsort(lo, kind="stable")
+    order = np.argsort(lo, kind="stable")  # the links by their lower end
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(lo, minlength=n), out=indptr[1:])
-    higher = hi[order]  # neighbours with a larger number, per node
     deg = np.diff(indptr)[node]
     rows = np.repeat(np.arange(len(node)), deg)
     offs = np.arange(deg.sum()) - np.repeat(np.cumsum(deg) - deg, deg)
-    other = higher[np.repeat(indptr[node], deg) + offs]
+    link = order[np.repeat(indptr[node], deg) + offs]  # each row's links to higher numbers
+    other = hi[link]
     key = node * items + item
     korder = np.argsort(key, kind="stable")
     skey = key[korder]
     want = other * items + item[rows]
     pos = np.minimum(np.searchsorted(skey, want), len(skey) - 1)
     hit = skey[pos] == want
-    return rows[hit], korder[pos[hit]]
+    return Pairs(rows[hit], korder[pos[hit]], link[hit])
