@@ -6,9 +6,14 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from tiewise.graph.centrality import approximate_betweenness
-from tiewise.graph.communities import leiden, leiden_levels, modularity
-from tiewise.graph.network import seeded_apart
+from tiewise.graph.communities import (
+    SPLIT_PARTS,
+    _split_inside,
+    leiden,
+    leiden_levels,
+    modularity,
+)
+from tiewise.graph.network import graph_from_edges, seeded_apart
 from tiewise.graph.quality import nmi
 
 KARATE_OPTIMUM = 0.4198  # the proven maximum modularity of Zachary's karate club
@@ -73,6 +78,40 @@ def test_recovers_planted_lfr_communities(mu: float) -> None:
 def edge_list(graph: nk.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     edges = np.asarray(list(graph.iterEdgesWeights()))
     return edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
+
+
+def resolution_modularity(labels: np.ndarray, u: np.ndarray, v: np.ndarray, w: np.ndarray,
+                          gamma: float) -> float:  # fmt: skip
+    _, dense = np.unique(labels, return_inverse=True)
+    same = dense[u] == dense[v]
+    inside = np.bincount(dense[u][same], w[same], minlength=dense.max() + 1)
+    volume = np.bincount(dense[u], w, minlength=len(inside)) + np.bincount(
+        dense[v], w, minlength=len(inside)
+    )
+    return float(inside.sum() / w.sum() - gamma * ((volume / (2 * w.sum())) ** 2).sum())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_finer_level_in_parts_finds_what_one_run_on_all_of_them_finds(seed: int) -> None:
+    # the parts' resolutions are scaled by their share of the weight: unscaled, each part
+    # would split finer than one run on the whole network without the links between
+    # communities (25-27 communities here, against 23-24)
+    graph, _ = lfr(0.5)
+    u, v, w = edge_list(graph)
+    labels = leiden(graph, resolution=0.6, seed=0).labels_
+    assert labels.max() >= SPLIT_PARTS  # every part gets communities
+    inside = labels[u] == labels[v]
+    cut = graph_from_edges(graph.numberOfNodes(), u[inside], v[inside], w[inside])
+    one = leiden(cut, resolution=2.0, seed=seed).labels_
+    parts = _split_inside(labels, u, v, w, 2.0, iterations=3, seed=seed, threads=1)
+    again = _split_inside(labels, u, v, w, 2.0, iterations=3, seed=seed, threads=1)
+    np.testing.assert_array_equal(parts, again)
+    assert abs(int(parts.max()) - int(one.max())) <= 1
+    got, want = (resolution_modularity(x, u[inside], v[inside], w[inside], 2.0)
+                 for x in (parts, one))  # fmt: skip
+    assert got == pytest.approx(want, abs=0.005)
+    # nested: each finer community inside one community
+    assert all(len(set(labels[parts == c])) == 1 for c in np.unique(parts))
 
 
 def test_levels_nest_and_each_recovers_the_planted_communities() -> None:
@@ -162,22 +201,18 @@ def test_each_level_says_how_it_was_built_and_what_nesting_trades() -> None:
         assert level.modularity_ >= 0.97 * direct.modularity_
 
 
-def test_levels_seeded_by_the_caller_are_the_seeded_levels_with_betweenness_beside() -> None:
-    """The graph stage's way: NetworKit seeded once, betweenness on a thread of its own while
-    the levels run; each finds what it finds alone from the same seed."""
+def test_levels_seeded_by_the_caller_are_the_seeded_levels_with_other_work_beside() -> None:
+    """The graph stage's way: NetworKit seeded once, other NetworKit work on a thread of its own
+    while the levels run (here a Leiden run that draws from the same seed); each finds what it
+    finds alone from the same seed."""
     graph, _ = lfr(0.5)
     u, v, w = edge_list(graph)
-    hops = nk.graphtools.toUnweighted(graph)
     resolutions = [2.0, 1.0, 4.0]
     alone = leiden_levels(graph, u, v, w, resolutions, seed=3)
-    paths = approximate_betweenness(hops, samples=8, seed=3, workers=1)
-    beside = seeded_apart(
-        [partial(approximate_betweenness, hops, samples=8, seed=None, workers=1)],
-        seed=3,
-        workers=1,
-    )
+    other = leiden(graph, resolution=1.0, seed=3)
+    beside = seeded_apart([partial(leiden, graph, resolution=1.0, seed=None)], seed=3, workers=1)
     levels = leiden_levels(graph, u, v, w, resolutions, seed=None)
-    np.testing.assert_array_equal(next(beside), paths)
+    np.testing.assert_array_equal(next(beside).labels_, other.labels_)
     for one, other in zip(alone, levels, strict=True):
         np.testing.assert_array_equal(one.labels_, other.labels_)
         assert (one.modularity_, one.direct_modularity_) == (
@@ -189,4 +224,4 @@ def test_levels_seeded_by_the_caller_are_the_seeded_levels_with_betweenness_besi
     again = leiden_levels(graph, u, v, w, resolutions, seed=4)
     pairs = zip(alone[1:], again[1:], strict=True)
     assert all(a.direct_modularity_ != b.direct_modularity_ for a, b in pairs)
-    assert (approximate_betweenness(hops, samples=8, seed=4, workers=1) != paths).any()
+    assert (leiden(graph, resolution=1.0, seed=4).labels_ != other.labels_).any()

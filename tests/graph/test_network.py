@@ -42,7 +42,6 @@ def test_degrees_per_channel_and_the_graph_match_networkx() -> None:
     graph = net.graph
     assert graph.numberOfNodes() == 60 and graph.numberOfEdges() == 200
     assert np.isclose(graph.totalEdgeWeight(), weight.sum())
-    assert net.hops.isWeighted() is False
 
 
 def test_an_edge_given_either_way_round_is_the_same_edge() -> None:

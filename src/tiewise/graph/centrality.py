@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import networkit as nk
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from tiewise.graph.network import adjacency
 from tiewise.graph.network import nk_threads as _threads
 
 __all__ = [
@@ -117,25 +119,91 @@ def local_clustering(graph: nk.Graph, *, workers: int | None = None) -> npt.NDAr
 
 
 def approximate_betweenness(
-    graph: nk.Graph, *, samples: int = 16, seed: int | None = 0, workers: int | None = None
+    n: int,
+    u: npt.NDArray[np.int64],
+    v: npt.NDArray[np.int64],
+    *,
+    samples: int = 16,
+    seed: int = 0,
 ) -> npt.NDArray[np.float64]:
-    """Betweenness estimated from ``samples`` seeded source nodes (Geisberger et al. 2008).
+    """Betweenness in hops estimated from ``samples`` source nodes (Geisberger et al. 2008).
 
-    Normalised to [0, 1].  Pass an unweighted graph for shortest paths in hops (NetworKit reads
-    a weighted graph's weights as lengths, so a strong tie would look long).  NetworKit draws
-    the sources from the seed on the calling thread before the parallel part, so the same seed
-    gives the same sources with any number of workers (the per-thread sums may differ in the
-    last bit between different numbers of workers; with the same number, bit for bit).
-    ``seed=None``: NetworKit's generator as the caller seeded it
-    (:func:`tiewise.graph.network.seeded_apart`).
+    The estimator of NetworKit's ``EstimateBetweenness``: sources drawn uniformly (with
+    replacement) from the ``seed``; Brandes' dependencies with *linear scaling* (a pair's share
+    on a node in proportion to the node's distance from the source, so a node near a sampled
+    source is not overrated), extrapolated by ``2n / samples`` and normalised to [0, 1] by the
+    ``(n - 1)(n - 2)`` ordered pairs.  Written here as one numba pass over compressed rows per
+    source: NetworKit's keeps predecessor lists and arbitrary-precision path counts, and took
+    3.6 s a source on a network of a million customers.  Path counts are rescaled at every
+    distance, so they cannot overflow however many shortest paths there are.
+
+    Examples
+    --------
+    A path 0 - 1 - 2: every path between the ends runs through 1.
+
+    >>> approximate_betweenness(3, np.array([0, 1]), np.array([1, 2]), samples=300).round(1)
+    array([0., 1., 0.])
     """
-    if graph.numberOfEdges() == 0:
-        return np.zeros(graph.numberOfNodes())
-    with _threads(workers):
-        if seed is not None:
-            nk.setSeed(seed, False)
-        algo = nk.centrality.EstimateBetweenness(
-            graph, samples, True, nk.getMaxNumberOfThreads() > 1
-        )
-        algo.run()
-    return np.asarray(algo.scores(), dtype=np.float64)
+    if n < 3 or len(u) == 0 or samples <= 0:
+        return np.zeros(n)
+    indptr, nbr = adjacency(n, np.asarray(u, np.int64), np.asarray(v, np.int64))
+    sources = np.random.default_rng(seed).integers(0, n, samples)
+    out = np.zeros(n)
+    _dependencies(indptr, nbr, sources, out)
+    return out * (2.0 * n / samples) / ((n - 1.0) * (n - 2.0))
+
+
+@nb.njit(cache=True, nogil=True)
+def _dependencies(
+    indptr: npt.NDArray[np.int64],
+    nbr: npt.NDArray[np.int64],
+    sources: npt.NDArray[np.int64],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Add each source's linearly scaled dependencies (Brandes' accumulation) to ``out``."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, -1, dtype=np.int64)
+    paths = np.zeros(n)  # shortest paths from the source, divided by their distance's scale
+    dep = np.zeros(n)
+    order = np.empty(n, dtype=np.int64)  # nodes in the order reached: by distance
+    scale = np.ones(n + 1)  # per distance: what that distance's path counts were divided by
+    for s in sources:
+        order[0] = s
+        dist[s] = 0
+        paths[s] = 1.0
+        head, tail, level = 0, 1, 0
+        while head < tail:
+            x = order[head]
+            if dist[x] != level:  # a new distance: its path counts are complete, rescale them
+                level = dist[x]
+                top = 0.0
+                for q in range(head, tail):
+                    top = max(top, paths[order[q]])
+                for q in range(head, tail):
+                    paths[order[q]] /= top
+                scale[level] = top
+            head += 1
+            d = level + 1
+            for k in range(indptr[x], indptr[x + 1]):
+                y = nbr[k]
+                if dist[y] < 0:
+                    dist[y] = d
+                    order[tail] = y
+                    tail += 1
+                if dist[y] == d:
+                    paths[y] += paths[x]
+        for q in range(tail - 1, 0, -1):  # farthest first; the source itself gets nothing
+            t = order[q]
+            dt = dist[t]
+            # a predecessor p's share: (dist p / dist t) (paths to p / paths to t) (1 + dep t)
+            share = (1.0 + dep[t]) / (paths[t] * scale[dt] * dt)
+            for k in range(indptr[t], indptr[t + 1]):
+                p = nbr[k]
+                if dist[p] == dt - 1:
+                    dep[p] += (dt - 1) * paths[p] * share
+            out[t] += dep[t]
+        for q in range(tail):
+            t = order[q]
+            dist[t] = -1
+            paths[t] = 0.0
+            dep[t] = 0.0

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from tiewise.graph.network import graph_from_edges, nk_threads, on_a_new_thread
+from tiewise.graph.network import graph_from_edges, nk_threads, on_a_new_thread, seeded_apart
 
 __all__ = ["Communities", "leiden", "leiden_cpm", "leiden_levels", "modularity"]
 
@@ -186,6 +186,66 @@ def modularity(
     return float(inside.sum() / total - ((volume / (2.0 * total)) ** 2).sum())
 
 
+SPLIT_PARTS = 2
+"""A finer level's Leiden runs in this many parts at once (fixed: results do not depend on the
+machine)."""
+
+
+def _split_inside(
+    labels: npt.NDArray[np.int64],
+    u: npt.NDArray[np.int64],
+    v: npt.NDArray[np.int64],
+    weight: npt.NDArray[np.float64],
+    resolution: float,
+    *,
+    iterations: int,
+    seed: int | None,
+    threads: int,
+) -> npt.NDArray[np.int64]:
+    """Leiden at ``resolution`` inside each community of ``labels``, in parts run at once.
+
+    Without the links between communities each community is a network of its own, and Leiden's
+    communities never span two of them: the communities are dealt (largest first, to the part
+    with the fewest links) into :data:`SPLIT_PARTS` parts, whose Leiden runs go on threads of
+    their own.  Modularity's null model is relative to the network's total weight, so a part
+    holding a share ``s`` of the weight runs at resolution ``s·γ``: each part's objective is
+    then the whole network's restricted to it, and the parts together optimise what one run
+    on all of them would.  Each run starts from ``seed`` (None: NetworKit's seed as the caller
+    set it), so the result does not depend on which part finishes first.
+    """
+    n = len(labels)
+    inside = labels[u] == labels[v]
+    u, v, weight = u[inside], v[inside], weight[inside]
+    community_links = np.bincount(labels[u], minlength=int(labels.max()) + 1)
+    part_of = np.zeros(len(community_links), dtype=np.int64)
+    load = np.zeros(SPLIT_PARTS, dtype=np.int64)
+    for c in np.argsort(-community_links, kind="stable"):  # largest first, to the lightest
+        part_of[c] = int(np.argmin(load))
+        load[part_of[c]] += community_links[c]
+    node_part = part_of[labels]
+    total = float(weight.sum())
+    tasks, members = [], []
+    for p in range(SPLIT_PARTS):
+        nodes = np.flatnonzero(node_part == p)
+        if not len(nodes):
+            continue
+        local = np.full(n, -1, dtype=np.int64)
+        local[nodes] = np.arange(len(nodes))
+        mine = node_part[u] == p
+        share = float(weight[mine].sum()) / total if total > 0 else 1.0
+        g = graph_from_edges(len(nodes), local[u[mine]], local[v[mine]], weight[mine])
+        run = partial(leiden, g, resolution=resolution * share, iterations=iterations)
+        tasks.append(partial(run, seed=None, threads=threads))
+        members.append(nodes)
+    split = np.zeros(n, dtype=np.int64)
+    offset = 0
+    for nodes, part in zip(members, seeded_apart(tasks, seed=seed, workers=SPLIT_PARTS),
+                           strict=True):  # fmt: skip
+        split[nodes] = part.labels_ + offset
+        offset += int(part.labels_.max())
+    return _renumber_by_size(split)
+
+
 def _community_edges(
     labels: npt.NDArray[np.int64],
     u: npt.NDArray[np.int64],
@@ -286,9 +346,9 @@ def leiden_levels(
     )
     labels, parent = top.labels_, resolutions[main]
     for i in finer:  # each splits the next coarser level's communities
-        inside = labels[u] == labels[v]
-        cut = graph_from_edges(graph.numberOfNodes(), u[inside], v[inside], weight[inside])
-        split = run(cut, resolutions[i]).labels_
+        split = _split_inside(
+            labels, u, v, weight, resolutions[i], iterations=iterations, seed=seed, threads=threads
+        )
         found[i] = Communities(
             split,
             modularity(split, u, v, weight),

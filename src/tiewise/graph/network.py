@@ -183,11 +183,6 @@ class Network:
         """The weighted NetworKit graph (built once, on first use)."""
         return self.to_networkit()
 
-    @cached_property
-    def hops(self) -> nk.Graph:
-        """The same graph unweighted: distances in hops, for shortest-path measures."""
-        return nk.graphtools.toUnweighted(self.graph)
-
     def to_networkit(self) -> nk.Graph:
         """Build the network as a weighted, undirected NetworKit graph."""
         return graph_from_edges(self.n, self.u, self.v, self.weight)

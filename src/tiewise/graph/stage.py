@@ -206,16 +206,14 @@ def _community_table(
     )
 
 
-def _centralities(net: Network, config: Config, seed: int | None) -> dict[str, Any]:
-    """The measures that need no communities, each node's (``seed``: betweenness' sources)."""
+def _centralities(net: Network, config: Config) -> dict[str, Any]:
+    """The measures that need no communities, each node's."""
     graph, workers = net.graph, config.engine.threads
     samples = config.graph.betweenness_samples
     return {
         "pagerank": pagerank(graph, damping=config.graph.pagerank_damping, workers=workers),
-        "betweenness": (
-            approximate_betweenness(net.hops, samples=samples, seed=seed, workers=workers)
-            if samples
-            else np.zeros(net.n)
+        "betweenness": approximate_betweenness(
+            net.n, net.u, net.v, samples=samples, seed=config.seed
         ),
         "eigenvector": eigenvector(graph, workers=workers),
         "core_number": core_number(graph, workers=workers),
@@ -402,10 +400,11 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         log_weight=config.graph.edge_weight == "log_strength",
     )
     # The measures that need no communities run on a thread of their own while Leiden (one
-    # thread, for reproducibility) finds them: NetworKit seeded once, for both, before either
-    # starts (seeded_apart), so each draws what it would alone after nk.setSeed(config.seed).
-    _ = net.graph, net.hops  # built here, not by both threads at once
-    central = seeded_apart([partial(_centralities, net, config, None)], seed=config.seed, workers=1)
+    # thread, for reproducibility) finds them.  NetworKit is seeded once, before either starts
+    # (seeded_apart), so Leiden draws what it would alone after nk.setSeed(config.seed); the
+    # centralities draw nothing from it (betweenness' sources come from numpy).
+    _ = net.graph  # built here, not by both threads at once
+    central = seeded_apart([partial(_centralities, net, config)], seed=config.seed, workers=1)
     levels, modularity, changes, quality = _levels(ctx, net, config, seeded=True)
     labels = levels[0]
     _write_scores(
