@@ -10,7 +10,6 @@ are ranked by the structural score and say so (``basis = 'structural fallback'``
 
 from __future__ import annotations
 
-from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,17 @@ from tiewise.graph.network import Network
 from tiewise.influence.data import Adoptions, customer_contacts
 from tiewise.influence.measure import Measured
 from tiewise.shared import FloatArray
+from tiewise.store import RunContext, frame_query, sql_string
 
-__all__ = ["ALL", "BASIS", "naive_follow_counts", "reasons", "score_frame", "test_frame"]
+__all__ = [
+    "ALL",
+    "BASIS",
+    "naive_follow_counts",
+    "reason_sql",
+    "score_frame",
+    "test_frame",
+    "write_scores",
+]
 
 ALL = "all"
 BASIS = {
@@ -104,20 +112,22 @@ def _evidence(net: Network, ad: Adoptions, m: Measured) -> pd.DataFrame:
 
 
 def score_frame(
-    net: Network, ad: Adoptions | None, m: Measured | None, structural: FloatArray, method: str
+    net: Network, ad: Adoptions | None, m: Measured | None, structural: FloatArray
 ) -> pd.DataFrame:
-    """``influence_scores``: one row per on-network customer and category (and 'all').
+    """The numbers of ``influence_scores``: one row per on-network customer and category.
 
-    The last column, ``node``, is each row's node number, for the stage's own use: it is not a
-    column of the table.
+    Rows are named by node number (``node``) and category code (``cat``: the adoption
+    categories' index, then 'all'), in no particular order; ``basis_code`` indexes
+    :data:`BASIS`.  :func:`write_scores` adds the ids, categories, ranks, bases and reasons as
+    DuckDB writes the table: four million of them as Python strings were most of the stage's
+    time in this table at a million customers.
     """
     customers = np.flatnonzero(net.on_network)
-    cats = [] if ad is None else list(ad.categories)
-    all_cats = [*cats, ALL]
+    n_cat = 0 if ad is None else len(ad.categories)
     grid = pd.DataFrame(
         {
-            "node": np.repeat(customers, len(all_cats)),
-            "cat": np.tile(np.arange(len(all_cats)), len(customers)),
+            "node": np.repeat(customers, n_cat + 1),
+            "cat": np.tile(np.arange(n_cat + 1), len(customers)),
         }
     )
     numeric = ["adoptions", "followers", "followers_expected", "influence_score", "influence_low",
@@ -134,125 +144,110 @@ def score_frame(
     grid[numeric] = grid[numeric].fillna(0.0)
     grid["influence_multiplier"] = grid["influence_multiplier"].fillna(1.0)
     grid["adoptions"] = grid["adoptions"].astype(np.int64)
-    grid["influence_shown"] = shown[grid["cat"].to_numpy()]
+    cat = grid["cat"].to_numpy()
+    grid["influence_shown"] = shown[cat]
     node = grid["node"].to_numpy()
-    reachable = customer_contacts(net)
-    grid["customer_contacts"] = reachable[node]
+    grid["customer_contacts"] = customer_contacts(net)[node]
     rate = m.rate if m is not None else np.zeros(1)
-    grid["conversion_rate"] = grid["influence_multiplier"] * rate[grid["cat"].to_numpy()]
+    grid["conversion_rate"] = grid["influence_multiplier"] * rate[cat]
     grid["excess_followers"] = grid["followers"] - grid["followers_expected"]
-    grid["category"] = [all_cats[c] for c in grid["cat"]]
-    grid["customer_id"] = pd.Series(net.ids[node], dtype="string")
     grid["contacts"] = net.degree()[node]
     grid["structural_score"] = structural[node]
     grid["structural_top_pct"] = _percent_rank(structural, net.on_network)[node]
-    grid["basis"] = np.where(
-        ~grid["influence_shown"],
-        BASIS["not_shown"] if ad is not None else BASIS["no_adoptions"],
-        np.where(grid["adoptions"] > 0, BASIS["timing"], BASIS["no_adoptions"]),
-    )
-    grid = grid.sort_values(
-        ["cat", "influence_score", "structural_score", "node"],
-        ascending=[True, False, False, True],
-    )
-    grid["rank"] = grid.groupby("cat").cumcount() + 1
-    window = m.scale.window if m is not None else 0.0
-    grid["reason"] = reasons(grid, window, method)
-    columns = [
-        "customer_id", "category", "rank", "influence_score", "influence_low", "influence_high",
-        "influence_multiplier", "conversion_rate", "influence_shown", "adoptions", "contacts",
-        "customer_contacts", "followers", "followers_expected", "excess_followers", "p_value",
-        "median_lead_days", "lead_days", "structural_score", "structural_top_pct", "basis",
-        "reason", "node",
-    ]  # fmt: skip
-    return grid[columns].reset_index(drop=True)
+    codes = list(BASIS)
+    grid["basis_code"] = np.where(
+        ~shown[cat],
+        codes.index("not_shown" if ad is not None else "no_adoptions"),
+        np.where(grid["adoptions"] > 0, codes.index("timing"), codes.index("no_adoptions")),
+    ).astype(np.int8)
+    return grid
 
 
-_ROWS_AT_ONCE = 100_000
+def write_scores(
+    ctx: RunContext,
+    grid: pd.DataFrame,
+    categories: list[str],
+    window: float,
+    method: str,
+    description: str,
+) -> None:
+    """Write ``influence_scores`` from :func:`score_frame`'s rows.
 
-
-def reasons(grid: pd.DataFrame, window: float, method: str) -> pd.Series:
-    """Every row's reason, as :func:`_reason` words it, built column-wise where it can be.
-
-    Most rows are a customer without adoptions in a category: their reason is one of two fixed
-    sentences around the structural rank, assembled here for all of them at once.  The rest
-    (adopters, and fallback rows that mention what was seen) go through :func:`_reason` one by
-    one.  ``tests/influence/test_scores.py`` checks both give the same text.
+    DuckDB joins the ids in, names categories and bases, ranks the rows within each category
+    (influence score, then structural score, then node: each category's rows in rank order)
+    and words the reasons (:func:`reason_sql`).
     """
-    if not len(grid):
-        return pd.Series([], index=grid.index, dtype=object)
-    shown = grid["influence_shown"].to_numpy(bool)
-    adopted = grid["adoptions"].to_numpy() > 0
-    category = grid["category"].astype(str)
-    where = np.where(category == ALL, "", " in " + category)
-    pct = pd.Series(np.char.mod("%.1f", grid["structural_top_pct"].to_numpy(np.float64)))
+    names = ", ".join(sql_string(c) for c in [*categories, ALL])
+    bases = ", ".join(sql_string(b) for b in BASIS.values())
+    rows = frame_query(
+        ctx.con,
+        "_influence_scores",
+        grid,
+        f"""
+        WITH g AS (
+            SELECT *, [{names}][cat + 1] AS category, [{bases}][basis_code + 1] AS basis,
+                   row_number() OVER (PARTITION BY cat ORDER BY influence_score DESC,
+                                      structural_score DESC, node) AS rank
+            FROM _influence_scores
+        )
+        SELECT n.customer_id, g.category, g.rank, g.influence_score, g.influence_low,
+               g.influence_high, g.influence_multiplier, g.conversion_rate, g.influence_shown,
+               g.adoptions, g.contacts, g.customer_contacts, g.followers, g.followers_expected,
+               g.excess_followers, g.p_value, g.median_lead_days, g.lead_days,
+               g.structural_score, g.structural_top_pct, g.basis,
+               {reason_sql(window, method)} AS reason
+        FROM g JOIN _node_index n ON n.idx = g.node
+        ORDER BY g.cat, g.rank
+        """,
+    )
+    ctx.write_table("influence_scores", rows, stage="influence", description=description)
+
+
+def reason_sql(window: float, method: str) -> str:
+    """SQL of each row's reason, over the columns of ``influence_scores`` (without ``reason``).
+
+    Four sentences: the structural fallback (with what was seen where the customer adopted),
+    no adoptions in a category that shows influence, and the adoptions caused with their
+    evidence.  ``tests/influence/test_scores.py`` holds the wording row by row in Python and
+    checks this gives the same text (DuckDB's ``format`` writes numbers as Python does).
+    """
+    days = f"{window:g}"
+    where = f"CASE WHEN category = {sql_string(ALL)} THEN '' ELSE ' in ' || category END"
     structural = (
-        f"ranked by {method.replace('_', ' ')} (top "
-        + pct.to_numpy(object)
-        + "%), "
-        + grid["contacts"].astype(str).to_numpy(object)
-        + " contacts"
+        "format('ranked by {} (top {:.1f}%), {} contacts', "
+        f"{sql_string(method.replace('_', ' '))}, structural_top_pct, contacts)"
     )
-    fallback = ~shown & ~(adopted & (window > 0))
-    why = np.where(
-        grid["basis"].to_numpy(object) == BASIS["no_adoptions"],
-        "no adoptions in the inputs",
-        "adoption timing shows no influence" + where,
-    )
-    text = np.where(
-        fallback,
-        "structural fallback, not evidence of influence (" + why + "): " + structural,
-        "no adoptions" + where + " yet, so no adoptions caused; " + structural,
-    )
-    simple = fallback | (shown & ~adopted)
-    out = np.asarray(text, dtype=object)
-    rest = np.flatnonzero(~simple)
-    row = namedtuple("row", grid.columns)  # type: ignore[misc]  # cheaper than itertuples
-    for start in range(0, len(rest), _ROWS_AT_ONCE):  # the columns' values as Python objects
-        at = rest[start : start + _ROWS_AT_ONCE]
-        sub = grid.iloc[at]
-        rows = map(row._make, zip(*(sub[c].tolist() for c in sub.columns), strict=True))
-        out[at] = np.array([_reason(r, window, method) for r in rows] + [None], object)[:-1]
-    return pd.Series(out, index=grid.index)
-
-
-def _structural(r: Any, method: str) -> str:
-    return (
-        f"ranked by {method.replace('_', ' ')} (top {r.structural_top_pct:.1f}%), "
-        f"{r.contacts} contacts"
-    )
-
-
-def _reason(r: Any, window: float, method: str) -> str:
-    where = "" if r.category == ALL else f" in {r.category}"
-    if not r.influence_shown:
-        why = (
-            "no adoptions in the inputs"
-            if r.basis == BASIS["no_adoptions"]
-            else f"adoption timing shows no influence{where}"
-        )
+    seen = "''"
+    if window > 0:
         seen = (
-            f"; {r.followers:g} contacts adopted the same item within {window:g} days after "
-            f"(chance gives {r.followers_expected:.1f})"
-            if r.adoptions > 0 and window > 0
-            else ""
+            "CASE WHEN adoptions > 0 THEN format('; {:g} contacts adopted the same item within "
+            f"{days} days after (chance gives {{:.1f}})', followers, followers_expected) "
+            "ELSE '' END"
         )
-        return (
-            f"structural fallback, not evidence of influence ({why}): "
-            f"{_structural(r, method)}{seen}"
-        )
-    if r.adoptions == 0:
-        return f"no adoptions{where} yet, so no adoptions caused; {_structural(r, method)}"
-    leads = f"; lead times {r.lead_days} days" if isinstance(r.lead_days, str) else ""
-    what = "any item" if r.category == ALL else f"the same {r.category} item"
-    return (
-        f"caused an estimated {r.influence_score:.1f} adoptions (90% interval "
-        f"{r.influence_low:.1f}–{r.influence_high:.1f}) beyond homophily and the base rate: "
-        f"{r.followers:g} of {r.customer_contacts} customer contacts adopted {what} within "
-        f"{window:g} days after ({r.adoptions} adoption{'s' if r.adoptions != 1 else ''}; "
-        f"{r.followers_expected:.1f} expected from shuffled timing, p={r.p_value:.3f}); "
-        f"{r.influence_multiplier:.1f}x the pull of an average customer{leads}"
+    fallback = (
+        "'structural fallback, not evidence of influence (' || "
+        f"CASE WHEN basis = {sql_string(BASIS['no_adoptions'])} "
+        f"THEN 'no adoptions in the inputs' ELSE 'adoption timing shows no influence' || {where} "
+        f"END || '): ' || {structural} || {seen}"
     )
+    caused = (
+        "format('caused an estimated {:.1f} adoptions (90% interval {:.1f}–{:.1f}) beyond "
+        "homophily and the base rate: {:g} of {} customer contacts adopted ', influence_score, "
+        "influence_low, influence_high, followers, customer_contacts) || "
+        f"CASE WHEN category = {sql_string(ALL)} THEN 'any item' "
+        "ELSE 'the same ' || category || ' item' END || "
+        f"format(' within {days} days after ({{}} adoption', adoptions) || "
+        "CASE WHEN adoptions <> 1 THEN 's' ELSE '' END || "
+        "format('; {:.1f} expected from shuffled timing, p={:.3f}); {:.1f}x the pull of an "
+        "average customer', followers_expected, p_value, influence_multiplier) || "
+        "coalesce('; lead times ' || lead_days || ' days', '')"
+    )
+    return f"""CASE
+        WHEN NOT influence_shown THEN {fallback}
+        WHEN adoptions = 0 THEN 'no adoptions' || {where} || ' yet, so no adoptions caused; '
+                                || {structural}
+        ELSE {caused}
+    END"""
 
 
 def test_frame(ad: Adoptions, m: Measured, alpha: float) -> pd.DataFrame:

@@ -55,7 +55,7 @@ from tiewise.influence.imm import weighted_cascade
 from tiewise.influence.linkprob import LinkCounts, Validation, fit_links, validate
 from tiewise.influence.measure import Measured, measure
 from tiewise.influence.netvalue import network_values
-from tiewise.influence.scores import ALL, score_frame, test_frame
+from tiewise.influence.scores import ALL, score_frame, test_frame, write_scores
 from tiewise.influence.seeds import (
     Cascades,
     ReachCheck,
@@ -378,8 +378,7 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
     cfg = config.influence
     p = _prepare(ctx, config)
     net, ad, m = p.net, p.adoptions, p.measured
-    scores = score_frame(net, ad, m, p.structural, cfg.structural)
-    node = scores.pop("node").to_numpy()
+    scores = score_frame(net, ad, m, p.structural)
     summary = InfluenceSummary(
         customers=int(net.on_network.sum()),
         adoptions=0 if ad is None else len(ad.node),
@@ -391,19 +390,20 @@ def analyse_influence(ctx: RunContext, config: Config) -> InfluenceSummary:
             "no adoptions input: influence from timing, link learning and the tests were "
             "skipped; scores and seeds are a structural fallback"
         )
-    ctx.write_table(
-        "influence_scores",
+    write_scores(
+        ctx,
         scores,
-        stage="influence",
+        summary.categories,
+        m.scale.window if m is not None else 0.0,
+        cfg.structural,
         description="Per customer and category: adoptions caused beyond homophily, evidence, "
         "reason.",
     )
-    # what the rest of the stage reads, by node number: the ids, the evidence and the reasons
-    # (most of the frame's memory, a row per customer and category) are in the table now
+    # what the rest of the stage reads, by node number: the evidence is in the table now
     scores = pd.DataFrame(
         {
-            "node": node,
-            "category": scores["category"].to_numpy(),
+            "node": scores["node"].to_numpy(),
+            "category": np.array([*summary.categories, ALL], dtype=object)[scores["cat"]],
             "followers": scores["followers"].to_numpy(),
             "influence_score": scores["influence_score"].to_numpy(),
         }
