@@ -13,15 +13,17 @@ What is measured, on a :class:`tiewise.graph.network.Network` built from arrays 
   communities) and the direct runs of the other levels that measure what nesting trades, each
   level with its NMI against the planted partition and its and the direct run's modularity;
   ``stable ids`` at every level as on a first run (no previous run); ``_scores`` (every
-  per-customer column: PageRank, eigenvector, k-core, clustering, 16-sample betweenness in hops,
-  z, P, roles, ranks), split into its sub-steps, among them ``hops`` (first use of
-  ``Network.hops``, the unweighted copy that betweenness runs on, built where the stage builds
-  it); and ``community table`` (``_community_table``).  Their sum is the ``total``.  The stage's
+  per-customer column: the stage's ``_centralities`` — PageRank, eigenvector, k-core,
+  clustering, 16-sample betweenness in hops —, then z, P, roles, ranks), split into its
+  sub-steps (here one after another; the stage runs the centralities on a thread beside
+  Leiden); and ``community table`` (``_community_table``).  A finer level's Leiden runs in
+  parts at once (``tiewise.graph.communities.SPLIT_PARTS``): its seconds are from the first
+  part's start to the last part's end.  Their sum is the ``total``.  The stage's
   functions run unchanged: each sub-step is timed by wrapping the functions where the stage
   looks them up (see :func:`instrumented`), so they see the same graphs and NetworKit thread
   counts as in the stage; ``rest`` is what ``_scores`` spends outside them (degrees,
   percentiles, ranks, role names, the Arrow table).  The ``total`` row records how many times
-  the graph and its unweighted copy were built (1 each).
+  the graph was built (once).
 * ``tiewise-2t``: the build and the levels alone with ``graph.threads = 2`` (not bit-for-bit
   reproducible).
 * ``igraph`` (100k and 1M nodes; not the big graph): build, ``community_multilevel``
@@ -319,11 +321,9 @@ def instrumented(calls: list[Call]) -> Iterator[None]:
     Wrapped where they are looked up, so the stage's code runs unchanged: the centrality / roles
     functions in ``tiewise.graph.stage`` (what ``_scores`` calls), ``leiden``,
     ``_community_edges`` and ``modularity`` in ``tiewise.graph.communities`` (what
-    ``leiden_levels`` calls), ``Network.to_networkit`` (what ``Network.graph`` calls) and the
-    ``Network.hops`` cached property.  Same graphs, same NetworKit thread counts as in the stage.
+    ``leiden_levels`` calls) and ``Network.to_networkit`` (what ``Network.graph`` calls).  Same
+    graphs, same NetworKit thread counts as in the stage.
     """
-    from functools import cached_property
-
     from tiewise.graph import communities, stage
     from tiewise.graph.network import Network
 
@@ -340,20 +340,16 @@ def instrumented(calls: list[Call]) -> Iterator[None]:
     patches = [(stage, name, label) for name, label in SUBSTEPS.items()]
     patches += [(communities, name, label) for name, label in LEVEL_PARTS.items()]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    build, hops = Network.to_networkit, Network.__dict__["hops"]
-    timed_hops = cached_property(wrap("hops", hops.func))
-    timed_hops.__set_name__(Network, "hops")
+    build = Network.to_networkit
     try:
         for (owner, name, label), (_, _, fn) in zip(patches, originals, strict=True):
             setattr(owner, name, wrap(label, fn))
         Network.to_networkit = wrap("build graph", build)  # type: ignore[method-assign]
-        Network.hops = timed_hops  # type: ignore[assignment,method-assign]
         yield
     finally:
         for owner, name, fn in originals:
             setattr(owner, name, fn)
         Network.to_networkit = build  # type: ignore[method-assign]
-        Network.hops = hops  # type: ignore[method-assign]
 
 
 def between(calls: list[Call], t0: float, t1: float) -> list[Call]:
@@ -370,13 +366,16 @@ def community_levels(
     coarser one's communities, then every other level directly (to report what nesting trades).
     A level's seconds are its own Leiden call; the direct runs are one row.
     """
+    from tiewise.graph.communities import SPLIT_PARTS
     from tiewise.graph.stage import _detect
 
     resolutions = [config.graph.resolution, *config.graph.levels]
     steps: list[Row] = []
     t0 = time.perf_counter()
     found = timed(
-        steps, "Leiden levels (all)", lambda: _detect(net, config, resolutions, compare=True)
+        steps,
+        "Leiden levels (all)",
+        lambda: _detect(net, config, resolutions, compare=True, seeded=False),
     )
     leidens = [c for c in between(calls, t0, time.perf_counter()) if c.label == "leiden"]
     main = resolutions[0]
@@ -385,13 +384,17 @@ def community_levels(
     )
     finer = sorted((i for i, r in enumerate(resolutions) if r > main), key=lambda i: resolutions[i])
     order = [0, *coarser, *finer]
-    if len(leidens) != 2 * len(order) - 1:
+    runs = [1] * (1 + len(coarser)) + [SPLIT_PARTS] * len(finer)  # Leiden calls per level
+    if len(leidens) != sum(runs) + len(order) - 1:
         raise RuntimeError(f"unexpected Leiden calls in leiden_levels: {len(leidens)}")
-    for j, i in enumerate(order):
+    first = 0
+    for i, k in zip(order, runs, strict=True):
+        parts = leidens[first : first + k]  # a finer level's parts run at once: first to last
+        first += k
         steps.append(
             {
                 "step": f"  γ={resolutions[i]:g} {found[i].built}",
-                "seconds": leidens[j].seconds,
+                "seconds": max(c.start + c.seconds for c in parts) - min(c.start for c in parts),
                 "level": i,
                 "resolution": resolutions[i],
                 **describe(found[i].labels_, planted),
@@ -402,7 +405,7 @@ def community_levels(
     steps.append(
         {
             "step": "  direct runs of the other levels (what nesting trades)",
-            "seconds": sum(c.seconds for c in leidens[len(order) :]),
+            "seconds": sum(c.seconds for c in leidens[first:]),
         }
     )
     return steps, [f.labels_ for f in found]
@@ -412,17 +415,18 @@ def scores(
     net: Any, labels: npt.NDArray[np.int64], config: Any, calls: list[Call]
 ) -> tuple[list[Row], Any]:
     """``_scores`` once, with the time of each of its sub-steps and of the rest."""
-    from tiewise.graph.stage import _scores
+    from tiewise.graph.stage import _centralities, _scores
 
     steps: list[Row] = []
     t0 = time.perf_counter()
-    table = timed(steps, "_scores (all)", lambda: _scores(net, labels, config))
+    table = timed(
+        steps, "_scores (all)", lambda: _scores(net, labels, _centralities(net, config), config)
+    )
     spent: dict[str, float] = {}
     for call in between(calls, t0, time.perf_counter()):
         spent[call.label] = spent.get(call.label, 0.0) + call.seconds
     names = {
-        "betweenness": f"betweenness ({config.graph.betweenness_samples}, hops)",
-        "hops": "hops (unweighted copy)",
+        "betweenness": f"betweenness ({config.graph.betweenness_samples} sources, hops)",
     }
     for label, seconds in spent.items():
         steps.append({"step": "  " + names.get(label, label), "seconds": seconds})
@@ -467,13 +471,11 @@ def run_tiewise(arrays: dict[str, npt.NDArray[Any]], threads: int) -> list[Row]:
             lambda: _community_table(net, labels, net.weighted_degree()),
         )
     del table
-    builds = {label: sum(c.label == label for c in calls) for label in ("build graph", "hops")}
     steps.append(
         {
             "step": "total",
             "seconds": sum(s["seconds"] for s in steps if s["step"][0] != " "),
-            "graph_builds": builds["build graph"],
-            "hops_builds": builds["hops"],
+            "graph_builds": sum(c.label == "build graph" for c in calls),
         }
     )
     return steps
@@ -784,7 +786,6 @@ def goals(rows: list[Row], graphs: list[dict[str, Any]]) -> list[Row]:
                 "peak_mb": peak,
                 "seconds_leiden_2_threads": None if leiden2 is None else total - leiden1 + leiden2,
                 "graph_builds": builds.get("graph_builds"),
-                "hops_builds": builds.get("hops_builds"),
                 "met": met,
             }
         )
@@ -798,7 +799,7 @@ def fmt_goals(items: list[Row]) -> str:
         lines.append(
             f"{r['graph']}: {r['goal']}: {r['seconds']:.1f} s, peak {r['peak_mb']:,.0f} "
             f"MB -> {'MET' if r['met'] else 'NOT MET'}\n    NetworKit graph built "
-            f"{r['graph_builds']} time(s), its unweighted copy (hops) {r['hops_builds']}"
+            f"{r['graph_builds']} time(s)"
             + ("" if two is None else f"\n    with Leiden on 2 threads (tiewise-2t): {two:.1f} s")
         )
     lines.append(

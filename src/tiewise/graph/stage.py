@@ -207,13 +207,15 @@ def _community_table(
 
 
 def _centralities(net: Network, config: Config) -> dict[str, Any]:
-    """The measures that need no communities, each node's."""
+    """The measures that need no communities, each node's (betweenness None: not asked for)."""
     graph, workers = net.graph, config.engine.threads
     samples = config.graph.betweenness_samples
     return {
         "pagerank": pagerank(graph, damping=config.graph.pagerank_damping, workers=workers),
-        "betweenness": approximate_betweenness(
-            net.n, net.u, net.v, samples=samples, seed=config.seed
+        "betweenness": (
+            approximate_betweenness(net.n, net.u, net.v, samples=samples, seed=config.seed)
+            if samples
+            else None
         ),
         "eigenvector": eigenvector(graph, workers=workers),
         "core_number": core_number(graph, workers=workers),
@@ -248,7 +250,9 @@ def _scores(
             "eigenvector": central["eigenvector"],
             "core_number": central["core_number"],
             "clustering": central["clustering"],
-            "betweenness": betweenness,
+            "betweenness": betweenness
+            if betweenness is not None
+            else pa.nulls(net.n, pa.float64()),
             "within_z": z,
             "participation": p,
             "role": roles,
@@ -256,7 +260,11 @@ def _scores(
             "business_role": pa.array(business_role(roles).tolist(), pa.string()),
             "weighted_degree_pct": _percentile(wdeg),
             "pagerank_pct": _percentile(pr),
-            "betweenness_pct": _percentile(betweenness),
+            "betweenness_pct": (
+                _percentile(betweenness)
+                if betweenness is not None
+                else pa.nulls(net.n, pa.float64())
+            ),
             "rank_in_community": np.where(net.on_network, ranked, -1),
         }
     )
@@ -278,7 +286,8 @@ CASE
     greatest(0.1, round(100 - s.weighted_degree_pct, 1)), s.contacts,
     CASE WHEN s.super_connector THEN ' (super-connector)' ELSE '' END,
     greatest(0.1, round(100 - s.pagerank_pct, 1)),
-    CASE WHEN s.business_role = 'bridge' THEN format(', betweenness top {{}}%',
+    CASE WHEN s.business_role = 'bridge' AND s.betweenness_pct IS NOT NULL
+         THEN format(', betweenness top {{}}%',
          greatest(0.1, round(100 - s.betweenness_pct, 1))) ELSE '' END)
 END
 """
