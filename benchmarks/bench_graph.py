@@ -3,8 +3,8 @@
 What is measured, on a :class:`tiewise.graph.network.Network` built from arrays (no workspace:
 ``load_network``'s SQL and the stage's table writes are not in it):
 
-* ``tiewise`` (default config: Leiden on 1 thread, betweenness and the other centralities on
-  ``engine.threads`` = all cores), the steps of
+* ``tiewise`` (default config: Leiden on 1 thread, betweenness on one (numba), the other
+  centralities on ``engine.threads`` = all cores), the steps of
   ``analyse_network`` in its order, on one ``Network`` whose NetworKit graph is built once:
   ``build graph`` (first use of ``Network.graph``, i.e. ``Network.to_networkit``);
   ``Leiden levels (all)`` (the stage's ``_detect``: ``leiden_levels`` at the default

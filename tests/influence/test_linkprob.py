@@ -16,7 +16,7 @@ def test_counts_follow_the_papers_definitions() -> None:
     item = np.array([0, 0, 0, 1, 1, 2])
     time = np.array([1.0, 3.0, 4.0, 0.0, 30.0, 5.0])
     u, v = np.array([0, 1]), np.array([1, 2])
-    c = fit_links(3, u, v, node, item, time, linked_pairs(3, u, v, node, item), window=14.0)
+    c = fit_links(3, u, v, node, time, linked_pairs(3, u, v, node, item), window=14.0)
     got = {
         (int(s), int(d)): (aS, aE, p, cr)
         for s, d, aS, aE, p, cr in zip(
@@ -42,7 +42,7 @@ def test_partial_credit_splits_between_possible_sources() -> None:
     item = np.array([0, 0, 0])
     time = np.array([1.0, 2.0, 3.0])
     u, v = np.array([0, 1]), np.array([1, 2])
-    c = fit_links(3, u, v, node, item, time, linked_pairs(3, u, v, node, item), window=14.0)
+    c = fit_links(3, u, v, node, time, linked_pairs(3, u, v, node, item), window=14.0)
     credit = dict(zip(zip(c.src.tolist(), c.dst.tolist(), strict=True), c.credit, strict=True))
     assert credit[(0, 1)] == 0.5 and credit[(2, 1)] == 0.5
     assert np.isclose(c.mean_delay[(c.src == 0) & (c.dst == 1)][0], 2.0)
@@ -64,7 +64,7 @@ def test_counts_match_a_brute_force_on_a_random_network() -> None:
     node = np.array([x for x, _ in rows])
     item = np.array([i for _, i in rows])
     time = rng.integers(0, 30, len(rows)).astype(float)
-    c = fit_links(n, u, v, node, item, time, linked_pairs(n, u, v, node, item), window=7.0)
+    c = fit_links(n, u, v, node, time, linked_pairs(n, u, v, node, item), window=7.0)
     when = {(x, i): t for (x, i), t in zip(rows, time, strict=True)}
     for s, d, either, prop, credit, delay in zip(
         c.src, c.dst, c.actions_either, c.propagations, c.credit, c.mean_delay, strict=True

@@ -120,7 +120,6 @@ def fit_links(
     u: IntArray,
     v: IntArray,
     node: IntArray,
-    item: IntArray,
     time: FloatArray,
     pairs: Pairs,
     *,
@@ -134,8 +133,8 @@ def fit_links(
         Number of nodes.
     u, v
         Undirected links.
-    node, item, time
-        Adoption rows (one per node and item).
+    node, time
+        Adoption rows (one per node and item): who adopted, when.
     pairs
         Linked adopters of the same item (:func:`~tiewise.influence.timing.linked_pairs` on
         the same ``u``, ``v``).
@@ -157,7 +156,7 @@ def fit_links(
         actions_src=acts[src],
         actions_either=acts[src] + acts[dst] - np.concatenate([shared, shared]),
         propagations=prop,
-        credit=np.bincount(at, credit, minlength=len(src)).astype(np.float64),
+        credit=np.asarray(np.bincount(at, credit, minlength=len(src)), dtype=np.float64),
         mean_delay=mean_delay,
     )
 
@@ -223,9 +222,7 @@ def validate(
     """
     before = time < cut
     rows = np.flatnonzero(before)
-    counts = fit_links(
-        n, u, v, node[rows], item[rows], time[rows], pairs.among(before), window=window
-    )
+    counts = fit_links(n, u, v, node[rows], time[rows], pairs.among(before), window=window)
     items = int(item.max()) + 1 if len(item) else 1
     # exposures: every contact of every adopter before the cut
     src = counts.src

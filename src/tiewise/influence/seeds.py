@@ -233,8 +233,7 @@ def _counts_before(
     """Link counts learned from the ``keep`` adoption rows only."""
     rows = np.flatnonzero(keep)
     return fit_links(
-        net.n, net.u, net.v, ad.node[rows], ad.item[rows], ad.time[rows], pairs.among(keep),
-        window=window,
+        net.n, net.u, net.v, ad.node[rows], ad.time[rows], pairs.among(keep), window=window,
     )  # fmt: skip
 
 

@@ -193,7 +193,7 @@ def _prepare(ctx: RunContext, config: Config, *, reuse_tests: bool = False) -> _
     else:
         detected, window, targets, check = earlier
         pairs = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
-    counts = fit_links(net.n, net.u, net.v, ad.node, ad.item, ad.time, pairs, window=window)
+    counts = fit_links(net.n, net.u, net.v, ad.node, ad.time, pairs, window=window)
     lo, hi = float(ad.time.min()), float(ad.time.max())
     val = validate(
         net.n, net.u, net.v, ad.node, ad.item, ad.time, pairs,
