@@ -112,11 +112,13 @@ def leiden(
         if seed is not None:
             nk.setSeed(seed, False)
         algo.run()
-    partition = algo.getPartition()
+        partition = algo.getPartition()
+        # on Leiden's threads: NetworKit sums the modularity in parallel, and on more threads
+        # than one the sum's last bit depends on which thread finishes first
+        modularity = (
+            nk.community.Modularity().getQuality(partition, graph) if graph.numberOfEdges() else 0.0
+        )
     labels = np.asarray(partition.getVector(), dtype=np.int64)
-    modularity = (
-        nk.community.Modularity().getQuality(partition, graph) if graph.numberOfEdges() else 0.0
-    )
     return Communities(labels_=_renumber_by_size(labels), modularity_=float(modularity))
 
 
