@@ -304,12 +304,17 @@ def _print(size: int, record: dict[str, Any]) -> None:
         f"{run['peak_rss_bytes'] / 2**30:.2f} GiB, exit {run['exit_code']}, load "
         f"{run['load_average_before'][0]} -> {run['load_average_after'][0]}"
     )
-    print(f"  {'step':<48} {'seconds':>8} {'peak GiB':>9} {'floor s':>8} {'ratio':>6}")
+    print(f"  {'step':<48} {'seconds':>8} {'cores':>6} {'peak GiB':>9} {'floor s':>8} {'ratio':>6}")
     for s in record["stages"]:
         peak = f"{s['peak_rss_bytes'] / 2**30:.2f}" if s.get("peak_rss_bytes") else "-"
         floor = f"{s['floor_seconds']:.1f}" if s.get("floor_seconds") else "-"
+        busy = s.get("cpu_seconds")
+        cores = f"{busy / s['seconds']:.2f}" if busy is not None and s["seconds"] else "-"
         ratio = f"{s['ratio_to_floor']:.1f}" if s.get("ratio_to_floor") else "-"
-        print(f"  {s['stage'][:48]:<48} {s['seconds']:>8.1f} {peak:>9} {floor:>8} {ratio:>6}")
+        print(
+            f"  {s['stage'][:48]:<48} {s['seconds']:>8.1f} {cores:>6} {peak:>9} {floor:>8}"
+            f" {ratio:>6}"
+        )
     f = record["floors"]
     if f:
         print(

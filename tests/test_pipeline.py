@@ -1,6 +1,7 @@
 """End to end on generated telco data: the pipeline recovers what the generator hid."""
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,9 @@ def test_pipeline_recovers_the_generators_communities_and_service_numbers(
     assert [s["stage"] for s in stages] == list(result.seconds)
     assert [s["seconds"] for s in stages] == list(result.seconds.values())
     assert all(s["peak_rss_bytes"] > 50 * 2**20 for s in stages)  # Python and the libraries
+    # processor time of every thread: nothing runs without it, and the machine's cores bound it
+    cores = os.cpu_count() or 1
+    assert all(0 < s["cpu_seconds"] <= cores * s["seconds"] + 0.5 for s in stages)
 
 
 # what records the run itself (ids, times, paths), not its results

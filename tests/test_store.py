@@ -47,12 +47,14 @@ def test_a_run_records_its_stages_also_in_an_older_workspace(tmp_path: Path) -> 
     commit_numbers(tmp_path, 4)
     with Workspace.open(tmp_path) as ws:
         run_id = ws.runs()[0]["run_id"]
-        ws.record_stages(run_id, {"ingest": 1.5, "report": 0.25}, {"ingest": 2**30})
+        ws.record_stages(
+            run_id, {"ingest": 1.5, "report": 0.25}, {"ingest": 2**30}, {"ingest": 2.75}
+        )
         newest, older = ws.runs()
     assert older["stages"] is None
     assert json.loads(newest["stages"]) == [
-        {"stage": "ingest", "seconds": 1.5, "peak_rss_bytes": 2**30},
-        {"stage": "report", "seconds": 0.25, "peak_rss_bytes": None},
+        {"stage": "ingest", "seconds": 1.5, "cpu_seconds": 2.75, "peak_rss_bytes": 2**30},
+        {"stage": "report", "seconds": 0.25, "cpu_seconds": None, "peak_rss_bytes": None},
     ]
 
 

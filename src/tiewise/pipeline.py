@@ -242,14 +242,18 @@ def _timed(
     name: str,
     reporter: StepReporter,
     peaks: dict[str, int | None] | None = None,
+    cpu: dict[str, float] | None = None,
 ) -> Iterator[None]:
     start = time.perf_counter()
+    busy = time.process_time()  # every thread of the process, DuckDB's and numba's included
     memory = StageMemory()
     with reporter(name), memory:
         yield
     seconds[name] = round(time.perf_counter() - start, 3)
     if peaks is not None:
         peaks[name] = memory.peak_bytes
+    if cpu is not None:
+        cpu[name] = round(time.process_time() - busy, 3)
 
 
 def run_pipeline(
@@ -280,6 +284,7 @@ def run_pipeline(
     step = reporter or _quiet
     seconds: dict[str, float] = {}
     peaks: dict[str, int | None] = {}
+    cpu: dict[str, float] = {}
     inputs = fingerprint_inputs(config)
     pseudonymise = config.privacy.pseudonymise and not keep_raw_ids
     key = (
@@ -301,27 +306,28 @@ def run_pipeline(
             run.con.execute(
                 "INSERT OR REPLACE INTO _tiewise_settings VALUES ('identifiers', ?)", [identifiers]
             )
-            with _timed(seconds, "Loading and validating inputs", step, peaks):
+            with _timed(seconds, "Loading and validating inputs", step, peaks, cpu):
                 ingested = ingest(run, config, key, rebuild=rebuild_reason(run, config))
-            with _timed(seconds, "Building links and their strengths", step, peaks):
+            with _timed(seconds, "Building links and their strengths", step, peaks, cpu):
                 links = build_links(run, config)
-            with _timed(seconds, "Finding communities, centrality and leaders", step, peaks):
+            with _timed(seconds, "Finding communities, centrality and leaders", step, peaks, cpu):
                 graph = analyse_network(run, config)
             influence = None
             if config.influence.enabled:
-                with _timed(seconds, "Measuring influence, choosing seeds", step, peaks):
+                with _timed(seconds, "Measuring influence, choosing seeds", step, peaks, cpu):
                     influence = analyse_influence(run, config)
-            with _timed(seconds, "Valuing customers: lifetime, social, segments", step, peaks):
+            with _timed(seconds, "Valuing customers: lifetime, social, segments", step, peaks, cpu):
                 value = analyse_value(run, config)
-            with _timed(seconds, "Churn triggers, model and retention priority", step, peaks):
+            with _timed(seconds, "Churn triggers, model and retention priority", step, peaks, cpu):
                 churn = analyse_churn(run, config)
-            queue = _response_queue(run, config, step, seconds, peaks)
+            queue = _response_queue(run, config, step, seconds, peaks, cpu)
             skipped = skipped_stages(config, influence, value, churn)
             _record_skipped(run, skipped)
         if rewrite:  # the file's freed pages may still hold the other kind of identifier
-            with _timed(seconds, f"Rewriting the workspace file ({before} before)", step, peaks):
+            rewriting = f"Rewriting the workspace file ({before} before)"
+            with _timed(seconds, rewriting, step, peaks, cpu):
                 ws.rewrite()
-        with _timed(seconds, "Writing the report", step, peaks):
+        with _timed(seconds, "Writing the report", step, peaks, cpu):
             report = write_report(ws, config.resolve(config.report.path), config)
         top: list[dict[str, Any]] = (
             ws.con.execute(
@@ -334,7 +340,7 @@ def run_pipeline(
             .to_dict("records")  # type: ignore[assignment]
         )
         influencers = _top_influencers(ws, 3)
-        ws.record_stages(run.run_id, seconds, peaks)
+        ws.record_stages(run.run_id, seconds, peaks, cpu)
         return RunResult(
             run_id=run.run_id,
             workspace=ws.path,
@@ -361,13 +367,14 @@ def _response_queue(
     step: StepReporter,
     seconds: dict[str, float],
     peaks: dict[str, int | None] | None = None,
+    cpu: dict[str, float] | None = None,
 ) -> QueueSummary | None:
     """The response queue when there are conversations (else an old one is removed)."""
     if not run.has_table("conversations"):
         run.con.execute("DROP TABLE IF EXISTS response_queue")
         run.con.execute("DELETE FROM _tiewise_tables WHERE name = 'response_queue'")
         return None
-    with _timed(seconds, "Ranking open conversations: the response queue", step, peaks):
+    with _timed(seconds, "Ranking open conversations: the response queue", step, peaks, cpu):
         return build_response_queue(run, config)
 
 
@@ -447,6 +454,7 @@ def rerun_stage(
     step = reporter or _quiet
     seconds: dict[str, float] = {}
     peaks: dict[str, int | None] = {}
+    cpu: dict[str, float] = {}
     path = config.workspace_path
     with Workspace.open(
         path, memory_limit=config.engine.memory_limit, threads=config.engine.threads
@@ -460,13 +468,13 @@ def rerun_stage(
             for table in needs:
                 if not run.has_table(table):
                     raise NotRunError(f"workspace {path} has no {table} table")
-            with _timed(seconds, description, step, peaks):
+            with _timed(seconds, description, step, peaks, cpu):
                 summary = analyse(run)
         report_path = None
         if report:
-            with _timed(seconds, "Writing the report", step, peaks):
+            with _timed(seconds, "Writing the report", step, peaks, cpu):
                 report_path = write_report(ws, config.resolve(config.report.path), config)
-        ws.record_stages(run.run_id, seconds, peaks)
+        ws.record_stages(run.run_id, seconds, peaks, cpu)
         return StageRun(run.run_id, ws.path, summary, report_path, seconds, warning)
 
 

@@ -708,16 +708,27 @@ class Workspace:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def record_stages(
-        self, run_id: int, seconds: Mapping[str, float], peaks: Mapping[str, int | None]
+        self,
+        run_id: int,
+        seconds: Mapping[str, float],
+        peaks: Mapping[str, int | None],
+        cpu: Mapping[str, float] | None = None,
     ) -> None:
         """Where a run spent its time and memory, in ``runs.stages``.
 
-        A JSON list in the order the steps ran: ``{"stage", "seconds", "peak_rss_bytes"}``
-        (``peak_rss_bytes``: the process's peak resident memory during the step, Python and
+        A JSON list in the order the steps ran: ``{"stage", "seconds", "cpu_seconds",
+        "peak_rss_bytes"}`` (``cpu_seconds``: processor time of every thread of the process
+        during the step, so ``cpu_seconds / seconds`` is the number of cores it kept busy;
+        ``peak_rss_bytes``: the process's peak resident memory during the step, Python and
         every library included; null where the system does not say).
         """
         stages = [
-            {"stage": name, "seconds": spent, "peak_rss_bytes": peaks.get(name)}
+            {
+                "stage": name,
+                "seconds": spent,
+                "cpu_seconds": (cpu or {}).get(name),
+                "peak_rss_bytes": peaks.get(name),
+            }
             for name, spent in seconds.items()
         ]
         self.con.execute(

@@ -29,7 +29,7 @@ def test_run_tables_export_and_runs(project: Path, cli, monkeypatch: pytest.Monk
     runs = cli("runs")
     assert runs.code == 0 and "ok" in runs.out
     # and where the run spent its time, step by step
-    assert "spent its time" in runs.out
+    assert "spent its time" in runs.out and "cores busy" in runs.out
     for step in ("Loading and validating inputs", "Finding communities", "Writing the report"):
         assert step in runs.out
 

@@ -65,14 +65,16 @@ def runs(config: ConfigOption = Path("tiewise.toml"), workspace: WorkspaceOption
         steps = json.loads(timed["stages"])
         total = sum(s["seconds"] for s in steps) or 1.0
         spent = Table(title=f"Where run {timed['run_id']} spent its time (runs.stages)")
-        for column in ("step", "seconds", "share", "peak memory"):
+        for column in ("step", "seconds", "share", "cores busy", "peak memory"):
             spent.add_column(column, justify="left" if column == "step" else "right")
         for s in steps:
             peak = s.get("peak_rss_bytes")
+            busy = s.get("cpu_seconds")  # absent in runs recorded before it was measured
             spent.add_row(
                 s["stage"],
                 f"{s['seconds']:,.1f}",
                 f"{s['seconds'] / total:.0%}",
+                f"{busy / s['seconds']:.2f}" if busy is not None and s["seconds"] else "",
                 f"{peak / 2**30:.2f} GiB" if peak else "",
             )
         out.print(spent)
