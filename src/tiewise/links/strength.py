@@ -169,7 +169,7 @@ def link_state_sql(with_conversations: bool, *, spark: bool = False) -> str:
     )"""
 
 
-def structure_sql(config: Config) -> str:
+def structure_sql(config: Config, *, spark: bool = False) -> str:
     """SQL of ``link_structure``: per link with any, its common contacts (see the module doc).
 
     A common contact of a link ``a - b`` is a contact ``k`` linked to both: a triangle.  Each
@@ -179,31 +179,51 @@ def structure_sql(config: Config) -> str:
     triangles: listing every two links of each contact instead grows with the square of the
     contacts' degrees (13 GB spilled at a million subscribers).  Contacts with
     ``service_min_contacts`` or more links are no one's common contact.
+
+    On DuckDB the parties are numbered in id order first and the triangles listed by number:
+    joins on integers instead of 20-character pseudonyms, the same rows (21.8 s -> 12.6 s at a
+    million subscribers).  Spark keeps the ids: numbering them is a window over every party in
+    one partition.
     """
     cap = config.links.service_min_contacts
     lower = "da.d < db.d OR (da.d = db.d AND l.a < l.b)"
-    return f"""
+    if spark:  # the ids as they are
+        key, number, numbered, links = "node", "", "", "link_state"
+    else:
+        key, number, links = "i", ", row_number() OVER (ORDER BY node) AS i", "numbered"
+        numbered = """, numbered AS (
+            SELECT da.i AS a, db.i AS b
+            FROM link_state l JOIN deg da ON da.node = l.a JOIN deg db ON db.node = l.b
+        )"""
+    query = f"""
         WITH deg AS (
-            SELECT node, count(*) AS d
+            SELECT node, count(*) AS d{number}
             FROM (SELECT a AS node FROM link_state UNION ALL SELECT b FROM link_state) ends
             GROUP BY node
-        ), up AS (
+        ){numbered}, up AS (
             SELECT CASE WHEN {lower} THEN l.a ELSE l.b END AS u,
                    CASE WHEN {lower} THEN l.b ELSE l.a END AS v
-            FROM link_state l JOIN deg da ON da.node = l.a JOIN deg db ON db.node = l.b
+            FROM {links} l JOIN deg da ON da.{key} = l.a JOIN deg db ON db.{key} = l.b
         ), triangles AS (
             SELECT p.u AS x, p.v AS y, q.v AS z
             FROM up p JOIN up q ON p.u = q.u AND p.v < q.v
-            JOIN link_state l ON l.a = least(p.v, q.v) AND l.b = greatest(p.v, q.v)
+            JOIN {links} l ON l.a = least(p.v, q.v) AND l.b = greatest(p.v, q.v)
         ), sides AS (
             SELECT y AS m, z AS n, x AS k FROM triangles
             UNION ALL SELECT x, y, z FROM triangles
             UNION ALL SELECT x, z, y FROM triangles
-        )
+        )"""
+    counted = f"""
         SELECT least(m, n) AS a, greatest(m, n) AS b, CAST(count(*) AS BIGINT) AS common_contacts
-        FROM sides JOIN deg ON deg.node = sides.k
+        FROM sides JOIN deg ON deg.{key} = sides.k
         WHERE deg.d < {cap}
-        GROUP BY least(m, n), greatest(m, n)
+        GROUP BY least(m, n), greatest(m, n)"""
+    if spark:
+        return f"{query}{counted}\n"
+    return f"""{query}, counted AS ({counted}
+        )
+        SELECT na.node AS a, nb.node AS b, c.common_contacts
+        FROM counted c JOIN deg na ON na.i = c.a JOIN deg nb ON nb.i = c.b
         """
 
 
@@ -464,7 +484,11 @@ def link_tables(
         spark=config.engine.engine == "spark",
     )
     return [
-        ("link_structure", structure_sql(config), _DESCRIPTIONS["link_structure"]),
+        (
+            "link_structure",
+            structure_sql(config, spark=config.engine.engine == "spark"),
+            _DESCRIPTIONS["link_structure"],
+        ),
         ("links", links, _DESCRIPTIONS["links"]),
         ("service_numbers", service_numbers_sql(config), _DESCRIPTIONS["service_numbers"]),
         ("nodes", nodes_sql(has_customers), _DESCRIPTIONS["nodes"]),
