@@ -181,7 +181,7 @@ def structure_sql(config: Config, *, spark: bool = False) -> str:
     ``service_min_contacts`` or more links are no one's common contact.
 
     On DuckDB the parties are numbered in id order first and the triangles listed by number:
-    joins on integers instead of 20-character pseudonyms, the same rows (21.8 s -> 12.6 s at a
+    joins on integers instead of 20-character pseudonyms, the same rows (19.4 s -> 13.0 s at a
     million subscribers).  Spark keeps the ids: numbering them is a window over every party in
     one partition.
     """
