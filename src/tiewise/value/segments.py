@@ -21,6 +21,7 @@ are left out and the weights of the others renormalised); ``social_percentile`` 
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -30,6 +31,39 @@ from tiewise.value.advocacy import percentile
 __all__ = ["SEGMENTS", "assign_segments", "social_value"]
 
 SEGMENTS = ("Ambassador", "Influencer", "High spender", "Other")
+
+
+def _or_na(column: str) -> str:
+    """SQL of ``column`` as a whole number, or "n/a" where it is not known (NULL or NaN)."""
+    return (
+        f"CASE WHEN {column} IS NULL OR isnan({column}) THEN 'n/a' "
+        f"ELSE format('{{:.0f}}', {column}) END"
+    )
+
+
+def _num(column: str) -> str:
+    """SQL of ``column`` with NaN for NULL, which Python prints as "nan".
+
+    DuckDB reads pandas' NaN as NULL, and ``format`` of a NULL is NULL.
+    """
+    return f"coalesce({column}, 'nan'::DOUBLE)"
+
+
+# Each customer's reason, worded by DuckDB from the frame ``parts`` of :func:`assign_segments`
+# (Python's f-strings took 7 s a million customers); parameters: the basis' label, the two
+# cut-offs as text and the note on network value.  ``format`` follows Python's format specs:
+# the same text as the f-string in tests/value/test_segments.py.
+_REASON_SQL = f"""
+SELECT format(
+    '{{}}: financial p{{:.0f}} ({{}} {{:,.2f}}) {{}} p{{}}; social p{{:.0f}} (value {{:.1f}} = '
+    || 'knowledge {{}}, connections {{}}, reach {{}}) {{}} p{{}}. {{}}; spent {{:,.2f}} to date; '
+    || 'network value {{:,.2f}} ({{}}); true value {{:,.2f}}{{}}',
+    segment, {_num("fp")}, $1, {_num("fv")}, CASE WHEN hf THEN '>=' ELSE '<' END, $2,
+    {_num("sp")}, {_num("sv")}, {_or_na("k")}, {_or_na("c")}, {_or_na("r")},
+    CASE WHEN hs THEN '>=' ELSE '<' END, $3, coalesce(why, 'no financial model result'), {_num("h")},
+    {_num("nv")}, $4, {_num("tv")}, tail) AS reason
+FROM parts
+"""
 
 
 def _pct(frame: pd.DataFrame, column: str) -> np.ndarray | None:
@@ -68,10 +102,6 @@ def social_value(frame: pd.DataFrame, cfg: ValueConfig) -> pd.DataFrame:
     return out
 
 
-def _fmt(value: float) -> str:
-    return "n/a" if value is None or np.isnan(value) else f"{value:.0f}"
-
-
 def assign_segments(
     frame: pd.DataFrame, cfg: ValueConfig, *, basis: str, network_note: str
 ) -> pd.DataFrame:
@@ -84,7 +114,9 @@ def assign_segments(
         [high_f & high_s, high_s, high_f], list(SEGMENTS[:3]), default=SEGMENTS[3]
     )
     extra = [""] * len(out)
+    tails = False  # engagement, e-mail and colleagues' notes (B2B data)
     if "top_behaviour" in out:
+        tails = True
         extra = [
             f"; engagement: most from {b}" if isinstance(b, str) else ""
             for b in out["top_behaviour"]
@@ -94,6 +126,7 @@ def assign_segments(
         c.removeprefix("top_") for c in out.columns if c.startswith("top_") and c != "top_behaviour"
     ]
     if signals:
+        tails = True
         tops = out[[f"top_{s}" for s in signals]].fillna(False).to_numpy(bool)
         flags = [
             "; top email " + ", ".join(s for s, on in zip(signals, row, strict=True) if on)
@@ -103,36 +136,35 @@ def assign_segments(
         ]
     moved = [""] * len(out)
     if "colleagues_moved" in out:
+        tails = True
         moved = [
             f"; moves {m} of {n} linked colleagues" if n else ""
             for m, n in zip(out["colleagues_moved"], out["colleagues_linked"], strict=True)
         ]
     label = "clv" if basis == "clv" else "spend to date"
-    out["reason"] = [
-        f"{seg}: financial p{fp:.0f} ({label} {fv:,.2f}) {'>=' if hf else '<'} "
-        f"p{cfg.financial_cutoff:g}; social p{sp:.0f} (value {sv:.1f} = knowledge {_fmt(k)}, "
-        f"connections {_fmt(c)}, reach {_fmt(r)}) {'>=' if hs else '<'} p{cfg.social_cutoff:g}. "
-        f"{why}; spent {h:,.2f} to date; network value {nv:,.2f} ({network_note}); "
-        f"true value {tv:,.2f}{e}{fl}{mv}"
-        for seg, fp, fv, hf, sp, sv, k, c, r, hs, why, h, nv, tv, e, fl, mv in zip(
-            out["segment"],
-            out["financial_percentile"],
-            out[basis],
-            high_f,
-            out["social_percentile"],
-            out["social_value"],
-            out["social_knowledge"],
-            out["social_connections"],
-            out["social_reach"],
-            high_s,
-            out["model_reason"],
-            out["historical_spend"],
-            out["network_value"],
-            out["true_value"],
-            extra,
-            flags,
-            moved,
-            strict=True,
-        )
-    ]
+    parts = pd.DataFrame(
+        {
+            "segment": out["segment"].to_numpy(),
+            "fp": out["financial_percentile"].to_numpy(np.float64),
+            "fv": out[basis].to_numpy(np.float64),
+            "hf": high_f,
+            "sp": out["social_percentile"].to_numpy(np.float64),
+            "sv": out["social_value"].to_numpy(np.float64),
+            "k": out["social_knowledge"].to_numpy(np.float64),
+            "c": out["social_connections"].to_numpy(np.float64),
+            "r": out["social_reach"].to_numpy(np.float64),
+            "hs": high_s,
+            "why": out["model_reason"].astype(object).to_numpy(),
+            "h": out["historical_spend"].to_numpy(np.float64),
+            "nv": out["network_value"].to_numpy(np.float64),
+            "tv": out["true_value"].to_numpy(np.float64),
+            "tail": [e + f + m for e, f, m in zip(extra, flags, moved, strict=True)]
+            if tails
+            else "",
+        }
+    )
+    constants = [label, f"{cfg.financial_cutoff:g}", f"{cfg.social_cutoff:g}", network_note]
+    with duckdb.connect() as con:  # in memory, on every core: 1M reasons 7.0 s -> 1.0 s
+        con.register("parts", parts)
+        out["reason"] = con.execute(_REASON_SQL, constants).fetchnumpy()["reason"]
     return out
