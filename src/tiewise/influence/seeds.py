@@ -237,6 +237,18 @@ def _counts_before(
     )  # fmt: skip
 
 
+def _without(nodes: IntArray, drop: IntArray, n: int) -> IntArray:
+    """``nodes`` (sorted, distinct) without ``drop``: ``np.setdiff1d``'s answer, without sorting.
+
+    >>> nodes, drop = np.array([1, 3, 5, 7]), np.array([7, 3, 9, 3])
+    >>> _without(nodes, drop, 10).tolist() == np.setdiff1d(nodes, drop).tolist() == [1, 5]
+    True
+    """
+    keep = np.ones(n, dtype=bool)
+    keep[drop] = False
+    return nodes[keep[nodes]]
+
+
 def reach_check(
     net: Network,
     ad: Adoptions,
@@ -282,8 +294,8 @@ def reach_check(
         adopters_before = np.zeros(net.n, dtype=bool)
         adopters_before[ad.node[before & mine]] = True
         # who could still be reached: not those who had adopted in the category already
-        fit_roots = np.setdiff1d(roots, ad.node[mine & (ad.time <= cut - (hi - cut))])
-        test_roots = np.setdiff1d(roots, ad.node[mine & known])
+        fit_roots = _without(roots, ad.node[mine & (ad.time <= cut - (hi - cut))], net.n)
+        test_roots = _without(roots, ad.node[mine & known], net.n)
         scale = _calibrate(base, fit_roots, adopters_before, fit, 1.0, config.seed + 13)
         adopters_after = np.zeros(net.n, dtype=bool)
         adopters_after[ad.node[rows]] = True
