@@ -93,7 +93,9 @@ def test_duckdb_words_the_reasons_as_pythons_format_specs_do() -> None:
             "historical_spend": values(100.0),
             "network_value": values(10.0),
             "true_value": values(100.0),
-            "social_knowledge": np.where(rng.random(n) < 0.2, np.nan, np.round(rng.random(n) * 8) / 2),
+            "social_knowledge": np.where(
+                rng.random(n) < 0.2, np.nan, np.round(rng.random(n) * 8) / 2
+            ),
             "colleagues_linked": rng.integers(0, 3, n),
             "colleagues_moved": rng.integers(0, 2, n),
         }

@@ -60,8 +60,8 @@ SELECT format(
     || 'network value {{:,.2f}} ({{}}); true value {{:,.2f}}{{}}',
     segment, {_num("fp")}, $1, {_num("fv")}, CASE WHEN hf THEN '>=' ELSE '<' END, $2,
     {_num("sp")}, {_num("sv")}, {_or_na("k")}, {_or_na("c")}, {_or_na("r")},
-    CASE WHEN hs THEN '>=' ELSE '<' END, $3, coalesce(why, 'no financial model result'), {_num("h")},
-    {_num("nv")}, $4, {_num("tv")}, tail) AS reason
+    CASE WHEN hs THEN '>=' ELSE '<' END, $3, coalesce(why, 'no financial model result'),
+    {_num("h")}, {_num("nv")}, $4, {_num("tv")}, tail) AS reason
 FROM parts
 """
 
