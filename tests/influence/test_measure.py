@@ -146,6 +146,50 @@ def test_order_statistic_matches_a_brute_force_risk_set() -> None:
     assert ev.order_observed[0] == pytest.approx(total)
 
 
+def test_leader_groups_count_follows_within_the_window_brute_force() -> None:
+    """Per leader group (two labellings, one not nested in the other): the linked adopters of
+    the same item who adopted at most ``window`` later, a tie half to each side; shuffled, the
+    mean of the shuffled times' counts (the p-value's counts included)."""
+    net, ad = _world(True, 1.0, seed=5, n=200)  # daily dates: leads, lags and ties
+    a, b, _ = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 7, len(ad.node))
+    group2 = rng.integers(0, 5, len(ad.node))
+    edges = lag_edges(28.0, 0.0)
+
+    def evidence(time: np.ndarray, shuffles: int) -> object:
+        return timing_evidence(ad.item, time, a, b, unit=ad.category, group=group, group2=group2,
+                               window=3.0, edges=edges, min_shuffles=shuffles,
+                               max_shuffles=shuffles, seed=6)  # fmt: skip
+
+    def brute(time: np.ndarray) -> np.ndarray:
+        out = np.zeros(7 + 5)
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            d = time[y] - time[x]
+            if abs(d) > 3.0:
+                continue
+            shares = {x: 1.0, y: 0.0} if d > 0 else {x: 0.0, y: 1.0} if d < 0 else {x: 0.5, y: 0.5}
+            for leader, share in shares.items():
+                out[group[leader]] += share
+                out[7 + group2[leader]] += share
+        return out
+
+    ev = evidence(ad.time, 9)
+    observed = brute(ad.time)
+    assert observed.max() > 0 and len(set(observed.tolist())) > 3
+    np.testing.assert_array_equal(ev.group_observed, observed)
+    _, first = np.unique(ad.item, return_index=True)
+    starts = np.append(first, len(ad.item)).astype(np.int64)
+    shuffled = []
+    for r in range(9):
+        t = np.empty_like(ad.time)
+        _shuffle_within_items(ad.time, starts, np.uint64(6), r, t)
+        shuffled.append(brute(t))
+    np.testing.assert_allclose(ev.group_expected, np.mean(shuffled, axis=0), rtol=1e-12)
+    at_least = (np.array(shuffled) >= observed).sum(axis=0)
+    np.testing.assert_allclose(ev.group_p, (1 + at_least) / 10, rtol=1e-12)
+
+
 def test_shuffled_statistics_are_those_of_the_shuffled_times() -> None:
     """The shuffles order rows without sorting (an inverse permutation): their mean statistics
     equal the observed statistics of each shuffled time column, computed one by one."""

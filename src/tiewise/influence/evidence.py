@@ -126,21 +126,22 @@ def _pairs(
     classes: int,
     item: IntArray,
     unit: IntArray,
-    group: IntArray,
-    group2: IntArray,
     window: float,
     edges: FloatArray,
     rank: IntArray,
     lags: FloatArray,
     follows: FloatArray,
-    per_group: FloatArray,
+    per_row: FloatArray,
     covered: IntArray,
     distinct: FloatArray,
 ) -> None:
     """Count each pair into its lag bin, the window test and the risk sets' pair counts.
 
     ``rank`` is each row's tie group (:func:`_tie_groups`); ``covered`` and ``distinct`` are
-    what :func:`_risk_sets` reads.
+    what :func:`_risk_sets` reads.  A follow within the window is counted to the row that led
+    (half to each on a tie), in ``per_row``; :func:`_group_sums` adds the rows up by leader
+    group.  (Counting straight into the groups wrote two places scattered over every
+    customer's groups per follow: half the time of a shuffle at a million customers.)
     """
     horizon = edges[-1]
     for p in range(a.shape[0]):
@@ -154,26 +155,32 @@ def _pairs(
             covered[last + 1] -= 1
             distinct[item[x]] += 1.0
         if gap <= horizon:
-            k = 0
+            k = 0  # bin 0 is a tie; else 1 + the edges below the gap (counted without a branch)
             if gap > 0.0:
-                k = 1 + np.searchsorted(edges, gap)
-                if k > edges.shape[0]:
-                    k = edges.shape[0]
+                k = 1
+                for e in range(edges.shape[0] - 1):
+                    k += edges[e] < gap
             c = pair_class[p, 0] if d >= 0.0 else pair_class[p, 1]
             lags[item[x], k * classes + c] += 1.0
         if gap <= window:
             follows[unit[x]] += 1.0
             if d > 0.0:
-                per_group[group[x]] += 1.0
-                per_group[group2[x]] += 1.0
+                per_row[x] += 1.0
             elif d < 0.0:
-                per_group[group[y]] += 1.0
-                per_group[group2[y]] += 1.0
+                per_row[y] += 1.0
             else:
-                per_group[group[x]] += 0.5
-                per_group[group[y]] += 0.5
-                per_group[group2[x]] += 0.5
-                per_group[group2[y]] += 0.5
+                per_row[x] += 0.5
+                per_row[y] += 0.5
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_sums(per_row: FloatArray, rows: IntArray, label: IntArray, out: FloatArray) -> None:
+    """``out[label[q]] += per_row[rows[q]]``: ``label`` ascending, so ``out`` is written in order.
+
+    Every sum is of halves and whole numbers far below 2**53, so exact in any order.
+    """
+    for q in range(rows.shape[0]):
+        out[label[q]] += per_row[rows[q]]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -243,8 +250,8 @@ def _batch(
     item: IntArray,
     unit: IntArray,
     unit_of_item: IntArray,
-    group: IntArray,
-    group2: IntArray,
+    group_rows: IntArray,
+    group_label: IntArray,
     a: IntArray,
     b: IntArray,
     pair_class: IntArray,
@@ -281,9 +288,10 @@ def _batch(
         order = np.empty_like(perm)
         rank = np.empty_like(perm)
         start = np.empty(time.shape[0] + 1, dtype=perm.dtype)
-        covered = np.zeros(time.shape[0] + 2, dtype=np.int64)
+        covered = np.zeros(time.shape[0] + 2, dtype=a.dtype)  # a count of pairs
         distinct = np.zeros(n_items)
         fol = np.zeros(units)
+        per_row = np.zeros(time.shape[0])
         grp = np.zeros(groups)
         od = np.zeros(units)
         for r in range(first + c * size, min(stop, first + (c + 1) * size)):
@@ -294,18 +302,19 @@ def _batch(
             for q in range(order.shape[0]):  # the rows by shuffled time, without sorting
                 order[q] = inv[by_time[q]]
             fol[:] = 0.0
+            per_row[:] = 0.0
             grp[:] = 0.0
             od[:] = 0.0
             groups_in_time = _tie_groups(t, order, item_start, rank, start)
             covered[: groups_in_time + 2] = 0
             distinct[:] = 0.0
-            _pairs(t, a, b, pair_class, classes, item, unit, group, group2, window, edges, rank,
-                   lags_part[c], fol, grp, covered, distinct)  # fmt: skip
+            _pairs(t, a, b, pair_class, classes, item, unit, window, edges, rank, lags_part[c],
+                   fol, per_row, covered, distinct)  # fmt: skip
+            _group_sums(per_row, group_rows, group_label, grp)
             _risk_sets(item_start, start, groups_in_time, covered, distinct, unit_of_item, od)
             for x in range(groups):
                 grp_part[c, 0, x] += grp[x]
-                if grp[x] >= grp_obs[x]:
-                    grp_part[c, 1, x] += 1.0
+                grp_part[c, 1, x] += grp[x] >= grp_obs[x]
             for x in range(units):
                 unit_part[c, 0, x] += fol[x]
                 if fol[x] >= fol_obs[x]:
@@ -328,8 +337,8 @@ class _Inputs(NamedTuple):
     item: IntArray
     unit: IntArray
     unit_of_item: IntArray
-    group: IntArray
-    group2: IntArray
+    group_rows: IntArray  # the rows by leader group (``group``'s, then ``group2``'s) …
+    group_label: IntArray  # … and the group of each (ascending)
     a: IntArray
     b: IntArray
     pair_class: IntArray
@@ -357,11 +366,13 @@ def _run(
     rows = x.time.shape[0]
     rank = np.empty_like(x.by_time)
     start = np.empty(rows + 1, dtype=x.by_time.dtype)
-    covered = np.zeros(rows + 2, dtype=np.int64)
+    covered = np.zeros(rows + 2, dtype=x.a.dtype)  # a count of pairs
     distinct = np.zeros(n_items)
     groups_in_time = _tie_groups(x.time, x.by_time, x.item_start, rank, start)
-    _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.group, x.group2,
-           x.window, x.edges, rank, lags_obs, fol_obs, grp_obs, covered, distinct)  # fmt: skip
+    per_row = np.zeros(rows)
+    _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.window, x.edges, rank,
+           lags_obs, fol_obs, per_row, covered, distinct)  # fmt: skip
+    _group_sums(per_row, x.group_rows, x.group_label, grp_obs)
     _risk_sets(x.item_start, start, groups_in_time, covered, distinct, x.unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
@@ -487,11 +498,14 @@ def timing_evidence(
     time = np.asarray(time, np.float64)
     by_time = np.lexsort((time, item))  # rows are sorted by item already
     # every shuffle streams these arrays: half the bytes where the numbers allow
-    ix = np.int32 if max(len(item) + 2, n_items, units, total_groups) < 2**31 else np.int64
+    ix = np.int32 if max(len(item) + 2, n_items, units, total_groups, len(a)) < 2**31 else np.int64
+    labels = np.concatenate([group, second])
+    group_rows = np.argsort(labels, kind="stable")
     inputs = _Inputs(
         time, item_start, by_time.astype(ix), codes[item].astype(ix), unit.astype(ix),
-        unit_of_item, group.astype(ix), second.astype(ix), a.astype(ix), b.astype(ix),
-        pair_class.astype(ix), classes, float(window), edges,
+        unit_of_item, (group_rows % max(len(item), 1)).astype(ix),
+        labels[group_rows].astype(ix), a.astype(ix), b.astype(ix), pair_class.astype(ix),
+        classes, float(window), edges,
     )  # fmt: skip
     lags_obs, lags_sum, u, g, done = _run(
         inputs, len(item_start) - 1, units, total_groups, min_shuffles, max_shuffles,
