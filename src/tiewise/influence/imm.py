@@ -503,6 +503,98 @@ def _greedy(
     return chosen[:m], gains[:m], bound
 
 
+@nb.njit(cache=True, inline="always", nogil=True)
+def _ahead(key: FloatArray, node: IntArray, i: int, j: int) -> bool:
+    """Entry ``i`` goes before ``j``: a larger key, or the same key and a smaller node."""
+    return key[i] > key[j] or (key[i] == key[j] and node[i] < node[j])
+
+
+@nb.njit(cache=True, nogil=True)
+def _sift_down_max(key: FloatArray, node: IntArray, size: int, i: int) -> None:
+    """Restore the heap of ``(key, node)`` entries, best first (:func:`_ahead`), below ``i``."""
+    while True:
+        top = i
+        left = 2 * i + 1
+        if left < size and _ahead(key, node, left, top):
+            top = left
+        if left + 1 < size and _ahead(key, node, left + 1, top):
+            top = left + 1
+        if top == i:
+            return
+        key[i], key[top] = key[top], key[i]
+        node[i], node[top] = node[top], node[i]
+        i = top
+
+
+@nb.njit(cache=True, nogil=True)
+def _lazy_greedy(
+    nodes: npt.NDArray[np.int32],
+    offsets: IntArray,
+    singles: IntArray,
+    eligible: BoolArray,
+    cost: FloatArray,
+    budget: float,
+    k: int,
+) -> tuple[IntArray, IntArray]:
+    """:func:`_greedy`'s choice without its bound, by lazy evaluation (Leskovec et al. 2007).
+
+    A node's new sets per unit cost only fall as others are chosen, so a heap of values from
+    earlier steps holds upper bounds: the top is the next choice once its value is recomputed
+    and still on top.  Ties go to the smaller node, as in :func:`_greedy`'s scan, so the two
+    choose the same nodes; this one looks at a few nodes a step instead of every node.
+    """
+    n = eligible.shape[0]
+    ptr, sets = _coverage_index(n, nodes, offsets)
+    count = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        count[v] = ptr[v + 1] - ptr[v]
+        if singles.shape[0]:
+            count[v] += singles[v]
+    key = np.empty(n)
+    node = np.empty(n, dtype=np.int64)
+    size = 0
+    for v in range(n):
+        if eligible[v] and cost[v] <= budget:
+            key[size] = count[v] / cost[v]
+            node[size] = v
+            size += 1
+    for i in range(size // 2 - 1, -1, -1):
+        _sift_down_max(key, node, size, i)
+    covered = np.zeros(offsets.shape[0] - 1, dtype=np.bool_)
+    chosen = np.empty(k, dtype=np.int64)
+    gains = np.empty(k, dtype=np.int64)
+    spent = 0.0
+    m = 0
+    while m < k and size > 0:
+        best = node[0]
+        if spent + cost[best] > budget:  # unaffordable now, and so for good
+            size -= 1
+            key[0], node[0] = key[size], node[size]
+            _sift_down_max(key, node, size, 0)
+            continue
+        r = count[best] / cost[best]
+        if r != key[0]:  # stale: put it back where its value belongs
+            key[0] = r
+            _sift_down_max(key, node, size, 0)
+            continue
+        size -= 1
+        key[0], node[0] = key[size], node[size]
+        _sift_down_max(key, node, size, 0)
+        chosen[m] = best
+        gains[m] = count[best]
+        m += 1
+        spent += cost[best]
+        if singles.shape[0]:
+            count[best] -= singles[best]
+        for p in range(ptr[best], ptr[best + 1]):
+            s = sets[p]
+            if not covered[s]:
+                covered[s] = True
+                for q in range(offsets[s], offsets[s + 1]):
+                    count[nodes[q]] -= 1
+    return chosen[:m], gains[:m]
+
+
 @nb.njit(cache=True, nogil=True)
 def _credit(nodes: npt.NDArray[np.int32], offsets: IntArray, n: int) -> IntArray:
     """Per node: number of sets containing it other than as their root (first element)."""
@@ -719,9 +811,9 @@ def greedy_coverage(
     ok = np.ones(n, dtype=bool) if eligible is None else eligible.astype(bool)
     cost = np.ones(n) if costs is None else np.asarray(costs, dtype=np.float64)
     limit = math.inf if budget is None else float(budget)
-    seeds, gains, _ = _greedy(sets.nodes, sets.offsets, sets.singles, ok, cost, limit, k)
+    seeds, gains = _lazy_greedy(sets.nodes, sets.offsets, sets.singles, ok, cost, limit, k)
     if budget is not None and len(seeds):
-        single = _greedy(
+        single = _lazy_greedy(
             sets.nodes, sets.offsets, sets.singles, ok & (cost <= limit), np.ones(n), math.inf, 1
         )
         if len(single[0]) and single[1][0] > gains.sum():
