@@ -631,8 +631,8 @@ TABLES: tuple[Table, ...] = (
         "links",
         "unordered pair (a < b)",
         (
-            "Undirected links with every strength component and the strength (a view over "
-            "link_state on DuckDB; a table on Spark)."
+            "Undirected links with every strength component and the strength, computed from "
+            "link_state."
         ),
         _columns("""
         a                 VARCHAR    One party of the pair (a < b).
@@ -674,7 +674,6 @@ TABLES: tuple[Table, ...] = (
         strength          DOUBLE     The strength: volume weighted by the components (see
                                      `[links] strength_weights`).
         """),
-        view=True,
     ),
     Table(
         "links_directed",

@@ -122,9 +122,8 @@ def link_state_sql(with_conversations: bool, *, spark: bool = False) -> str:
     A reply or mention counts as a record on an "other" channel, with its own weight
     (``[conversations] reply_weight``, ``mention_weight``).  Each table has a row per pair, so
     on DuckDB the two are matched by a full outer join (the few pairs of ``conversation_links``
-    looked up as each row of ``link_state`` streams by: ``links`` is a view, and this runs on
-    every read of it); on Spark, whose masks are decimals without a bitwise or, by summing
-    their union per pair.  The same rows either way.
+    looked up as each row of ``link_state`` streams by); on Spark, whose masks are decimals
+    without a bitwise or, by summing their union per pair.  The same rows either way.
     """
     if not with_conversations:
         return "link_state"
@@ -515,10 +514,11 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
 
     First the records ingest staged are folded into ``link_state`` and ``link_meta``
     (:func:`tiewise.links.state.fold_interactions`), and the replies and mentions of
-    ``conversations`` into ``conversation_links``.  On DuckDB ``links`` is a view: its strength
-    components are a few arithmetic operations per pair over ``link_state``, cheaper to compute
-    when read than to store.  On Spark every table
-    is computed there and imported (``links`` then is a table).
+    ``conversations`` into ``conversation_links``.  ``links`` is a table on either engine (on
+    Spark every table is computed there and imported).  It was a view over ``link_state`` on
+    DuckDB until issue 19: at a million subscribers each read of it computed the strength of
+    11.6M pairs again (their week masks' bit counts, the common contacts' join: 4.5 s), and a
+    run reads it about ten times; written once, it takes 16 s.
     """
     con = ctx.con
     meta = fold_interactions(ctx, config)
@@ -535,10 +535,7 @@ def build_links(ctx: RunContext, config: Config) -> LinkSummary:
         link_tables_on_spark(ctx, config, tables)
     else:
         for name, sql, description in tables:
-            if name == "links":
-                ctx.write_view(name, sql, stage="links", description=description)
-            else:
-                ctx.write_table(name, sql, stage="links", description=description)
+            ctx.write_table(name, sql, stage="links", description=description)
     direction = """
         SELECT {x} AS from_id, {y} AS to_id, n_{ab} AS records, n_voice_{ab} AS n_voice,
                n_sms_{ab} AS n_sms, n_other_{ab} AS n_other, voice_seconds_{ab} AS voice_seconds
