@@ -215,6 +215,7 @@ STAGES: tuple[Stage, ...] = (
             "customer_scores",
             "customers",
             "engagement_events",
+            "link_meta",
             "links",
             "network_value",
             "transactions",
