@@ -408,6 +408,8 @@ def analyse_network(ctx: RunContext, config: Config) -> GraphSummary:
         exclude_service=config.links.exclude_service_numbers,
         log_weight=config.graph.edge_weight == "log_strength",
     )
+    # the network is in numpy now: DuckDB's pool (the links stage's tables, just written) can go
+    ctx.release_buffers()
     # The measures that need no communities run on a thread of their own while Leiden (one
     # thread, for reproducibility) finds them.  NetworKit is seeded once, before either starts
     # (seeded_apart), so Leiden draws what it would alone after nk.setSeed(config.seed); the
