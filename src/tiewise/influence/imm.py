@@ -408,6 +408,42 @@ def _coverage_index(
     return ptr, sets
 
 
+@nb.njit(cache=True, nogil=True)
+def _coverage_counts(
+    n: int, nodes: npt.NDArray[np.int32], offsets: IntArray, singles: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """:func:`_coverage_index`, and the sets each node covers (``singles`` included)."""
+    ptr, sets = _coverage_index(n, nodes, offsets)
+    count = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        count[v] = ptr[v + 1] - ptr[v]
+        if singles.shape[0]:
+            count[v] += singles[v]
+    return ptr, sets, count
+
+
+@nb.njit(cache=True, nogil=True)
+def _cover(
+    best: int,
+    ptr: IntArray,
+    sets: IntArray,
+    nodes: npt.NDArray[np.int32],
+    offsets: IntArray,
+    singles: IntArray,
+    covered: npt.NDArray[np.bool_],
+    count: IntArray,
+) -> None:
+    """Mark the sets ``best`` is in as covered; take them off every member's ``count``."""
+    if singles.shape[0]:
+        count[best] -= singles[best]
+    for p in range(ptr[best], ptr[best + 1]):
+        s = sets[p]
+        if not covered[s]:
+            covered[s] = True
+            for q in range(offsets[s], offsets[s + 1]):
+                count[nodes[q]] -= 1
+
+
 @nb.njit(cache=True, inline="always", nogil=True)
 def _sift_down(heap: IntArray, size: int, i: int) -> None:
     """Restore a min-heap of ``size`` values below position ``i``."""
@@ -443,12 +479,7 @@ def _greedy(
     that are that node alone.
     """
     n = eligible.shape[0]
-    ptr, sets = _coverage_index(n, nodes, offsets)
-    count = np.empty(n, dtype=np.int64)
-    for v in range(n):
-        count[v] = ptr[v + 1] - ptr[v]
-        if singles.shape[0]:
-            count[v] += singles[v]
+    ptr, sets, count = _coverage_counts(n, nodes, offsets, singles)
     covered = np.zeros(offsets.shape[0] - 1, dtype=np.bool_)
     free = eligible.copy()
     chosen = np.empty(k, dtype=np.int64)
@@ -492,14 +523,7 @@ def _greedy(
         m += 1
         spent += cost[best]
         free[best] = False
-        if singles.shape[0]:
-            count[best] -= singles[best]
-        for p in range(ptr[best], ptr[best + 1]):
-            s = sets[p]
-            if not covered[s]:
-                covered[s] = True
-                for q in range(offsets[s], offsets[s + 1]):
-                    count[nodes[q]] -= 1
+        _cover(best, ptr, sets, nodes, offsets, singles, covered, count)
     return chosen[:m], gains[:m], bound
 
 
@@ -544,12 +568,7 @@ def _lazy_greedy(
     choose the same nodes; this one looks at a few nodes a step instead of every node.
     """
     n = eligible.shape[0]
-    ptr, sets = _coverage_index(n, nodes, offsets)
-    count = np.empty(n, dtype=np.int64)
-    for v in range(n):
-        count[v] = ptr[v + 1] - ptr[v]
-        if singles.shape[0]:
-            count[v] += singles[v]
+    ptr, sets, count = _coverage_counts(n, nodes, offsets, singles)
     key = np.empty(n)
     node = np.empty(n, dtype=np.int64)
     size = 0
@@ -584,14 +603,7 @@ def _lazy_greedy(
         gains[m] = count[best]
         m += 1
         spent += cost[best]
-        if singles.shape[0]:
-            count[best] -= singles[best]
-        for p in range(ptr[best], ptr[best + 1]):
-            s = sets[p]
-            if not covered[s]:
-                covered[s] = True
-                for q in range(offsets[s], offsets[s + 1]):
-                    count[nodes[q]] -= 1
+        _cover(best, ptr, sets, nodes, offsets, singles, covered, count)
     return chosen[:m], gains[:m]
 
 
