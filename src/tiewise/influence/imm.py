@@ -550,6 +550,15 @@ def _sift_down_max(key: FloatArray, node: IntArray, size: int, i: int) -> None:
         i = top
 
 
+@nb.njit(cache=True, inline="always", nogil=True)
+def _pop(key: FloatArray, node: IntArray, size: int) -> int:
+    """Drop the heap's top entry (:func:`_sift_down_max`); returns the new size."""
+    size -= 1
+    key[0], node[0] = key[size], node[size]
+    _sift_down_max(key, node, size, 0)
+    return size
+
+
 @nb.njit(cache=True, nogil=True)
 def _lazy_greedy(
     nodes: npt.NDArray[np.int32],
@@ -587,18 +596,14 @@ def _lazy_greedy(
     while m < k and size > 0:
         best = node[0]
         if spent + cost[best] > budget:  # unaffordable now, and so for good
-            size -= 1
-            key[0], node[0] = key[size], node[size]
-            _sift_down_max(key, node, size, 0)
+            size = _pop(key, node, size)
             continue
         r = count[best] / cost[best]
         if r != key[0]:  # stale: put it back where its value belongs
             key[0] = r
             _sift_down_max(key, node, size, 0)
             continue
-        size -= 1
-        key[0], node[0] = key[size], node[size]
-        _sift_down_max(key, node, size, 0)
+        size = _pop(key, node, size)
         chosen[m] = best
         gains[m] = count[best]
         m += 1
