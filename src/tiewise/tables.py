@@ -202,6 +202,7 @@ STAGES: tuple[Stage, ...] = (
             "ingested_files",
             "pending_interactions",
             "pending_loads",
+            "pending_parties",
         ),
     ),
     Stage("graph", ("churn_events", "links", "nodes", "transactions")),
@@ -469,14 +470,28 @@ TABLES: tuple[Table, ...] = (
             "into link_state and drops the table in the same run."
         ),
         _columns("""
-        from_id     VARCHAR    Who initiated: caller, sender, referrer (pseudonymised).
-        to_id       VARCHAR    Who received it (pseudonymised).
+        from_id     INTEGER    Who initiated: caller, sender, referrer (a pending_parties number).
+        to_id       INTEGER    Who received it (a pending_parties number).
         channel     VARCHAR    voice, sms, email, meeting, referral, ...
         duration_s  DOUBLE     Call or meeting length in seconds (missed calls: 0).
         timestamp   TIMESTAMP  When it happened (the earliest of its copies).
         copies      BIGINT     Raw rows this record stands for (1 + the duplicates dropped).
         two_sided   BOOLEAN    Logged by both phones.
         missed      BOOLEAN    A missed call (a negative duration in the input).
+        """),
+        when="a temporary table of a run that loads interaction files (dropped by links)",
+    ),
+    Table(
+        "pending_parties",
+        "ingest",
+        "party of this run's staged records",
+        (
+            "The pseudonym of each party number in pending_interactions: the links stage folds "
+            "the records by number and names the pairs; it drops the table in the same run."
+        ),
+        _columns("""
+        party  INTEGER  The number pending_interactions carries.
+        id     VARCHAR  The party's id (pseudonymised).
         """),
         when="a temporary table of a run that loads interaction files (dropped by links)",
     ),

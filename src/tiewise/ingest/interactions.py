@@ -9,15 +9,18 @@ deduplication fits in memory.  Identifiers are pseudonymised on the distinct par
 What ingest leaves for the links stage, which folds it into the per-pair ``link_state`` (the
 link-strength formula lives there, :mod:`tiewise.links.state`) and then drops it:
 
-``pending_interactions``  the clean records of this load: ``from_id``, ``to_id`` (pseudonyms),
-                          ``channel``, ``duration_s``, ``timestamp``, ``copies`` (raw rows it
-                          stands for), ``two_sided`` (logged by both phones), ``missed``
+``pending_interactions``  the clean records of this load: ``from_id``, ``to_id`` (party
+                          numbers), ``channel``, ``duration_s``, ``timestamp``, ``copies`` (raw
+                          rows it stands for), ``two_sided`` (logged by both phones), ``missed``
+``pending_parties``       each party number's pseudonym: the records carry 4-byte numbers, not
+                          20-character pseudonyms, and the links stage names the pairs once
+                          they are folded (11.6M pairs, not 50M records, at a million customers)
 ``pending_loads``         per source loaded: whether it replaces ``link_state`` (a full load) or
                           adds to it, the newest accepted record (the as-of time), and its span
                           on a full load (oldest record, rows, distinct pairs: for choosing a
                           half-life)
 
-Both are temporary tables of the run (in memory, spilled to the workspace's ``tmp/`` folder
+All three are temporary tables of the run (in memory, spilled to the workspace's ``tmp/`` folder
 when large; never written to the workspace file): staging costs that folder about 25 bytes a
 record for the length of one run, and the links stage of the same run drops them.
 ``interaction_parties`` keeps every party seen (pseudonymised), for matching conversation
@@ -313,10 +316,11 @@ def span_sql(source: Source, columns: dict[str, str]) -> str:
 
 
 _EMPTY_RECORDS = (
-    "SELECT NULL::VARCHAR AS from_id, NULL::VARCHAR AS to_id, NULL::VARCHAR AS channel, "
+    "SELECT NULL::INTEGER AS from_id, NULL::INTEGER AS to_id, NULL::VARCHAR AS channel, "
     "NULL::DOUBLE AS duration_s, NULL::TIMESTAMP AS timestamp, NULL::BIGINT AS copies, "
     "NULL::BOOLEAN AS two_sided, NULL::BOOLEAN AS missed WHERE false"
 )
+_EMPTY_PARTIES = "SELECT NULL::INTEGER AS party, NULL::VARCHAR AS id WHERE false"
 _EMPTY_KEPT = (
     "SELECT NULL::VARCHAR AS from_id, NULL::VARCHAR AS to_id, NULL::TIMESTAMP AS timestamp, "
     "NULL::VARCHAR AS channel, NULL::DOUBLE AS duration_s WHERE false"
@@ -360,7 +364,9 @@ def _start(ctx: RunContext, config: Config, full: bool) -> None:
             stage="ingest",
             description="Every valid interaction record, deduplicated.",
         )
-    ctx.con.execute("CREATE OR REPLACE TEMP TABLE _ids (id VARCHAR, p VARCHAR)")
+    _staging_table(ctx, "pending_parties", _EMPTY_PARTIES, full)
+    # this load's parties: raw id -> party number (the raw ids never leave this table)
+    ctx.con.execute("CREATE OR REPLACE TEMP TABLE _ids (id VARCHAR, party INTEGER)")
 
 
 @dataclass
@@ -385,9 +391,10 @@ def _stage(ctx: RunContext, config: Config, key: bytes | None, rows: str, tally:
     The rows are read once, into ``_checked``; the counts per rule, the newest valid record,
     the new parties and the deduplication (:func:`_records_sql`) all read that table.  A rule
     is counted on the rows that break it (duplicates among them are not looked for: nothing
-    else needs them).  Each new party gets its pseudonym once (``_ids``); the distinct valid
-    records go to ``pending_interactions`` (and ``interactions`` when kept) with pseudonyms
-    for ids, and what they came to is read from what was added.
+    else needs them).  Each new party gets a number (``_ids``) and its pseudonym once
+    (``pending_parties``); the distinct valid records go to ``pending_interactions`` with the
+    parties' numbers (and to ``interactions``, when kept, with their pseudonyms), and what they
+    came to is read from what was added.
     """
     con = ctx.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT {_CHECKED_COLUMNS} FROM {rows}")
@@ -399,15 +406,19 @@ def _stage(ctx: RunContext, config: Config, key: bytes | None, rows: str, tally:
             tally.by_rule[int(rule)] = tally.by_rule.get(int(rule), 0) + int(n)
         elif newest is not None and (tally.newest is None or newest > tally.newest):
             tally.newest = newest
-    pseudonym = "id" if key is None else hmac_sql("id", key)
+    numbered = int(scalar(con, "SELECT coalesce(max(party), 0) FROM pending_parties"))
     con.execute(
-        f"INSERT INTO _ids SELECT id, {pseudonym} AS p FROM ("
+        f"INSERT INTO _ids SELECT id, CAST({numbered} + row_number() OVER () AS INTEGER) FROM ("
         "SELECT from_id AS id FROM _checked WHERE _rule IS NULL "
         "UNION SELECT to_id FROM _checked WHERE _rule IS NULL EXCEPT SELECT id FROM _ids)"
     )
+    pseudonym = "id" if key is None else hmac_sql("id", key)
+    con.execute(
+        f"INSERT INTO pending_parties SELECT party, {pseudonym} FROM _ids WHERE party > {numbered}"
+    )
     valid = "(SELECT * FROM _checked WHERE _rule IS NULL)"
     clean = (
-        "SELECT f.p AS from_id, t.p AS to_id, r.channel, r.duration_s, r.timestamp, "
+        "SELECT f.party AS from_id, t.party AS to_id, r.channel, r.duration_s, r.timestamp, "
         "CAST(r.copies AS BIGINT) AS copies, r.seen_in AND r.seen_out AS two_sided, r.missed "
         f"FROM ({_records_sql(config, valid)}) r "
         "JOIN _ids f ON f.id = r.from_id JOIN _ids t ON t.id = r.to_id"
@@ -424,8 +435,9 @@ def _stage(ctx: RunContext, config: Config, key: bytes | None, rows: str, tally:
     tally.missed += added[3]
     if config.ingest.keep_interactions:
         con.execute(
-            "INSERT INTO interactions SELECT from_id, to_id, timestamp, channel, duration_s "
-            "FROM _clean"
+            "INSERT INTO interactions SELECT f.id, t.id, c.timestamp, c.channel, c.duration_s "
+            "FROM _clean c JOIN pending_parties f ON f.party = c.from_id "
+            "JOIN pending_parties t ON t.party = c.to_id"
         )
         con.execute("DROP TABLE _clean")
     con.execute("DROP TABLE _checked")
@@ -590,11 +602,11 @@ def _profile(
 
 
 def _parties(ctx: RunContext, full: bool) -> None:
-    """``interaction_parties``: every party of the valid records (this load's in ``_ids``)."""
+    """``interaction_parties``: every party of the valid records (this load's: pending_parties)."""
     earlier = "" if full else " UNION SELECT party FROM interaction_parties"
     ctx.write_table(
         "interaction_parties",
-        f"SELECT party FROM (SELECT p AS party FROM _ids{earlier}) ORDER BY party",
+        f"SELECT party FROM (SELECT id AS party FROM pending_parties{earlier}) ORDER BY party",
         stage="ingest",
         description="Every party of the interaction records, pseudonymised.",
     )

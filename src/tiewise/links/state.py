@@ -1,8 +1,9 @@
 """The per-pair state of the links stage: the records ingest staged, folded into ``link_state``.
 
 Ingest reads, checks, deduplicates and pseudonymises the interaction records and stages them:
-the clean records in ``pending_interactions`` (or, on Spark, as Parquet where
-``pending_loads.location`` says), and one row per source loaded in ``pending_loads`` (its
+the clean records in ``pending_interactions`` with numbers for parties, named by
+``pending_parties`` (or, on Spark, with pseudonyms, as Parquet where ``pending_loads.location``
+says), and one row per source loaded in ``pending_loads`` (its
 newest accepted record, and its span for choosing a half-life).  Here the link-strength
 formula turns them into ``link_state``, one row per pair of parties, in a form that later loads
 merge into without re-reading history:
@@ -53,6 +54,7 @@ __all__ = [
     "frame_for",
     "half_life_setting",
     "link_meta_sql",
+    "named_pairs_sql",
     "pairs_sql",
     "read_meta",
     "rebuild_reason",
@@ -82,7 +84,7 @@ OFF_HOURS = (
     "(hour(timestamp) < 8 OR hour(timestamp) >= 18 "
     "OR date_diff('day', DATE '1990-01-01', CAST(timestamp AS DATE)) % 7 >= 5)"
 )
-PENDING = ("pending_interactions", "pending_loads")
+PENDING = ("pending_interactions", "pending_parties", "pending_loads")
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,30 @@ def pairs_sql(config: Config, frame: LinkMeta, records: str) -> str:
     """
 
 
+_DIRECTED = (*COUNTS, "voice_seconds_ab", "voice_seconds_ba")
+
+
+def named_pairs_sql(pairs: str, parties: str) -> str:
+    """SQL of ``pairs`` (from :func:`pairs_sql` over records of party numbers) named by pseudonym.
+
+    ``parties`` maps each number (``party``) to its pseudonym (``id``).  ``a`` is the smaller
+    pseudonym, and a pair whose numbers are ordered the other way has its counts by direction
+    swapped: the rows :func:`pairs_sql` gives over the pseudonyms themselves.  Aggregating
+    4-byte numbers and naming the pairs afterwards joins 11.6M pairs instead of 100M record
+    ends at a million customers.
+    """
+    swapped = ", ".join(
+        f"CASE WHEN na.id < nb.id THEN s.{c} ELSE s.{c[:-2] + c[-2:][::-1]} END AS {c}"
+        for c in _DIRECTED
+    )
+    return f"""
+        SELECT least(na.id, nb.id) AS a, greatest(na.id, nb.id) AS b, {swapped},
+               s.weight_fp, s.week_mask, s.first_ts, s.last_ts, s.duplicates, s.two_sided,
+               s.missed, s.n_off_hours
+        FROM ({pairs}) s JOIN {parties} na ON na.party = s.a JOIN {parties} nb ON nb.party = s.b
+    """
+
+
 def _merged_sql(new_state: str, previous: LinkMeta, meta: LinkMeta) -> str:
     """SQL merging the existing ``link_state`` (decayed and shifted to ``meta``) with new pairs."""
     half_life_s = previous.half_life_days * 86400.0
@@ -358,7 +384,9 @@ def fold_interactions(ctx: RunContext, config: Config) -> LinkMeta:
         first = fold_on_spark(ctx, config, frame, spark)
     else:
         con = ctx.con
-        state = pairs_sql(config, frame, "SELECT * FROM pending_interactions")
+        state = named_pairs_sql(
+            pairs_sql(config, frame, "SELECT * FROM pending_interactions"), "pending_parties"
+        )
         if previous is not None:  # the new pairs first: the oldest record is among them or older
             con.execute(f"CREATE OR REPLACE TEMP TABLE _pairs AS {state}")
             first = scalar(con, "SELECT min(first_ts) FROM _pairs")
