@@ -2,11 +2,11 @@
 
 Ingest reads, checks, deduplicates and pseudonymises the interaction records and stages them:
 the clean records in ``pending_interactions`` with numbers for parties, named by
-``pending_parties`` (or, on Spark, with pseudonyms, as Parquet where ``pending_loads.location``
-says), and one row per source loaded in ``pending_loads`` (its
-newest accepted record, and its span for choosing a half-life).  Here the link-strength
-formula turns them into ``link_state``, one row per pair of parties, in a form that later loads
-merge into without re-reading history:
+``pending_parties`` (on Spark, with pseudonyms, as Parquet where ``pending_loads.location``
+says), and one row per source loaded in ``pending_loads`` (its newest accepted record, and its
+span for choosing a half-life).  Here the link-strength formula turns them into
+``link_state``, one row per pair of parties, in a form that later loads merge into without
+re-reading history:
 
 ``n_voice_ab``, ``n_voice_ba``  voice calls initiated by ``a`` (the smaller id) and by ``b``;
                                 likewise ``n_sms_*`` and ``n_other_*`` (email, meeting, ...)
