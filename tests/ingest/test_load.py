@@ -192,6 +192,9 @@ def test_raw_ids_are_kept_only_when_asked(tmp_path: Path) -> None:
             "111",
             "222",
         }
+        # each kept record keeps its own direction (staged by party number, named back)
+        kept = "SELECT from_id, to_id, channel FROM interactions ORDER BY ALL"
+        assert ws.con.execute(kept).fetchall() == [("111", "222", "voice"), ("222", "111", "sms")]
 
 
 def test_parquet_and_glob_over_many_files(tmp_path: Path) -> None:
