@@ -327,6 +327,26 @@ def _ago(days: float) -> str:
     return "1 day ago" if whole == 1 else f"{whole} days ago"
 
 
+def _joined(triggers: pd.DataFrame, ids: pd.Series) -> npt.NDArray[np.object_]:
+    """Each customer's triggers joined by ", " in the order of ``triggers``; NaN when none.
+
+    One pass over the rows (a pandas ``groupby(...).agg(", ".join)`` calls Python per group:
+    6 s for 156k customers at 1M).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"customer_id": ["b", "a", "b"], "trigger": ["x", "y", "z"]})
+    >>> _joined(t, pd.Series(["a", "b", "c"])).tolist()
+    ['y', 'x, z', nan]
+    """
+    joined: dict[str, str] = {}
+    for cid, what in zip(triggers["customer_id"].tolist(), triggers["trigger"].tolist(),
+                         strict=True):  # fmt: skip
+        before = joined.get(cid)
+        joined[cid] = what if before is None else f"{before}, {what}"
+    return pd.Series(joined, dtype=object).reindex(ids.to_numpy()).to_numpy()
+
+
 def _reasons(
     frame: pd.DataFrame,
     cfg: ChurnConfig,
@@ -562,9 +582,7 @@ def analyse_churn(ctx: RunContext, config: Config) -> ChurnSummary:
         data.segment_names[c] if c >= 0 else None for c in data.segment[f_now.index]
     ]
     scores["is_leader"] = data.is_leader[f_now.index]
-    scores["triggers"] = (
-        triggers.groupby("customer_id")["trigger"].agg(", ".join).reindex(scores["customer_id"])
-    ).to_numpy()
+    scores["triggers"] = _joined(triggers, scores["customer_id"])
     scores["clv"] = value["clv"].to_numpy()
     scores["network_value"] = value["network_value"].to_numpy()
     scores["value_note"] = value["value_note"].to_numpy()
