@@ -120,6 +120,11 @@ def _followers(ctx: RunContext, config: Config, speakers: list[str]) -> pd.Serie
     return rows.set_index("customer_id")["followers"].astype(float)
 
 
+_MEAN = "avg({} ORDER BY customer_id)"
+"""A mean over customers added up in one order: DuckDB's threads add a plain ``avg`` in the order
+they finish, and its last bits (and every score divided by it) changed from run to run at 1M."""
+
+
 def _lookup(ctx: RunContext, sql: str, ids: pd.Series) -> pd.DataFrame:
     """The rows of ``sql`` of the customers ``ids``, in that order (one per customer).
 
@@ -151,7 +156,7 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
     value_cols = ctx.columns("customer_value")
     if {"true_value", "segment"} <= value_cols:
         v = _lookup(ctx, "SELECT customer_id, true_value, segment FROM customer_value", ids)
-        all_mean = scalar(ctx.con, "SELECT avg(true_value) FROM customer_value")
+        all_mean = scalar(ctx.con, f"SELECT {_MEAN.format('true_value')} FROM customer_value")
         true_value = v["true_value"].to_numpy(float)
         segment = v["segment"].to_numpy(object)
         parts.append("true value (customer_value)")
@@ -164,7 +169,8 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
     if {"customer_id", "p_churn"} <= ctx.columns("churn_scores"):
         p = _lookup(ctx, "SELECT customer_id, p_churn FROM churn_scores", ids)
         p_churn = p["p_churn"].to_numpy(float)
-        mean_p = float(scalar(ctx.con, "SELECT avg(p_churn) FROM churn_scores") or np.nan)
+        mean_p = scalar(ctx.con, f"SELECT {_MEAN.format('p_churn')} FROM churn_scores")
+        mean_p = float(mean_p or np.nan)
         parts.append("P(churn) (churn_scores)")
     else:
         p_churn = np.full(len(conv), np.nan)
@@ -177,8 +183,9 @@ def build_response_queue(ctx: RunContext, config: Config) -> QueueSummary:
         label = inf["influencer_label"].to_numpy(object)
         heard = _lookup(
             ctx,
-            "SELECT customer_id, contacts, ln(1 + contacts) / avg(ln(1 + contacts)) OVER () "
-            "AS audience FROM customer_scores WHERE on_network AND NOT is_service",
+            "SELECT customer_id, contacts, ln(1 + contacts) / (SELECT "
+            f"{_MEAN.format('ln(1 + contacts)')} FROM customer_scores WHERE on_network AND NOT "
+            "is_service) AS audience FROM customer_scores WHERE on_network AND NOT is_service",
             ids,
         )
         contacts = heard["contacts"].to_numpy(float)

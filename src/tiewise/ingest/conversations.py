@@ -123,7 +123,7 @@ def load_conversations(
         f"""
         SELECT speaker, count(*) AS messages,
                count(*) FILTER (WHERE sentiment <= {threshold!r}) AS negative_messages,
-               avg(sentiment) AS mean_sentiment,
+               avg(sentiment ORDER BY message_id) AS mean_sentiment,  -- in one order: the same bits
                string_agg(DISTINCT channel, ', ' ORDER BY channel) AS channels,
                min(timestamp) AS first_ts, max(timestamp) AS last_ts
         FROM conversations WHERE customer_id IS NULL
